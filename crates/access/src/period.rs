@@ -1,0 +1,196 @@
+//! Reset periods and their boundaries.
+//!
+//! Usage is counted per *period bucket*: the bucket of an instant `t` starts at
+//! [`period_start`] and ends (exclusive) at [`resets_at`]. Boundaries are local
+//! midnights in the configured time zone, so a "day" in `Europe/Berlin` is 23 or 25
+//! hours long on DST days. Because every instant maps to exactly one bucket, a reset
+//! needs no job and cannot be missed.
+
+use chrono::{DateTime, Datelike, Days, LocalResult, Months, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// How often the usage of a feature starts again from zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetPeriod {
+    Never,
+    Daily,
+    /// ISO weeks: they start on Monday.
+    Weekly,
+    Monthly,
+    Yearly,
+}
+
+impl ResetPeriod {
+    pub const ALL: [ResetPeriod; 5] = [
+        ResetPeriod::Never,
+        ResetPeriod::Daily,
+        ResetPeriod::Weekly,
+        ResetPeriod::Monthly,
+        ResetPeriod::Yearly,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResetPeriod::Never => "never",
+            ResetPeriod::Daily => "daily",
+            ResetPeriod::Weekly => "weekly",
+            ResetPeriod::Monthly => "monthly",
+            ResetPeriod::Yearly => "yearly",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// The bucket that a `never` feature counts in: one bucket for all time.
+pub fn epoch() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// Start of the period containing `t`, as a UTC instant.
+pub fn period_start(period: ResetPeriod, tz: Tz, t: DateTime<Utc>) -> DateTime<Utc> {
+    let Some(first_day) = first_local_day(period, tz, t) else {
+        return epoch();
+    };
+    // The first instant of the local day D is never after an instant whose local date is D.
+    start_of_local_day(tz, first_day)
+}
+
+/// Start of the next period after the one containing `t`; `None` for [`ResetPeriod::Never`].
+pub fn resets_at(period: ResetPeriod, tz: Tz, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let first_day = first_local_day(period, tz, t)?;
+    let next_day = match period {
+        ResetPeriod::Never => return None,
+        ResetPeriod::Daily => first_day.checked_add_days(Days::new(1)),
+        ResetPeriod::Weekly => first_day.checked_add_days(Days::new(7)),
+        ResetPeriod::Monthly => first_day.checked_add_months(Months::new(1)),
+        ResetPeriod::Yearly => first_day.checked_add_months(Months::new(12)),
+    }?;
+    Some(start_of_local_day(tz, next_day))
+}
+
+/// The local calendar date on which the period containing `t` begins.
+fn first_local_day(period: ResetPeriod, tz: Tz, t: DateTime<Utc>) -> Option<NaiveDate> {
+    let local = t.with_timezone(&tz).date_naive();
+    match period {
+        ResetPeriod::Never => None,
+        ResetPeriod::Daily => Some(local),
+        ResetPeriod::Weekly => {
+            let back = u64::from(local.weekday().num_days_from_monday());
+            local.checked_sub_days(Days::new(back))
+        }
+        ResetPeriod::Monthly => local.with_day(1),
+        ResetPeriod::Yearly => NaiveDate::from_ymd_opt(local.year(), 1, 1),
+    }
+}
+
+/// The first instant whose local date in `tz` is `day`.
+///
+/// Usually local midnight. When midnight is ambiguous (clocks go back over midnight)
+/// the earlier instant is the start; when midnight does not exist (clocks jump forward
+/// over midnight, as in some zones) the day starts at the first local time after the gap.
+pub fn start_of_local_day(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
+    let midnight = day.and_time(chrono::NaiveTime::MIN);
+    let mut probe = midnight;
+    // Gaps are at most a few hours; step minute by minute until local time exists.
+    for _ in 0..(26 * 60) {
+        match tz.from_local_datetime(&probe) {
+            LocalResult::Single(dt) => return dt.with_timezone(&Utc),
+            LocalResult::Ambiguous(earliest, _) => return earliest.with_timezone(&Utc),
+            LocalResult::None => probe += TimeDelta::minutes(1),
+        }
+    }
+    // Unreachable with real time-zone data; fall back to the UTC reading of midnight.
+    midnight.and_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Europe::Berlin;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn daily_in_utc() {
+        let t = utc("2026-03-10T15:30:00Z");
+        assert_eq!(period_start(ResetPeriod::Daily, Tz::UTC, t), utc("2026-03-10T00:00:00Z"));
+        assert_eq!(
+            resets_at(ResetPeriod::Daily, Tz::UTC, t),
+            Some(utc("2026-03-11T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn weekly_starts_on_monday() {
+        // 2026-03-12 is a Thursday.
+        let t = utc("2026-03-12T10:00:00Z");
+        assert_eq!(period_start(ResetPeriod::Weekly, Tz::UTC, t), utc("2026-03-09T00:00:00Z"));
+        assert_eq!(
+            resets_at(ResetPeriod::Weekly, Tz::UTC, t),
+            Some(utc("2026-03-16T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn monthly_and_yearly() {
+        let t = utc("2026-02-28T23:59:59Z");
+        assert_eq!(period_start(ResetPeriod::Monthly, Tz::UTC, t), utc("2026-02-01T00:00:00Z"));
+        assert_eq!(
+            resets_at(ResetPeriod::Monthly, Tz::UTC, t),
+            Some(utc("2026-03-01T00:00:00Z"))
+        );
+        assert_eq!(period_start(ResetPeriod::Yearly, Tz::UTC, t), utc("2026-01-01T00:00:00Z"));
+        assert_eq!(
+            resets_at(ResetPeriod::Yearly, Tz::UTC, t),
+            Some(utc("2027-01-01T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn never_has_one_bucket() {
+        let t = utc("2031-05-05T05:05:05Z");
+        assert_eq!(period_start(ResetPeriod::Never, Berlin, t), epoch());
+        assert_eq!(resets_at(ResetPeriod::Never, Berlin, t), None);
+    }
+
+    #[test]
+    fn berlin_spring_forward_day_is_23_hours() {
+        // 2026-03-29: clocks go from 02:00 CET to 03:00 CEST.
+        let t = utc("2026-03-29T12:00:00Z");
+        let start = period_start(ResetPeriod::Daily, Berlin, t);
+        let end = resets_at(ResetPeriod::Daily, Berlin, t).unwrap();
+        assert_eq!(start, utc("2026-03-28T23:00:00Z"));
+        assert_eq!(end, utc("2026-03-29T22:00:00Z"));
+        assert_eq!(end - start, TimeDelta::hours(23));
+    }
+
+    #[test]
+    fn berlin_fall_back_day_is_25_hours() {
+        // 2026-10-25: clocks go from 03:00 CEST back to 02:00 CET.
+        let t = utc("2026-10-25T12:00:00Z");
+        let start = period_start(ResetPeriod::Daily, Berlin, t);
+        let end = resets_at(ResetPeriod::Daily, Berlin, t).unwrap();
+        assert_eq!(start, utc("2026-10-24T22:00:00Z"));
+        assert_eq!(end - start, TimeDelta::hours(25));
+    }
+
+    #[test]
+    fn midnight_gap_starts_day_after_gap() {
+        // America/Santiago springs forward at local midnight (2026-09-06 00:00 -> 01:00).
+        let tz: Tz = "America/Santiago".parse().unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 9, 6).unwrap();
+        let start = start_of_local_day(tz, day);
+        let local = start.with_timezone(&tz);
+        assert_eq!(local.date_naive(), day);
+        // The instant just before is the previous local day.
+        let before = (start - TimeDelta::seconds(1)).with_timezone(&tz);
+        assert_eq!(before.date_naive(), day.pred_opt().unwrap());
+    }
+}

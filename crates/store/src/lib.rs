@@ -1,0 +1,183 @@
+//! Mitai's persistence: the [`Store`] trait and its PostgreSQL and SQLite backends.
+//!
+//! Both backends share one implementation of the trait (see [`shared`]), expanded once per
+//! backend with that backend's types for ids and timestamps; the SQL is the same text,
+//! except where a backend needs its own (locks, listen/notify). Migrations live in
+//! `migrations/<backend>` and are embedded and run by [`connect`].
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mitai_access::{Feature, Limit, Tier};
+use serde_json::Value;
+use uuid::Uuid;
+
+mod model;
+#[macro_use]
+mod shared;
+pub mod postgres;
+pub mod sqlite;
+pub mod testing;
+
+pub use model::*;
+
+/// What can go wrong in the store. Database failures stay database failures: they are
+/// never turned into "not found".
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key was taken; the name says which (`email`, `feature`, `tier`, …).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// A referenced row does not exist (foreign key); the name says which.
+    #[error("referenced {0} does not exist")]
+    MissingReference(&'static str),
+    /// An idempotency key was reused for a different request.
+    #[error("idempotency key was used for a different request")]
+    IdempotencyMismatch,
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A stream of "the registry changed somewhere" signals (PostgreSQL `LISTEN`).
+pub type ChangeStream = Pin<Box<dyn futures::Stream<Item = ()> + Send>>;
+
+/// All persistence Mitai needs. Every method is atomic on its own.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Answers when the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    // --- registry -------------------------------------------------------------------
+
+    /// Features, tiers, the tier × feature matrix and the settings.
+    async fn registry_snapshot(&self) -> Result<RegistrySnapshot>;
+    /// Tells other instances that registry data changed (no-op on SQLite).
+    async fn notify_registry_changed(&self) -> Result<()>;
+    /// Signals from other instances that registry data changed (`None` on SQLite).
+    async fn registry_changes(&self) -> Result<Option<ChangeStream>>;
+
+    /// `Conflict("feature")` if the id is taken.
+    async fn create_feature(&self, feature: &Feature, now: DateTime<Utc>) -> Result<()>;
+    /// `false` if no such feature.
+    async fn update_feature(&self, feature: &Feature, now: DateTime<Utc>) -> Result<bool>;
+    /// `Conflict("tier")` if the id is taken.
+    async fn create_tier(&self, tier: &Tier, now: DateTime<Utc>) -> Result<()>;
+    /// `false` if no such tier.
+    async fn update_tier(&self, tier: &Tier, now: DateTime<Utc>) -> Result<bool>;
+    /// Creates or replaces one matrix cell. `MissingReference` for an unknown tier/feature.
+    async fn set_tier_limit(
+        &self,
+        tier_id: &str,
+        feature_id: &str,
+        limit: Limit,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// `false` if the cell had no row.
+    async fn delete_tier_limit(&self, tier_id: &str, feature_id: &str) -> Result<bool>;
+    async fn set_setting(
+        &self,
+        key: &str,
+        value: &Value,
+        by: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<Setting>;
+
+    // --- profiles and sessions ------------------------------------------------------
+
+    /// `Conflict("email")` if the normalised e-mail is taken.
+    async fn create_profile(&self, new: &NewProfile) -> Result<Profile>;
+    async fn profile(&self, id: Uuid) -> Result<Option<Profile>>;
+    /// The profile and its password hash, by e-mail (case-insensitive).
+    async fn credentials(&self, email: &str) -> Result<Option<(Profile, String)>>;
+    /// Profiles whose e-mail or name contains `query` (case-insensitive), ordered by id,
+    /// after the id `after`, at most `limit`.
+    async fn list_profiles(
+        &self,
+        query: Option<&str>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Profile>>;
+    /// `None` if no such profile.
+    async fn update_profile(
+        &self,
+        id: Uuid,
+        patch: &ProfilePatch,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Profile>>;
+    async fn admin_exists(&self) -> Result<bool>;
+    async fn set_password(&self, id: Uuid, password_hash: &str, now: DateTime<Utc>)
+    -> Result<bool>;
+
+    async fn create_session(&self, session: &NewSession) -> Result<()>;
+    /// The profile of a live session (not expired at `now`).
+    async fn session_profile(&self, token_hash: &str, now: DateTime<Utc>)
+    -> Result<Option<Profile>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<bool>;
+
+    // --- restrictions and usage ------------------------------------------------------
+
+    /// Creates or replaces the restriction of (profile, feature).
+    async fn put_restriction(&self, restriction: &Restriction) -> Result<()>;
+    /// `false` if there was none.
+    async fn delete_restriction(&self, profile_id: Uuid, feature_id: &str) -> Result<bool>;
+    async fn restrictions(&self, profile_id: Uuid) -> Result<Vec<Restriction>>;
+
+    /// Usage of each (feature, period_start) bucket, in the order asked (0 when none).
+    async fn usage(&self, profile_id: Uuid, buckets: &[(&str, DateTime<Utc>)]) -> Result<Vec<i64>>;
+
+    /// Spends `amount` atomically: the bucket's usage rises only if it stays within
+    /// `cap`. With an idempotency key, the first call decides and `respond` builds the
+    /// answer that is stored with the key, in the same transaction; later calls with
+    /// the key get [`ConsumeResult::Replayed`] with that answer and change nothing.
+    async fn consume(
+        &self,
+        request: &ConsumeRequest<'_>,
+        respond: &(dyn Fn(Consumed) -> StoredResponse + Send + Sync),
+    ) -> Result<ConsumeResult>;
+}
+
+/// Opens the database named by `url` (`sqlite://PATH` or `postgres://…`), creating a
+/// SQLite file and its folder if missing, and runs the migrations.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "unsupported database URL (use sqlite://PATH or postgres://…): {}",
+            redact_url(url)
+        )))
+    }
+}
+
+/// The URL with any password replaced by `***`, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}

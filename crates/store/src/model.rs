@@ -1,0 +1,186 @@
+//! Records the store reads and writes. Registry types (features, tiers, limits) are the
+//! `access` crate's own; these are the rest.
+
+use chrono::{DateTime, Utc};
+use mitai_access::{Feature, Limit, Tier, TierLimit};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// The base tier, set by an admin or at registration.
+    pub tier: String,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    pub email_verified: bool,
+    pub invited_by: Option<Uuid>,
+    pub language: String,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What creating a profile needs. `email_norm` is derived by the store.
+#[derive(Debug, Clone)]
+pub struct NewProfile {
+    pub id: Uuid,
+    pub email: String,
+    pub password_hash: String,
+    pub name: String,
+    pub role: Role,
+    pub tier: String,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    pub email_verified: bool,
+    pub invited_by: Option<Uuid>,
+    pub language: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The one normal form of an e-mail address used for uniqueness and look-up.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// A partial update of a profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePatch {
+    pub name: Option<String>,
+    pub tier: Option<String>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    /// `Some(None)` clears the trial.
+    pub trial_ends_at: Option<Option<DateTime<Utc>>>,
+    pub language: Option<String>,
+}
+
+impl ProfilePatch {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.tier.is_none()
+            && self.role.is_none()
+            && self.disabled.is_none()
+            && self.trial_ends_at.is_none()
+            && self.language.is_none()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub profile_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+}
+
+/// A per-user override of one feature's limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restriction {
+    pub profile_id: Uuid,
+    pub feature_id: String,
+    pub limit: Limit,
+    pub reason: String,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Restriction {
+    pub fn rule(&self) -> mitai_access::RestrictionRule {
+        mitai_access::RestrictionRule {
+            limit: self.limit,
+            valid_until: self.valid_until,
+        }
+    }
+}
+
+/// One stored setting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    pub key: String,
+    pub value: Value,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<Uuid>,
+}
+
+/// Everything the in-memory registry is built from, read in one go.
+#[derive(Debug, Clone)]
+pub struct RegistrySnapshot {
+    pub features: Vec<Feature>,
+    pub tiers: Vec<Tier>,
+    pub limits: Vec<TierLimit>,
+    pub settings: Vec<Setting>,
+}
+
+/// A request to spend `amount` of a feature in one usage bucket.
+#[derive(Debug, Clone)]
+pub struct ConsumeRequest<'a> {
+    pub profile_id: Uuid,
+    pub feature_id: &'a str,
+    pub period_start: DateTime<Utc>,
+    pub amount: i64,
+    /// The most `used` may reach; `None` = no cap (usage is still counted).
+    pub cap: Option<i64>,
+    pub now: DateTime<Utc>,
+    pub idempotency: Option<IdempotencyKey<'a>>,
+}
+
+/// An `Idempotency-Key` with a fingerprint of the request it was first used for.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotencyKey<'a> {
+    pub key: &'a str,
+    pub request_hash: &'a str,
+}
+
+/// The decision of one consume, taken atomically by the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consumed {
+    /// Spent; `used` is the usage of the bucket afterwards.
+    Spent { used: i64 },
+    /// Refused whole; `used` is the unchanged usage of the bucket.
+    LimitReached { used: i64 },
+}
+
+/// A response remembered for an idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConsumeResult {
+    /// This call decided.
+    Fresh(Consumed),
+    /// An earlier call with the same key decided; this is its answer.
+    Replayed(StoredResponse),
+}

@@ -1,0 +1,91 @@
+//! The PostgreSQL backend: many `mitai serve` instances may share one database.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use uuid::Uuid;
+
+use crate::{Backend, ChangeStream, Result};
+
+type Db = sqlx::Postgres;
+type IdRepr = Uuid;
+type TsRepr = DateTime<Utc>;
+
+fn id(u: Uuid) -> IdRepr {
+    u
+}
+
+fn uuid_of(r: IdRepr) -> Uuid {
+    r
+}
+
+fn ts(t: DateTime<Utc>) -> TsRepr {
+    t
+}
+
+fn ts_of(t: TsRepr) -> Result<DateTime<Utc>> {
+    Ok(t)
+}
+
+/// The channel on which instances announce registry changes.
+const REGISTRY_CHANNEL: &str = "mitai_registry";
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl PgStore {
+    const BACKEND: Backend = Backend::Postgres;
+
+    /// Connects to `url` and migrates the database.
+    pub async fn connect(url: &str) -> Result<PgStore> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    async fn notify_impl(&self) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(REGISTRY_CHANNEL)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn changes_impl(&self) -> Result<Option<ChangeStream>> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(REGISTRY_CHANNEL).await?;
+        // A broken connection is re-established by the listener; an error item still means
+        // "something may have changed", so it triggers a reload too.
+        Ok(Some(Box::pin(listener.into_stream().map(|_| ()))))
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl_store!(PgStore);
