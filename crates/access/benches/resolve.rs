@@ -16,14 +16,17 @@ fn resolve(c: &mut Criterion) {
         valid_until: None,
     };
 
-    c.bench_function("resolve limit (by feature id, tier from base + trial)", |b| {
-        b.iter(|| {
-            let r = black_box(&registry);
-            let f = r.feature_idx(black_box("weight")).unwrap();
-            let t = r.effective_tier("free", Some(("premium", now)), [], now);
-            r.resolve(f, t, None, black_box(now))
-        })
-    });
+    c.bench_function(
+        "resolve limit (by feature id, tier from base + trial)",
+        |b| {
+            b.iter(|| {
+                let r = black_box(&registry);
+                let f = r.feature_idx(black_box("weight")).unwrap();
+                let t = r.effective_tier("free", Some(("premium", now)), [], now);
+                r.resolve(f, t, None, black_box(now))
+            })
+        },
+    );
     c.bench_function("resolve limit with a user restriction", |b| {
         b.iter(|| {
             let r = black_box(&registry);
@@ -32,16 +35,19 @@ fn resolve(c: &mut Criterion) {
             r.resolve(f, t, Some(black_box(&restriction)), black_box(now))
         })
     });
-    c.bench_function("full <access> view incl. period boundaries (Europe/Berlin)", |b| {
-        b.iter(|| {
-            let r = black_box(&registry);
-            let f = r.feature_idx(black_box("weight")).unwrap();
-            let t = r.effective_tier("free", None, [], now);
-            let resolved = r.resolve(f, t, None, now);
-            let period = r.period(f, black_box(now));
-            Access::new(r, f, resolved, period, black_box(7))
-        })
-    });
+    c.bench_function(
+        "full <access> view incl. period boundaries (Europe/Berlin)",
+        |b| {
+            b.iter(|| {
+                let r = black_box(&registry);
+                let f = r.feature_idx(black_box("weight")).unwrap();
+                let t = r.effective_tier("free", None, [], now);
+                let resolved = r.resolve(f, t, None, now);
+                let period = r.period(f, black_box(now));
+                Access::new(r, f, resolved, period, black_box(7))
+            })
+        },
+    );
 }
 
 criterion_group!(benches, resolve);

@@ -43,7 +43,12 @@ pub fn sample_registry(settings: Settings) -> Registry {
     let features = vec![
         feature("weight", FeatureKind::Count, ResetPeriod::Monthly, Some(5)),
         feature("ai_calls", FeatureKind::Count, ResetPeriod::Daily, Some(1)),
-        feature("ai_pipeline", FeatureKind::Boolean, ResetPeriod::Never, Some(0)),
+        feature(
+            "ai_pipeline",
+            FeatureKind::Boolean,
+            ResetPeriod::Never,
+            Some(0),
+        ),
     ];
     let tiers = vec![tier("free", 0), tier("basic", 10), tier("premium", 20)];
     let cell = |t: &str, f: &str, limit: Limit| TierLimit {

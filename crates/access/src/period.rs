@@ -120,7 +120,10 @@ mod tests {
     #[test]
     fn daily_in_utc() {
         let t = utc("2026-03-10T15:30:00Z");
-        assert_eq!(period_start(ResetPeriod::Daily, Tz::UTC, t), utc("2026-03-10T00:00:00Z"));
+        assert_eq!(
+            period_start(ResetPeriod::Daily, Tz::UTC, t),
+            utc("2026-03-10T00:00:00Z")
+        );
         assert_eq!(
             resets_at(ResetPeriod::Daily, Tz::UTC, t),
             Some(utc("2026-03-11T00:00:00Z"))
@@ -131,7 +134,10 @@ mod tests {
     fn weekly_starts_on_monday() {
         // 2026-03-12 is a Thursday.
         let t = utc("2026-03-12T10:00:00Z");
-        assert_eq!(period_start(ResetPeriod::Weekly, Tz::UTC, t), utc("2026-03-09T00:00:00Z"));
+        assert_eq!(
+            period_start(ResetPeriod::Weekly, Tz::UTC, t),
+            utc("2026-03-09T00:00:00Z")
+        );
         assert_eq!(
             resets_at(ResetPeriod::Weekly, Tz::UTC, t),
             Some(utc("2026-03-16T00:00:00Z"))
@@ -141,12 +147,18 @@ mod tests {
     #[test]
     fn monthly_and_yearly() {
         let t = utc("2026-02-28T23:59:59Z");
-        assert_eq!(period_start(ResetPeriod::Monthly, Tz::UTC, t), utc("2026-02-01T00:00:00Z"));
+        assert_eq!(
+            period_start(ResetPeriod::Monthly, Tz::UTC, t),
+            utc("2026-02-01T00:00:00Z")
+        );
         assert_eq!(
             resets_at(ResetPeriod::Monthly, Tz::UTC, t),
             Some(utc("2026-03-01T00:00:00Z"))
         );
-        assert_eq!(period_start(ResetPeriod::Yearly, Tz::UTC, t), utc("2026-01-01T00:00:00Z"));
+        assert_eq!(
+            period_start(ResetPeriod::Yearly, Tz::UTC, t),
+            utc("2026-01-01T00:00:00Z")
+        );
         assert_eq!(
             resets_at(ResetPeriod::Yearly, Tz::UTC, t),
             Some(utc("2027-01-01T00:00:00Z"))

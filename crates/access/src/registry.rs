@@ -114,9 +114,10 @@ impl Registry {
             .collect::<HashMap<_, _>>();
         let mut matrix = vec![vec![None; features.len()]; tiers.len()];
         for cell in limits {
-            if let (Some(&t), Some(&f)) =
-                (tier_index.get(&cell.tier_id), feature_index.get(&cell.feature_id))
-            {
+            if let (Some(&t), Some(&f)) = (
+                tier_index.get(&cell.tier_id),
+                feature_index.get(&cell.feature_id),
+            ) {
                 matrix[t][f] = Some(cell.limit);
             }
         }

@@ -149,7 +149,13 @@ pub struct Access {
 }
 
 impl Access {
-    pub fn new(registry: &Registry, feature: FeatureIdx, resolved: Resolved, period: Period, used: i64) -> Access {
+    pub fn new(
+        registry: &Registry,
+        feature: FeatureIdx,
+        resolved: Resolved,
+        period: Period,
+        used: i64,
+    ) -> Access {
         let f = registry.feature(feature);
         let enabled = resolved.limit != Some(0);
         let remaining = match (f.kind, resolved.limit) {
@@ -182,7 +188,11 @@ pub enum Refusal {
 
 /// The most `used` may reach after a consume: `Ok(None)` means no cap (unlimited count,
 /// or a boolean feature that is on). Usage is counted in every case.
-pub fn consume_cap(kind: FeatureKind, resolved: Resolved, amount: i64) -> Result<Option<i64>, Refusal> {
+pub fn consume_cap(
+    kind: FeatureKind,
+    resolved: Resolved,
+    amount: i64,
+) -> Result<Option<i64>, Refusal> {
     match (kind, resolved.limit) {
         (_, Some(0)) => Err(Refusal::Disabled),
         (FeatureKind::Boolean, _) | (FeatureKind::Count, None) => Ok(None),

@@ -148,7 +148,9 @@ pub fn validate(
         },
         "mail_from" => match value.as_str().map(str::trim) {
             Some(s) if !s.is_empty() && s.len() <= 200 && s.contains('@') => Ok(json!(s)),
-            _ => Err(invalid("must be an address such as \"Mitai <noreply@example.org>\"")),
+            _ => Err(invalid(
+                "must be an address such as \"Mitai <noreply@example.org>\"",
+            )),
         },
         "base_url" => match value {
             Value::Null => Ok(Value::Null),
@@ -238,8 +240,10 @@ mod tests {
             let value = default_value(key).expect("default");
             assert_eq!(validate(key, &value, any_tier), Ok(value.clone()), "{key}");
         }
-        let defaults: Vec<(String, Value)> =
-            KEYS.iter().map(|k| (k.to_string(), default_value(k).unwrap())).collect();
+        let defaults: Vec<(String, Value)> = KEYS
+            .iter()
+            .map(|k| (k.to_string(), default_value(k).unwrap()))
+            .collect();
         let parsed = Settings::from_pairs(defaults.iter().map(|(k, v)| (k.as_str(), v)));
         assert_eq!(parsed, Settings::default());
     }
@@ -254,7 +258,10 @@ mod tests {
         assert!(validate("default_tier", &json!("gold"), any_tier).is_err());
         assert!(validate("registration_mode", &json!("OPEN"), any_tier).is_err());
         assert!(validate("base_url", &json!("ftp://x"), any_tier).is_err());
-        assert_eq!(validate("nope", &json!(1), any_tier), Err(SettingError::UnknownKey));
+        assert_eq!(
+            validate("nope", &json!(1), any_tier),
+            Err(SettingError::UnknownKey)
+        );
     }
 
     #[test]

@@ -1,1 +1,10 @@
-fn main(){}
+use clap::Parser;
+
+#[tokio::main]
+async fn main() {
+    let cli = mitai_server::cli::Cli::parse();
+    if let Err(e) = mitai_server::cli::run(cli).await {
+        eprintln!("mitai: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -127,8 +127,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_session(&self, session: &NewSession) -> Result<()>;
     /// The profile of a live session (not expired at `now`).
-    async fn session_profile(&self, token_hash: &str, now: DateTime<Utc>)
-    -> Result<Option<Profile>>;
+    async fn session_profile(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Profile>>;
     async fn delete_session(&self, token_hash: &str) -> Result<bool>;
 
     // --- restrictions and usage ------------------------------------------------------
@@ -151,6 +154,11 @@ pub trait Store: Send + Sync + 'static {
         request: &ConsumeRequest<'_>,
         respond: &(dyn Fn(Consumed) -> StoredResponse + Send + Sync),
     ) -> Result<ConsumeResult>;
+
+    // --- housekeeping ----------------------------------------------------------------
+
+    /// Removes sessions expired at `now` and idempotency keys older than one day.
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<Purged>;
 }
 
 /// Opens the database named by `url` (`sqlite://PATH` or `postgres://…`), creating a

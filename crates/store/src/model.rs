@@ -184,3 +184,10 @@ pub enum ConsumeResult {
     /// An earlier call with the same key decided; this is its answer.
     Replayed(StoredResponse),
 }
+
+/// What a purge removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub sessions: u64,
+    pub idempotency_keys: u64,
+}

@@ -15,15 +15,31 @@ use crate::StoreError;
 
 /// Maps a unique or foreign-key violation to a domain error naming `what`.
 pub(crate) fn on_constraint(e: sqlx::Error, what: &'static str) -> StoreError {
+    on_constraint_of(e, what, what)
+}
+
+/// Like [`on_constraint`] for rows whose unique key and references differ: a unique
+/// violation names `taken`, a foreign-key violation names `missing`.
+pub(crate) fn on_constraint_of(
+    e: sqlx::Error,
+    taken: &'static str,
+    missing: &'static str,
+) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
-            return StoreError::Conflict(what);
+            return StoreError::Conflict(taken);
         }
         if db.is_foreign_key_violation() {
-            return StoreError::MissingReference(what);
+            return StoreError::MissingReference(missing);
         }
     }
     StoreError::Database(e)
+}
+
+/// The form of a name that searches compare: lower case by Unicode rules, computed here
+/// because SQLite's `lower()` and `LIKE` fold ASCII letters only.
+pub(crate) fn normalize_name(name: &str) -> String {
+    name.to_lowercase()
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
@@ -56,11 +72,11 @@ macro_rules! impl_store {
         use sqlx::Row as _;
         use $crate::shared::{
             FEATURE_COLUMNS, PROFILE_COLUMNS, RESTRICTION_COLUMNS, TIER_COLUMNS, like_pattern,
-            on_constraint,
+            normalize_name, on_constraint, on_constraint_of,
         };
         use $crate::{
             ConsumeRequest, ConsumeResult, Consumed, NewProfile, NewSession, Profile,
-            ProfilePatch, RegistrySnapshot, Restriction, Role, Setting, StoreError,
+            ProfilePatch, Purged, RegistrySnapshot, Restriction, Role, Setting, StoreError,
             StoredResponse, normalize_email,
         };
 
@@ -401,7 +417,8 @@ macro_rules! impl_store {
                 let row = sqlx::query(&format!(
                     "INSERT INTO profiles (id, email, email_norm, password_hash, name, role, tier, \
                      trial_ends_at, email_verified, invited_by, language, disabled, created_at, \
-                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, FALSE, $12, $12) \
+                     updated_at, name_norm) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, FALSE, $12, $12, $13) \
                      RETURNING {PROFILE_COLUMNS}"
                 ))
                 .bind(id(p.id))
@@ -416,9 +433,10 @@ macro_rules! impl_store {
                 .bind(p.invited_by.map(id))
                 .bind(&p.language)
                 .bind(ts(p.created_at))
+                .bind(normalize_name(&p.name))
                 .fetch_one(self.writer())
                 .await
-                .map_err(|e| on_constraint(e, "email"))?;
+                .map_err(|e| on_constraint_of(e, "email", "tier or inviter"))?;
                 profile_from(&row)
             }
 
@@ -453,7 +471,7 @@ macro_rules! impl_store {
             ) -> $crate::Result<Vec<Profile>> {
                 sqlx::query(&format!(
                     "SELECT {PROFILE_COLUMNS} FROM profiles \
-                     WHERE ($1 IS NULL OR email_norm LIKE $1 ESCAPE '\\' OR lower(name) LIKE $1 ESCAPE '\\') \
+                     WHERE ($1 IS NULL OR email_norm LIKE $1 ESCAPE '\\' OR name_norm LIKE $1 ESCAPE '\\') \
                        AND ($2 IS NULL OR id > $2) \
                      ORDER BY id LIMIT $3"
                 ))
@@ -480,6 +498,7 @@ macro_rules! impl_store {
                 sqlx::query(&format!(
                     "UPDATE profiles SET \
                         name = COALESCE($2, name), \
+                        name_norm = COALESCE($10, name_norm), \
                         tier = COALESCE($3, tier), \
                         role = COALESCE($4, role), \
                         disabled = COALESCE($5, disabled), \
@@ -497,6 +516,7 @@ macro_rules! impl_store {
                 .bind(trial.map(ts))
                 .bind(&patch.language)
                 .bind(ts(now))
+                .bind(patch.name.as_deref().map(normalize_name))
                 .fetch_optional(self.writer())
                 .await
                 .map_err(|e| on_constraint(e, "tier"))?
@@ -543,7 +563,7 @@ macro_rules! impl_store {
                 .bind(&s.user_agent)
                 .execute(self.writer())
                 .await
-                .map_err(|e| on_constraint(e, "session"))?;
+                .map_err(|e| on_constraint_of(e, "session", "profile"))?;
                 Ok(())
             }
 
@@ -743,6 +763,23 @@ macro_rules! impl_store {
                 .await?;
                 tx.commit().await?;
                 Ok(ConsumeResult::Fresh(decided))
+            }
+
+            async fn purge_expired(&self, now: chrono::DateTime<chrono::Utc>) -> $crate::Result<Purged> {
+                let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                    .bind(ts(now))
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected();
+                let idempotency_keys = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                    .bind(ts(now - chrono::TimeDelta::days(1)))
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected();
+                Ok(Purged {
+                    sessions,
+                    idempotency_keys,
+                })
             }
         }
     };

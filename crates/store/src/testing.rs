@@ -43,7 +43,9 @@ impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = std::env::temp_dir().join(format!("mitai-test-{}", Uuid::now_v7().simple()));
         let url = format!("sqlite://{}", dir.join("mitai.db").display());
-        let store = crate::connect(&url).await.expect("open test SQLite database");
+        let store = crate::connect(&url)
+            .await
+            .expect("open test SQLite database");
         TestDb {
             store,
             url,
@@ -55,19 +57,23 @@ impl TestDb {
     pub async fn postgres() -> TestDb {
         let admin_url = postgres_admin_url();
         let name = format!("mitai_test_{}", Uuid::now_v7().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is required for this test and could not be reached at {}: {e}",
-                crate::redact_url(&admin_url)
-            )
-        });
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL is required for this test and could not be reached at {}: {e}",
+                    crate::redact_url(&admin_url)
+                )
+            });
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await
             .expect("create test database");
         admin.close().await.ok();
         let url = database_url(&admin_url, &name);
-        let store = crate::connect(&url).await.expect("open test PostgreSQL database");
+        let store = crate::connect(&url)
+            .await
+            .expect("open test PostgreSQL database");
         TestDb {
             store,
             url,
@@ -103,7 +109,9 @@ impl Drop for TestDb {
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 // Drop runs outside async; use a short-lived runtime on its own thread.
                 let dropped = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
                     rt.block_on(async move {
                         let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
                         sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

@@ -1,0 +1,246 @@
+//! The JSON shapes of the API (what the OpenAPI document describes).
+
+use chrono::{DateTime, Utc};
+use mitai_access::{Access, Feature, Registry, Tier};
+use mitai_store::{Profile, Restriction, Setting};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A profile as shown to its owner and to admins.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProfileView {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    /// `user` or `admin`.
+    pub role: String,
+    /// The base tier.
+    pub tier: String,
+    /// The highest tier the profile has right now (base, trial, grants).
+    pub effective_tier: String,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    pub email_verified: bool,
+    /// `de` or `en`.
+    pub language: String,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ProfileView {
+    pub fn new(profile: &Profile, registry: &Registry, now: DateTime<Utc>) -> ProfileView {
+        let tier = crate::service::access::effective_tier(registry, profile, now);
+        ProfileView {
+            id: profile.id,
+            email: profile.email.clone(),
+            name: profile.name.clone(),
+            role: profile.role.as_str().to_owned(),
+            tier: profile.tier.clone(),
+            effective_tier: registry.tier(tier).id.clone(),
+            trial_ends_at: profile.trial_ends_at,
+            email_verified: profile.email_verified,
+            language: profile.language.clone(),
+            disabled: profile.disabled,
+            created_at: profile.created_at,
+        }
+    }
+}
+
+/// `{"profile": …}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProfileEnvelope {
+    pub profile: ProfileView,
+}
+
+/// What a profile may do with one feature right now.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AccessView {
+    pub feature: String,
+    /// `count` or `boolean`.
+    pub kind: String,
+    pub enabled: bool,
+    /// `null` = unlimited, `0` = disabled, N = uses per period.
+    pub limit: Option<i64>,
+    pub used: i64,
+    /// `null` when unlimited or boolean.
+    pub remaining: Option<i64>,
+    /// `never`, `daily`, `weekly`, `monthly` or `yearly`.
+    pub reset_period: String,
+    pub period_start: DateTime<Utc>,
+    /// The next reset; `null` for `never`.
+    pub resets_at: Option<DateTime<Utc>>,
+    /// `feature_inactive`, `user_restriction`, `tier_limit` or `feature_default`.
+    pub source: String,
+}
+
+impl From<Access> for AccessView {
+    fn from(a: Access) -> AccessView {
+        AccessView {
+            feature: a.feature,
+            kind: a.kind.as_str().to_owned(),
+            enabled: a.enabled,
+            limit: a.limit,
+            used: a.used,
+            remaining: a.remaining,
+            reset_period: a.reset_period.as_str().to_owned(),
+            period_start: a.period_start,
+            resets_at: a.resets_at,
+            source: a.source.as_str().to_owned(),
+        }
+    }
+}
+
+/// `{"effective_tier", "features": [<access>…]}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccessList {
+    pub effective_tier: String,
+    pub features: Vec<AccessView>,
+}
+
+/// A feature of the registry.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeatureView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    /// `count` or `boolean`.
+    pub kind: String,
+    pub unit: Option<String>,
+    pub reset_period: String,
+    pub default_limit: Option<i64>,
+    pub active: bool,
+    pub sort_order: i32,
+}
+
+impl From<&Feature> for FeatureView {
+    fn from(f: &Feature) -> FeatureView {
+        FeatureView {
+            id: f.id.clone(),
+            name: f.name.clone(),
+            description: f.description.clone(),
+            category: f.category.clone(),
+            kind: f.kind.as_str().to_owned(),
+            unit: f.unit.clone(),
+            reset_period: f.reset_period.as_str().to_owned(),
+            default_limit: f.default_limit,
+            active: f.active,
+            sort_order: f.sort_order,
+        }
+    }
+}
+
+/// A tier.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TierView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub rank: i32,
+    pub active: bool,
+    pub sort_order: i32,
+}
+
+impl From<&Tier> for TierView {
+    fn from(t: &Tier) -> TierView {
+        TierView {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            description: t.description.clone(),
+            rank: t.rank,
+            active: t.active,
+            sort_order: t.sort_order,
+        }
+    }
+}
+
+/// A per-user limit override.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RestrictionView {
+    pub profile_id: Uuid,
+    pub feature: String,
+    pub limit: Option<i64>,
+    pub reason: String,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Restriction> for RestrictionView {
+    fn from(r: &Restriction) -> RestrictionView {
+        RestrictionView {
+            profile_id: r.profile_id,
+            feature: r.feature_id.clone(),
+            limit: r.limit,
+            reason: r.reason.clone(),
+            valid_until: r.valid_until,
+            created_by: r.created_by,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A global setting.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SettingView {
+    pub key: String,
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<Uuid>,
+}
+
+impl From<Setting> for SettingView {
+    fn from(s: Setting) -> SettingView {
+        SettingView {
+            key: s.key,
+            value: s.value,
+            updated_at: s.updated_at,
+            updated_by: s.updated_by,
+        }
+    }
+}
+
+/// A page of a list: `{"items": […], "next_cursor": "…" | null}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The error shape of every failure.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// `code` is stable; other fields depend on it (`fields`, `feature`, `limit`, `used`,
+/// `resets_at`, `retry_after`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// List parameters: `limit` (default 50, max 500) and `cursor`.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// Free-text filter, where the list supports one.
+    pub query: Option<String>,
+}
+
+impl ListParams {
+    pub fn limit(&self) -> Result<i64, crate::error::ApiError> {
+        match self.limit {
+            None => Ok(50),
+            Some(n) if (1..=500).contains(&n) => Ok(n),
+            Some(_) => Err(crate::error::ApiError::field(
+                "limit",
+                "must be from 1 to 500",
+            )),
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! The command line: `mitai serve`, `mitai user create|set-password`, `mitai jobs run`.
+
+use std::io::{BufRead, IsTerminal};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use crate::config::{Config, LogFormat, ServeArgs};
+use crate::service::{accounts, jobs};
+use crate::state::AppState;
+
+#[derive(Parser)]
+#[command(
+    name = "mitai",
+    version,
+    about = "Mitai: body tracking with exact feature access"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Run jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a user (verified). The password comes from a prompt or --password-stdin.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Make the user an admin.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Set a user's password.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum JobsCommand {
+    /// Run every due job once and exit.
+    Run {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct DbArgs {
+    #[arg(
+        long,
+        env = "MITAI_DATABASE_URL",
+        default_value = "sqlite://data/mitai.db"
+    )]
+    pub database_url: String,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = match Config::from_args(&args) {
+                Ok(config) => config,
+                Err(e) => {
+                    eprintln!("mitai: {e}");
+                    std::process::exit(2);
+                }
+            };
+            init_tracing(config.log_format);
+            serve(config).await
+        }
+        Command::User { command } => {
+            init_tracing(LogFormat::Text);
+            match command {
+                UserCommand::Create {
+                    email,
+                    name,
+                    admin,
+                    password_stdin,
+                    db,
+                } => {
+                    let state = offline_state(&db.database_url).await?;
+                    let password = read_password(password_stdin)?;
+                    let profile =
+                        accounts::create_user(&state, &email, &password, name.as_deref(), admin)
+                            .await
+                            .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!(
+                        "created {} {} ({})",
+                        profile.role.as_str(),
+                        profile.email,
+                        profile.id
+                    );
+                    Ok(())
+                }
+                UserCommand::SetPassword {
+                    email,
+                    password_stdin,
+                    db,
+                } => {
+                    let state = offline_state(&db.database_url).await?;
+                    let Some((profile, _)) = state.store.credentials(&email).await? else {
+                        bail!("no user with e-mail {email}");
+                    };
+                    let password = read_password(password_stdin)?;
+                    crate::auth::validate_password(&password)
+                        .map_err(|why| anyhow::anyhow!("password {why}"))?;
+                    let hash = crate::auth::hash_password(password).await?;
+                    state
+                        .store
+                        .set_password(profile.id, &hash, state.now())
+                        .await?;
+                    println!("password of {} changed", profile.email);
+                    Ok(())
+                }
+            }
+        }
+        Command::Jobs {
+            command: JobsCommand::Run { db },
+        } => {
+            init_tracing(LogFormat::Text);
+            let state = offline_state(&db.database_url).await?;
+            let report = jobs::run_due(&state).await;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
+    }
+}
+
+/// State for a one-off command against the database.
+async fn offline_state(database_url: &str) -> anyhow::Result<AppState> {
+    let args = ServeArgs {
+        database_url: database_url.to_owned(),
+        ..ServeArgs::default()
+    };
+    let config = Config::from_args(&args).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = mitai_store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("opening {}", mitai_store::redact_url(database_url)))?;
+    Ok(AppState::new(store, config).await?)
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    let password = if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Repeat: ")?;
+        if first != second {
+            bail!("the passwords differ");
+        }
+        first
+    };
+    if password.is_empty() {
+        bail!("no password given");
+    }
+    Ok(password)
+}
+
+/// `mitai serve`: migrate, create the first admin, serve until SIGTERM/SIGINT.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = mitai_store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("opening {}", mitai_store::redact_url(&config.database_url)))?;
+    let listen = config.listen;
+    if config.test_clock {
+        tracing::warn!(
+            "MITAI_TEST_CLOCK=1: the test clock routes are enabled; never use this in production"
+        );
+    }
+    let state = AppState::new(Arc::clone(&store), config).await?;
+    accounts::ensure_admin(&state).await?;
+    tokio::spawn(state.clone().follow_registry_changes());
+    tokio::spawn(run_jobs_periodically(state.clone()));
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = ?store.backend(), "listening");
+    // The one line a person (or a test) waits for.
+    println!("mitai listening on http://{addr}");
+    axum::serve(listener, crate::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn run_jobs_periodically(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let report = jobs::run_due(&state).await;
+        tracing::debug!(?report, "jobs ran");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down; finishing requests in flight");
+}

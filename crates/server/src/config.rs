@@ -1,0 +1,363 @@
+//! Configuration of `mitai serve`: flags and the same names as `MITAI_*` variables.
+//!
+//! Values arrive as strings and are checked here, so that a bad one stops start-up with
+//! one line naming it (clap's own errors span several lines).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// The raw options, as given.
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Database: sqlite://PATH or postgres://…
+    #[arg(
+        long,
+        env = "MITAI_DATABASE_URL",
+        default_value = "sqlite://data/mitai.db"
+    )]
+    pub database_url: String,
+    /// Address to bind.
+    #[arg(long, env = "MITAI_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Public URL used in e-mails (default: http://<listen>).
+    #[arg(long, env = "MITAI_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Folder for photos and other files.
+    #[arg(long, env = "MITAI_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Mail transport: log, file:DIR, smtp://user:pass@host:port, smtps://…
+    #[arg(long, env = "MITAI_MAIL", default_value = "log")]
+    pub mail: String,
+    /// Create this admin on start if no admin exists.
+    #[arg(long, env = "MITAI_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// Password of that admin.
+    #[arg(long, env = "MITAI_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// 1 enables the test clock routes (never in production).
+    #[arg(long, env = "MITAI_TEST_CLOCK", default_value = "0")]
+    pub test_clock: String,
+    /// OpenAI-compatible chat endpoint.
+    #[arg(long, env = "MITAI_AI_URL")]
+    pub ai_url: Option<String>,
+    #[arg(long, env = "MITAI_AI_KEY", hide_env_values = true)]
+    pub ai_key: Option<String>,
+    #[arg(long, env = "MITAI_AI_MODEL")]
+    pub ai_model: Option<String>,
+    /// text or json.
+    #[arg(long, env = "MITAI_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs {
+            database_url: "sqlite://data/mitai.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            base_url: None,
+            data_dir: "data".into(),
+            mail: "log".into(),
+            admin_email: None,
+            admin_password: None,
+            test_clock: "0".into(),
+            ai_url: None,
+            ai_key: None,
+            ai_model: None,
+            log_format: "text".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where mail goes.
+#[derive(Clone, PartialEq, Eq)]
+pub enum MailTransport {
+    Log,
+    File(PathBuf),
+    Smtp(String),
+}
+
+impl fmt::Debug for MailTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MailTransport::Log => write!(f, "Log"),
+            MailTransport::File(dir) => write!(f, "File({})", dir.display()),
+            MailTransport::Smtp(url) => write!(f, "Smtp({})", mitai_store::redact_url(url)),
+        }
+    }
+}
+
+/// An OpenAI-compatible endpoint.
+#[derive(Clone)]
+pub struct AiConfig {
+    pub url: String,
+    pub key: Option<String>,
+    pub model: String,
+}
+
+impl fmt::Debug for AiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AiConfig")
+            .field("url", &self.url)
+            .field("key", &self.key.as_ref().map(|_| "***"))
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+/// The checked configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub base_url: String,
+    pub data_dir: PathBuf,
+    pub mail: MailTransport,
+    pub admin: Option<(String, String)>,
+    pub test_clock: bool,
+    pub ai: Option<AiConfig>,
+    pub log_format: LogFormat,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &mitai_store::redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("base_url", &self.base_url)
+            .field("data_dir", &self.data_dir)
+            .field("mail", &self.mail)
+            .field(
+                "admin",
+                &self.admin.as_ref().map(|(email, _)| (email, "***")),
+            )
+            .field("test_clock", &self.test_clock)
+            .field("ai", &self.ai)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// One bad value: the variable's name and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn bad(var: &str, value: &str, why: &str) -> ConfigError {
+    ConfigError(format!("invalid {var} {value:?}: {why}"))
+}
+
+fn http_url(var: &str, value: &str) -> Result<String, ConfigError> {
+    let ok = (value.starts_with("http://") || value.starts_with("https://"))
+        && value.len() > "https://".len()
+        && !value.chars().any(char::is_whitespace);
+    if ok {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(bad(var, value, "expected an http:// or https:// URL"))
+    }
+}
+
+/// Whether a PostgreSQL URL points at this machine (the test clock is allowed only then).
+fn is_local_postgres(url: &str) -> bool {
+    let rest = url.split_once("://").map_or("", |(_, r)| r);
+    let host_part = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host_part.rsplit_once('@').map_or(host_part, |(_, h)| h);
+    let host = if let Some(v6) = host.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    // An empty host means a Unix socket, which is local too.
+    matches!(host, "" | "localhost" | "127.0.0.1" | "::1") || host.starts_with("127.")
+}
+
+impl Config {
+    pub fn from_args(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let db = args.database_url.trim();
+        let is_pg = db.starts_with("postgres://") || db.starts_with("postgresql://");
+        if !(is_pg || db.starts_with("sqlite:")) {
+            return Err(bad(
+                "MITAI_DATABASE_URL",
+                &mitai_store::redact_url(db),
+                "expected sqlite://PATH or postgres://…",
+            ));
+        }
+        let listen: SocketAddr = args.listen.trim().parse().map_err(|_| {
+            bad(
+                "MITAI_LISTEN",
+                &args.listen,
+                "expected host:port, e.g. 127.0.0.1:8080",
+            )
+        })?;
+        let base_url = match &args.base_url {
+            Some(url) => http_url("MITAI_BASE_URL", url.trim())?,
+            None => format!("http://{listen}"),
+        };
+        let mail = match args.mail.trim() {
+            "log" => MailTransport::Log,
+            m if m.starts_with("file:") && m.len() > "file:".len() => {
+                MailTransport::File(PathBuf::from(&m["file:".len()..]))
+            }
+            m if (m.starts_with("smtp://") || m.starts_with("smtps://"))
+                && m.split_once("://")
+                    .is_some_and(|(_, rest)| !rest.is_empty()) =>
+            {
+                MailTransport::Smtp(m.to_owned())
+            }
+            m => {
+                return Err(bad(
+                    "MITAI_MAIL",
+                    &mitai_store::redact_url(m),
+                    "expected log, file:DIR, smtp://… or smtps://…",
+                ));
+            }
+        };
+        let admin = match (&args.admin_email, &args.admin_password) {
+            (None, None) => None,
+            (Some(email), Some(password)) => {
+                crate::auth::validate_email(email)
+                    .map_err(|why| bad("MITAI_ADMIN_EMAIL", email, &why))?;
+                crate::auth::validate_password(password)
+                    .map_err(|why| ConfigError(format!("invalid MITAI_ADMIN_PASSWORD: {why}")))?;
+                Some((email.trim().to_owned(), password.clone()))
+            }
+            (Some(_), None) => {
+                return Err(ConfigError(
+                    "MITAI_ADMIN_PASSWORD is required when MITAI_ADMIN_EMAIL is set".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError(
+                    "MITAI_ADMIN_EMAIL is required when MITAI_ADMIN_PASSWORD is set".into(),
+                ));
+            }
+        };
+        let test_clock = match args.test_clock.trim() {
+            "1" | "true" => true,
+            "0" | "false" | "" => false,
+            other => return Err(bad("MITAI_TEST_CLOCK", other, "expected 1 or 0")),
+        };
+        if test_clock && is_pg && !is_local_postgres(db) {
+            return Err(ConfigError(
+                "MITAI_TEST_CLOCK=1 is refused with a PostgreSQL database that is not on this machine"
+                    .into(),
+            ));
+        }
+        let ai = match &args.ai_url {
+            None => None,
+            Some(url) => Some(AiConfig {
+                url: http_url("MITAI_AI_URL", url.trim())?,
+                key: args.ai_key.clone().filter(|k| !k.is_empty()),
+                model: args
+                    .ai_model
+                    .clone()
+                    .filter(|m| !m.trim().is_empty())
+                    .unwrap_or_else(|| "gpt-4o-mini".into()),
+            }),
+        };
+        let log_format = match args.log_format.trim() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(bad("MITAI_LOG_FORMAT", other, "expected text or json")),
+        };
+        Ok(Config {
+            database_url: db.to_owned(),
+            listen,
+            base_url,
+            data_dir: args.data_dir.clone(),
+            mail,
+            admin,
+            test_clock,
+            ai,
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::from_args(&ServeArgs::default()).unwrap();
+        assert_eq!(c.base_url, "http://127.0.0.1:8080");
+        assert_eq!(c.mail, MailTransport::Log);
+        assert!(!c.test_clock);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases: Vec<(fn(&mut ServeArgs), &str)> = vec![
+            (|a| a.listen = "nope".into(), "MITAI_LISTEN"),
+            (
+                |a| a.database_url = "mysql://x".into(),
+                "MITAI_DATABASE_URL",
+            ),
+            (|a| a.base_url = Some("ftp://x".into()), "MITAI_BASE_URL"),
+            (|a| a.mail = "pigeon".into(), "MITAI_MAIL"),
+            (|a| a.test_clock = "yes".into(), "MITAI_TEST_CLOCK"),
+            (|a| a.log_format = "xml".into(), "MITAI_LOG_FORMAT"),
+            (
+                |a| a.admin_email = Some("a@b.org".into()),
+                "MITAI_ADMIN_PASSWORD",
+            ),
+            (|a| a.ai_url = Some("localhost:1".into()), "MITAI_AI_URL"),
+        ];
+        for (change, var) in cases {
+            let mut args = ServeArgs::default();
+            change(&mut args);
+            let err = Config::from_args(&args).unwrap_err();
+            assert!(err.0.contains(var), "{err} should name {var}");
+            assert!(!err.0.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn test_clock_needs_a_local_database() {
+        let mut args = ServeArgs {
+            test_clock: "1".into(),
+            ..ServeArgs::default()
+        };
+        for local in [
+            "postgres://postgres@127.0.0.1:5432/x",
+            "postgres://localhost/x",
+            "postgres:///x",
+            "postgres://u:p@[::1]:5432/x",
+        ] {
+            args.database_url = local.into();
+            assert!(Config::from_args(&args).is_ok(), "{local}");
+        }
+        args.database_url = "postgres://u:secret@db.example.org/x".into();
+        assert!(Config::from_args(&args).is_err());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let args = ServeArgs {
+            database_url: "postgres://u:hunter2@localhost/x".into(),
+            admin_email: Some("a@b.org".into()),
+            admin_password: Some("correct horse".into()),
+            ..ServeArgs::default()
+        };
+        let shown = format!("{:?}", Config::from_args(&args).unwrap());
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("correct horse"),
+            "{shown}"
+        );
+    }
+}

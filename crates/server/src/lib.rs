@@ -1,0 +1,13 @@
+//! The `mitai` server: HTTP API, jobs, CLI. See DESIGN.md in the project's docs.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod service;
+pub mod state;
+
+pub use routes::app;
+pub use state::AppState;

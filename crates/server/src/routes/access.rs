@@ -1,0 +1,110 @@
+//! The feature gate as seen by a profile: what it may do, and metered consumption.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::api::{AccessList, AccessView, ErrorBody};
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::service::access::{self, ConsumeAnswer};
+use crate::state::AppState;
+
+/// Every feature with its limit, usage and next reset.
+#[utoipa::path(get, path = "/me/access", tag = "access",
+    responses((status = 200, body = AccessList),
+              (status = 401, description = "unauthenticated", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<AccessList>> {
+    let (effective_tier, features) = access::access_list(&state, &user.profile).await?;
+    Ok(Json(AccessList {
+        effective_tier,
+        features,
+    }))
+}
+
+/// One feature.
+#[utoipa::path(get, path = "/me/access/{feature}", tag = "access",
+    params(("feature" = String, Path, description = "feature id")),
+    responses((status = 200, body = AccessView),
+              (status = 404, description = "not_found", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn one(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(feature): Path<String>,
+) -> ApiResult<Json<AccessView>> {
+    Ok(Json(
+        access::access_one(&state, &user.profile, &feature).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumeBody {
+    /// Units to spend (default 1).
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub amount: Option<i64>,
+}
+
+/// Spend units of a feature, exactly: racing requests never exceed the limit.
+///
+/// With an `Idempotency-Key` header, a retried request is counted once and answers as
+/// the first did.
+#[utoipa::path(post, path = "/me/access/{feature}/consume", tag = "access",
+    params(("feature" = String, Path, description = "feature id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    request_body(content = Option<ConsumeBody>, description = "`{\"amount\": 1}`; the body may be omitted"),
+    responses((status = 200, body = AccessView),
+              (status = 403, description = "feature_disabled, feature_limit_reached or email_not_verified", body = ErrorBody),
+              (status = 404, description = "not_found", body = ErrorBody),
+              (status = 422, description = "invalid_input", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn consume(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(feature): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    // The body is optional: empty means `{"amount": 1}`.
+    let amount = if body.iter().all(u8::is_ascii_whitespace) {
+        1
+    } else {
+        let is_json = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+        if !is_json {
+            return Err(ApiError::refused(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        let parsed: ConsumeBody =
+            serde_json::from_slice(&body).map_err(|e| ApiError::field("body", e.to_string()))?;
+        parsed.amount.unwrap_or(1)
+    };
+    if !(1..=1_000_000).contains(&amount) {
+        return Err(ApiError::field(
+            "amount",
+            "must be an integer from 1 to 1000000",
+        ));
+    }
+    let key = match headers.get("idempotency-key") {
+        Some(v) => Some(access::check_idempotency_key(v.to_str().map_err(
+            |_| ApiError::field("Idempotency-Key", "must be visible ASCII"),
+        )?)?),
+        None => None,
+    };
+    match access::consume(&state, &user.profile, &feature, amount, key).await? {
+        ConsumeAnswer::Fresh(view) => Ok(Json(view).into_response()),
+        ConsumeAnswer::Replayed(stored) => {
+            let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+            Ok((status, Json(stored.body)).into_response())
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Registration, login, logout and the signed-in profile.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::api::{ErrorBody, ProfileEnvelope, ProfileView};
+use crate::auth::{CurrentUser, SESSION_COOKIE, SESSION_DAYS};
+use crate::error::{ApiResult, Json};
+use crate::service::accounts;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    pub email: String,
+    pub password: String,
+    pub name: Option<String>,
+    /// `de` or `en` (default `en`).
+    pub language: Option<String>,
+    /// An invitation token (bypasses `invite_only`).
+    pub invitation_token: Option<String>,
+}
+
+/// Create an account.
+#[utoipa::path(post, path = "/register", tag = "accounts", request_body = RegisterBody,
+    responses((status = 201, body = ProfileEnvelope),
+              (status = 403, description = "registration_closed", body = ErrorBody),
+              (status = 409, description = "email_taken", body = ErrorBody),
+              (status = 422, description = "invalid_input", body = ErrorBody)))]
+pub async fn register(
+    State(state): State<AppState>,
+    Json(body): Json<RegisterBody>,
+) -> ApiResult<(StatusCode, Json<ProfileEnvelope>)> {
+    let r = accounts::check_registration(
+        &body.email,
+        &body.password,
+        body.name.as_deref(),
+        body.language.as_deref(),
+    )?;
+    if body.invitation_token.is_some() {
+        // Invitations are checked against stored invitations; none matches this token.
+        return Err(crate::error::ApiError::refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_token",
+            "this invitation is not valid",
+        ));
+    }
+    let profile = accounts::register(&state, r).await?;
+    let view = ProfileView::new(&profile, &state.registry(), state.now());
+    Ok((StatusCode::CREATED, Json(ProfileEnvelope { profile: view })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct LoginAnswer {
+    /// Send as `Authorization: Bearer <token>`; also set as an HttpOnly cookie.
+    pub token: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub profile: ProfileView,
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
+    let secure = if state.config.base_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    );
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+/// Sign in: a bearer token, and the same token as a session cookie.
+#[utoipa::path(post, path = "/login", tag = "accounts", request_body = LoginBody,
+    responses((status = 200, body = LoginAnswer),
+              (status = 401, description = "invalid_credentials", body = ErrorBody),
+              (status = 403, description = "account_disabled", body = ErrorBody),
+              (status = 429, description = "rate_limited", body = ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<LoginBody>,
+) -> ApiResult<Response> {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let login = accounts::login(&state, &body.email, &body.password, user_agent).await?;
+    let cookie = session_cookie(&state, &login.token, SESSION_DAYS * 86_400);
+    let answer = LoginAnswer {
+        token: login.token,
+        expires_at: login.expires_at,
+        profile: ProfileView::new(&login.profile, &state.registry(), state.now()),
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(answer)).into_response())
+}
+
+/// Sign out: ends this session.
+#[utoipa::path(post, path = "/logout", tag = "accounts",
+    responses((status = 204), (status = 401, description = "unauthenticated", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Response> {
+    state.store.delete_session(&user.token_hash).await?;
+    let cookie = session_cookie(&state, "", 0);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+/// The signed-in profile.
+#[utoipa::path(get, path = "/me", tag = "accounts",
+    responses((status = 200, body = ProfileEnvelope),
+              (status = 401, description = "unauthenticated", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Json<serde_json::Value> {
+    let view = ProfileView::new(&user.profile, &state.registry(), state.now());
+    Json(json!({ "profile": view }))
+}

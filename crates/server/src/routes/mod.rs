@@ -1,0 +1,131 @@
+//! The HTTP surface: every route, the OpenAPI document and the docs page.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+mod access;
+pub mod admin;
+mod auth;
+mod health;
+mod test_clock;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Mitai", description = "Body tracking with a subscription, coupon and feature-access system."),
+    modifiers(&BearerAuth),
+    tags((name = "accounts"), (name = "access"), (name = "admin"), (name = "health"),
+         (name = "test", description = "Only with MITAI_TEST_CLOCK=1"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// All routes with their OpenAPI description (test routes only when enabled).
+pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
+    let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .nest(
+            "/api/auth",
+            OpenApiRouter::new()
+                .routes(routes!(auth::register))
+                .routes(routes!(auth::login))
+                .routes(routes!(auth::logout)),
+        )
+        .nest(
+            "/api",
+            OpenApiRouter::new()
+                .routes(routes!(auth::me))
+                .routes(routes!(access::list))
+                .routes(routes!(access::one))
+                .routes(routes!(access::consume)),
+        )
+        .nest("/api/admin", admin::router(state));
+    if state.config.test_clock {
+        router = router.nest(
+            "/api/test",
+            OpenApiRouter::new()
+                .routes(routes!(test_clock::clock))
+                .routes(routes!(test_clock::run_jobs)),
+        );
+    }
+    router
+}
+
+/// The OpenAPI document of the routes this server really serves.
+pub fn openapi(state: &AppState) -> utoipa::openapi::OpenApi {
+    api(state).split_for_parts().1
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::refused(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this method is not allowed here",
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a handler panicked");
+    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The complete application: API, docs, error shape for everything, tracing, request ids.
+pub fn app(state: AppState) -> Router {
+    let (router, openapi) = api(&state).split_for_parts();
+    let router = router
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    router
+        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("-", |p| p.as_str())
+                    .to_owned();
+                let id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-")
+                    .to_owned();
+                tracing::info_span!("request", method = %request.method(), route, request_id = id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}

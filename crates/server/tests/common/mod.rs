@@ -1,0 +1,187 @@
+//! Test harness: an app on its own fresh database (SQLite or PostgreSQL), driven through
+//! `Router::oneshot`, with builders for users and admins.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use mitai_server::AppState;
+use mitai_server::config::{Config, ServeArgs};
+use mitai_store::Backend;
+use mitai_store::testing::TestDb;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub db: TestDb,
+    pub state: AppState,
+    pub router: Router,
+}
+
+/// Runs each named async test function `fn(Backend)` once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(mitai_store::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(mitai_store::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+impl TestApp {
+    /// A new app on a new database, with the test clock enabled.
+    pub async fn new(backend: Backend) -> TestApp {
+        let args = ServeArgs {
+            test_clock: "1".into(),
+            ..ServeArgs::default()
+        };
+        TestApp::with_args(backend, args).await
+    }
+
+    pub async fn with_args(backend: Backend, mut args: ServeArgs) -> TestApp {
+        let db = TestDb::new(backend).await;
+        args.database_url = db.url.clone();
+        let config = Config::from_args(&args).expect("test config");
+        let state = AppState::new(db.store.clone(), config)
+            .await
+            .expect("state");
+        let router = mitai_server::app(state.clone());
+        TestApp { db, state, router }
+    }
+
+    /// Sends a request and returns status, headers and the raw body.
+    pub async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, headers, body)
+    }
+
+    /// Sends JSON (or nothing) with an optional bearer token; returns status and JSON.
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => builder.body(Body::empty()),
+        }
+        .expect("request");
+        let (status, _, bytes) = self.send(request).await;
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!(
+                    "{uri} answered non-JSON: {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
+        };
+        (status, json)
+    }
+
+    pub async fn get(&self, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call(Method::GET, uri, token, None).await
+    }
+
+    pub async fn post(&self, uri: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, uri, token, Some(body)).await
+    }
+
+    pub async fn put(&self, uri: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, uri, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, uri: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, uri, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call(Method::DELETE, uri, token, None).await
+    }
+
+    /// Registers and logs in a user; returns (token, profile id).
+    pub async fn user(&self, email: &str) -> (String, String) {
+        let (status, body) = self
+            .post(
+                "/api/auth/register",
+                None,
+                json!({"email": email, "password": "password123", "name": "Test"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "register {email}: {body}");
+        let id = body["profile"]["id"].as_str().expect("id").to_owned();
+        (self.login(email, "password123").await, id)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/auth/login",
+                None,
+                json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {email}: {body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Creates an admin (as the CLI does) and logs in; returns the token.
+    pub async fn admin(&self) -> String {
+        let email = "admin@example.org";
+        mitai_server::service::accounts::create_user(
+            &self.state,
+            email,
+            "adminpass1",
+            Some("Admin"),
+            true,
+        )
+        .await
+        .expect("create admin");
+        self.login(email, "adminpass1").await
+    }
+
+    /// Moves the test clock.
+    pub async fn advance(&self, seconds: i64) -> Value {
+        let (status, body) = self
+            .post("/api/test/clock", None, json!({"advance_seconds": seconds}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}

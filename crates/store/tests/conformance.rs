@@ -1,0 +1,1664 @@
+//! The conformance suite of the [`Store`] trait: every case is written once, against
+//! `&TestDb`, and runs on both backends (`sqlite::<case>` and `postgres::<case>`).
+//!
+//! Every test gets a fresh, migrated database. PostgreSQL tests need the server named by
+//! `MITAI_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and
+//! fail when it cannot be reached.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use futures::StreamExt;
+use mitai_access::{Feature, FeatureKind, Limit, ResetPeriod, Tier, TierLimit};
+use mitai_store::testing::TestDb;
+use mitai_store::{
+    Backend, ConsumeRequest, ConsumeResult, Consumed, IdempotencyKey, NewProfile, NewSession,
+    Profile, ProfilePatch, RegistrySnapshot, Restriction, Role, Setting, Store, StoreError,
+    StoredResponse,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+// --- the two backends ---------------------------------------------------------------------
+
+/// Expands every case into `sqlite::<case>` and `postgres::<case>`; `concurrent` cases run
+/// on a multi-threaded runtime so that their tasks really race.
+macro_rules! conformance {
+    (plain: [$($plain:ident),* $(,)?], concurrent: [$($concurrent:ident),* $(,)?] $(,)?) => {
+        conformance!(@backend sqlite, Backend::Sqlite, [$($plain),*], [$($concurrent),*]);
+        conformance!(@backend postgres, Backend::Postgres, [$($plain),*], [$($concurrent),*]);
+    };
+    (@backend $module:ident, $backend:expr, [$($plain:ident),*], [$($concurrent:ident),*]) => {
+        mod $module {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $plain() {
+                    let db = TestDb::new($backend).await;
+                    super::$plain(&db).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $concurrent() {
+                    let db = TestDb::new($backend).await;
+                    super::$concurrent(&db).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    plain: [
+        backend_ping_and_registry_change_signals,
+        seed_data_after_migration,
+        reopening_runs_migrations_once_and_keeps_data,
+        create_and_update_feature,
+        create_and_update_tier,
+        set_and_delete_tier_limit,
+        set_setting_is_stored_and_visible,
+        create_profile_and_read_it_back,
+        email_is_unique_case_insensitively_and_trimmed,
+        credentials_by_email_in_any_case,
+        list_profiles_search_is_case_insensitive_and_literal,
+        list_profiles_pages_by_id,
+        update_profile_applies_each_field,
+        admin_exists_counts_enabled_admins,
+        set_password_replaces_the_hash,
+        sessions_live_expire_and_delete,
+        restrictions_put_replace_list_delete,
+        usage_reads_buckets_in_order,
+        consume_spends_within_cap_and_refuses_whole,
+        consume_without_cap_counts,
+        idempotent_consume_replays_the_first_answer,
+        idempotency_key_with_other_request_is_refused,
+        idempotency_keys_are_per_profile,
+    ],
+    concurrent: [
+        consume_is_exact_under_concurrency,
+        unlimited_consume_loses_no_update_under_concurrency,
+        idempotent_consume_is_once_under_concurrency,
+        distinct_idempotency_keys_are_exact_under_concurrency,
+    ],
+}
+
+// --- helpers ------------------------------------------------------------------------------
+
+const TIERS: [&str; 4] = ["free", "basic", "premium", "selfhosted"];
+
+const FEATURES: [&str; 11] = [
+    "weight",
+    "circumference",
+    "caliper",
+    "nutrition",
+    "activity",
+    "photos",
+    "ai_calls",
+    "ai_pipeline",
+    "export_csv",
+    "export_json",
+    "export_zip",
+];
+
+/// A whole-second instant (PostgreSQL keeps microseconds; whole seconds compare exactly).
+fn at(year: i32, month: u32, day: u32, hour: u32, min: u32, sec: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(year, month, day, hour, min, sec)
+        .single()
+        .expect("valid instant")
+}
+
+/// The instant most tests call "now".
+fn t0() -> DateTime<Utc> {
+    at(2025, 3, 14, 9, 30, 0)
+}
+
+/// The start of March 2025, a monthly usage bucket.
+fn march() -> DateTime<Utc> {
+    at(2025, 3, 1, 0, 0, 0)
+}
+
+fn april() -> DateTime<Utc> {
+    at(2025, 4, 1, 0, 0, 0)
+}
+
+fn store(db: &TestDb) -> &dyn Store {
+    &*db.store
+}
+
+fn new_profile(email: &str, name: &str) -> NewProfile {
+    NewProfile {
+        id: Uuid::now_v7(),
+        email: email.to_owned(),
+        password_hash: format!("$argon2id$hash-of-{email}"),
+        name: name.to_owned(),
+        role: Role::User,
+        tier: "free".to_owned(),
+        trial_ends_at: None,
+        email_verified: false,
+        invited_by: None,
+        language: "de".to_owned(),
+        created_at: t0(),
+    }
+}
+
+async fn user(s: &dyn Store, email: &str, name: &str) -> Profile {
+    s.create_profile(&new_profile(email, name))
+        .await
+        .expect("create profile")
+}
+
+async fn admin(s: &dyn Store, email: &str) -> Profile {
+    let mut p = new_profile(email, "Admin");
+    p.role = Role::Admin;
+    s.create_profile(&p).await.expect("create admin")
+}
+
+fn feature(id: &str) -> Feature {
+    Feature {
+        id: id.to_owned(),
+        name: format!("Feature {id}"),
+        description: "A feature made by a test.".to_owned(),
+        category: "data".to_owned(),
+        kind: FeatureKind::Count,
+        unit: Some("entries".to_owned()),
+        reset_period: ResetPeriod::Weekly,
+        default_limit: Some(12),
+        active: true,
+        sort_order: 500,
+    }
+}
+
+fn tier(id: &str, rank: i32) -> Tier {
+    Tier {
+        id: id.to_owned(),
+        name: format!("Tier {id}"),
+        description: "A tier made by a test.".to_owned(),
+        rank,
+        active: true,
+        sort_order: 500,
+    }
+}
+
+async fn snapshot(s: &dyn Store) -> RegistrySnapshot {
+    s.registry_snapshot().await.expect("registry snapshot")
+}
+
+fn find_feature<'a>(snap: &'a RegistrySnapshot, id: &str) -> Option<&'a Feature> {
+    snap.features.iter().find(|f| f.id == id)
+}
+
+fn find_tier<'a>(snap: &'a RegistrySnapshot, id: &str) -> Option<&'a Tier> {
+    snap.tiers.iter().find(|t| t.id == id)
+}
+
+/// The rows of one matrix cell (the primary key allows at most one).
+fn cells<'a>(snap: &'a RegistrySnapshot, tier_id: &str, feature_id: &str) -> Vec<&'a TierLimit> {
+    snap.limits
+        .iter()
+        .filter(|l| l.tier_id == tier_id && l.feature_id == feature_id)
+        .collect()
+}
+
+fn find_setting<'a>(snap: &'a RegistrySnapshot, key: &str) -> &'a Setting {
+    snap.settings
+        .iter()
+        .find(|s| s.key == key)
+        .unwrap_or_else(|| panic!("setting {key} missing"))
+}
+
+fn consume_request(
+    profile_id: Uuid,
+    feature_id: &str,
+    period_start: DateTime<Utc>,
+    amount: i64,
+    cap: Option<i64>,
+) -> ConsumeRequest<'_> {
+    ConsumeRequest {
+        profile_id,
+        feature_id,
+        period_start,
+        amount,
+        cap,
+        now: t0(),
+        idempotency: None,
+    }
+}
+
+/// What a handler would answer for a decision.
+fn answer(decided: Consumed) -> StoredResponse {
+    match decided {
+        Consumed::Spent { used } => StoredResponse {
+            status: 201,
+            body: json!({ "used": used }),
+        },
+        Consumed::LimitReached { used } => StoredResponse {
+            status: 429,
+            body: json!({ "error": "limit_reached", "used": used }),
+        },
+    }
+}
+
+async fn used(s: &dyn Store, profile_id: Uuid, feature_id: &str, start: DateTime<Utc>) -> i64 {
+    s.usage(profile_id, &[(feature_id, start)])
+        .await
+        .expect("usage")[0]
+}
+
+fn sorted_ids(profiles: &[Profile]) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = profiles.iter().map(|p| p.id).collect();
+    ids.sort();
+    ids
+}
+
+fn ids(profiles: &[Profile]) -> Vec<Uuid> {
+    profiles.iter().map(|p| p.id).collect()
+}
+
+// --- registry -----------------------------------------------------------------------------
+
+async fn backend_ping_and_registry_change_signals(db: &TestDb) {
+    let s = store(db);
+    let expected = if db.url.starts_with("sqlite:") {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    };
+    assert_eq!(s.backend(), expected);
+    s.ping().await.expect("ping");
+
+    // A second instance on the same database listens; the first announces a change.
+    let other = mitai_store::connect(&db.url)
+        .await
+        .expect("second instance");
+    let changes = other.registry_changes().await.expect("registry changes");
+    match expected {
+        Backend::Sqlite => {
+            assert!(changes.is_none(), "SQLite has no change signals");
+            s.notify_registry_changed()
+                .await
+                .expect("notify is a no-op");
+        }
+        Backend::Postgres => {
+            let mut changes = changes.expect("PostgreSQL has change signals");
+            s.notify_registry_changed().await.expect("notify");
+            tokio::time::timeout(Duration::from_secs(5), changes.next())
+                .await
+                .expect("the signal arrives within 5 s")
+                .expect("the stream stays open");
+        }
+    }
+}
+
+async fn seed_data_after_migration(db: &TestDb) {
+    let snap = snapshot(store(db)).await;
+
+    // Tiers: exactly the four, rank increasing in this order, all active.
+    let mut tiers = snap.tiers.clone();
+    tiers.sort_by_key(|t| t.rank);
+    let tier_ids: Vec<&str> = tiers.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(tier_ids, TIERS);
+    assert!(tiers.windows(2).all(|w| w[0].rank < w[1].rank), "{tiers:?}");
+    assert!(tiers.iter().all(|t| t.active));
+
+    // Features: exactly the eleven, all active.
+    let feature_ids: BTreeSet<&str> = snap.features.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(snap.features.len(), 11);
+    assert_eq!(feature_ids, FEATURES.into_iter().collect::<BTreeSet<_>>());
+    assert!(snap.features.iter().all(|f| f.active));
+
+    // The full 4 × 11 matrix, each cell once.
+    assert_eq!(snap.limits.len(), 44);
+    let cells: BTreeMap<(&str, &str), Limit> = snap
+        .limits
+        .iter()
+        .map(|l| ((l.tier_id.as_str(), l.feature_id.as_str()), l.limit))
+        .collect();
+    assert_eq!(cells.len(), 44, "a cell appears twice");
+    for t in TIERS {
+        for f in FEATURES {
+            let limit = cells
+                .get(&(t, f))
+                .unwrap_or_else(|| panic!("no tier limit for ({t}, {f})"));
+            if t == "selfhosted" {
+                assert_eq!(*limit, None, "selfhosted must be unlimited for {f}");
+            }
+            if let Some(n) = limit {
+                assert!(*n >= 0, "negative limit for ({t}, {f})");
+            }
+        }
+    }
+    // A higher tier never gives less (None = unlimited = most).
+    for f in FEATURES {
+        let order = |l: Limit| l.unwrap_or(i64::MAX);
+        let limits: Vec<i64> = TIERS.iter().map(|t| order(cells[&(*t, f)])).collect();
+        assert!(
+            limits.windows(2).all(|w| w[0] <= w[1]),
+            "limits of {f} decrease with rank: {limits:?}"
+        );
+    }
+
+    // Settings: the twelve keys with their defaults.
+    assert_eq!(mitai_access::settings::KEYS.len(), 12);
+    assert_eq!(snap.settings.len(), 12);
+    for key in mitai_access::settings::KEYS {
+        let setting = find_setting(&snap, key);
+        let default = mitai_access::settings::default_value(key).expect("a default");
+        assert_eq!(setting.value, default, "seeded value of {key}");
+        assert_eq!(setting.updated_by, None);
+    }
+}
+
+async fn reopening_runs_migrations_once_and_keeps_data(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "keep@example.org", "Keep").await;
+    s.set_setting("trial_days", &json!(30), Some(p.id), t0())
+        .await
+        .unwrap();
+    s.set_tier_limit("free", "weight", Some(7), t0())
+        .await
+        .unwrap();
+
+    // Opening the database again runs the migrator again: nothing is re-seeded.
+    let again = mitai_store::connect(&db.url).await.expect("reopen");
+    let snap = snapshot(&*again).await;
+    assert_eq!(snap.tiers.len(), 4);
+    assert_eq!(snap.features.len(), 11);
+    assert_eq!(snap.limits.len(), 44);
+    assert_eq!(snap.settings.len(), 12);
+    assert_eq!(find_setting(&snap, "trial_days").value, json!(30));
+    assert_eq!(cells(&snap, "free", "weight")[0].limit, Some(7));
+    assert_eq!(again.profile(p.id).await.unwrap(), Some(p));
+}
+
+async fn create_and_update_feature(db: &TestDb) {
+    let s = store(db);
+    let mut f = feature("sleep");
+    s.create_feature(&f, t0()).await.expect("create feature");
+    assert_eq!(find_feature(&snapshot(s).await, "sleep"), Some(&f));
+
+    // A boolean feature without unit, limit or period survives the round trip too.
+    let mut b = feature("dark_mode");
+    b.kind = FeatureKind::Boolean;
+    b.unit = None;
+    b.reset_period = ResetPeriod::Never;
+    b.default_limit = None;
+    b.active = false;
+    s.create_feature(&b, t0())
+        .await
+        .expect("create boolean feature");
+    assert_eq!(find_feature(&snapshot(s).await, "dark_mode"), Some(&b));
+
+    // Duplicates, new or seeded.
+    let err = s.create_feature(&f, t0()).await.expect_err("duplicate");
+    assert!(matches!(err, StoreError::Conflict("feature")), "{err:?}");
+    let err = s
+        .create_feature(&feature("weight"), t0())
+        .await
+        .expect_err("duplicate of a seeded feature");
+    assert!(matches!(err, StoreError::Conflict("feature")), "{err:?}");
+
+    // Every field changes.
+    f.name = "Sleep log".to_owned();
+    f.description = "Hours slept.".to_owned();
+    f.category = "health".to_owned();
+    f.kind = FeatureKind::Boolean;
+    f.unit = None;
+    f.reset_period = ResetPeriod::Yearly;
+    f.default_limit = None;
+    f.active = false;
+    f.sort_order = -3;
+    assert!(s.update_feature(&f, t0()).await.expect("update feature"));
+    let snap = snapshot(s).await;
+    assert_eq!(find_feature(&snap, "sleep"), Some(&f));
+    assert_eq!(snap.features.len(), 13);
+    // And back to values, so that Some/None both go both ways.
+    f.unit = Some("hours".to_owned());
+    f.default_limit = Some(0);
+    f.kind = FeatureKind::Count;
+    f.reset_period = ResetPeriod::Daily;
+    f.active = true;
+    assert!(s.update_feature(&f, t0()).await.unwrap());
+    assert_eq!(find_feature(&snapshot(s).await, "sleep"), Some(&f));
+
+    // A seeded feature can be switched off (the global kill switch).
+    let mut weight = find_feature(&snapshot(s).await, "weight").unwrap().clone();
+    weight.active = false;
+    assert!(s.update_feature(&weight, t0()).await.unwrap());
+    assert_eq!(find_feature(&snapshot(s).await, "weight"), Some(&weight));
+
+    // Unknown id: nothing is created.
+    assert!(!s.update_feature(&feature("nope"), t0()).await.unwrap());
+    assert_eq!(find_feature(&snapshot(s).await, "nope"), None);
+}
+
+async fn create_and_update_tier(db: &TestDb) {
+    let s = store(db);
+    let mut t = tier("gold", 25);
+    s.create_tier(&t, t0()).await.expect("create tier");
+    assert_eq!(find_tier(&snapshot(s).await, "gold"), Some(&t));
+
+    let err = s.create_tier(&t, t0()).await.expect_err("duplicate");
+    assert!(matches!(err, StoreError::Conflict("tier")), "{err:?}");
+    let err = s
+        .create_tier(&tier("free", 99), t0())
+        .await
+        .expect_err("duplicate of a seeded tier");
+    assert!(matches!(err, StoreError::Conflict("tier")), "{err:?}");
+    assert_eq!(find_tier(&snapshot(s).await, "free").unwrap().rank, 0);
+
+    t.name = "Gold".to_owned();
+    t.description = "Shiny.".to_owned();
+    t.rank = 35;
+    t.active = false;
+    t.sort_order = 7;
+    assert!(s.update_tier(&t, t0()).await.expect("update tier"));
+    let snap = snapshot(s).await;
+    assert_eq!(find_tier(&snap, "gold"), Some(&t));
+    assert_eq!(snap.tiers.len(), 5);
+
+    assert!(!s.update_tier(&tier("nope", 1), t0()).await.unwrap());
+    assert_eq!(find_tier(&snapshot(s).await, "nope"), None);
+}
+
+async fn set_and_delete_tier_limit(db: &TestDb) {
+    let s = store(db);
+    s.create_tier(&tier("gold", 25), t0()).await.unwrap();
+    assert!(cells(&snapshot(s).await, "gold", "weight").is_empty());
+
+    // Insert, then replace with unlimited, then with a number again.
+    s.set_tier_limit("gold", "weight", Some(7), t0())
+        .await
+        .expect("insert cell");
+    let snap = snapshot(s).await;
+    assert_eq!(
+        cells(&snap, "gold", "weight"),
+        [&TierLimit {
+            tier_id: "gold".to_owned(),
+            feature_id: "weight".to_owned(),
+            limit: Some(7),
+        }]
+    );
+    assert_eq!(snap.limits.len(), 45);
+    s.set_tier_limit("gold", "weight", None, t0())
+        .await
+        .expect("replace with unlimited");
+    let snap = snapshot(s).await;
+    let gold_weight = cells(&snap, "gold", "weight");
+    assert_eq!(gold_weight.len(), 1);
+    assert_eq!(gold_weight[0].limit, None);
+    s.set_tier_limit("gold", "weight", Some(0), t0())
+        .await
+        .expect("replace with disabled");
+    assert_eq!(
+        cells(&snapshot(s).await, "gold", "weight")[0].limit,
+        Some(0)
+    );
+
+    // Replacing a seeded cell; its neighbours stay.
+    s.set_tier_limit("free", "photos", Some(1), t0())
+        .await
+        .unwrap();
+    s.set_tier_limit("selfhosted", "photos", Some(1000), t0())
+        .await
+        .unwrap();
+    let snap = snapshot(s).await;
+    assert_eq!(cells(&snap, "free", "photos")[0].limit, Some(1));
+    assert_eq!(cells(&snap, "selfhosted", "photos")[0].limit, Some(1000));
+    assert_eq!(cells(&snap, "selfhosted", "weight")[0].limit, None);
+    assert_eq!(snap.limits.len(), 45);
+
+    // Delete: true once, then false.
+    assert!(s.delete_tier_limit("gold", "weight").await.unwrap());
+    assert!(!s.delete_tier_limit("gold", "weight").await.unwrap());
+    assert!(s.delete_tier_limit("free", "photos").await.unwrap());
+    let snap = snapshot(s).await;
+    assert!(cells(&snap, "gold", "weight").is_empty());
+    assert!(cells(&snap, "free", "photos").is_empty());
+    assert_eq!(snap.limits.len(), 43);
+    assert!(!s.delete_tier_limit("nope", "weight").await.unwrap());
+
+    // Unknown tier or feature.
+    let err = s
+        .set_tier_limit("nope", "weight", Some(1), t0())
+        .await
+        .expect_err("unknown tier");
+    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    let err = s
+        .set_tier_limit("free", "nope", None, t0())
+        .await
+        .expect_err("unknown feature");
+    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    // A negative limit is not a limit.
+    s.set_tier_limit("free", "weight", Some(-1), t0())
+        .await
+        .expect_err("negative limit");
+    let snap = snapshot(s).await;
+    assert_eq!(snap.limits.len(), 43);
+    assert_eq!(cells(&snap, "free", "weight")[0].limit, Some(31));
+}
+
+async fn set_setting_is_stored_and_visible(db: &TestDb) {
+    let s = store(db);
+    let by = admin(s, "root@example.org").await.id;
+    let t1 = at(2025, 3, 15, 10, 0, 0);
+
+    let stored = s
+        .set_setting("trial_days", &json!(30), Some(by), t1)
+        .await
+        .expect("set setting");
+    assert_eq!(
+        stored,
+        Setting {
+            key: "trial_days".to_owned(),
+            value: json!(30),
+            updated_at: t1,
+            updated_by: Some(by),
+        }
+    );
+    let snap = snapshot(s).await;
+    assert_eq!(find_setting(&snap, "trial_days"), &stored);
+    assert_eq!(snap.settings.len(), 12);
+    // The others keep their defaults.
+    for key in mitai_access::settings::KEYS
+        .iter()
+        .filter(|k| **k != "trial_days")
+    {
+        assert_eq!(
+            find_setting(&snap, key).value,
+            mitai_access::settings::default_value(key).unwrap()
+        );
+    }
+
+    // Strings, null and structured values round-trip; `by` may be absent.
+    let t2 = at(2025, 3, 16, 10, 0, 0);
+    let stored = s
+        .set_setting("base_url", &json!("https://mitai.example/"), None, t2)
+        .await
+        .unwrap();
+    assert_eq!(stored.value, json!("https://mitai.example/"));
+    assert_eq!(stored.updated_by, None);
+    assert_eq!(stored.updated_at, t2);
+    let stored = s
+        .set_setting("base_url", &Value::Null, Some(by), t2)
+        .await
+        .unwrap();
+    assert_eq!(stored.value, Value::Null);
+    assert_eq!(find_setting(&snapshot(s).await, "base_url"), &stored);
+    let nested = json!({ "a": [1, 2.5, "x", null, true], "b": { "c": "ä" } });
+    let stored = s
+        .set_setting("experimental", &nested, Some(by), t2)
+        .await
+        .unwrap();
+    assert_eq!(stored.value, nested);
+    let snap = snapshot(s).await;
+    assert_eq!(find_setting(&snap, "experimental"), &stored);
+    assert_eq!(snap.settings.len(), 13);
+}
+
+// --- profiles -----------------------------------------------------------------------------
+
+async fn create_profile_and_read_it_back(db: &TestDb) {
+    let s = store(db);
+    let inviter = user(s, "inviter@example.org", "Inviter").await;
+    assert_eq!(inviter.tier, "free");
+    assert_eq!(inviter.role, Role::User);
+    assert!(!inviter.disabled);
+
+    let new = NewProfile {
+        id: Uuid::now_v7(),
+        email: "  Anna.Schmidt@Example.org ".to_owned(),
+        password_hash: "$argon2id$v=19$anna".to_owned(),
+        name: "Anna Schmidt".to_owned(),
+        role: Role::Admin,
+        tier: "basic".to_owned(),
+        trial_ends_at: Some(at(2025, 3, 28, 9, 30, 0)),
+        email_verified: true,
+        invited_by: Some(inviter.id),
+        language: "en".to_owned(),
+        created_at: t0(),
+    };
+    let created = s.create_profile(&new).await.expect("create profile");
+    let expected = Profile {
+        id: new.id,
+        email: "Anna.Schmidt@Example.org".to_owned(),
+        name: "Anna Schmidt".to_owned(),
+        role: Role::Admin,
+        tier: "basic".to_owned(),
+        trial_ends_at: new.trial_ends_at,
+        email_verified: true,
+        invited_by: Some(inviter.id),
+        language: "en".to_owned(),
+        disabled: false,
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    assert_eq!(created, expected);
+    assert_eq!(s.profile(new.id).await.unwrap(), Some(expected));
+    assert_eq!(s.profile(inviter.id).await.unwrap(), Some(inviter));
+    assert_eq!(s.profile(Uuid::now_v7()).await.unwrap(), None);
+
+    // References must exist.
+    let mut bad = new_profile("bad-tier@example.org", "Bad");
+    bad.tier = "platinum".to_owned();
+    let err = s.create_profile(&bad).await.expect_err("unknown tier");
+    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    let mut bad = new_profile("bad-inviter@example.org", "Bad");
+    bad.invited_by = Some(Uuid::now_v7());
+    let err = s.create_profile(&bad).await.expect_err("unknown inviter");
+    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    assert_eq!(s.list_profiles(None, None, 100).await.unwrap().len(), 2);
+}
+
+async fn email_is_unique_case_insensitively_and_trimmed(db: &TestDb) {
+    let s = store(db);
+    let first = user(s, "A@x.org", "First").await;
+    for taken in [" a@X.org", "a@x.org", "A@X.ORG  ", "\ta@x.org"] {
+        let err = s
+            .create_profile(&new_profile(taken, "Second"))
+            .await
+            .expect_err("e-mail taken");
+        assert!(
+            matches!(err, StoreError::Conflict("email")),
+            "{taken:?}: {err:?}"
+        );
+    }
+    // Other addresses are fine, and the first profile is untouched.
+    user(s, "b@x.org", "Other").await;
+    user(s, "a@x.org.de", "Longer").await;
+    assert_eq!(s.profile(first.id).await.unwrap(), Some(first));
+    assert_eq!(s.list_profiles(None, None, 100).await.unwrap().len(), 3);
+}
+
+async fn credentials_by_email_in_any_case(db: &TestDb) {
+    let s = store(db);
+    let mut new = new_profile("Bea@Example.org", "Bea");
+    new.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$bea".to_owned();
+    let bea = s.create_profile(&new).await.unwrap();
+    user(s, "other@example.org", "Other").await;
+
+    for email in [
+        "Bea@Example.org",
+        "bea@example.org",
+        "BEA@EXAMPLE.ORG",
+        "  bEa@exAmple.org ",
+    ] {
+        let (profile, hash) = s
+            .credentials(email)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("credentials for {email:?}"));
+        assert_eq!(profile, bea);
+        assert_eq!(hash, new.password_hash);
+    }
+    assert!(s.credentials("nobody@example.org").await.unwrap().is_none());
+    assert!(s.credentials("bea@example").await.unwrap().is_none());
+    assert!(s.credentials("").await.unwrap().is_none());
+}
+
+async fn list_profiles_search_is_case_insensitive_and_literal(db: &TestDb) {
+    let s = store(db);
+    let anna = user(s, "anna@example.org", "Anna Schmidt").await;
+    let bob = user(s, "bob@example.org", "Bob 100% Fit").await;
+    let frank = user(s, "frank@example.org", "Frank 1000 Points").await;
+    let carl = user(s, "carl@example.org", "Carl_Heinz").await;
+    let carla = user(s, "carla@sample.net", "Carlx Heinz").await;
+    let win = user(s, "win@sample.net", r"C:\Users\Win").await;
+    let jurgen = user(s, "JUERGEN@Sample.NET", "Jürgen Müller").await;
+    let omer = user(s, "oe@beispiel.de", "ÖMER ÖZDEMİR").await;
+    let ute = user(s, "ÜTE@beispiel.de", "Ute").await;
+
+    let search = |q: &'static str| async move {
+        sorted_ids(&s.list_profiles(Some(q), None, 100).await.unwrap())
+    };
+    let expect = |ps: &[&Profile]| {
+        let mut v: Vec<Uuid> = ps.iter().map(|p| p.id).collect();
+        v.sort();
+        v
+    };
+
+    // Name, any case.
+    assert_eq!(search("SCHMIDT").await, expect(&[&anna]));
+    assert_eq!(search("anna s").await, expect(&[&anna]));
+    // E-mail, any case.
+    assert_eq!(search("SAMPLE.NET").await, expect(&[&carla, &win, &jurgen]));
+    assert_eq!(search("juergen@").await, expect(&[&jurgen]));
+    assert_eq!(
+        search("example").await,
+        expect(&[&anna, &bob, &frank, &carl])
+    );
+    // `%`, `_` and `\` are literal characters, not wildcards.
+    assert_eq!(search("100%").await, expect(&[&bob]));
+    assert_eq!(search("%").await, expect(&[&bob]));
+    assert_eq!(search("carl_").await, expect(&[&carl]));
+    assert_eq!(search("_").await, expect(&[&carl]));
+    assert_eq!(search(r"\").await, expect(&[&win]));
+    assert_eq!(search(r"c:\users").await, expect(&[&win]));
+    // Letters beyond ASCII, any case.
+    assert_eq!(search("MÜLLER").await, expect(&[&jurgen]));
+    assert_eq!(search("jürgen").await, expect(&[&jurgen]));
+    assert_eq!(search("ömer ö").await, expect(&[&omer]));
+    assert_eq!(search("Öme").await, expect(&[&omer]));
+    assert_eq!(search("üte@").await, expect(&[&ute]));
+    // Nothing.
+    assert_eq!(search("zzz").await, Vec::<Uuid>::new());
+    // No query: everyone.
+    assert_eq!(
+        sorted_ids(&s.list_profiles(None, None, 100).await.unwrap()),
+        expect(&[
+            &anna, &bob, &frank, &carl, &carla, &win, &jurgen, &omer, &ute
+        ])
+    );
+    // The empty query matches everyone too.
+    assert_eq!(search("").await.len(), 9);
+}
+
+async fn list_profiles_pages_by_id(db: &TestDb) {
+    let s = store(db);
+    let mut made = Vec::new();
+    for i in 0..7 {
+        let domain = if i % 2 == 0 { "even.org" } else { "odd.org" };
+        made.push(user(s, &format!("p{i}@{domain}"), &format!("Person {i}")).await);
+    }
+    let all = s.list_profiles(None, None, 100).await.unwrap();
+    assert_eq!(ids(&all), sorted_ids(&made), "ordered by id");
+
+    // Pages of two, following the cursor.
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.list_profiles(None, after, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        if page.is_empty() {
+            break;
+        }
+        after = Some(page.last().unwrap().id);
+        pages.push(ids(&page));
+    }
+    assert_eq!(pages.len(), 4);
+    assert_eq!(pages.concat(), ids(&all));
+    assert_eq!(
+        ids(&s.list_profiles(None, Some(all[2].id), 3).await.unwrap()),
+        ids(&all[3..6])
+    );
+    assert!(
+        s.list_profiles(None, Some(all[6].id), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.list_profiles(None, None, 0).await.unwrap().is_empty());
+    // A cursor that is not a profile still works as a position.
+    assert_eq!(
+        ids(&s.list_profiles(None, Some(Uuid::nil()), 100).await.unwrap()),
+        ids(&all)
+    );
+    assert!(
+        s.list_profiles(None, Some(Uuid::max()), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Query and cursor together.
+    let odd: Vec<Uuid> = all
+        .iter()
+        .filter(|p| p.email.ends_with("odd.org"))
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(odd.len(), 3);
+    assert_eq!(
+        ids(&s.list_profiles(Some("ODD.ORG"), None, 2).await.unwrap()),
+        odd[..2]
+    );
+    assert_eq!(
+        ids(&s
+            .list_profiles(Some("odd.org"), Some(odd[0]), 10)
+            .await
+            .unwrap()),
+        odd[1..]
+    );
+}
+
+async fn update_profile_applies_each_field(db: &TestDb) {
+    let s = store(db);
+    let mut new = new_profile("upd@example.org", "Before");
+    new.trial_ends_at = Some(at(2025, 3, 28, 0, 0, 0));
+    let mut expected = s.create_profile(&new).await.unwrap();
+    let other = user(s, "other@example.org", "Other").await;
+
+    let mut now = t0();
+    let mut step = async |patch: ProfilePatch, expected: &Profile| {
+        now += chrono::Duration::hours(1);
+        let updated = s
+            .update_profile(expected.id, &patch, now)
+            .await
+            .expect("update profile")
+            .expect("profile exists");
+        let mut want = expected.clone();
+        want.updated_at = now;
+        (updated, want)
+    };
+
+    let (got, mut want) = step(
+        ProfilePatch {
+            name: Some("After".to_owned()),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.name = "After".to_owned();
+    assert_eq!(got, want);
+    expected = got;
+
+    let (got, mut want) = step(
+        ProfilePatch {
+            tier: Some("premium".to_owned()),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.tier = "premium".to_owned();
+    assert_eq!(got, want);
+    expected = got;
+
+    let (got, mut want) = step(
+        ProfilePatch {
+            role: Some(Role::Admin),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.role = Role::Admin;
+    assert_eq!(got, want);
+    expected = got;
+
+    let (got, mut want) = step(
+        ProfilePatch {
+            disabled: Some(true),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.disabled = true;
+    assert_eq!(got, want);
+    expected = got;
+
+    let later = at(2025, 5, 1, 0, 0, 0);
+    let (got, mut want) = step(
+        ProfilePatch {
+            trial_ends_at: Some(Some(later)),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.trial_ends_at = Some(later);
+    assert_eq!(got, want);
+    expected = got;
+
+    let (got, mut want) = step(
+        ProfilePatch {
+            trial_ends_at: Some(None),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.trial_ends_at = None;
+    assert_eq!(got, want);
+    expected = got;
+
+    let (got, mut want) = step(
+        ProfilePatch {
+            language: Some("en".to_owned()),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.language = "en".to_owned();
+    assert_eq!(got, want);
+    expected = got;
+
+    // Several fields at once, and back.
+    let (got, mut want) = step(
+        ProfilePatch {
+            name: Some("Both".to_owned()),
+            tier: Some("free".to_owned()),
+            role: Some(Role::User),
+            disabled: Some(false),
+            trial_ends_at: Some(Some(later)),
+            language: Some("de".to_owned()),
+        },
+        &expected,
+    )
+    .await;
+    want.name = "Both".to_owned();
+    want.tier = "free".to_owned();
+    want.role = Role::User;
+    want.disabled = false;
+    want.trial_ends_at = Some(later);
+    want.language = "de".to_owned();
+    assert_eq!(got, want);
+    expected = got;
+
+    // An empty patch changes nothing but the time stamp.
+    let (got, want) = step(ProfilePatch::default(), &expected).await;
+    assert_eq!(got, want);
+    expected = got;
+    assert_eq!(
+        s.profile(expected.id).await.unwrap().as_ref(),
+        Some(&expected)
+    );
+    // The search sees the new name.
+    assert_eq!(
+        ids(&s.list_profiles(Some("BOTH"), None, 10).await.unwrap()),
+        [expected.id]
+    );
+
+    // Unknown profile.
+    let patch = ProfilePatch {
+        name: Some("Ghost".to_owned()),
+        ..ProfilePatch::default()
+    };
+    assert_eq!(
+        s.update_profile(Uuid::now_v7(), &patch, t0())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Unknown tier: refused, nothing changes.
+    let patch = ProfilePatch {
+        name: Some("Platinum".to_owned()),
+        tier: Some("platinum".to_owned()),
+        ..ProfilePatch::default()
+    };
+    let err = s
+        .update_profile(expected.id, &patch, t0())
+        .await
+        .expect_err("unknown tier");
+    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    assert_eq!(s.profile(expected.id).await.unwrap(), Some(expected));
+    assert_eq!(s.profile(other.id).await.unwrap(), Some(other));
+}
+
+async fn admin_exists_counts_enabled_admins(db: &TestDb) {
+    let s = store(db);
+    assert!(!s.admin_exists().await.unwrap(), "no profiles yet");
+    let u = user(s, "user@example.org", "User").await;
+    assert!(!s.admin_exists().await.unwrap(), "only a user");
+
+    let a = admin(s, "admin@example.org").await;
+    assert!(s.admin_exists().await.unwrap());
+
+    let disable = ProfilePatch {
+        disabled: Some(true),
+        ..ProfilePatch::default()
+    };
+    s.update_profile(a.id, &disable, t0()).await.unwrap();
+    assert!(
+        !s.admin_exists().await.unwrap(),
+        "a disabled admin does not count"
+    );
+
+    let promote = ProfilePatch {
+        role: Some(Role::Admin),
+        ..ProfilePatch::default()
+    };
+    s.update_profile(u.id, &promote, t0()).await.unwrap();
+    assert!(s.admin_exists().await.unwrap(), "a promoted user counts");
+
+    let demote = ProfilePatch {
+        role: Some(Role::User),
+        ..ProfilePatch::default()
+    };
+    s.update_profile(u.id, &demote, t0()).await.unwrap();
+    assert!(!s.admin_exists().await.unwrap());
+}
+
+async fn set_password_replaces_the_hash(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "pw@example.org", "Pw").await;
+    let other = user(s, "other@example.org", "Other").await;
+    let (_, old) = s.credentials("pw@example.org").await.unwrap().unwrap();
+
+    let t1 = at(2025, 3, 20, 8, 0, 0);
+    assert!(s.set_password(p.id, "$argon2id$new", t1).await.unwrap());
+    let (profile, hash) = s.credentials("PW@example.org").await.unwrap().unwrap();
+    assert_eq!(hash, "$argon2id$new");
+    assert_ne!(hash, old);
+    assert_eq!(profile.updated_at, t1);
+    assert_eq!(
+        Profile {
+            updated_at: p.updated_at,
+            ..profile
+        },
+        p
+    );
+    // Others keep theirs.
+    let (_, other_hash) = s.credentials("other@example.org").await.unwrap().unwrap();
+    assert_eq!(other_hash, "$argon2id$hash-of-other@example.org");
+    assert_eq!(s.profile(other.id).await.unwrap(), Some(other));
+
+    assert!(
+        !s.set_password(Uuid::now_v7(), "$argon2id$x", t1)
+            .await
+            .unwrap()
+    );
+}
+
+async fn sessions_live_expire_and_delete(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "sess@example.org", "Sess").await;
+    let q = user(s, "other@example.org", "Other").await;
+    let expires = t0() + chrono::Duration::hours(1);
+    let session = |token: &str, profile_id: Uuid| NewSession {
+        token_hash: token.to_owned(),
+        profile_id,
+        created_at: t0(),
+        expires_at: expires,
+        user_agent: Some("test/1.0".to_owned()),
+    };
+    s.create_session(&session("hash-p-1", p.id)).await.unwrap();
+    s.create_session(&NewSession {
+        user_agent: None,
+        ..session("hash-p-2", p.id)
+    })
+    .await
+    .unwrap();
+    s.create_session(&session("hash-q", q.id)).await.unwrap();
+
+    // Live until (not including) expires_at.
+    assert_eq!(
+        s.session_profile("hash-p-1", t0()).await.unwrap(),
+        Some(p.clone())
+    );
+    assert_eq!(
+        s.session_profile("hash-p-2", expires - chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        Some(p.clone())
+    );
+    assert_eq!(
+        s.session_profile("hash-q", t0()).await.unwrap(),
+        Some(q.clone())
+    );
+    assert_eq!(s.session_profile("hash-p-1", expires).await.unwrap(), None);
+    assert_eq!(
+        s.session_profile("hash-p-1", expires + chrono::Duration::days(1))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.session_profile("unknown", t0()).await.unwrap(), None);
+    assert_eq!(s.session_profile("", t0()).await.unwrap(), None);
+
+    // The session shows the profile as it is now.
+    let patch = ProfilePatch {
+        name: Some("Renamed".to_owned()),
+        ..ProfilePatch::default()
+    };
+    let renamed = s.update_profile(p.id, &patch, t0()).await.unwrap().unwrap();
+    assert_eq!(
+        s.session_profile("hash-p-1", t0()).await.unwrap(),
+        Some(renamed)
+    );
+
+    // A token is unique; a session needs its profile.
+    let err = s
+        .create_session(&session("hash-q", p.id))
+        .await
+        .expect_err("token taken");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(s.session_profile("hash-q", t0()).await.unwrap(), Some(q));
+    let err = s
+        .create_session(&session("hash-ghost", Uuid::now_v7()))
+        .await
+        .expect_err("unknown profile");
+    assert!(
+        matches!(err, StoreError::MissingReference("profile")),
+        "{err:?}"
+    );
+
+    // Delete: true once, then false; other sessions stay.
+    assert!(s.delete_session("hash-p-1").await.unwrap());
+    assert!(!s.delete_session("hash-p-1").await.unwrap());
+    assert!(!s.delete_session("unknown").await.unwrap());
+    assert_eq!(s.session_profile("hash-p-1", t0()).await.unwrap(), None);
+    assert!(s.session_profile("hash-p-2", t0()).await.unwrap().is_some());
+}
+
+// --- restrictions and usage ---------------------------------------------------------------
+
+async fn restrictions_put_replace_list_delete(db: &TestDb) {
+    let s = store(db);
+    let boss = admin(s, "boss@example.org").await;
+    let p = user(s, "restricted@example.org", "Restricted").await;
+    let q = user(s, "free@example.org", "Free").await;
+    assert!(s.restrictions(p.id).await.unwrap().is_empty());
+
+    let photos = Restriction {
+        profile_id: p.id,
+        feature_id: "photos".to_owned(),
+        limit: Some(0),
+        reason: "abuse".to_owned(),
+        valid_until: Some(at(2025, 6, 1, 0, 0, 0)),
+        created_by: Some(boss.id),
+        created_at: t0(),
+    };
+    let ai = Restriction {
+        profile_id: p.id,
+        feature_id: "ai_calls".to_owned(),
+        limit: None,
+        reason: String::new(),
+        valid_until: None,
+        created_by: None,
+        created_at: t0(),
+    };
+    s.put_restriction(&photos).await.expect("put");
+    s.put_restriction(&ai).await.expect("put");
+    // Listed by feature id.
+    assert_eq!(
+        s.restrictions(p.id).await.unwrap(),
+        [ai.clone(), photos.clone()]
+    );
+    assert!(s.restrictions(q.id).await.unwrap().is_empty());
+
+    // Replace: one row per (profile, feature), every field new.
+    let photos2 = Restriction {
+        limit: Some(3),
+        reason: "probation".to_owned(),
+        valid_until: None,
+        created_by: None,
+        created_at: at(2025, 3, 20, 0, 0, 0),
+        ..photos.clone()
+    };
+    s.put_restriction(&photos2).await.expect("replace");
+    assert_eq!(
+        s.restrictions(p.id).await.unwrap(),
+        [ai.clone(), photos2.clone()]
+    );
+    let photos3 = Restriction {
+        limit: None,
+        valid_until: Some(at(2026, 1, 1, 0, 0, 0)),
+        created_by: Some(boss.id),
+        ..photos2.clone()
+    };
+    s.put_restriction(&photos3).await.expect("replace again");
+    assert_eq!(
+        s.restrictions(p.id).await.unwrap(),
+        [ai.clone(), photos3.clone()]
+    );
+
+    // The same feature for another profile is another restriction.
+    let q_photos = Restriction {
+        profile_id: q.id,
+        ..photos.clone()
+    };
+    s.put_restriction(&q_photos).await.unwrap();
+    assert_eq!(s.restrictions(q.id).await.unwrap(), [q_photos]);
+    assert_eq!(s.restrictions(p.id).await.unwrap().len(), 2);
+
+    // Unknown profile or feature.
+    let err = s
+        .put_restriction(&Restriction {
+            feature_id: "nope".to_owned(),
+            ..photos.clone()
+        })
+        .await
+        .expect_err("unknown feature");
+    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    let err = s
+        .put_restriction(&Restriction {
+            profile_id: Uuid::now_v7(),
+            ..photos.clone()
+        })
+        .await
+        .expect_err("unknown profile");
+    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+
+    // Delete: true once, then false.
+    assert!(s.delete_restriction(p.id, "photos").await.unwrap());
+    assert!(!s.delete_restriction(p.id, "photos").await.unwrap());
+    assert!(!s.delete_restriction(p.id, "weight").await.unwrap());
+    assert!(
+        !s.delete_restriction(Uuid::now_v7(), "ai_calls")
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.restrictions(p.id).await.unwrap(), [ai]);
+    assert_eq!(s.restrictions(q.id).await.unwrap().len(), 1);
+}
+
+async fn usage_reads_buckets_in_order(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "usage@example.org", "Usage").await;
+    let q = user(s, "other@example.org", "Other").await;
+    let day = at(2025, 3, 14, 0, 0, 0);
+
+    // Never used: zeros, as many as asked.
+    assert_eq!(
+        s.usage(p.id, &[("weight", march()), ("photos", march())])
+            .await
+            .unwrap(),
+        [0, 0]
+    );
+    assert!(s.usage(p.id, &[]).await.unwrap().is_empty());
+
+    let spend = async |profile: Uuid, feature: &str, start: DateTime<Utc>, amount: i64| {
+        let r = consume_request(profile, feature, start, amount, None);
+        let result = s.consume(&r, &answer).await.expect("consume");
+        assert!(matches!(
+            result,
+            ConsumeResult::Fresh(Consumed::Spent { .. })
+        ));
+    };
+    spend(p.id, "weight", march(), 3).await;
+    spend(p.id, "weight", april(), 5).await;
+    spend(p.id, "photos", march(), 2).await;
+    spend(p.id, "nutrition", day, 7).await;
+    spend(q.id, "weight", march(), 11).await;
+
+    let buckets = [
+        ("photos", march()),
+        ("weight", april()),
+        ("export_zip", march()),
+        ("weight", march()),
+        ("nutrition", day),
+        ("nutrition", day + chrono::Duration::days(1)),
+        ("weight", march()),
+        ("nope", march()),
+    ];
+    assert_eq!(
+        s.usage(p.id, &buckets).await.unwrap(),
+        [2, 5, 0, 3, 7, 0, 3, 0]
+    );
+    assert_eq!(
+        s.usage(q.id, &buckets).await.unwrap(),
+        [0, 0, 0, 11, 0, 0, 11, 0]
+    );
+    assert_eq!(s.usage(Uuid::now_v7(), &buckets).await.unwrap(), [0; 8]);
+
+    // Buckets are independent: spending in April leaves March alone.
+    spend(p.id, "weight", april(), 1).await;
+    assert_eq!(used(s, p.id, "weight", march()).await, 3);
+    assert_eq!(used(s, p.id, "weight", april()).await, 6);
+    // A bucket one second off is another bucket.
+    assert_eq!(
+        used(s, p.id, "weight", march() + chrono::Duration::seconds(1)).await,
+        0
+    );
+}
+
+async fn consume_spends_within_cap_and_refuses_whole(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "consume@example.org", "Consume").await;
+    let fresh = |r: ConsumeResult| match r {
+        ConsumeResult::Fresh(c) => c,
+        other => panic!("not fresh: {other:?}"),
+    };
+    let go = async |amount: i64, cap: Option<i64>| {
+        let r = consume_request(p.id, "photos", march(), amount, cap);
+        fresh(s.consume(&r, &answer).await.expect("consume"))
+    };
+
+    // Larger than the cap on an empty bucket: refused, no usage appears.
+    assert_eq!(go(6, Some(5)).await, Consumed::LimitReached { used: 0 });
+    assert_eq!(used(s, p.id, "photos", march()).await, 0);
+    // Disabled (cap 0).
+    assert_eq!(go(1, Some(0)).await, Consumed::LimitReached { used: 0 });
+    assert_eq!(used(s, p.id, "photos", march()).await, 0);
+
+    assert_eq!(go(2, Some(5)).await, Consumed::Spent { used: 2 });
+    assert_eq!(go(3, Some(5)).await, Consumed::Spent { used: 5 });
+    // Exactly at the cap: one more is refused whole.
+    assert_eq!(go(1, Some(5)).await, Consumed::LimitReached { used: 5 });
+    assert_eq!(used(s, p.id, "photos", march()).await, 5);
+
+    // A raised cap allows more; an amount that would overshoot is refused whole.
+    assert_eq!(go(4, Some(8)).await, Consumed::LimitReached { used: 5 });
+    assert_eq!(used(s, p.id, "photos", march()).await, 5);
+    assert_eq!(go(3, Some(8)).await, Consumed::Spent { used: 8 });
+
+    // A cap lowered below usage blocks but deletes nothing.
+    assert_eq!(go(1, Some(2)).await, Consumed::LimitReached { used: 8 });
+    assert_eq!(go(1, Some(0)).await, Consumed::LimitReached { used: 8 });
+    assert_eq!(used(s, p.id, "photos", march()).await, 8);
+
+    // Other buckets and features are untouched.
+    assert_eq!(
+        s.usage(p.id, &[("photos", april()), ("weight", march())])
+            .await
+            .unwrap(),
+        [0, 0]
+    );
+    // Unknown profile or feature: an error, never a silent success.
+    let r = consume_request(p.id, "nope", march(), 1, None);
+    s.consume(&r, &answer).await.expect_err("unknown feature");
+    let r = consume_request(Uuid::now_v7(), "photos", march(), 1, None);
+    s.consume(&r, &answer).await.expect_err("unknown profile");
+}
+
+async fn consume_without_cap_counts(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "unlimited@example.org", "Unlimited").await;
+    for (amount, after) in [(1, 1), (1000, 1001), (1_000_000, 1_001_001)] {
+        let r = consume_request(p.id, "weight", march(), amount, None);
+        assert_eq!(
+            s.consume(&r, &answer).await.unwrap(),
+            ConsumeResult::Fresh(Consumed::Spent { used: after })
+        );
+    }
+    assert_eq!(used(s, p.id, "weight", march()).await, 1_001_001);
+    // Counted usage then meets a cap.
+    let r = consume_request(p.id, "weight", march(), 1, Some(1_001_001));
+    assert_eq!(
+        s.consume(&r, &answer).await.unwrap(),
+        ConsumeResult::Fresh(Consumed::LimitReached { used: 1_001_001 })
+    );
+}
+
+async fn idempotent_consume_replays_the_first_answer(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "idem@example.org", "Idem").await;
+    let calls = AtomicUsize::new(0);
+    // Each answer says which call built it, so a replay must be the very first one.
+    let respond = |decided: Consumed| {
+        let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut a = answer(decided);
+        a.body["call"] = json!(n);
+        a
+    };
+    let request = |key: &'static str, cap| ConsumeRequest {
+        idempotency: Some(IdempotencyKey {
+            key,
+            request_hash: "sha256:aaaa",
+        }),
+        ..consume_request(p.id, "ai_calls", march(), 2, cap)
+    };
+
+    let first = s
+        .consume(&request("key-1", Some(3)), &respond)
+        .await
+        .unwrap();
+    assert_eq!(first, ConsumeResult::Fresh(Consumed::Spent { used: 2 }));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let stored = StoredResponse {
+        status: 201,
+        body: json!({ "used": 2, "call": 1 }),
+    };
+    for _ in 0..3 {
+        let again = s
+            .consume(&request("key-1", Some(3)), &respond)
+            .await
+            .unwrap();
+        assert_eq!(again, ConsumeResult::Replayed(stored.clone()));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "respond runs once per key");
+    assert_eq!(used(s, p.id, "ai_calls", march()).await, 2, "counted once");
+
+    // A refusal is remembered too, even when a replay would now fit.
+    let refused = s
+        .consume(&request("key-2", Some(3)), &respond)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused,
+        ConsumeResult::Fresh(Consumed::LimitReached { used: 2 })
+    );
+    let again = s.consume(&request("key-2", None), &respond).await.unwrap();
+    assert_eq!(
+        again,
+        ConsumeResult::Replayed(StoredResponse {
+            status: 429,
+            body: json!({ "error": "limit_reached", "used": 2, "call": 2 }),
+        })
+    );
+    assert_eq!(used(s, p.id, "ai_calls", march()).await, 2);
+
+    // A new key is a new request.
+    let third = s.consume(&request("key-3", None), &respond).await.unwrap();
+    assert_eq!(third, ConsumeResult::Fresh(Consumed::Spent { used: 4 }));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        s.consume(&request("key-1", None), &respond).await.unwrap(),
+        ConsumeResult::Replayed(stored)
+    );
+    assert_eq!(used(s, p.id, "ai_calls", march()).await, 4);
+}
+
+async fn idempotency_key_with_other_request_is_refused(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "mismatch@example.org", "Mismatch").await;
+    let request = |hash: &'static str| ConsumeRequest {
+        idempotency: Some(IdempotencyKey {
+            key: "shared-key",
+            request_hash: hash,
+        }),
+        ..consume_request(p.id, "weight", march(), 1, Some(10))
+    };
+    assert_eq!(
+        s.consume(&request("hash-a"), &answer).await.unwrap(),
+        ConsumeResult::Fresh(Consumed::Spent { used: 1 })
+    );
+    let err = s
+        .consume(&request("hash-b"), &answer)
+        .await
+        .expect_err("other request, same key");
+    assert!(matches!(err, StoreError::IdempotencyMismatch), "{err:?}");
+    assert_eq!(used(s, p.id, "weight", march()).await, 1);
+    // The key still answers its own request.
+    assert_eq!(
+        s.consume(&request("hash-a"), &answer).await.unwrap(),
+        ConsumeResult::Replayed(answer(Consumed::Spent { used: 1 }))
+    );
+    assert_eq!(used(s, p.id, "weight", march()).await, 1);
+}
+
+async fn idempotency_keys_are_per_profile(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "p@example.org", "P").await;
+    let q = user(s, "q@example.org", "Q").await;
+    let request = |profile_id: Uuid, hash: &'static str| ConsumeRequest {
+        idempotency: Some(IdempotencyKey {
+            key: "same-key",
+            request_hash: hash,
+        }),
+        ..consume_request(profile_id, "weight", march(), 1, Some(10))
+    };
+    assert_eq!(
+        s.consume(&request(p.id, "h-p"), &answer).await.unwrap(),
+        ConsumeResult::Fresh(Consumed::Spent { used: 1 })
+    );
+    // Another profile, same key string (even with another fingerprint): its own key.
+    assert_eq!(
+        s.consume(&request(q.id, "h-q"), &answer).await.unwrap(),
+        ConsumeResult::Fresh(Consumed::Spent { used: 1 })
+    );
+    assert_eq!(
+        s.consume(&request(q.id, "h-q"), &answer).await.unwrap(),
+        ConsumeResult::Replayed(answer(Consumed::Spent { used: 1 }))
+    );
+    assert_eq!(used(s, p.id, "weight", march()).await, 1);
+    assert_eq!(used(s, q.id, "weight", march()).await, 1);
+    let err = s
+        .consume(&request(p.id, "h-q"), &answer)
+        .await
+        .expect_err("p's key belongs to p's request");
+    assert!(matches!(err, StoreError::IdempotencyMismatch), "{err:?}");
+}
+
+// --- concurrency --------------------------------------------------------------------------
+
+/// Runs `n` calls of `call(i)` at once on the runtime's worker threads.
+async fn race<F, Fut, T>(n: usize, call: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let barrier = Arc::clone(&barrier);
+            let work = call(i);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                work.await
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for task in tasks {
+        out.push(task.await.expect("task panicked"));
+    }
+    out
+}
+
+async fn consume_is_exact_under_concurrency(db: &TestDb) {
+    let pid = user(store(db), "race@example.org", "Race").await.id;
+    let results = race(200, |_| {
+        let s = Arc::clone(&db.store);
+        async move {
+            let r = consume_request(pid, "ai_calls", march(), 1, Some(50));
+            s.consume(&r, &answer).await
+        }
+    })
+    .await;
+
+    let mut spent = Vec::new();
+    let mut refused = 0;
+    for result in results {
+        match result.expect("consume") {
+            ConsumeResult::Fresh(Consumed::Spent { used }) => spent.push(used),
+            ConsumeResult::Fresh(Consumed::LimitReached { used }) => {
+                assert_eq!(used, 50, "refused before the cap was reached");
+                refused += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(spent.len(), 50);
+    assert_eq!(refused, 150);
+    // Every unit was handed out once: the winners saw 1, 2, …, 50.
+    spent.sort_unstable();
+    assert_eq!(spent, (1..=50).collect::<Vec<i64>>());
+    assert_eq!(used(store(db), pid, "ai_calls", march()).await, 50);
+}
+
+async fn unlimited_consume_loses_no_update_under_concurrency(db: &TestDb) {
+    let pid = user(store(db), "many@example.org", "Many").await.id;
+    let results = race(200, |_| {
+        let s = Arc::clone(&db.store);
+        async move {
+            let r = consume_request(pid, "weight", march(), 1, None);
+            s.consume(&r, &answer).await
+        }
+    })
+    .await;
+    let mut spent: Vec<i64> = results
+        .into_iter()
+        .map(|r| match r.expect("consume") {
+            ConsumeResult::Fresh(Consumed::Spent { used }) => used,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    spent.sort_unstable();
+    assert_eq!(spent, (1..=200).collect::<Vec<i64>>());
+    assert_eq!(used(store(db), pid, "weight", march()).await, 200);
+}
+
+async fn idempotent_consume_is_once_under_concurrency(db: &TestDb) {
+    let pid = user(store(db), "retry@example.org", "Retry").await.id;
+    let results = race(20, |task| {
+        let s = Arc::clone(&db.store);
+        async move {
+            // Each caller's answer names the caller, so replays show whose answer they got.
+            let respond = move |decided: Consumed| {
+                let mut a = answer(decided);
+                a.body["task"] = json!(task);
+                a
+            };
+            let r = ConsumeRequest {
+                idempotency: Some(IdempotencyKey {
+                    key: "retry-key",
+                    request_hash: "sha256:retry",
+                }),
+                ..consume_request(pid, "ai_calls", march(), 1, Some(50))
+            };
+            (task, s.consume(&r, &respond).await)
+        }
+    })
+    .await;
+
+    let mut winners = Vec::new();
+    let mut replays = Vec::new();
+    for (task, result) in results {
+        match result.expect("consume") {
+            ConsumeResult::Fresh(decided) => {
+                assert_eq!(decided, Consumed::Spent { used: 1 });
+                winners.push(task);
+            }
+            ConsumeResult::Replayed(response) => replays.push(response),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one call decides");
+    assert_eq!(replays.len(), 19);
+    let expected = StoredResponse {
+        status: 201,
+        body: json!({ "used": 1, "task": winners[0] }),
+    };
+    assert!(replays.iter().all(|r| *r == expected), "{replays:?}");
+    assert_eq!(used(store(db), pid, "ai_calls", march()).await, 1);
+}
+
+async fn distinct_idempotency_keys_are_exact_under_concurrency(db: &TestDb) {
+    let pid = user(store(db), "keys@example.org", "Keys").await.id;
+    let call = |task: usize| {
+        let s = Arc::clone(&db.store);
+        async move {
+            let key = format!("key-{task}");
+            let r = ConsumeRequest {
+                idempotency: Some(IdempotencyKey {
+                    key: &key,
+                    request_hash: "sha256:same-body",
+                }),
+                ..consume_request(pid, "photos", march(), 1, Some(10))
+            };
+            (task, s.consume(&r, &answer).await)
+        }
+    };
+    let results = race(50, call).await;
+    let mut decided = BTreeMap::new();
+    for (task, result) in results {
+        match result.expect("consume") {
+            ConsumeResult::Fresh(c) => decided.insert(task, c),
+            other => panic!("a new key was replayed: {other:?}"),
+        };
+    }
+    let spent = decided
+        .values()
+        .filter(|c| matches!(c, Consumed::Spent { .. }))
+        .count();
+    assert_eq!(spent, 10);
+    assert_eq!(decided.len(), 50);
+    assert_eq!(used(store(db), pid, "photos", march()).await, 10);
+
+    // Each key, asked again, answers as it did the first time.
+    for (task, result) in race(50, call).await {
+        assert_eq!(
+            result.expect("replay"),
+            ConsumeResult::Replayed(answer(decided[&task]))
+        );
+    }
+    assert_eq!(used(store(db), pid, "photos", march()).await, 10);
+}
