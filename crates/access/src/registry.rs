@@ -139,6 +139,11 @@ impl Registry {
         &self.tiers
     }
 
+    /// The indices of all features, in display order.
+    pub fn feature_idxs(&self) -> impl Iterator<Item = FeatureIdx> + '_ {
+        (0..self.features.len()).map(FeatureIdx)
+    }
+
     pub fn feature_idx(&self, id: &str) -> Option<FeatureIdx> {
         self.feature_index.get(id).copied().map(FeatureIdx)
     }

@@ -70,6 +70,7 @@ conformance! {
         admin_exists_counts_enabled_admins,
         set_password_replaces_the_hash,
         sessions_live_expire_and_delete,
+        purge_expired_removes_only_what_expired,
         restrictions_put_replace_list_delete,
         usage_reads_buckets_in_order,
         consume_spends_within_cap_and_refuses_whole,
@@ -526,12 +527,18 @@ async fn set_and_delete_tier_limit(db: &TestDb) {
         .set_tier_limit("nope", "weight", Some(1), t0())
         .await
         .expect_err("unknown tier");
-    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    assert!(
+        matches!(err, StoreError::MissingReference("tier or feature")),
+        "{err:?}"
+    );
     let err = s
         .set_tier_limit("free", "nope", None, t0())
         .await
         .expect_err("unknown feature");
-    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    assert!(
+        matches!(err, StoreError::MissingReference("tier or feature")),
+        "{err:?}"
+    );
     // A negative limit is not a limit.
     s.set_tier_limit("free", "weight", Some(-1), t0())
         .await
@@ -645,11 +652,17 @@ async fn create_profile_and_read_it_back(db: &TestDb) {
     let mut bad = new_profile("bad-tier@example.org", "Bad");
     bad.tier = "platinum".to_owned();
     let err = s.create_profile(&bad).await.expect_err("unknown tier");
-    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    assert!(
+        matches!(err, StoreError::MissingReference("tier or inviter")),
+        "{err:?}"
+    );
     let mut bad = new_profile("bad-inviter@example.org", "Bad");
     bad.invited_by = Some(Uuid::now_v7());
     let err = s.create_profile(&bad).await.expect_err("unknown inviter");
-    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    assert!(
+        matches!(err, StoreError::MissingReference("tier or inviter")),
+        "{err:?}"
+    );
     assert_eq!(s.list_profiles(None, None, 100).await.unwrap().len(), 2);
 }
 
@@ -931,7 +944,7 @@ async fn update_profile_applies_each_field(db: &TestDb) {
     // Several fields at once, and back.
     let (got, mut want) = step(
         ProfilePatch {
-            name: Some("Both".to_owned()),
+            name: Some("Ärger Both".to_owned()),
             tier: Some("free".to_owned()),
             role: Some(Role::User),
             disabled: Some(false),
@@ -941,7 +954,7 @@ async fn update_profile_applies_each_field(db: &TestDb) {
         &expected,
     )
     .await;
-    want.name = "Both".to_owned();
+    want.name = "Ärger Both".to_owned();
     want.tier = "free".to_owned();
     want.role = Role::User;
     want.disabled = false;
@@ -958,10 +971,18 @@ async fn update_profile_applies_each_field(db: &TestDb) {
         s.profile(expected.id).await.unwrap().as_ref(),
         Some(&expected)
     );
-    // The search sees the new name.
-    assert_eq!(
-        ids(&s.list_profiles(Some("BOTH"), None, 10).await.unwrap()),
-        [expected.id]
+    // The search sees the new name, and no longer the old one.
+    for query in ["ÄRGER BOTH", "ärger"] {
+        assert_eq!(
+            ids(&s.list_profiles(Some(query), None, 10).await.unwrap()),
+            [expected.id]
+        );
+    }
+    assert!(
+        s.list_profiles(Some("after"), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
     );
 
     // Unknown profile.
@@ -986,7 +1007,10 @@ async fn update_profile_applies_each_field(db: &TestDb) {
         .update_profile(expected.id, &patch, t0())
         .await
         .expect_err("unknown tier");
-    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    assert!(
+        matches!(err, StoreError::MissingReference("tier")),
+        "{err:?}"
+    );
     assert_eq!(s.profile(expected.id).await.unwrap(), Some(expected));
     assert_eq!(s.profile(other.id).await.unwrap(), Some(other));
 }
@@ -1118,7 +1142,7 @@ async fn sessions_live_expire_and_delete(db: &TestDb) {
         .create_session(&session("hash-q", p.id))
         .await
         .expect_err("token taken");
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(matches!(err, StoreError::Conflict("session")), "{err:?}");
     assert_eq!(s.session_profile("hash-q", t0()).await.unwrap(), Some(q));
     let err = s
         .create_session(&session("hash-ghost", Uuid::now_v7()))
@@ -1135,6 +1159,72 @@ async fn sessions_live_expire_and_delete(db: &TestDb) {
     assert!(!s.delete_session("unknown").await.unwrap());
     assert_eq!(s.session_profile("hash-p-1", t0()).await.unwrap(), None);
     assert!(s.session_profile("hash-p-2", t0()).await.unwrap().is_some());
+}
+
+async fn purge_expired_removes_only_what_expired(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "purge@example.org", "Purge").await;
+    let now = at(2025, 3, 20, 12, 0, 0);
+    for (token, expires_at) in [
+        ("expired-long-ago", at(2025, 3, 1, 0, 0, 0)),
+        ("expires-now", now),
+        ("live", now + chrono::Duration::seconds(1)),
+    ] {
+        s.create_session(&NewSession {
+            token_hash: token.to_owned(),
+            profile_id: p.id,
+            created_at: at(2025, 2, 1, 0, 0, 0),
+            expires_at,
+            user_agent: None,
+        })
+        .await
+        .unwrap();
+    }
+    let keyed = |key: &'static str, made: DateTime<Utc>| ConsumeRequest {
+        now: made,
+        idempotency: Some(IdempotencyKey {
+            key,
+            request_hash: "h",
+        }),
+        ..consume_request(p.id, "weight", march(), 1, None)
+    };
+    let day = chrono::Duration::days(1);
+    for (key, made) in [
+        ("old", now - day - chrono::Duration::seconds(1)),
+        ("day-old", now - day),
+        ("new", now),
+    ] {
+        assert!(matches!(
+            s.consume(&keyed(key, made), &answer).await.unwrap(),
+            ConsumeResult::Fresh(_)
+        ));
+    }
+
+    let purged = s.purge_expired(now).await.expect("purge");
+    assert_eq!(purged.sessions, 2);
+    assert_eq!(purged.idempotency_keys, 1);
+    assert_eq!(
+        s.session_profile("live", now).await.unwrap(),
+        Some(p.clone())
+    );
+    assert!(!s.delete_session("expired-long-ago").await.unwrap());
+    assert!(!s.delete_session("expires-now").await.unwrap());
+    // Usage stays; kept keys still replay, a purged key is new again.
+    assert_eq!(used(s, p.id, "weight", march()).await, 3);
+    for key in ["day-old", "new"] {
+        assert!(matches!(
+            s.consume(&keyed(key, now), &answer).await.unwrap(),
+            ConsumeResult::Replayed(_)
+        ));
+    }
+    assert!(matches!(
+        s.consume(&keyed("old", now), &answer).await.unwrap(),
+        ConsumeResult::Fresh(Consumed::Spent { used: 4 })
+    ));
+
+    // Nothing more to purge.
+    let purged = s.purge_expired(now).await.unwrap();
+    assert_eq!((purged.sessions, purged.idempotency_keys), (0, 0));
 }
 
 // --- restrictions and usage ---------------------------------------------------------------
@@ -1216,7 +1306,10 @@ async fn restrictions_put_replace_list_delete(db: &TestDb) {
         })
         .await
         .expect_err("unknown feature");
-    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    assert!(
+        matches!(err, StoreError::MissingReference("profile or feature")),
+        "{err:?}"
+    );
     let err = s
         .put_restriction(&Restriction {
             profile_id: Uuid::now_v7(),
@@ -1224,7 +1317,10 @@ async fn restrictions_put_replace_list_delete(db: &TestDb) {
         })
         .await
         .expect_err("unknown profile");
-    assert!(matches!(err, StoreError::MissingReference(_)), "{err:?}");
+    assert!(
+        matches!(err, StoreError::MissingReference("profile or feature")),
+        "{err:?}"
+    );
 
     // Delete: true once, then false.
     assert!(s.delete_restriction(p.id, "photos").await.unwrap());

@@ -70,12 +70,7 @@ pub async fn access_list(
     profile: &Profile,
 ) -> ApiResult<(String, Vec<AccessView>)> {
     let ctx = AccessContext::load(state, profile).await?;
-    let features: Vec<FeatureIdx> = ctx
-        .registry
-        .features()
-        .iter()
-        .filter_map(|f| ctx.registry.feature_idx(&f.id))
-        .collect();
+    let features: Vec<FeatureIdx> = ctx.registry.feature_idxs().collect();
     let resolved: Vec<_> = features.iter().map(|&f| ctx.resolve(f)).collect();
     let buckets: Vec<(&str, DateTime<Utc>)> = features
         .iter()

@@ -78,6 +78,7 @@ pub async fn register(state: &AppState, r: Registration) -> ApiResult<Profile> {
         Role::User,
         &settings.default_tier,
         trial_ends_at,
+        false,
         now,
     )
     .await
@@ -89,6 +90,7 @@ async fn create(
     role: Role,
     tier: &str,
     trial_ends_at: Option<DateTime<Utc>>,
+    email_verified: bool,
     now: DateTime<Utc>,
 ) -> ApiResult<Profile> {
     let password_hash = auth::hash_password(r.password).await?;
@@ -100,7 +102,7 @@ async fn create(
         role,
         tier: tier.to_owned(),
         trial_ends_at,
-        email_verified: false,
+        email_verified,
         invited_by: None,
         language: r.language,
         created_at: now,
@@ -184,7 +186,16 @@ pub async fn create_user(
     let registry = state.registry();
     let now = state.now();
     let role = if admin { Role::Admin } else { Role::User };
-    let profile = create(state, r, role, &registry.settings.default_tier, None, now).await?;
+    let profile = create(
+        state,
+        r,
+        role,
+        &registry.settings.default_tier,
+        None,
+        true,
+        now,
+    )
+    .await?;
     let mut patch = mitai_store::ProfilePatch::default();
     if admin {
         // Admins run the instance; give them the top tier so the gate never blocks them.

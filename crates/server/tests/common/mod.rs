@@ -185,3 +185,40 @@ impl TestApp {
         body
     }
 }
+
+/// Helpers for tests that drive the clock, settings and restrictions.
+impl TestApp {
+    /// Moves the test clock to an instant (RFC 3339); it must not be in the past.
+    pub async fn clock_to(&self, now: &str) -> Value {
+        let (status, body) = self
+            .post("/api/test/clock", None, json!({ "now": now }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "clock to {now}: {body}");
+        body
+    }
+
+    /// Sets a global setting as an admin; panics unless it is accepted.
+    pub async fn set_setting(&self, admin: &str, key: &str, value: Value) -> Value {
+        let (status, body) = self
+            .put(
+                &format!("/api/admin/settings/{key}"),
+                Some(admin),
+                json!({ "value": value }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "setting {key}: {body}");
+        body
+    }
+
+    /// Overrides one feature's limit for a profile (no expiry).
+    pub async fn restrict(&self, admin: &str, profile_id: &str, feature: &str, limit: Value) {
+        let (status, body) = self
+            .put(
+                &format!("/api/admin/users/{profile_id}/restrictions/{feature}"),
+                Some(admin),
+                json!({ "limit": limit, "reason": "test" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "restrict {feature}: {body}");
+    }
+}
