@@ -68,6 +68,7 @@ pub struct Inner {
     pub registry: RegistryCache,
     pub clock: Clock,
     pub config: Config,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Cheap to clone; every handler gets one.
@@ -92,6 +93,7 @@ impl AppState {
             },
             clock: Clock::default(),
             config,
+            metrics: Default::default(),
         })))
     }
 

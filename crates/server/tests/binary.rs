@@ -102,6 +102,13 @@ fn serve_on_a_fresh_folder_creates_the_database_and_answers() {
         "{}",
         &body[..100.min(body.len())]
     );
+    let (status, body) = http(addr, "GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("mitai_http_responses_total{class=\"2xx\"}"),
+        "{body}"
+    );
+    assert!(body.contains("mitai_registry_features 11"), "{body}");
     let exit = terminate(&mut child);
     assert!(exit.success(), "SIGTERM should stop cleanly: {exit:?}");
     std::fs::remove_dir_all(dir).ok();

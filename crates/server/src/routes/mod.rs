@@ -48,6 +48,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
     let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(crate::metrics::metrics))
         .nest(
             "/api/auth",
             OpenApiRouter::new()
@@ -106,6 +107,10 @@ pub fn app(state: AppState) -> Router {
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::count_responses,
+        ))
         .with_state(state);
     router
         .layer(DefaultBodyLimit::max(1024 * 1024))

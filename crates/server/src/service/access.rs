@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::api::AccessView;
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
 use crate::state::AppState;
 
 /// Everything needed to resolve any feature for one profile at one instant.
@@ -141,11 +142,13 @@ pub async fn consume(
         // Refusals decided without the database are not remembered under the key: they
         // change nothing, and a retry would be refused the same way.
         Err(Refusal::Disabled) => {
+            Metrics::count(&state.metrics.consume_disabled);
             return Err(ApiError::FeatureDisabled {
                 feature: feature.id.clone(),
             });
         }
         Err(Refusal::LimitReached) => {
+            Metrics::count(&state.metrics.consume_limit_reached);
             let used = state
                 .store
                 .usage(profile.id, &[(feature_id, period.start)])
@@ -184,10 +187,20 @@ pub async fn consume(
             }
         }
     };
+    let metrics = &state.metrics;
     match state.store.consume(&request, &respond).await {
-        Ok(ConsumeResult::Fresh(Consumed::Spent { used })) => Ok(ConsumeAnswer::Fresh(view(used))),
-        Ok(ConsumeResult::Fresh(Consumed::LimitReached { used })) => Err(limit_reached(used)),
-        Ok(ConsumeResult::Replayed(stored)) => Ok(ConsumeAnswer::Replayed(stored)),
+        Ok(ConsumeResult::Fresh(Consumed::Spent { used })) => {
+            Metrics::count(&metrics.consume_spent);
+            Ok(ConsumeAnswer::Fresh(view(used)))
+        }
+        Ok(ConsumeResult::Fresh(Consumed::LimitReached { used })) => {
+            Metrics::count(&metrics.consume_limit_reached);
+            Err(limit_reached(used))
+        }
+        Ok(ConsumeResult::Replayed(stored)) => {
+            Metrics::count(&metrics.consume_replayed);
+            Ok(ConsumeAnswer::Replayed(stored))
+        }
         Err(StoreError::IdempotencyMismatch) => Err(ApiError::refused(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
