@@ -56,16 +56,22 @@ pub enum Backend {
 /// A stream of "the registry changed somewhere" signals (PostgreSQL `LISTEN`).
 pub type ChangeStream = Pin<Box<dyn futures::Stream<Item = ()> + Send>>;
 
-/// All persistence Mitai needs. Every method is atomic on its own.
+/// All persistence Mitai needs, as a few narrow traits. Every method is atomic on its own.
+/// `use mitai_store::prelude::*` brings them all into scope.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: RegistryStore + AccountStore + UsageStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Answers when the database answers.
     async fn ping(&self) -> Result<()>;
 
-    // --- registry -------------------------------------------------------------------
+    /// Removes sessions expired at `now` and idempotency keys older than one day.
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<Purged>;
+}
 
+/// The registry: features, tiers, the tier × feature matrix and settings.
+#[async_trait]
+pub trait RegistryStore: Send + Sync {
     /// Features, tiers, the tier × feature matrix and the settings.
     async fn registry_snapshot(&self) -> Result<RegistrySnapshot>;
     /// Tells other instances that registry data changed (no-op on SQLite).
@@ -98,9 +104,11 @@ pub trait Store: Send + Sync + 'static {
         by: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Result<Setting>;
+}
 
-    // --- profiles and sessions ------------------------------------------------------
-
+/// Profiles and sessions.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     /// `Conflict("email")` if the normalised e-mail is taken.
     async fn create_profile(&self, new: &NewProfile) -> Result<Profile>;
     async fn profile(&self, id: Uuid) -> Result<Option<Profile>>;
@@ -133,9 +141,11 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Option<Profile>>;
     async fn delete_session(&self, token_hash: &str) -> Result<bool>;
+}
 
-    // --- restrictions and usage ------------------------------------------------------
-
+/// Per-user restrictions, usage buckets and exact consumption.
+#[async_trait]
+pub trait UsageStore: Send + Sync {
     /// Creates or replaces the restriction of (profile, feature).
     async fn put_restriction(&self, restriction: &Restriction) -> Result<()>;
     /// `false` if there was none.
@@ -154,11 +164,11 @@ pub trait Store: Send + Sync + 'static {
         request: &ConsumeRequest<'_>,
         respond: &(dyn Fn(Consumed) -> StoredResponse + Send + Sync),
     ) -> Result<ConsumeResult>;
+}
 
-    // --- housekeeping ----------------------------------------------------------------
-
-    /// Removes sessions expired at `now` and idempotency keys older than one day.
-    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<Purged>;
+/// Every store trait, for `use mitai_store::prelude::*`.
+pub mod prelude {
+    pub use crate::{AccountStore, RegistryStore, Store, UsageStore};
 }
 
 /// Opens the database named by `url` (`sqlite://PATH` or `postgres://…`), creating a

@@ -1,0 +1,138 @@
+//! The [`Store`](crate::Store) implementation shared by both backends.
+//!
+//! `impl_store!` expands the same method bodies once per backend module, one macro per
+//! narrow trait (`registry.rs`, `accounts.rs`, `usage.rs`). Each module
+//! provides the few things that differ:
+//! - `type Db`, the sqlx database;
+//! - `type IdRepr` with `id(Uuid) -> IdRepr` and `uuid_of(IdRepr) -> Uuid`
+//!   (native `uuid` on PostgreSQL, hyphenated text on SQLite);
+//! - `type TsRepr` with `ts(DateTime) -> TsRepr` and `ts_of(TsRepr) -> Result<DateTime>`
+//!   (`timestamptz` on PostgreSQL, fixed-width RFC 3339 text on SQLite, which sorts);
+//! - inherent methods `reader()`, `begin_write()`, `notify_impl()`, `changes_impl()`.
+//!
+//! The SQL is one text for both (`$N` parameters work on SQLite too).
+
+use crate::StoreError;
+
+/// Maps a unique or foreign-key violation to a domain error naming `what`.
+pub(crate) fn on_constraint(e: sqlx::Error, what: &'static str) -> StoreError {
+    on_constraint_of(e, what, what)
+}
+
+/// Like [`on_constraint`] for rows whose unique key and references differ: a unique
+/// violation names `taken`, a foreign-key violation names `missing`.
+pub(crate) fn on_constraint_of(
+    e: sqlx::Error,
+    taken: &'static str,
+    missing: &'static str,
+) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return StoreError::Conflict(taken);
+        }
+        if db.is_foreign_key_violation() {
+            return StoreError::MissingReference(missing);
+        }
+    }
+    StoreError::Database(e)
+}
+
+/// The form of a name that searches compare: lower case by Unicode rules, computed here
+/// because SQLite's `lower()` and `LIKE` fold ASCII letters only.
+pub(crate) fn normalize_name(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+pub(crate) fn like_pattern(query: &str) -> String {
+    let mut out = String::with_capacity(query.len() + 2);
+    out.push('%');
+    for c in query.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+pub(crate) const PROFILE_COLUMNS: &str = "id, email, name, role, tier, trial_ends_at, \
+    email_verified, invited_by, language, disabled, created_at, updated_at";
+
+pub(crate) const FEATURE_COLUMNS: &str = "id, name, description, category, kind, unit, \
+    reset_period, default_limit, active, sort_order";
+
+pub(crate) const TIER_COLUMNS: &str = "id, name, description, rank, active, sort_order";
+
+pub(crate) const RESTRICTION_COLUMNS: &str =
+    "profile_id, feature_id, usage_limit, reason, valid_until, created_by, created_at";
+
+#[macro_use]
+mod registry;
+#[macro_use]
+mod accounts;
+#[macro_use]
+mod usage;
+
+macro_rules! impl_store {
+    ($store:ty) => {
+        use sqlx::Row as _;
+        use $crate::shared::{
+            FEATURE_COLUMNS, PROFILE_COLUMNS, RESTRICTION_COLUMNS, TIER_COLUMNS, like_pattern,
+            normalize_name, on_constraint, on_constraint_of,
+        };
+        use $crate::{
+            ConsumeRequest, ConsumeResult, Consumed, NewProfile, NewSession, Profile, ProfilePatch,
+            Purged, RegistrySnapshot, Restriction, Role, Setting, StoreError, StoredResponse,
+            normalize_email,
+        };
+
+        type Row = <Db as sqlx::Database>::Row;
+
+        fn corrupt(what: &str, value: &str) -> StoreError {
+            StoreError::Corrupt(format!("{what}: {value:?}"))
+        }
+
+        fn opt_ts(v: Option<TsRepr>) -> $crate::Result<Option<chrono::DateTime<chrono::Utc>>> {
+            v.map(ts_of).transpose()
+        }
+
+        impl_registry_store!($store);
+        impl_account_store!($store);
+        impl_usage_store!($store);
+
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            fn backend(&self) -> $crate::Backend {
+                Self::BACKEND
+            }
+
+            async fn ping(&self) -> $crate::Result<()> {
+                sqlx::query("SELECT 1").execute(self.reader()).await?;
+                Ok(())
+            }
+
+            async fn purge_expired(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<Purged> {
+                let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                    .bind(ts(now))
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected();
+                let idempotency_keys =
+                    sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                        .bind(ts(now - chrono::TimeDelta::days(1)))
+                        .execute(self.writer())
+                        .await?
+                        .rows_affected();
+                Ok(Purged {
+                    sessions,
+                    idempotency_keys,
+                })
+            }
+        }
+    };
+}

@@ -1,0 +1,232 @@
+//! Restrictions, usage and exact consumption, for both backends.
+
+macro_rules! impl_usage_store {
+    ($store:ty) => {
+        fn restriction_from(row: &Row) -> $crate::Result<Restriction> {
+            Ok(Restriction {
+                profile_id: uuid_of(row.try_get("profile_id")?),
+                feature_id: row.try_get("feature_id")?,
+                limit: row.try_get("usage_limit")?,
+                reason: row.try_get("reason")?,
+                valid_until: opt_ts(row.try_get("valid_until")?)?,
+                created_by: row.try_get::<Option<IdRepr>, _>("created_by")?.map(uuid_of),
+                created_at: ts_of(row.try_get("created_at")?)?,
+            })
+        }
+
+        /// The conditional upsert at the heart of exact consumption: the bucket's usage
+        /// rises by `amount` only if the result stays within the cap; otherwise no row
+        /// comes back and nothing changes. One statement, so two racing requests for the
+        /// last unit cannot both win.
+        const CONSUME_SQL: &str = "INSERT INTO user_feature_usage \
+                (profile_id, feature_id, period_start, used, updated_at) \
+             SELECT $1, $2, $3, $4, $5 WHERE $6 IS NULL OR $4 <= $6 \
+             ON CONFLICT (profile_id, feature_id, period_start) DO UPDATE \
+                SET used = user_feature_usage.used + excluded.used, updated_at = excluded.updated_at \
+                WHERE $6 IS NULL OR user_feature_usage.used + excluded.used <= $6 \
+             RETURNING used";
+
+        const USED_SQL: &str = "SELECT used FROM user_feature_usage \
+             WHERE profile_id = $1 AND feature_id = $2 AND period_start = $3";
+
+        async fn consume_in<'c, E>(exec: E, r: &ConsumeRequest<'_>) -> $crate::Result<Option<i64>>
+        where
+            E: sqlx::Executor<'c, Database = Db>,
+        {
+            let used: Option<i64> = sqlx::query_scalar(CONSUME_SQL)
+                .bind(id(r.profile_id))
+                .bind(r.feature_id)
+                .bind(ts(r.period_start))
+                .bind(r.amount)
+                .bind(ts(r.now))
+                .bind(r.cap)
+                .fetch_optional(exec)
+                .await?;
+            Ok(used)
+        }
+
+        async fn used_in<'c, E>(exec: E, r: &ConsumeRequest<'_>) -> $crate::Result<i64>
+        where
+            E: sqlx::Executor<'c, Database = Db>,
+        {
+            let used: Option<i64> = sqlx::query_scalar(USED_SQL)
+                .bind(id(r.profile_id))
+                .bind(r.feature_id)
+                .bind(ts(r.period_start))
+                .fetch_optional(exec)
+                .await?;
+            Ok(used.unwrap_or(0))
+        }
+
+
+        #[async_trait::async_trait]
+        impl $crate::UsageStore for $store {
+            async fn put_restriction(&self, r: &Restriction) -> $crate::Result<()> {
+                sqlx::query(
+                    "INSERT INTO user_feature_restrictions (profile_id, feature_id, usage_limit, \
+                     reason, valid_until, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (profile_id, feature_id) DO UPDATE SET \
+                        usage_limit = excluded.usage_limit, reason = excluded.reason, \
+                        valid_until = excluded.valid_until, created_by = excluded.created_by, \
+                        created_at = excluded.created_at",
+                )
+                .bind(id(r.profile_id))
+                .bind(&r.feature_id)
+                .bind(r.limit)
+                .bind(&r.reason)
+                .bind(r.valid_until.map(ts))
+                .bind(r.created_by.map(id))
+                .bind(ts(r.created_at))
+                .execute(self.writer())
+                .await
+                .map_err(|e| on_constraint(e, "profile or feature"))?;
+                Ok(())
+            }
+
+            async fn delete_restriction(
+                &self,
+                profile_id: uuid::Uuid,
+                feature_id: &str,
+            ) -> $crate::Result<bool> {
+                let done = sqlx::query(
+                    "DELETE FROM user_feature_restrictions WHERE profile_id = $1 AND feature_id = $2",
+                )
+                .bind(id(profile_id))
+                .bind(feature_id)
+                .execute(self.writer())
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn restrictions(&self, profile_id: uuid::Uuid) -> $crate::Result<Vec<Restriction>> {
+                sqlx::query(&format!(
+                    "SELECT {RESTRICTION_COLUMNS} FROM user_feature_restrictions \
+                     WHERE profile_id = $1 ORDER BY feature_id"
+                ))
+                .bind(id(profile_id))
+                .fetch_all(self.reader())
+                .await?
+                .iter()
+                .map(restriction_from)
+                .collect()
+            }
+
+            async fn usage(
+                &self,
+                profile_id: uuid::Uuid,
+                buckets: &[(&str, chrono::DateTime<chrono::Utc>)],
+            ) -> $crate::Result<Vec<i64>> {
+                if buckets.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // Exactly the buckets asked for, in one query.
+                let mut sql = String::from(
+                    "SELECT feature_id, period_start, used FROM user_feature_usage \
+                     WHERE profile_id = $1 AND (",
+                );
+                for i in 0..buckets.len() {
+                    if i > 0 {
+                        sql.push_str(" OR ");
+                    }
+                    sql.push_str(&format!(
+                        "(feature_id = ${} AND period_start = ${})",
+                        2 * i + 2,
+                        2 * i + 3
+                    ));
+                }
+                sql.push(')');
+                let mut query = sqlx::query(&sql).bind(id(profile_id));
+                for (feature, start) in buckets {
+                    query = query.bind(*feature).bind(ts(*start));
+                }
+                let rows = query.fetch_all(self.reader()).await?;
+                let mut found = std::collections::HashMap::with_capacity(rows.len());
+                for row in &rows {
+                    let feature: String = row.try_get("feature_id")?;
+                    let start = ts_of(row.try_get("period_start")?)?;
+                    found.insert((feature, start), row.try_get::<i64, _>("used")?);
+                }
+                Ok(buckets
+                    .iter()
+                    .map(|(f, start)| found.get(&(f.to_string(), *start)).copied().unwrap_or(0))
+                    .collect())
+            }
+
+            async fn consume(
+                &self,
+                r: &ConsumeRequest<'_>,
+                respond: &(dyn Fn(Consumed) -> StoredResponse + Send + Sync),
+            ) -> $crate::Result<ConsumeResult> {
+                let Some(key) = r.idempotency else {
+                    // One statement decides; the refusal path reads the unchanged usage.
+                    return Ok(ConsumeResult::Fresh(match consume_in(self.writer(), r).await? {
+                        Some(used) => Consumed::Spent { used },
+                        None => Consumed::LimitReached {
+                            used: used_in(self.reader(), r).await?,
+                        },
+                    }));
+                };
+                let mut tx = self.begin_write().await?;
+                // Claim the key. A concurrent holder of the same key makes this wait until it
+                // commits (PostgreSQL: unique index; SQLite: one writer), then find its answer.
+                let claimed = sqlx::query(
+                    "INSERT INTO idempotency_keys (profile_id, key, request_hash, created_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (profile_id, key) DO NOTHING",
+                )
+                .bind(id(r.profile_id))
+                .bind(key.key)
+                .bind(key.request_hash)
+                .bind(ts(r.now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !claimed {
+                    let row = sqlx::query(
+                        "SELECT request_hash, response_status, response_body FROM idempotency_keys \
+                         WHERE profile_id = $1 AND key = $2",
+                    )
+                    .bind(id(r.profile_id))
+                    .bind(key.key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    tx.rollback().await?;
+                    let hash: String = row.try_get("request_hash")?;
+                    if hash != key.request_hash {
+                        return Err(StoreError::IdempotencyMismatch);
+                    }
+                    let status: Option<i32> = row.try_get("response_status")?;
+                    let body: Option<sqlx::types::Json<serde_json::Value>> =
+                        row.try_get("response_body")?;
+                    return match (status, body) {
+                        (Some(status), Some(body)) => Ok(ConsumeResult::Replayed(StoredResponse {
+                            status: u16::try_from(status)
+                                .map_err(|_| corrupt("response status", &status.to_string()))?,
+                            body: body.0,
+                        })),
+                        _ => Err(corrupt("idempotency key without response", key.key)),
+                    };
+                }
+                let decided = match consume_in(&mut *tx, r).await? {
+                    Some(used) => Consumed::Spent { used },
+                    None => Consumed::LimitReached {
+                        used: used_in(&mut *tx, r).await?,
+                    },
+                };
+                let answer = respond(decided);
+                sqlx::query(
+                    "UPDATE idempotency_keys SET response_status = $3, response_body = $4 \
+                     WHERE profile_id = $1 AND key = $2",
+                )
+                .bind(id(r.profile_id))
+                .bind(key.key)
+                .bind(i32::from(answer.status))
+                .bind(sqlx::types::Json(&answer.body))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(ConsumeResult::Fresh(decided))
+            }
+        }
+    };
+}
