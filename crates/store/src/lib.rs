@@ -14,6 +14,9 @@ use mitai_access::{Feature, Limit, Tier};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub mod activity;
+pub mod coupons;
+pub mod mail;
 mod model;
 #[macro_use]
 mod shared;
@@ -21,6 +24,9 @@ pub mod postgres;
 pub mod sqlite;
 pub mod testing;
 
+pub use activity::ActivityStore;
+pub use coupons::CouponStore;
+pub use mail::MailStore;
 pub use model::*;
 
 /// What can go wrong in the store. Database failures stay database failures: they are
@@ -59,7 +65,17 @@ pub type ChangeStream = Pin<Box<dyn futures::Stream<Item = ()> + Send>>;
 /// All persistence Mitai needs, as a few narrow traits. Every method is atomic on its own.
 /// `use mitai_store::prelude::*` brings them all into scope.
 #[async_trait]
-pub trait Store: RegistryStore + AccountStore + UsageStore + Send + Sync + 'static {
+pub trait Store:
+    RegistryStore
+    + AccountStore
+    + UsageStore
+    + CouponStore
+    + MailStore
+    + ActivityStore
+    + Send
+    + Sync
+    + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Answers when the database answers.
@@ -168,7 +184,9 @@ pub trait UsageStore: Send + Sync {
 
 /// Every store trait, for `use mitai_store::prelude::*`.
 pub mod prelude {
-    pub use crate::{AccountStore, RegistryStore, Store, UsageStore};
+    pub use crate::{
+        AccountStore, ActivityStore, CouponStore, MailStore, RegistryStore, Store, UsageStore,
+    };
 }
 
 /// Opens the database named by `url` (`sqlite://PATH` or `postgres://…`), creating a

@@ -74,6 +74,12 @@ mod registry;
 mod accounts;
 #[macro_use]
 mod usage;
+#[macro_use]
+mod coupons;
+#[macro_use]
+mod mail;
+#[macro_use]
+mod activity;
 
 macro_rules! impl_store {
     ($store:ty) => {
@@ -101,6 +107,9 @@ macro_rules! impl_store {
         impl_registry_store!($store);
         impl_account_store!($store);
         impl_usage_store!($store);
+        impl_coupons_store!($store);
+        impl_mail_store!($store);
+        impl_activity_store!($store);
 
         #[async_trait::async_trait]
         impl $crate::Store for $store {
