@@ -7,8 +7,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use mitai_access::{Access, RestrictionRule, Settings, sample_registry};
 
 fn resolve(c: &mut Criterion) {
-    let mut settings = Settings::default();
-    settings.usage_timezone = chrono_tz::Europe::Berlin;
+    let settings = Settings {
+        usage_timezone: chrono_tz::Europe::Berlin,
+        ..Settings::default()
+    };
     let registry = sample_registry(settings);
     let now = Utc.with_ymd_and_hms(2026, 11, 26, 18, 0, 0).unwrap();
     let restriction = RestrictionRule {

@@ -6,12 +6,16 @@
 //!   effective tier, the `<access>` view and the consume decision.
 //! - [`period`]: reset periods aligned to local midnight in the usage time zone.
 //! - [`settings`]: the global settings, their types and validation.
+//! - [`grants`]: the grant timeline (stacking, pauses, statuses) and the grants running at t.
 
+pub mod coupons;
+pub mod grants;
 pub mod period;
 pub mod registry;
 pub mod resolve;
 pub mod settings;
 
+pub use grants::{Grant, GrantKind, GrantState, GrantStatus, Pause, Span, Timeline, timeline};
 pub use period::ResetPeriod;
 pub use registry::{Feature, FeatureIdx, FeatureKind, Limit, Registry, Tier, TierIdx, TierLimit};
 pub use resolve::{Access, LimitSource, Period, Refusal, Resolved, RestrictionRule, consume_cap};

@@ -149,7 +149,7 @@ proptest! {
         let got = registry.effective_tier(base, trial, grants.iter().copied(), t);
         let rank = |id: &str| match id { "basic" => Some(10), "premium" => Some(20), "free" => Some(0), _ => None };
         let mut best = rank(base).unwrap_or(0);
-        if let Some((tier, ends)) = trial { if t < ends { best = best.max(rank(tier).unwrap()); } }
+        if let Some((tier, ends)) = trial && t < ends { best = best.max(rank(tier).unwrap()); }
         for g in &grants { best = best.max(rank(g).unwrap_or(0)); }
         prop_assert_eq!(registry.tier(got).rank, best);
         // Adding a running grant never lowers the effective tier.

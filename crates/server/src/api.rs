@@ -1,7 +1,8 @@
 //! The JSON shapes of the API (what the OpenAPI document describes).
 
 use chrono::{DateTime, Utc};
-use mitai_access::{Access, Feature, Registry, Tier};
+use mitai_access::grants::GrantState;
+use mitai_access::{Access, Feature, Tier};
 use mitai_store::{Profile, Restriction, Setting};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -28,15 +29,15 @@ pub struct ProfileView {
 }
 
 impl ProfileView {
-    pub fn new(profile: &Profile, registry: &Registry, now: DateTime<Utc>) -> ProfileView {
-        let tier = crate::service::access::effective_tier(registry, profile, now);
+    /// The view of a profile whose effective tier is `effective_tier`.
+    pub fn new(profile: &Profile, effective_tier: String) -> ProfileView {
         ProfileView {
             id: profile.id,
             email: profile.email.clone(),
             name: profile.name.clone(),
             role: profile.role.as_str().to_owned(),
             tier: profile.tier.clone(),
-            effective_tier: registry.tier(tier).id.clone(),
+            effective_tier,
             trial_ends_at: profile.trial_ends_at,
             email_verified: profile.email_verified,
             language: profile.language.clone(),
@@ -241,6 +242,68 @@ impl ListParams {
                 "limit",
                 "must be from 1 to 500",
             )),
+        }
+    }
+}
+
+/// An access grant as shown to people.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GrantView {
+    pub id: Uuid,
+    pub tier: String,
+    /// `fixed` or `duration`.
+    pub kind: String,
+    /// `coupon` or `admin`.
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coupon_code: Option<String>,
+    /// `running`, `paused_stacking`, `paused_admin`, `waiting`, `expired` or `revoked`.
+    pub status: String,
+    /// Fixed: the window's start. Duration: when it first ran (or is projected to).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Fixed: the window's end. Duration: the projected end if nothing changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Duration grants: access time left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_seconds: Option<i64>,
+    /// Duration grants: the whole access time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i64>,
+    /// The reason of the admin pause in force.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl GrantView {
+    pub fn new(g: &mitai_store::coupons::Grant, state: &GrantState) -> GrantView {
+        use mitai_store::coupons::GrantSpan;
+        let (kind, starts_at, duration_seconds) = match g.span {
+            GrantSpan::Fixed { starts_at, .. } => ("fixed", Some(starts_at), None),
+            GrantSpan::Duration { seconds } => ("duration", state.first_run_at, Some(seconds)),
+        };
+        GrantView {
+            id: g.id,
+            tier: g.tier_id.clone(),
+            kind: kind.to_owned(),
+            source: g.source.clone(),
+            coupon_code: g.coupon_code.clone(),
+            status: state.status.as_str().to_owned(),
+            starts_at,
+            ends_at: state.ends_at,
+            remaining_seconds: state.remaining_seconds,
+            duration_seconds,
+            pause_reason: g
+                .pauses
+                .iter()
+                .find(|p| p.resumed_at.is_none())
+                .map(|p| p.reason.clone()),
+            revoked_at: g.revoked_at,
+            created_at: g.created_at,
         }
     }
 }

@@ -68,11 +68,27 @@ pub enum UserCommand {
 
 #[derive(Subcommand)]
 pub enum JobsCommand {
-    /// Run every due job once and exit.
+    /// Run every due job once and exit (mail goes out through MITAI_MAIL).
     Run {
         #[command(flatten)]
         db: DbArgs,
+        #[command(flatten)]
+        mail: MailArgs,
     },
+}
+
+/// What the send job needs: the transport, and the public URL for links.
+#[derive(clap::Args)]
+pub struct MailArgs {
+    /// Mail transport: log, file:DIR, smtp://user:pass@host:port, smtps://…
+    #[arg(long, env = "MITAI_MAIL", default_value = "log")]
+    pub mail: String,
+    /// Public URL used in e-mails (default: http://<listen>).
+    #[arg(long, env = "MITAI_BASE_URL")]
+    pub base_url: Option<String>,
+    /// The address `mitai serve` binds (for the default base URL).
+    #[arg(long, env = "MITAI_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
 }
 
 #[derive(clap::Args)]
@@ -158,10 +174,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Jobs {
-            command: JobsCommand::Run { db },
+            command: JobsCommand::Run { db, mail },
         } => {
             init_tracing(LogFormat::Text);
-            let state = offline_state(&db.database_url).await?;
+            let state = offline_state_with(ServeArgs {
+                database_url: db.database_url,
+                mail: mail.mail,
+                base_url: mail.base_url,
+                listen: mail.listen,
+                ..ServeArgs::default()
+            })
+            .await?;
             let report = jobs::run_due(&state).await;
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
@@ -171,15 +194,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// State for a one-off command against the database.
 async fn offline_state(database_url: &str) -> anyhow::Result<AppState> {
-    let args = ServeArgs {
+    offline_state_with(ServeArgs {
         database_url: database_url.to_owned(),
         ..ServeArgs::default()
-    };
+    })
+    .await
+}
+
+async fn offline_state_with(args: ServeArgs) -> anyhow::Result<AppState> {
+    let database_url = args.database_url.as_str();
     let config = Config::from_args(&args).map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = mitai_store::connect(&config.database_url)
         .await
         .with_context(|| format!("opening {}", mitai_store::redact_url(database_url)))?;
-    Ok(AppState::new(store, config).await?)
+    AppState::new(store, config).await
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
@@ -223,7 +251,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, backend = ?store.backend(), "listening");
     // The one line a person (or a test) waits for.
     println!("mitai listening on http://{addr}");
-    axum::serve(listener, crate::app(state))
+    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopped");

@@ -216,6 +216,9 @@ impl Config {
                 && m.split_once("://")
                     .is_some_and(|(_, rest)| !rest.is_empty()) =>
             {
+                // Checked the way the send job will build it: a bad URL stops start-up.
+                crate::mail::smtp_transport(m)
+                    .map_err(|e| bad("MITAI_MAIL", &mitai_store::redact_url(m), &e.to_string()))?;
                 MailTransport::Smtp(m.to_owned())
             }
             m => {
@@ -302,7 +305,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let cases: Vec<(fn(&mut ServeArgs), &str)> = vec![
+        type Change = fn(&mut ServeArgs);
+        let cases: Vec<(Change, &str)> = vec![
             (|a| a.listen = "nope".into(), "MITAI_LISTEN"),
             (
                 |a| a.database_url = "mysql://x".into(),
@@ -310,6 +314,7 @@ mod tests {
             ),
             (|a| a.base_url = Some("ftp://x".into()), "MITAI_BASE_URL"),
             (|a| a.mail = "pigeon".into(), "MITAI_MAIL"),
+            (|a| a.mail = "smtp://host?tls=maybe".into(), "MITAI_MAIL"),
             (|a| a.test_clock = "yes".into(), "MITAI_TEST_CLOCK"),
             (|a| a.log_format = "xml".into(), "MITAI_LOG_FORMAT"),
             (

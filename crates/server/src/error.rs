@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use mitai_store::StoreError;
@@ -149,14 +150,21 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// 415 `unsupported_media_type`: the body is not declared as JSON.
+    pub fn not_json() -> ApiError {
+        ApiError::refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        )
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::MissingJsonContentType(_) => ApiError::refused(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as application/json",
-            ),
+            JsonRejection::MissingJsonContentType(_) => ApiError::not_json(),
             JsonRejection::JsonDataError(e) => ApiError::Invalid {
                 message: e.body_text(),
                 fields: BTreeMap::from([("body".to_owned(), e.body_text())]),
@@ -165,14 +173,26 @@ impl From<JsonRejection> for ApiError {
                 message: "the body is not valid JSON".into(),
                 fields: BTreeMap::from([("body".to_owned(), e.body_text())]),
             },
-            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::refused(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the request body is too large",
-                )
-            }
+            JsonRejection::BytesRejection(e) => e.into(),
             other => ApiError::refused(StatusCode::BAD_REQUEST, "bad_request", other.body_text()),
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::refused(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large",
+            )
+        } else {
+            ApiError::refused(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                rejection.body_text(),
+            )
         }
     }
 }
@@ -193,10 +213,69 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-/// `axum::Json` whose rejections answer in the API's error shape.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json` whose rejections answer in the API's error shape. A body with a NUL
+/// character (`\u0000`) in any string is refused: no text of the API may hold one, and
+/// PostgreSQL cannot store it.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::not_json());
+        }
+        let bytes = Bytes::from_request(req, state).await?;
+        if has_escaped_nul(&bytes) {
+            return Err(ApiError::field("body", "must not contain NUL characters"));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(Json(value))
+    }
+}
+
+/// Whether the request declares a JSON body: `application/json` or `application/*+json`,
+/// with any parameters.
+pub fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
+}
+
+/// Whether a JSON text holds the escape `\u0000` (the only way a valid JSON string can
+/// carry NUL). Escaped backslashes are skipped, so `"\\u0000"` is not a NUL.
+fn has_escaped_nul(json: &[u8]) -> bool {
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] == b'\\' {
+            if json[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -224,4 +303,19 @@ where
 {
     use serde::Deserialize;
     Option::<T>::deserialize(de).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_escaped_nul;
+
+    #[test]
+    fn finds_only_real_nul_escapes() {
+        assert!(has_escaped_nul(br#"{"a": "x\u0000y"}"#));
+        assert!(has_escaped_nul(br#"{"a\u0000": 1}"#));
+        assert!(!has_escaped_nul(br#"{"a": "x\\u0000y"}"#));
+        assert!(!has_escaped_nul(br#"{"a": "\u0001"}"#));
+        assert!(!has_escaped_nul(br#"{"a": "\\"}"#));
+        assert!(!has_escaped_nul(b"\\"));
+    }
 }

@@ -3,8 +3,10 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod client_ip;
 pub mod config;
 pub mod error;
+pub mod mail;
 pub mod metrics;
 pub mod routes;
 pub mod service;

@@ -10,25 +10,49 @@ use mitai_store::Store;
 
 use crate::config::Config;
 
-/// The server's notion of "now". Real time, plus an offset that only the test clock
-/// (enabled by `MITAI_TEST_CLOCK=1`) can move, and only forward.
-#[derive(Debug, Default)]
+/// The server's notion of "now": real time, or with the test clock
+/// (`MITAI_TEST_CLOCK=1`) a frozen instant that only the test-clock route moves, and only
+/// forward, so tests see exact instants.
+#[derive(Debug)]
 pub struct Clock {
-    offset_micros: AtomicI64,
+    /// `None`: real time. `Some`: the frozen instant in microseconds since the epoch.
+    frozen_micros: Option<AtomicI64>,
 }
 
 impl Clock {
-    pub fn now(&self) -> DateTime<Utc> {
-        let now = Utc::now() + TimeDelta::microseconds(self.offset_micros.load(Ordering::Relaxed));
-        // Storage keeps microseconds; so does the clock, so that what is stored compares
-        // equal to what was computed.
-        DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+    pub fn real() -> Clock {
+        Clock {
+            frozen_micros: None,
+        }
     }
 
-    /// Moves the clock forward by `delta` (negative deltas are refused by the caller).
+    /// A test clock frozen at the current real time (whole seconds).
+    pub fn frozen() -> Clock {
+        Clock {
+            frozen_micros: Some(AtomicI64::new(Utc::now().timestamp() * 1_000_000)),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match &self.frozen_micros {
+            Some(micros) => DateTime::from_timestamp_micros(micros.load(Ordering::SeqCst))
+                .unwrap_or_else(Utc::now),
+            // Storage keeps microseconds; so does the clock, so that what is stored
+            // compares equal to what was computed.
+            None => {
+                let now = Utc::now();
+                DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+            }
+        }
+    }
+
+    /// Moves a test clock forward by `delta` (callers refuse negative deltas); a real
+    /// clock does not move.
     pub fn advance(&self, delta: TimeDelta) {
-        let micros = delta.num_microseconds().unwrap_or(i64::MAX / 4);
-        self.offset_micros.fetch_add(micros, Ordering::Relaxed);
+        if let Some(micros) = &self.frozen_micros {
+            let delta = delta.num_microseconds().unwrap_or(i64::MAX / 4);
+            micros.fetch_add(delta, Ordering::SeqCst);
+        }
     }
 }
 
@@ -69,6 +93,8 @@ pub struct Inner {
     pub clock: Clock,
     pub config: Config,
     pub metrics: crate::metrics::Metrics,
+    /// Where the send job delivers mail (`MITAI_MAIL`).
+    pub mailer: crate::mail::Transport,
 }
 
 /// Cheap to clone; every handler gets one.
@@ -83,17 +109,33 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state and loads the registry.
-    pub async fn new(store: Arc<dyn Store>, config: Config) -> mitai_store::Result<AppState> {
+    /// Builds the state with the mail transport of the configuration, and loads the
+    /// registry.
+    pub async fn new(store: Arc<dyn Store>, config: Config) -> anyhow::Result<AppState> {
+        let mailer = crate::mail::Transport::from_config(&config.mail)?;
+        AppState::with_mailer(store, config, mailer).await
+    }
+
+    /// Builds the state with a given mail transport (tests use `Transport::memory()`).
+    pub async fn with_mailer(
+        store: Arc<dyn Store>,
+        config: Config,
+        mailer: crate::mail::Transport,
+    ) -> anyhow::Result<AppState> {
         let registry = load_registry(store.as_ref()).await?;
         Ok(AppState(Arc::new(Inner {
             store,
             registry: RegistryCache {
                 current: RwLock::new(Arc::new(registry)),
             },
-            clock: Clock::default(),
+            clock: if config.test_clock {
+                Clock::frozen()
+            } else {
+                Clock::real()
+            },
             config,
             metrics: Default::default(),
+            mailer,
         })))
     }
 

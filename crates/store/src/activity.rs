@@ -1,7 +1,223 @@
 //! The activity log and per-profile statistics.
+//!
+//! Every meaningful event is a row of `user_activity_log`. Logging an event also keeps the
+//! profile's `user_stats` row current, in the same transaction (see [`StatsDelta`]), so
+//! statistics never wait for a job and never drift from the log.
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::Result;
+
+/// The action names the server logs (DESIGN §8). The store reads a few of them to keep
+/// `user_stats` current; the others are stored as given.
+pub mod actions {
+    pub const REGISTER: &str = "register";
+    pub const LOGIN: &str = "login";
+    pub const LOGIN_FAILED: &str = "login_failed";
+    pub const LOGOUT: &str = "logout";
+    pub const EMAIL_VERIFIED: &str = "email_verified";
+    pub const PASSWORD_CHANGED: &str = "password_changed";
+    pub const FEATURE_USED: &str = "feature_used";
+    pub const LIMIT_REACHED: &str = "limit_reached";
+    pub const COUPON_REDEEMED: &str = "coupon_redeemed";
+    pub const COUPON_FAILED: &str = "coupon_failed";
+    pub const TIER_CHANGED: &str = "tier_changed";
+    pub const RESTRICTION_SET: &str = "restriction_set";
+    pub const RESTRICTION_CLEARED: &str = "restriction_cleared";
+    pub const SETTING_CHANGED: &str = "setting_changed";
+}
+
+/// An event to log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewActivity {
+    /// UUIDv7: ids order the log by time of logging.
+    pub id: Uuid,
+    /// The profile the event is about (`None` for global events such as a setting).
+    pub profile_id: Option<Uuid>,
+    /// Who did it: the profile itself, an admin, or `None` (unknown, e.g. a failed login).
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub details: Value,
+    pub ip: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl NewActivity {
+    /// An event with a fresh id, about nobody, by nobody, without details.
+    pub fn new(action: impl Into<String>, now: DateTime<Utc>) -> NewActivity {
+        NewActivity {
+            id: Uuid::now_v7(),
+            profile_id: None,
+            actor_id: None,
+            action: action.into(),
+            details: json!({}),
+            ip: None,
+            created_at: now,
+        }
+    }
+
+    /// About `profile`, done by that profile itself.
+    pub fn by_self(mut self, profile: Uuid) -> NewActivity {
+        self.profile_id = Some(profile);
+        self.actor_id = Some(profile);
+        self
+    }
+
+    pub fn profile(mut self, profile: Option<Uuid>) -> NewActivity {
+        self.profile_id = profile;
+        self
+    }
+
+    pub fn actor(mut self, actor: Option<Uuid>) -> NewActivity {
+        self.actor_id = actor;
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> NewActivity {
+        self.details = details;
+        self
+    }
+
+    pub fn ip(mut self, ip: Option<String>) -> NewActivity {
+        self.ip = ip;
+        self
+    }
+}
+
+/// What logging an event changes in its profile's `user_stats`:
+/// - `login` counts a login and sets `last_login_at`;
+/// - every event the profile did itself (actor = profile) moves `last_active_at`;
+/// - `feature_used` adds `details.amount` to the total of `details.feature`;
+/// - `coupon_redeemed` counts a redemption.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsDelta {
+    pub logins: i64,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub last_active_at: Option<DateTime<Utc>>,
+    pub feature: Option<(String, i64)>,
+    pub redemptions: i64,
+}
+
+impl StatsDelta {
+    pub fn of(a: &NewActivity) -> StatsDelta {
+        let Some(profile) = a.profile_id else {
+            return StatsDelta::default();
+        };
+        let by_self = a.actor_id == Some(profile);
+        let login = a.action == actions::LOGIN;
+        let feature = (a.action == actions::FEATURE_USED)
+            .then(|| {
+                let feature = a.details.get("feature")?.as_str()?;
+                let amount = a.details.get("amount")?.as_i64()?;
+                Some((feature.to_owned(), amount))
+            })
+            .flatten();
+        StatsDelta {
+            logins: i64::from(login),
+            last_login_at: login.then_some(a.created_at),
+            last_active_at: by_self.then_some(a.created_at),
+            feature,
+            redemptions: i64::from(a.action == actions::COUPON_REDEEMED),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == StatsDelta::default()
+    }
+}
+
+/// A logged event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activity {
+    pub id: Uuid,
+    pub profile_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub details: Value,
+    pub ip: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which events to list; `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityFilter {
+    pub profile_id: Option<Uuid>,
+    pub action: Option<String>,
+    /// Events created at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// Aggregates of one profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserStats {
+    pub profile_id: Uuid,
+    pub logins: i64,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub last_active_at: Option<DateTime<Utc>>,
+    /// `{"<feature>": units used, ever}`.
+    pub feature_totals: Value,
+    pub redemptions: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Use of one feature on one UTC day, from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeatureDay {
+    pub day: NaiveDate,
+    pub feature: String,
+    /// Successful consumptions.
+    pub uses: i64,
+    /// Units spent by them.
+    pub amount: i64,
+    /// Refused consumptions (limit reached).
+    pub limit_reached: i64,
+}
+
+/// Redemptions of one coupon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponRedemptionCount {
+    pub coupon_id: Uuid,
+    /// The code as shown to people.
+    pub code: String,
+    pub campaign: Option<String>,
+    pub tier_id: String,
+    pub redemptions: i64,
+    pub last_redeemed_at: DateTime<Utc>,
+}
 
 /// The activity log and per-profile statistics.
 #[async_trait]
-pub trait ActivityStore: Send + Sync {}
+pub trait ActivityStore: Send + Sync {
+    /// Logs one event and updates its profile's `user_stats` ([`StatsDelta`]) in one
+    /// transaction. `MissingReference("profile")` for an unknown profile or actor.
+    async fn log_activity(&self, activity: &NewActivity) -> Result<()>;
+
+    /// Events matching `filter`, **newest first** (by id, which is UUIDv7), strictly
+    /// older than the id `before` (the cursor of the previous page), at most `limit`.
+    async fn activity(
+        &self,
+        filter: &ActivityFilter,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Activity>>;
+
+    /// The profile's aggregates; `None` before its first counted event.
+    async fn user_stats(&self, profile_id: Uuid) -> Result<Option<UserStats>>;
+
+    /// For each instant, how many profiles were active at or after it.
+    async fn active_profiles(&self, since: &[DateTime<Utc>]) -> Result<Vec<i64>>;
+
+    /// Per UTC day and feature since `since`: uses, units and limit_reached refusals,
+    /// ordered by day, then feature.
+    async fn feature_days(&self, since: DateTime<Utc>) -> Result<Vec<FeatureDay>>;
+
+    /// Profiles that have at least one access grant (the others' effective tier needs no
+    /// grant look-up), ordered by id.
+    async fn profiles_with_grants(&self) -> Result<Vec<Uuid>>;
+
+    /// Coupons with at least one redemption, most redeemed first, at most `limit`.
+    async fn coupon_redemption_counts(&self, limit: i64) -> Result<Vec<CouponRedemptionCount>>;
+}

@@ -24,9 +24,12 @@ pub mod postgres;
 pub mod sqlite;
 pub mod testing;
 
-pub use activity::ActivityStore;
+pub use activity::{
+    Activity, ActivityFilter, ActivityStore, CouponRedemptionCount, FeatureDay, NewActivity,
+    StatsDelta, UserStats, actions,
+};
 pub use coupons::CouponStore;
-pub use mail::MailStore;
+pub use mail::{MailCounts, MailStatus, MailStore, NewMail, OutboxMail};
 pub use model::*;
 
 /// What can go wrong in the store. Database failures stay database failures: they are

@@ -13,6 +13,11 @@ type Db = sqlx::Postgres;
 type IdRepr = Uuid;
 type TsRepr = DateTime<Utc>;
 
+/// Row locks taken by a claim: rows another claimer holds are skipped, not waited for.
+const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
+/// The UTC calendar day (`YYYY-MM-DD`) of a row's `created_at`.
+const CREATED_DAY: &str = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+
 fn id(u: Uuid) -> IdRepr {
     u
 }

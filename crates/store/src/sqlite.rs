@@ -18,6 +18,11 @@ type Db = sqlx::Sqlite;
 type IdRepr = uuid::fmt::Hyphenated;
 type TsRepr = String;
 
+/// Row locks taken by a claim: none, SQLite has one writer (see `writer()`).
+const SKIP_LOCKED: &str = "";
+/// The UTC calendar day (`YYYY-MM-DD`) of a row's `created_at` (RFC 3339 text).
+const CREATED_DAY: &str = "substr(created_at, 1, 10)";
+
 fn id(u: Uuid) -> IdRepr {
     u.hyphenated()
 }

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::api::{AccessList, AccessView, ErrorBody};
 use crate::auth::CurrentUser;
+use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ApiResult, Json, Path};
 use crate::service::access::{self, ConsumeAnswer};
 use crate::state::AppState;
@@ -65,10 +66,13 @@ pub struct ConsumeBody {
 pub async fn consume(
     State(state): State<AppState>,
     user: CurrentUser,
+    ClientIp(ip): ClientIp,
     Path(feature): Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Response> {
+    // A body over the limit answers 413 in the API's error shape.
+    let body = body?;
     // The body is optional: empty means `{"amount": 1}`.
     let amount = if body.iter().all(u8::is_ascii_whitespace) {
         1
@@ -100,7 +104,7 @@ pub async fn consume(
         )?)?),
         None => None,
     };
-    match access::consume(&state, &user.profile, &feature, amount, key).await? {
+    match access::consume(&state, &user.profile, &feature, amount, key, ip).await? {
         ConsumeAnswer::Fresh(view) => Ok(Json(view).into_response()),
         ConsumeAnswer::Replayed(stored) => {
             let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);

@@ -9,8 +9,9 @@ use utoipa::ToSchema;
 
 use crate::api::{ErrorBody, ProfileEnvelope, ProfileView};
 use crate::auth::{CurrentUser, SESSION_COOKIE, SESSION_DAYS};
+use crate::client_ip::ClientIp;
 use crate::error::{ApiResult, Json};
-use crate::service::accounts;
+use crate::service::{accounts, grants};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -33,6 +34,7 @@ pub struct RegisterBody {
               (status = 422, description = "invalid_input", body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(body): Json<RegisterBody>,
 ) -> ApiResult<(StatusCode, Json<ProfileEnvelope>)> {
     let r = accounts::check_registration(
@@ -49,12 +51,13 @@ pub async fn register(
             "this invitation is not valid",
         ));
     }
-    let profile = accounts::register(&state, r).await?;
-    let view = ProfileView::new(&profile, &state.registry(), state.now());
+    let profile = accounts::register(&state, r, ip).await?;
+    let view = grants::profile_view(&state, &profile).await?;
     Ok((StatusCode::CREATED, Json(ProfileEnvelope { profile: view })))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginBody {
     pub email: String,
     pub password: String,
@@ -88,6 +91,7 @@ fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderVal
               (status = 429, description = "rate_limited", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(body): Json<LoginBody>,
 ) -> ApiResult<Response> {
@@ -95,12 +99,12 @@ pub async fn login(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let login = accounts::login(&state, &body.email, &body.password, user_agent).await?;
+    let login = accounts::login(&state, &body.email, &body.password, user_agent, ip).await?;
     let cookie = session_cookie(&state, &login.token, SESSION_DAYS * 86_400);
     let answer = LoginAnswer {
         token: login.token,
         expires_at: login.expires_at,
-        profile: ProfileView::new(&login.profile, &state.registry(), state.now()),
+        profile: grants::profile_view(&state, &login.profile).await?,
     };
     Ok(([(header::SET_COOKIE, cookie)], Json(answer)).into_response())
 }
@@ -109,8 +113,12 @@ pub async fn login(
 #[utoipa::path(post, path = "/logout", tag = "accounts",
     responses((status = 204), (status = 401, description = "unauthenticated", body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Response> {
-    state.store.delete_session(&user.token_hash).await?;
+pub async fn logout(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: CurrentUser,
+) -> ApiResult<Response> {
+    accounts::logout(&state, &user, ip).await?;
     let cookie = session_cookie(&state, "", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
@@ -120,7 +128,10 @@ pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResu
     responses((status = 200, body = ProfileEnvelope),
               (status = 401, description = "unauthenticated", body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Json<serde_json::Value> {
-    let view = ProfileView::new(&user.profile, &state.registry(), state.now());
-    Json(json!({ "profile": view }))
+pub async fn me(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> ApiResult<Json<serde_json::Value>> {
+    let view = grants::profile_view(&state, &user.profile).await?;
+    Ok(Json(json!({ "profile": view })))
 }

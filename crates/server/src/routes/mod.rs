@@ -19,6 +19,7 @@ use crate::state::AppState;
 mod access;
 pub mod admin;
 mod auth;
+pub mod coupons;
 mod health;
 mod test_clock;
 
@@ -26,7 +27,7 @@ mod test_clock;
 #[openapi(
     info(title = "Mitai", description = "Body tracking with a subscription, coupon and feature-access system."),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "access"), (name = "admin"), (name = "health"),
+    tags((name = "accounts"), (name = "access"), (name = "coupons"), (name = "admin"), (name = "health"),
          (name = "test", description = "Only with MITAI_TEST_CLOCK=1"))
 )]
 struct ApiDoc;
@@ -62,7 +63,9 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
                 .routes(routes!(auth::me))
                 .routes(routes!(access::list))
                 .routes(routes!(access::one))
-                .routes(routes!(access::consume)),
+                .routes(routes!(access::consume))
+                .routes(routes!(coupons::redeem))
+                .routes(routes!(coupons::my_grants)),
         )
         .nest("/api/admin", admin::router(state));
     if state.config.test_clock {

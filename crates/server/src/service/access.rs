@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use mitai_access::{Access, FeatureIdx, Refusal, Registry, TierIdx, consume_cap};
 use mitai_store::{
-    ConsumeRequest, ConsumeResult, Consumed, IdempotencyKey, Profile, Restriction, StoreError,
-    StoredResponse,
+    ConsumeRequest, ConsumeResult, Consumed, IdempotencyKey, NewActivity, Profile, Restriction,
+    StoreError, StoredResponse, actions,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api::AccessView;
@@ -30,7 +30,8 @@ impl AccessContext {
         let registry = state.registry();
         let now = state.now();
         let restrictions = state.store.restrictions(profile.id).await?;
-        let tier = effective_tier(&registry, profile, now);
+        let grants = state.store.grants(profile.id).await?;
+        let tier = crate::service::grants::effective_tier(&registry, profile, &grants, now);
         Ok(AccessContext {
             registry,
             tier,
@@ -55,14 +56,6 @@ impl AccessContext {
             .resolve(feature, self.tier, rule.as_ref(), self.now);
         (resolved, self.registry.period(feature, self.now))
     }
-}
-
-/// The effective tier of a profile at `now`: base tier, trial, running grants.
-pub fn effective_tier(registry: &Registry, profile: &Profile, now: DateTime<Utc>) -> TierIdx {
-    let trial = profile
-        .trial_ends_at
-        .map(|ends| (registry.settings.trial_tier.as_str(), ends));
-    registry.effective_tier(&profile.tier, trial, [], now)
 }
 
 /// The `<access>` view of every feature, with one usage query for all of them.
@@ -123,6 +116,7 @@ pub async fn consume(
     feature_id: &str,
     amount: i64,
     idempotency_key: Option<&str>,
+    ip: Option<String>,
 ) -> ApiResult<ConsumeAnswer> {
     let ctx = AccessContext::load(state, profile).await?;
     let f = ctx
@@ -136,6 +130,12 @@ pub async fn consume(
         limit: resolved.limit,
         used,
         resets_at: period.resets_at,
+    };
+    let limit_reached_event = |used: i64| {
+        let details = json!({
+            "feature": feature_id, "amount": amount, "limit": resolved.limit, "used": used,
+        });
+        (actions::LIMIT_REACHED, details)
     };
     let cap = match consume_cap(feature.kind, resolved, amount) {
         Ok(cap) => cap,
@@ -156,6 +156,7 @@ pub async fn consume(
                 .first()
                 .copied()
                 .unwrap_or(0);
+            log_use(state, profile, ctx.now, &ip, limit_reached_event(used)).await;
             return Err(limit_reached(used));
         }
     };
@@ -191,10 +192,20 @@ pub async fn consume(
     match state.store.consume(&request, &respond).await {
         Ok(ConsumeResult::Fresh(Consumed::Spent { used })) => {
             Metrics::count(&metrics.consume_spent);
+            let details = json!({ "feature": feature_id, "amount": amount, "used": used });
+            log_use(
+                state,
+                profile,
+                ctx.now,
+                &ip,
+                (actions::FEATURE_USED, details),
+            )
+            .await;
             Ok(ConsumeAnswer::Fresh(view(used)))
         }
         Ok(ConsumeResult::Fresh(Consumed::LimitReached { used })) => {
             Metrics::count(&metrics.consume_limit_reached);
+            log_use(state, profile, ctx.now, &ip, limit_reached_event(used)).await;
             Err(limit_reached(used))
         }
         Ok(ConsumeResult::Replayed(stored)) => {
@@ -208,6 +219,21 @@ pub async fn consume(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Logs a decided consumption (one insert after the decision; replays log nothing).
+async fn log_use(
+    state: &AppState,
+    profile: &Profile,
+    now: DateTime<Utc>,
+    ip: &Option<String>,
+    (action, details): (&str, Value),
+) {
+    let event = NewActivity::new(action, now)
+        .by_self(profile.id)
+        .details(details)
+        .ip(ip.clone());
+    crate::service::activity::record(state, event).await;
 }
 
 /// Checks an `Idempotency-Key` header value: 1–200 visible ASCII characters.

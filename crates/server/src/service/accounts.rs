@@ -3,11 +3,13 @@
 use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use mitai_access::RegistrationMode;
-use mitai_store::{NewProfile, NewSession, Profile, Role, StoreError};
+use mitai_store::{NewActivity, NewProfile, NewSession, Profile, Role, StoreError, actions};
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::{self, SESSION_DAYS};
+use crate::auth::{self, CurrentUser, SESSION_DAYS};
 use crate::error::{ApiError, ApiResult};
+use crate::service::activity;
 use crate::state::AppState;
 
 /// What registration asks for.
@@ -59,7 +61,8 @@ pub fn check_registration(
 }
 
 /// Self-registration. New profiles get the default tier and, when configured, a trial.
-pub async fn register(state: &AppState, r: Registration) -> ApiResult<Profile> {
+/// `ip` is the client's, for the activity log.
+pub async fn register(state: &AppState, r: Registration, ip: Option<String>) -> ApiResult<Profile> {
     let registry = state.registry();
     let settings = &registry.settings;
     if settings.registration_mode != RegistrationMode::Open {
@@ -72,7 +75,7 @@ pub async fn register(state: &AppState, r: Registration) -> ApiResult<Profile> {
     let now = state.now();
     let trial_ends_at =
         (settings.trial_days > 0).then(|| now + TimeDelta::days(settings.trial_days));
-    create(
+    let profile = create(
         state,
         r,
         Role::User,
@@ -81,7 +84,22 @@ pub async fn register(state: &AppState, r: Registration) -> ApiResult<Profile> {
         false,
         now,
     )
-    .await
+    .await?;
+    let details = json!({
+        "email": profile.email,
+        "tier": profile.tier,
+        "trial_ends_at": profile.trial_ends_at,
+        "language": profile.language,
+    });
+    activity::record(
+        state,
+        NewActivity::new(actions::REGISTER, now)
+            .by_self(profile.id)
+            .details(details)
+            .ip(ip),
+    )
+    .await;
+    Ok(profile)
 }
 
 async fn create(
@@ -125,11 +143,14 @@ pub struct Login {
     pub profile: Profile,
 }
 
+/// Signs in. Every attempt is logged: `login`, or `login_failed` with the reason (about
+/// the account, when the e-mail names one).
 pub async fn login(
     state: &AppState,
     email: &str,
     password: &str,
     user_agent: Option<String>,
+    ip: Option<String>,
 ) -> ApiResult<Login> {
     let found = state.store.credentials(email).await?;
     let (profile, hash) = match found {
@@ -137,9 +158,21 @@ pub async fn login(
         None => (None, None),
     };
     let ok = auth::verify_password(password.to_owned(), hash).await?;
+    let failed = |profile: Option<Uuid>, reason: &str| {
+        let email: String = mitai_store::normalize_email(email)
+            .chars()
+            .take(254)
+            .collect();
+        NewActivity::new(actions::LOGIN_FAILED, state.now())
+            .profile(profile)
+            .details(json!({ "email": email, "reason": reason }))
+            .ip(ip.clone())
+    };
     let profile = match profile {
         Some(profile) if ok => profile,
-        _ => {
+        profile => {
+            let event = failed(profile.map(|p| p.id), "invalid_credentials");
+            activity::record(state, event).await;
             return Err(ApiError::refused(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
@@ -148,6 +181,7 @@ pub async fn login(
         }
     };
     if profile.disabled {
+        activity::record(state, failed(Some(profile.id), "account_disabled")).await;
         return Err(ApiError::refused(
             StatusCode::FORBIDDEN,
             "account_disabled",
@@ -167,11 +201,31 @@ pub async fn login(
             user_agent: user_agent.map(|ua| ua.chars().take(300).collect()),
         })
         .await?;
+    activity::record(
+        state,
+        NewActivity::new(actions::LOGIN, now)
+            .by_self(profile.id)
+            .ip(ip),
+    )
+    .await;
     Ok(Login {
         token,
         expires_at,
         profile,
     })
+}
+
+/// Ends the session of `user` (logout).
+pub async fn logout(state: &AppState, user: &CurrentUser, ip: Option<String>) -> ApiResult<()> {
+    state.store.delete_session(&user.token_hash).await?;
+    activity::record(
+        state,
+        NewActivity::new(actions::LOGOUT, state.now())
+            .by_self(user.profile.id)
+            .ip(ip),
+    )
+    .await;
+    Ok(())
 }
 
 /// Creates a user from the CLI or the environment (no registration-mode check, verified).

@@ -13,7 +13,18 @@ pub struct JobReport {
     pub sessions_purged: u64,
     /// Idempotency keys older than a day removed.
     pub idempotency_keys_purged: u64,
+    /// Mail delivered by the send job.
+    pub mail_sent: u64,
+    /// Failed mail attempts that will be retried later.
+    pub mail_retrying: u64,
+    /// Mail given up (too many attempts, or it cannot be built).
+    pub mail_failed: u64,
+    /// Sent and given-up mail older than 30 days removed from the outbox.
+    pub mail_purged: u64,
 }
+
+/// How long sent and given-up mail stays in the outbox.
+const MAIL_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(30);
 
 /// Runs every due job once. A failing job is logged and does not stop the others.
 pub async fn run_due(state: &AppState) -> JobReport {
@@ -25,6 +36,18 @@ pub async fn run_due(state: &AppState) -> JobReport {
             report.idempotency_keys_purged = purged.idempotency_keys;
         }
         Err(e) => tracing::error!(error = %e, job = "purge", "job failed"),
+    }
+    match crate::service::mail::send_due(state).await {
+        Ok(mail) => {
+            report.mail_sent = mail.sent;
+            report.mail_retrying = mail.retrying;
+            report.mail_failed = mail.failed;
+        }
+        Err(e) => tracing::error!(error = %e, job = "send_mail", "job failed"),
+    }
+    match state.store.purge_mail(now - MAIL_KEPT).await {
+        Ok(n) => report.mail_purged = n,
+        Err(e) => tracing::error!(error = %e, job = "purge_mail", "job failed"),
     }
     report
 }

@@ -3,4 +3,8 @@
 
 pub mod access;
 pub mod accounts;
+pub mod activity;
+pub mod coupons;
+pub mod grants;
 pub mod jobs;
+pub mod mail;

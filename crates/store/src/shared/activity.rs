@@ -1,8 +1,294 @@
-//! The activity log and per-profile statistics. (both backends)
+//! The activity log and per-profile statistics, for both backends. Days of the log are
+//! grouped with the backend's `CREATED_DAY` expression; the rest of the SQL is shared.
 
 macro_rules! impl_activity_store {
     ($store:ty) => {
+        const ACTIVITY_COLUMNS: &str = "id, profile_id, actor_id, action, details, ip, created_at";
+
+        fn activity_from(row: &Row) -> $crate::Result<$crate::Activity> {
+            let details: sqlx::types::Json<serde_json::Value> = row.try_get("details")?;
+            Ok($crate::Activity {
+                id: uuid_of(row.try_get("id")?),
+                profile_id: row.try_get::<Option<IdRepr>, _>("profile_id")?.map(uuid_of),
+                actor_id: row.try_get::<Option<IdRepr>, _>("actor_id")?.map(uuid_of),
+                action: row.try_get("action")?,
+                details: details.0,
+                ip: row.try_get("ip")?,
+                created_at: ts_of(row.try_get("created_at")?)?,
+            })
+        }
+
+        fn user_stats_from(row: &Row) -> $crate::Result<$crate::UserStats> {
+            let totals: sqlx::types::Json<serde_json::Value> = row.try_get("feature_totals")?;
+            Ok($crate::UserStats {
+                profile_id: uuid_of(row.try_get("profile_id")?),
+                logins: row.try_get("logins")?,
+                last_login_at: opt_ts(row.try_get("last_login_at")?)?,
+                last_active_at: opt_ts(row.try_get("last_active_at")?)?,
+                feature_totals: totals.0,
+                redemptions: row.try_get("redemptions")?,
+                updated_at: ts_of(row.try_get("updated_at")?)?,
+            })
+        }
+
+        /// Logs one event on `conn` (the caller's transaction) and applies its
+        /// [`StatsDelta`]($crate::StatsDelta) to the profile's `user_stats`.
+        async fn log_activity_in(
+            conn: &mut <Db as sqlx::Database>::Connection,
+            a: &$crate::NewActivity,
+        ) -> $crate::Result<()> {
+            sqlx::query(
+                "INSERT INTO user_activity_log (id, profile_id, actor_id, action, details, ip, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id(a.id))
+            .bind(a.profile_id.map(id))
+            .bind(a.actor_id.map(id))
+            .bind(&a.action)
+            .bind(sqlx::types::Json(&a.details))
+            .bind(&a.ip)
+            .bind(ts(a.created_at))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| on_constraint_of(e, "activity", "profile"))?;
+            let delta = $crate::StatsDelta::of(a);
+            let Some(profile_id) = a.profile_id.filter(|_| !delta.is_empty()) else {
+                return Ok(());
+            };
+            // Instants move forward only: a late event does not move them back.
+            let totals: sqlx::types::Json<serde_json::Value> = sqlx::query_scalar(
+                "INSERT INTO user_stats (profile_id, logins, last_login_at, last_active_at, \
+                    feature_totals, redemptions, updated_at) \
+                 VALUES ($1, $2, $3, $4, '{}', $5, $6) \
+                 ON CONFLICT (profile_id) DO UPDATE SET \
+                    logins = user_stats.logins + excluded.logins, \
+                    last_login_at = CASE WHEN excluded.last_login_at IS NOT NULL \
+                        AND (user_stats.last_login_at IS NULL \
+                             OR excluded.last_login_at > user_stats.last_login_at) \
+                        THEN excluded.last_login_at ELSE user_stats.last_login_at END, \
+                    last_active_at = CASE WHEN excluded.last_active_at IS NOT NULL \
+                        AND (user_stats.last_active_at IS NULL \
+                             OR excluded.last_active_at > user_stats.last_active_at) \
+                        THEN excluded.last_active_at ELSE user_stats.last_active_at END, \
+                    redemptions = user_stats.redemptions + excluded.redemptions, \
+                    updated_at = excluded.updated_at \
+                 RETURNING feature_totals",
+            )
+            .bind(id(profile_id))
+            .bind(delta.logins)
+            .bind(delta.last_login_at.map(ts))
+            .bind(delta.last_active_at.map(ts))
+            .bind(delta.redemptions)
+            .bind(ts(a.created_at))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| on_constraint(e, "profile"))?;
+            if let Some((feature, amount)) = &delta.feature {
+                // The row is locked by the upsert (PostgreSQL) or the single writer
+                // (SQLite) until the transaction ends, so this read-modify-write is safe.
+                let mut totals = match totals.0 {
+                    serde_json::Value::Object(map) => map,
+                    _ => serde_json::Map::new(),
+                };
+                let before = totals.get(feature).and_then(serde_json::Value::as_i64).unwrap_or(0);
+                totals.insert(feature.clone(), serde_json::json!(before.saturating_add(*amount)));
+                sqlx::query("UPDATE user_stats SET feature_totals = $2 WHERE profile_id = $1")
+                    .bind(id(profile_id))
+                    .bind(sqlx::types::Json(serde_json::Value::Object(totals)))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        }
+
         #[async_trait::async_trait]
-        impl $crate::ActivityStore for $store {}
+        impl $crate::ActivityStore for $store {
+            async fn log_activity(&self, a: &$crate::NewActivity) -> $crate::Result<()> {
+                let mut tx = self.begin_write().await?;
+                log_activity_in(&mut *tx, a).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn activity(
+                &self,
+                filter: &$crate::ActivityFilter,
+                before: Option<uuid::Uuid>,
+                limit: i64,
+            ) -> $crate::Result<Vec<$crate::Activity>> {
+                sqlx::query(&format!(
+                    "SELECT {ACTIVITY_COLUMNS} FROM user_activity_log \
+                     WHERE ($1 IS NULL OR profile_id = $1) AND ($2 IS NULL OR action = $2) \
+                       AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR id < $4) \
+                     ORDER BY id DESC LIMIT $5"
+                ))
+                .bind(filter.profile_id.map(id))
+                .bind(filter.action.as_deref())
+                .bind(filter.since.map(ts))
+                .bind(before.map(id))
+                .bind(limit)
+                .fetch_all(self.reader())
+                .await?
+                .iter()
+                .map(activity_from)
+                .collect()
+            }
+
+            async fn user_stats(
+                &self,
+                profile_id: uuid::Uuid,
+            ) -> $crate::Result<Option<$crate::UserStats>> {
+                sqlx::query(
+                    "SELECT profile_id, logins, last_login_at, last_active_at, feature_totals, \
+                     redemptions, updated_at FROM user_stats WHERE profile_id = $1",
+                )
+                .bind(id(profile_id))
+                .fetch_optional(self.reader())
+                .await?
+                .as_ref()
+                .map(user_stats_from)
+                .transpose()
+            }
+
+            async fn active_profiles(
+                &self,
+                since: &[chrono::DateTime<chrono::Utc>],
+            ) -> $crate::Result<Vec<i64>> {
+                let mut counts = Vec::with_capacity(since.len());
+                for t in since {
+                    let n: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM user_stats WHERE last_active_at >= $1",
+                    )
+                    .bind(ts(*t))
+                    .fetch_one(self.reader())
+                    .await?;
+                    counts.push(n);
+                }
+                Ok(counts)
+            }
+
+            async fn feature_days(
+                &self,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<Vec<$crate::FeatureDay>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {CREATED_DAY} AS day, details ->> 'feature' AS feature, \
+                        CAST(SUM(CASE WHEN action = 'feature_used' THEN 1 ELSE 0 END) AS BIGINT) AS uses, \
+                        CAST(SUM(CASE WHEN action = 'feature_used' \
+                            THEN CAST(details ->> 'amount' AS BIGINT) ELSE 0 END) AS BIGINT) AS amount, \
+                        CAST(SUM(CASE WHEN action = 'limit_reached' THEN 1 ELSE 0 END) AS BIGINT) \
+                            AS limit_reached \
+                     FROM user_activity_log \
+                     WHERE action IN ('feature_used', 'limit_reached') AND created_at >= $1 \
+                     GROUP BY 1, 2 ORDER BY 1, 2"
+                ))
+                .bind(ts(since))
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let day: String = row.try_get("day")?;
+                        Ok($crate::FeatureDay {
+                            day: chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                                .map_err(|_| corrupt("day", &day))?,
+                            feature: row
+                                .try_get::<Option<String>, _>("feature")?
+                                .unwrap_or_default(),
+                            uses: row.try_get("uses")?,
+                            amount: row.try_get("amount")?,
+                            limit_reached: row.try_get("limit_reached")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn profiles_with_grants(&self) -> $crate::Result<Vec<uuid::Uuid>> {
+                let ids: Vec<IdRepr> = sqlx::query_scalar(
+                    "SELECT DISTINCT profile_id FROM access_grants ORDER BY profile_id",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                Ok(ids.into_iter().map(uuid_of).collect())
+            }
+
+            async fn coupon_redemption_counts(
+                &self,
+                limit: i64,
+            ) -> $crate::Result<Vec<$crate::CouponRedemptionCount>> {
+                let rows = sqlx::query(
+                    "SELECT c.id, COALESCE(NULLIF(c.display_code, ''), c.code) AS code, c.campaign, \
+                        c.tier_id, COUNT(*) AS redemptions, MAX(r.redeemed_at) AS last_redeemed_at \
+                     FROM coupon_redemptions r JOIN coupons c ON c.id = r.coupon_id \
+                     GROUP BY c.id, c.code, c.display_code, c.campaign, c.tier_id \
+                     ORDER BY redemptions DESC, c.code LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok($crate::CouponRedemptionCount {
+                            coupon_id: uuid_of(row.try_get("id")?),
+                            code: row.try_get("code")?,
+                            campaign: row.try_get("campaign")?,
+                            tier_id: row.try_get("tier_id")?,
+                            redemptions: row.try_get("redemptions")?,
+                            last_redeemed_at: ts_of(row.try_get("last_redeemed_at")?)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+
+        /// The helper other store methods use: the event and its statistics commit and
+        /// roll back with the caller's transaction.
+        #[cfg(test)]
+        mod log_in_transaction {
+            use super::*;
+            use $crate::{AccountStore as _, ActivityStore as _};
+
+            #[tokio::test]
+            async fn commits_and_rolls_back_with_the_caller() {
+                let db = $crate::testing::TestDb::new(<$store>::BACKEND).await;
+                let store = <$store>::connect(&db.url).await.expect("connect");
+                let now = chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+                let profile = store
+                    .create_profile(&$crate::NewProfile {
+                        id: uuid::Uuid::now_v7(),
+                        email: "tx@example.org".into(),
+                        password_hash: "x".into(),
+                        name: String::new(),
+                        role: $crate::Role::User,
+                        tier: "free".into(),
+                        trial_ends_at: None,
+                        email_verified: false,
+                        invited_by: None,
+                        language: "en".into(),
+                        created_at: now,
+                    })
+                    .await
+                    .unwrap();
+                let login = |at| $crate::NewActivity::new($crate::actions::LOGIN, at).by_self(profile.id);
+
+                let mut tx = store.begin_write().await.unwrap();
+                log_activity_in(&mut *tx, &login(now)).await.unwrap();
+                tx.rollback().await.unwrap();
+                assert_eq!(store.user_stats(profile.id).await.unwrap(), None);
+
+                let later = now + chrono::TimeDelta::seconds(1);
+                let mut tx = store.begin_write().await.unwrap();
+                log_activity_in(&mut *tx, &login(later)).await.unwrap();
+                tx.commit().await.unwrap();
+                let all = store
+                    .activity(&$crate::ActivityFilter::default(), None, 10)
+                    .await
+                    .unwrap();
+                assert_eq!(all.len(), 1);
+                assert_eq!(all[0].created_at, later);
+                let stats = store.user_stats(profile.id).await.unwrap().expect("stats");
+                assert_eq!((stats.logins, stats.last_login_at), (1, Some(later)));
+                store.close().await;
+            }
+        }
     };
 }

@@ -1,6 +1,7 @@
 //! `/api/admin`: its own router, guarded as a whole, so no handler can forget the check.
 
 use axum::middleware;
+use chrono::{DateTime, Datelike, Utc};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -8,9 +9,14 @@ use crate::auth::AdminUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+mod activity;
+mod coupons;
 mod features;
+mod grants;
 mod limits;
+mod mail;
 mod settings;
+mod stats;
 mod tiers;
 mod users;
 
@@ -28,6 +34,19 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(users::put_restriction, users::delete_restriction))
         .routes(routes!(settings::list))
         .routes(routes!(settings::put))
+        .routes(routes!(coupons::list, coupons::create))
+        .routes(routes!(coupons::batch))
+        .routes(routes!(coupons::export_csv))
+        .routes(routes!(coupons::get, coupons::patch))
+        .routes(routes!(coupons::redemptions))
+        .routes(routes!(grants::list, grants::create))
+        .routes(routes!(grants::pause))
+        .routes(routes!(grants::resume))
+        .routes(routes!(grants::revoke))
+        .routes(routes!(activity::list))
+        .routes(routes!(stats::global))
+        .routes(routes!(stats::user))
+        .routes(routes!(mail::list))
         .route_layer(middleware::from_extractor_with_state::<AdminUser, _>(
             state.clone(),
         ))
@@ -60,14 +79,30 @@ pub(crate) fn check_limit(field: &str, limit: Option<i64>) -> Result<Option<i64>
     }
 }
 
-/// Checks a free-text field's length.
+/// Checks a free-text field's length; NUL characters are refused (PostgreSQL cannot
+/// store them).
 pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     if value.chars().count() > max {
         Err(ApiError::field(
             field,
             format!("must be at most {max} characters"),
         ))
+    } else if value.contains('\0') {
+        Err(ApiError::field(field, "must not contain NUL characters"))
     } else {
         Ok(())
+    }
+}
+
+/// Checks an instant given by an admin: years 1970 to 9999, which both backends store
+/// and read back (SQLite keeps fixed-width RFC 3339 text; PostgreSQL has no year < -4713).
+pub(crate) fn check_instant(field: &str, instant: DateTime<Utc>) -> Result<(), ApiError> {
+    if (1970..=9999).contains(&instant.year()) {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            field,
+            "must be between 1970-01-01 and 9999-12-31",
+        ))
     }
 }

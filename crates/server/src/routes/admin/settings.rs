@@ -2,12 +2,16 @@
 
 use axum::extract::State;
 use mitai_access::settings::{self, SettingError};
+use mitai_store::actions;
 use serde::Deserialize;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::api::{ErrorBody, Page, SettingView};
 use crate::auth::AdminUser;
+use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::service::activity;
 use crate::state::AppState;
 
 /// All settings.
@@ -44,12 +48,20 @@ pub struct SettingBody {
 pub async fn put(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path(key): Path<String>,
     Json(body): Json<SettingBody>,
 ) -> ApiResult<Json<SettingView>> {
     let registry = state.registry();
     let tier_exists = |id: &str| registry.tier_by_id(id).is_some_and(|t| t.active);
     let value = match settings::validate(&key, &body.value, tier_exists) {
+        // Settings end up in mail headers and links: no line breaks or other controls.
+        Ok(Value::String(s)) if s.chars().any(char::is_control) => {
+            return Err(ApiError::field(
+                "value",
+                "must not contain control characters",
+            ));
+        }
         Ok(value) => value,
         Err(SettingError::UnknownKey) => return Err(ApiError::NotFound),
         Err(SettingError::Invalid(why)) => return Err(ApiError::field("value", why)),
@@ -59,5 +71,8 @@ pub async fn put(
         .set_setting(&key, &value, Some(admin.profile.id), state.now())
         .await?;
     state.registry_changed().await?;
+    let details = json!({ "key": stored.key, "value": stored.value });
+    let action = actions::SETTING_CHANGED;
+    activity::record_admin(&state, admin.profile.id, None, action, details, ip).await;
     Ok(Json(SettingView::from(stored)))
 }

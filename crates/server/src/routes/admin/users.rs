@@ -3,16 +3,18 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use mitai_store::{ProfilePatch, Restriction, Role};
+use mitai_store::{Profile, ProfilePatch, Restriction, Role, actions};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{check_limit, check_text};
+use super::{check_instant, check_limit, check_text};
 use crate::api::{AccessList, ErrorBody, ListParams, Page, ProfileView, RestrictionView};
 use crate::auth::AdminUser;
+use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ApiResult, Json, Path, Query, double_option};
-use crate::service::access;
+use crate::service::{access, activity, grants};
 use crate::state::AppState;
 
 /// Profiles, optionally filtered by a text in e-mail or name.
@@ -46,15 +48,11 @@ pub async fn list(
     } else {
         None
     };
-    let registry = state.registry();
-    let now = state.now();
-    Ok(Json(Page {
-        items: profiles
-            .iter()
-            .map(|p| ProfileView::new(p, &registry, now))
-            .collect(),
-        next_cursor,
-    }))
+    let mut items = Vec::with_capacity(profiles.len());
+    for p in &profiles {
+        items.push(grants::profile_view(&state, p).await?);
+    }
+    Ok(Json(Page { items, next_cursor }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,7 +76,7 @@ pub async fn get(
     let profile = load(&state, id).await?;
     let restrictions = state.store.restrictions(id).await?;
     Ok(Json(UserDetail {
-        profile: ProfileView::new(&profile, &state.registry(), state.now()),
+        profile: grants::profile_view(&state, &profile).await?,
         restrictions: restrictions.iter().map(RestrictionView::from).collect(),
     }))
 }
@@ -106,15 +104,20 @@ pub struct UserPatch {
     security(("bearer" = [])))]
 pub async fn patch(
     State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<Uuid>,
     Json(body): Json<UserPatch>,
 ) -> ApiResult<Json<crate::api::ProfileEnvelope>> {
     let registry = state.registry();
     let profile = load(&state, id).await?;
-    if let Some(tier) = &body.tier {
-        if registry.tier_by_id(tier).is_none() {
-            return Err(ApiError::field("tier", "no such tier"));
-        }
+    if let Some(Some(ends)) = body.trial_ends_at {
+        check_instant("trial_ends_at", ends)?;
+    }
+    if let Some(tier) = &body.tier
+        && registry.tier_by_id(tier).is_none()
+    {
+        return Err(ApiError::field("tier", "no such tier"));
     }
     let role = match body.role.as_deref() {
         None => None,
@@ -144,9 +147,66 @@ pub async fn patch(
         .update_profile(id, &patch, state.now())
         .await?
         .ok_or(ApiError::NotFound)?;
+    // The check above and the update are two statements: two admins demoting each other
+    // at once both pass the check. Looking again after our own update closes that race
+    // (on any number of instances): whoever finds no active admin left undoes their own
+    // change, so at least one admin always remains.
+    if loses_admin && !other_admin_exists(&state, id).await? {
+        let undo = ProfilePatch {
+            tier: Some(profile.tier.clone()),
+            role: Some(profile.role),
+            disabled: Some(profile.disabled),
+            trial_ends_at: Some(profile.trial_ends_at),
+            ..Default::default()
+        };
+        state.store.update_profile(id, &undo, state.now()).await?;
+        return Err(ApiError::refused(
+            StatusCode::CONFLICT,
+            "last_admin",
+            "this is the only active admin",
+        ));
+    }
+    log_changes(&state, admin.profile.id, &profile, &updated, ip).await;
     Ok(Json(crate::api::ProfileEnvelope {
-        profile: ProfileView::new(&updated, &registry, state.now()),
+        profile: grants::profile_view(&state, &updated).await?,
     }))
+}
+
+/// Logs each change an admin made to a profile: `tier_changed`, `role_changed`,
+/// `account_disabled` / `account_enabled`, `trial_changed`.
+async fn log_changes(
+    state: &AppState,
+    admin: Uuid,
+    before: &Profile,
+    after: &Profile,
+    ip: Option<String>,
+) {
+    let mut changes = Vec::new();
+    if before.tier != after.tier {
+        changes.push((
+            actions::TIER_CHANGED,
+            json!({"from": before.tier, "to": after.tier}),
+        ));
+    }
+    if before.role != after.role {
+        let (from, to) = (before.role.as_str(), after.role.as_str());
+        changes.push(("role_changed", json!({"from": from, "to": to})));
+    }
+    if before.disabled != after.disabled {
+        let action = if after.disabled {
+            "account_disabled"
+        } else {
+            "account_enabled"
+        };
+        changes.push((action, json!({})));
+    }
+    if before.trial_ends_at != after.trial_ends_at {
+        let (from, to) = (before.trial_ends_at, after.trial_ends_at);
+        changes.push(("trial_changed", json!({"from": from, "to": to})));
+    }
+    for (action, details) in changes {
+        activity::record_admin(state, admin, Some(after.id), action, details, ip.clone()).await;
+    }
 }
 
 async fn other_admin_exists(state: &AppState, except: Uuid) -> ApiResult<bool> {
@@ -204,6 +264,7 @@ pub struct RestrictionBody {
 pub async fn put_restriction(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path((id, feature)): Path<(Uuid, String)>,
     Json(body): Json<RestrictionBody>,
 ) -> ApiResult<Json<RestrictionView>> {
@@ -217,8 +278,11 @@ pub async fn put_restriction(
     let limit = check_limit("limit", limit)?;
     check_text("reason", &body.reason, 500)?;
     let now = state.now();
-    if body.valid_until.is_some_and(|until| until <= now) {
-        return Err(ApiError::field("valid_until", "must be in the future"));
+    if let Some(until) = body.valid_until {
+        if until <= now {
+            return Err(ApiError::field("valid_until", "must be in the future"));
+        }
+        check_instant("valid_until", until)?;
     }
     let restriction = Restriction {
         profile_id: id,
@@ -230,6 +294,14 @@ pub async fn put_restriction(
         created_at: now,
     };
     state.store.put_restriction(&restriction).await?;
+    let details = json!({
+        "feature": restriction.feature_id,
+        "limit": restriction.limit,
+        "reason": restriction.reason,
+        "valid_until": restriction.valid_until,
+    });
+    let action = actions::RESTRICTION_SET;
+    activity::record_admin(&state, admin.profile.id, Some(id), action, details, ip).await;
     Ok(Json(RestrictionView::from(&restriction)))
 }
 
@@ -240,9 +312,17 @@ pub async fn put_restriction(
     security(("bearer" = [])))]
 pub async fn delete_restriction(
     State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path((id, feature)): Path<(Uuid, String)>,
 ) -> ApiResult<StatusCode> {
+    if state.registry().feature_by_id(&feature).is_none() {
+        return Err(ApiError::NotFound);
+    }
     if state.store.delete_restriction(id, &feature).await? {
+        let details = json!({ "feature": feature });
+        let action = actions::RESTRICTION_CLEARED;
+        activity::record_admin(&state, admin.profile.id, Some(id), action, details, ip).await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

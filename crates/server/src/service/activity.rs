@@ -1,0 +1,145 @@
+//! The activity log and statistics: recording events, listing them, global figures.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use mitai_store::{Activity, ActivityFilter, NewActivity, Profile, UserStats};
+use uuid::Uuid;
+
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+/// Logs an event (and updates its profile's statistics). The change it records has
+/// already happened, so a failure here is logged and is not the request's failure.
+pub async fn record(state: &AppState, activity: NewActivity) {
+    if let Err(e) = state.store.log_activity(&activity).await {
+        tracing::error!(error = %e, action = %activity.action, "activity not logged");
+    }
+}
+
+/// Logs what an admin did, about a profile or (`None`) about the instance.
+pub async fn record_admin(
+    state: &AppState,
+    admin: Uuid,
+    profile: Option<Uuid>,
+    action: &str,
+    details: serde_json::Value,
+    ip: Option<String>,
+) {
+    let event = NewActivity::new(action, state.now())
+        .profile(profile)
+        .actor(Some(admin))
+        .details(details)
+        .ip(ip);
+    record(state, event).await;
+}
+
+/// A page of the log, newest first, and the cursor of the next page.
+pub async fn list(
+    state: &AppState,
+    filter: &ActivityFilter,
+    before: Option<Uuid>,
+    limit: i64,
+) -> ApiResult<(Vec<Activity>, Option<Uuid>)> {
+    let mut items = state.store.activity(filter, before, limit + 1).await?;
+    let next = if items.len() as i64 > limit {
+        items.truncate(usize::try_from(limit).unwrap_or(0));
+        items.last().map(|a| a.id)
+    } else {
+        None
+    };
+    Ok((items, next))
+}
+
+/// The global figures of DESIGN §8.
+#[derive(Debug, Clone)]
+pub struct GlobalStats {
+    pub now: DateTime<Utc>,
+    pub profiles_total: i64,
+    pub profiles_disabled: i64,
+    /// Enabled profiles by effective tier; every tier appears, with 0 if none.
+    pub by_effective_tier: BTreeMap<String, i64>,
+    /// Profiles active in the last 1, 7 and 30 days.
+    pub active: [i64; 3],
+    pub feature_days: Vec<mitai_store::FeatureDay>,
+    pub coupons: Vec<mitai_store::CouponRedemptionCount>,
+    pub mail: mitai_store::MailCounts,
+}
+
+/// How many days of per-feature figures the stats show.
+pub const FEATURE_DAYS: i32 = 30;
+/// How many coupons the stats list at most.
+const COUPONS_SHOWN: i64 = 500;
+
+pub async fn global(state: &AppState) -> ApiResult<GlobalStats> {
+    let now = state.now();
+    let registry = state.registry();
+    let mut by_effective_tier: BTreeMap<String, i64> =
+        registry.tiers().iter().map(|t| (t.id.clone(), 0)).collect();
+    let with_grants: std::collections::HashSet<Uuid> = state
+        .store
+        .profiles_with_grants()
+        .await?
+        .into_iter()
+        .collect();
+    let (mut total, mut disabled) = (0, 0);
+    let mut after = None;
+    loop {
+        let page = state.store.list_profiles(None, after, 500).await?;
+        for profile in &page {
+            total += 1;
+            if profile.disabled {
+                disabled += 1;
+                continue;
+            }
+            let tier = if with_grants.contains(&profile.id) {
+                crate::service::grants::effective_tier_id(state, profile).await?
+            } else {
+                let idx = crate::service::grants::effective_tier(&registry, profile, &[], now);
+                registry.tier(idx).id.clone()
+            };
+            *by_effective_tier.entry(tier).or_default() += 1;
+        }
+        match page.last() {
+            Some(last) if page.len() == 500 => after = Some(last.id),
+            _ => break,
+        }
+    }
+    let day = TimeDelta::days(1);
+    let active = state
+        .store
+        .active_profiles(&[now - day, now - day * 7, now - day * 30])
+        .await?;
+    // From the start of the UTC day 29 days ago: 30 whole days including today.
+    let first_day = (now - day * (FEATURE_DAYS - 1))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(now, |t| t.and_utc());
+    Ok(GlobalStats {
+        now,
+        profiles_total: total,
+        profiles_disabled: disabled,
+        by_effective_tier,
+        active: [active[0], active[1], active[2]],
+        feature_days: state.store.feature_days(first_day).await?,
+        coupons: state.store.coupon_redemption_counts(COUPONS_SHOWN).await?,
+        mail: state.store.mail_counts().await?,
+    })
+}
+
+/// A profile's statistics; zeros before its first counted event.
+pub async fn of_profile(state: &AppState, profile: &Profile) -> ApiResult<UserStats> {
+    Ok(state
+        .store
+        .user_stats(profile.id)
+        .await?
+        .unwrap_or_else(|| UserStats {
+            profile_id: profile.id,
+            logins: 0,
+            last_login_at: None,
+            last_active_at: None,
+            feature_totals: serde_json::json!({}),
+            redemptions: 0,
+            updated_at: profile.created_at,
+        }))
+}

@@ -1,0 +1,335 @@
+//! Coupons: creation (one, or a batch of generated codes) and redemption.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, TimeDelta, Utc};
+use mitai_access::coupons::{
+    code_from_random, display_code, month_key, normalize_code, wellpass_ends_at,
+};
+use mitai_store::coupons::{Coupon, CouponKind, GrantSpan, NewGrant, Redeem, RedeemOutcome};
+use mitai_store::{Profile, StoreError};
+use rand::RngCore;
+use uuid::Uuid;
+
+use crate::api::GrantView;
+use crate::error::{ApiError, ApiResult};
+use crate::service::grants;
+use crate::state::AppState;
+
+/// Unknown-code attempts allowed per profile, and per IP, in one window.
+pub const UNKNOWN_CODE_LIMIT_PER_PROFILE: i64 = 10;
+pub const UNKNOWN_CODE_LIMIT_PER_IP: i64 = 50;
+/// The rate-limit window.
+pub const RATE_WINDOW: TimeDelta = TimeDelta::minutes(15);
+
+/// A coupon as an admin describes it.
+#[derive(Debug, Clone)]
+pub struct CouponSpec {
+    pub code: Option<String>,
+    pub kind: CouponKind,
+    pub tier: String,
+    pub duration_days: Option<i32>,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub period_ends_at: Option<DateTime<Utc>>,
+    pub max_redemptions: Option<i32>,
+    pub campaign: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A new random code: 60 bits from the operating system's CSPRNG.
+pub fn generate_code() -> String {
+    let mut random = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut random);
+    code_from_random(random)
+}
+
+/// Checks a spec against the coupon rules and builds the coupon.
+pub fn build_coupon(state: &AppState, spec: CouponSpec, admin: Uuid) -> ApiResult<Coupon> {
+    let registry = state.registry();
+    let now = state.now();
+    if !registry.tier_by_id(&spec.tier).is_some_and(|t| t.active) {
+        return Err(ApiError::field("tier", "must be the id of an active tier"));
+    }
+    let (code, display) = match &spec.code {
+        Some(given) => {
+            let code = normalize_code(given).ok_or_else(|| {
+                ApiError::field(
+                    "code",
+                    "must be 1 to 64 letters, digits or _ (spaces and dashes are ignored)",
+                )
+            })?;
+            (code, given.trim().to_owned())
+        }
+        None => {
+            let code = generate_code();
+            let display = display_code(&code);
+            (code, display)
+        }
+    };
+    if let (Some(from), Some(until)) = (spec.valid_from, spec.valid_until)
+        && until <= from
+    {
+        return Err(ApiError::field("valid_until", "must be after valid_from"));
+    }
+    if spec
+        .max_redemptions
+        .is_some_and(|m| !(1..=10_000_000).contains(&m))
+    {
+        return Err(ApiError::field(
+            "max_redemptions",
+            "must be from 1 to 10000000",
+        ));
+    }
+    for (field, value) in [("campaign", &spec.campaign), ("note", &spec.note)] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > 500) {
+            return Err(ApiError::field(field, "must be at most 500 characters"));
+        }
+    }
+    let mut coupon = Coupon {
+        id: Uuid::now_v7(),
+        code,
+        display_code: display,
+        kind: spec.kind,
+        tier_id: spec.tier,
+        duration_days: None,
+        valid_from: spec.valid_from,
+        valid_until: spec.valid_until,
+        period_ends_at: None,
+        max_redemptions: spec.max_redemptions,
+        redeemed_count: 0,
+        active: true,
+        campaign: spec.campaign.filter(|c| !c.trim().is_empty()),
+        note: spec.note,
+        created_by: Some(admin),
+        created_at: now,
+    };
+    match spec.kind {
+        CouponKind::SingleUse => {
+            match spec.duration_days {
+                Some(days) if (1..=3650).contains(&days) => coupon.duration_days = Some(days),
+                _ => {
+                    return Err(ApiError::field(
+                        "duration_days",
+                        "a single_use coupon needs 1 to 3650 days",
+                    ));
+                }
+            }
+            if spec.max_redemptions.is_some_and(|m| m != 1) {
+                return Err(ApiError::field(
+                    "max_redemptions",
+                    "a single_use coupon is redeemed once",
+                ));
+            }
+            coupon.max_redemptions = Some(1);
+        }
+        CouponKind::Period => match spec.period_ends_at {
+            Some(end) if end > now => coupon.period_ends_at = Some(end),
+            _ => {
+                return Err(ApiError::field(
+                    "period_ends_at",
+                    "a period coupon needs an end in the future",
+                ));
+            }
+        },
+        CouponKind::Wellpass => {
+            if spec.duration_days.is_some() || spec.period_ends_at.is_some() {
+                return Err(ApiError::field(
+                    "kind",
+                    "a wellpass coupon lasts a calendar month; give no duration or end",
+                ));
+            }
+        }
+    }
+    if spec.kind != CouponKind::SingleUse && spec.duration_days.is_some() {
+        return Err(ApiError::field(
+            "duration_days",
+            "only single_use coupons have a duration",
+        ));
+    }
+    Ok(coupon)
+}
+
+/// Stores coupons; a chosen code that exists answers 409 `code_taken`.
+pub async fn store_coupons(state: &AppState, coupons: &[Coupon]) -> ApiResult<()> {
+    match state.store.create_coupons(coupons).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict(_)) => Err(ApiError::refused(
+            StatusCode::CONFLICT,
+            "code_taken",
+            "a coupon with this code exists",
+        )),
+        Err(StoreError::MissingReference(_)) => Err(ApiError::field("tier", "no such tier")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates `count` single-use coupons with generated codes, all or none. A collision of
+/// generated codes (about 2^-60 per pair) is answered by generating the batch again.
+pub async fn create_batch(
+    state: &AppState,
+    spec: CouponSpec,
+    count: usize,
+    admin: Uuid,
+) -> ApiResult<Vec<Coupon>> {
+    for _ in 0..3 {
+        let coupons = (0..count)
+            .map(|_| {
+                build_coupon(
+                    state,
+                    CouponSpec {
+                        code: None,
+                        ..spec.clone()
+                    },
+                    admin,
+                )
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        match state.store.create_coupons(&coupons).await {
+            Ok(()) => return Ok(coupons),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Internal(anyhow::anyhow!(
+        "generated codes collided three times"
+    )))
+}
+
+fn window_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = RATE_WINDOW.num_seconds();
+    DateTime::from_timestamp(now.timestamp() - now.timestamp().rem_euclid(secs), 0).unwrap_or(now)
+}
+
+fn rate_limited(now: DateTime<Utc>) -> ApiError {
+    let retry = (window_start(now) + RATE_WINDOW - now).num_seconds().max(1);
+    ApiError::RateLimited {
+        retry_after_secs: retry as u64,
+    }
+}
+
+fn invalid_coupon() -> ApiError {
+    ApiError::refused(
+        StatusCode::NOT_FOUND,
+        "invalid_coupon",
+        "this code is not valid",
+    )
+}
+
+/// Redeems a code for a profile. Returns the new grant and the effective tier after it.
+pub async fn redeem(
+    state: &AppState,
+    profile: &Profile,
+    code: &str,
+    ip: Option<&str>,
+) -> ApiResult<(GrantView, String)> {
+    let now = state.now();
+    let window = window_start(now);
+    let profile_bucket = format!("redeem:profile:{}", profile.id);
+    let ip_bucket = ip.map(|ip| format!("redeem:ip:{ip}"));
+    if state
+        .store
+        .rate_limit_count(&profile_bucket, window)
+        .await?
+        >= UNKNOWN_CODE_LIMIT_PER_PROFILE
+    {
+        return Err(rate_limited(now));
+    }
+    if let Some(bucket) = &ip_bucket
+        && state.store.rate_limit_count(bucket, window).await? >= UNKNOWN_CODE_LIMIT_PER_IP
+    {
+        return Err(rate_limited(now));
+    }
+    let coupon = match normalize_code(code) {
+        Some(code) => state
+            .store
+            .coupon_by_code(&code)
+            .await?
+            .filter(|c| c.active),
+        None => None,
+    };
+    let Some(coupon) = coupon else {
+        // Unknown and inactive codes look the same, and both count against guessing.
+        state.store.rate_limit_hit(&profile_bucket, window).await?;
+        if let Some(bucket) = &ip_bucket {
+            state.store.rate_limit_hit(bucket, window).await?;
+        }
+        return Err(invalid_coupon());
+    };
+    let registry = state.registry();
+    let tz = registry.settings.usage_timezone;
+    let (span, period_key) = match coupon.kind {
+        CouponKind::SingleUse => (
+            GrantSpan::Duration {
+                seconds: i64::from(coupon.duration_days.unwrap_or(1)) * 86_400,
+            },
+            String::new(),
+        ),
+        CouponKind::Period => {
+            let ends_at = coupon.period_ends_at.unwrap_or(now);
+            if ends_at <= now {
+                return Err(ApiError::refused(
+                    StatusCode::GONE,
+                    "coupon_expired",
+                    "this coupon's period is over",
+                ));
+            }
+            (
+                GrantSpan::Fixed {
+                    starts_at: now,
+                    ends_at,
+                },
+                String::new(),
+            )
+        }
+        CouponKind::Wellpass => (
+            GrantSpan::Fixed {
+                starts_at: now,
+                ends_at: wellpass_ends_at(tz, now, registry.settings.wellpass_grace_days),
+            },
+            month_key(tz, now),
+        ),
+    };
+    let redeem = Redeem {
+        redemption_id: Uuid::now_v7(),
+        coupon_id: coupon.id,
+        period_key,
+        grant: NewGrant {
+            id: Uuid::now_v7(),
+            profile_id: profile.id,
+            tier_id: coupon.tier_id.clone(),
+            source: "coupon".into(),
+            coupon_id: Some(coupon.id),
+            span,
+            created_by: None,
+            created_at: now,
+        },
+        now,
+    };
+    match state.store.redeem(&redeem).await? {
+        RedeemOutcome::Redeemed(grant) => {
+            let view = grants::grant_view(state, grant.id).await?;
+            let tier = grants::effective_tier_id(state, profile).await?;
+            Ok((view, tier))
+        }
+        RedeemOutcome::Invalid => Err(invalid_coupon()),
+        RedeemOutcome::Expired => Err(ApiError::refused(
+            StatusCode::GONE,
+            "coupon_expired",
+            "this coupon cannot be redeemed now",
+        )),
+        RedeemOutcome::Exhausted => Err(ApiError::refused(
+            StatusCode::GONE,
+            "coupon_exhausted",
+            "this coupon has been redeemed as often as it may",
+        )),
+        RedeemOutcome::AlreadyRedeemed => Err(ApiError::refused(
+            StatusCode::CONFLICT,
+            "coupon_already_redeemed",
+            if coupon.kind == CouponKind::Wellpass {
+                "you redeemed this coupon this month already"
+            } else {
+                "you redeemed this coupon already"
+            },
+        )),
+    }
+}

@@ -1,0 +1,192 @@
+//! Access grants: the timeline of a profile's grants, and admin changes to them.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use mitai_access::grants::{self, GrantKind, Pause, Timeline};
+use mitai_access::{Registry, TierIdx};
+use mitai_store::Profile;
+use mitai_store::coupons::{Grant, GrantChange, GrantSpan, NewGrant};
+use uuid::Uuid;
+
+use crate::api::GrantView;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// The pure-domain form of a stored grant.
+pub fn to_access(g: &Grant) -> grants::Grant {
+    grants::Grant {
+        id: g.id,
+        tier_id: g.tier_id.clone(),
+        kind: match g.span {
+            GrantSpan::Fixed { starts_at, ends_at } => GrantKind::Fixed { starts_at, ends_at },
+            GrantSpan::Duration { seconds } => GrantKind::Duration { seconds },
+        },
+        created_at: g.created_at,
+        revoked_at: g.revoked_at,
+        pauses: g
+            .pauses
+            .iter()
+            .map(|p| Pause {
+                from: p.paused_at,
+                to: p.resumed_at,
+            })
+            .collect(),
+    }
+}
+
+/// The timeline of a profile: base tier, trial and every grant, as seen at `now`.
+pub fn profile_timeline(
+    registry: &Registry,
+    profile: &Profile,
+    grants: &[Grant],
+    now: DateTime<Utc>,
+) -> Timeline {
+    let trial = profile
+        .trial_ends_at
+        .map(|ends| (registry.settings.trial_tier.as_str(), ends));
+    let domain: Vec<grants::Grant> = grants.iter().map(to_access).collect();
+    grants::timeline(registry, &profile.tier, trial, &domain, now)
+}
+
+/// The effective tier of a profile at `now`: base tier, trial, running grants.
+pub fn effective_tier(
+    registry: &Registry,
+    profile: &Profile,
+    grants: &[Grant],
+    now: DateTime<Utc>,
+) -> TierIdx {
+    let trial = profile
+        .trial_ends_at
+        .map(|ends| (registry.settings.trial_tier.as_str(), ends));
+    if grants.is_empty() {
+        return registry.effective_tier(&profile.tier, trial, [], now);
+    }
+    let timeline = profile_timeline(registry, profile, grants, now);
+    registry.effective_tier(&profile.tier, trial, timeline.running_tiers_at_now(), now)
+}
+
+/// The effective tier id of a profile now, loading its grants.
+pub async fn effective_tier_id(state: &AppState, profile: &Profile) -> ApiResult<String> {
+    let registry = state.registry();
+    let grants = state.store.grants(profile.id).await?;
+    let tier = effective_tier(&registry, profile, &grants, state.now());
+    Ok(registry.tier(tier).id.clone())
+}
+
+/// The `<grant>` views of a profile's grants, newest first.
+pub async fn grant_views(state: &AppState, profile: &Profile) -> ApiResult<Vec<GrantView>> {
+    let registry = state.registry();
+    let grants = state.store.grants(profile.id).await?;
+    let timeline = profile_timeline(&registry, profile, &grants, state.now());
+    let mut views: Vec<GrantView> = grants
+        .iter()
+        .zip(timeline.states())
+        .map(|(g, s)| GrantView::new(g, s))
+        .collect();
+    views.reverse();
+    Ok(views)
+}
+
+/// The view of one grant of a profile (its state depends on the profile's other grants).
+pub async fn grant_view(state: &AppState, grant_id: Uuid) -> ApiResult<GrantView> {
+    let grant = state
+        .store
+        .grant(grant_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let profile = state
+        .store
+        .profile(grant.profile_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    grant_views(state, &profile)
+        .await?
+        .into_iter()
+        .find(|v| v.id == grant_id)
+        .ok_or(ApiError::NotFound)
+}
+
+/// What an admin asks for.
+pub enum GrantRequest {
+    Duration {
+        days: i64,
+    },
+    Fixed {
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+    },
+}
+
+/// Creates an admin grant for a profile.
+pub async fn create_admin_grant(
+    state: &AppState,
+    admin: Uuid,
+    profile_id: Uuid,
+    tier: &str,
+    request: GrantRequest,
+) -> ApiResult<GrantView> {
+    let registry = state.registry();
+    if !registry.tier_by_id(tier).is_some_and(|t| t.active) {
+        return Err(ApiError::field("tier", "must be the id of an active tier"));
+    }
+    state
+        .store
+        .profile(profile_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let span = match request {
+        GrantRequest::Duration { days } if (1..=3650).contains(&days) => GrantSpan::Duration {
+            seconds: days * 86_400,
+        },
+        GrantRequest::Duration { .. } => {
+            return Err(ApiError::field("days", "must be from 1 to 3650"));
+        }
+        GrantRequest::Fixed { starts_at, ends_at } if starts_at < ends_at => {
+            GrantSpan::Fixed { starts_at, ends_at }
+        }
+        GrantRequest::Fixed { .. } => {
+            return Err(ApiError::field("ends_at", "must be after starts_at"));
+        }
+    };
+    let grant = state
+        .store
+        .create_grant(&NewGrant {
+            id: Uuid::now_v7(),
+            profile_id,
+            tier_id: tier.to_owned(),
+            source: "admin".into(),
+            coupon_id: None,
+            span,
+            created_by: Some(admin),
+            created_at: state.now(),
+        })
+        .await?;
+    grant_view(state, grant.id).await
+}
+
+/// Maps an admin change to its answer.
+pub fn change_result(change: GrantChange, no_change: &'static str) -> ApiResult<()> {
+    match change {
+        GrantChange::Done => Ok(()),
+        GrantChange::NotFound => Err(ApiError::NotFound),
+        GrantChange::Revoked => Err(ApiError::refused(
+            StatusCode::CONFLICT,
+            "grant_revoked",
+            "this grant is revoked",
+        )),
+        GrantChange::NoChange => Err(ApiError::refused(
+            StatusCode::CONFLICT,
+            no_change,
+            no_change.replace('_', " "),
+        )),
+    }
+}
+
+/// The API view of a profile, with its effective tier computed from its grants.
+pub async fn profile_view(
+    state: &AppState,
+    profile: &Profile,
+) -> ApiResult<crate::api::ProfileView> {
+    let tier = effective_tier_id(state, profile).await?;
+    Ok(crate::api::ProfileView::new(profile, tier))
+}
