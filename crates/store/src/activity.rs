@@ -28,6 +28,12 @@ pub mod actions {
     pub const RESTRICTION_SET: &str = "restriction_set";
     pub const RESTRICTION_CLEARED: &str = "restriction_cleared";
     pub const SETTING_CHANGED: &str = "setting_changed";
+    pub const GRANT_CREATED: &str = "grant_created";
+    pub const GRANT_PAUSED: &str = "grant_paused";
+    pub const GRANT_RESUMED: &str = "grant_resumed";
+    pub const GRANT_EXPIRED: &str = "grant_expired";
+    pub const GRANT_REVOKED: &str = "grant_revoked";
+    pub const EXPORT_DOWNLOADED: &str = "export_downloaded";
 }
 
 /// An event to log.

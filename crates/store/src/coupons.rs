@@ -137,7 +137,8 @@ pub struct Redemption {
     pub period_key: String,
 }
 
-/// A redemption to record, with the grant it creates.
+/// A redemption to record, with the grant it creates, and the activity entry and the
+/// confirmation e-mail that commit with it (or not at all).
 #[derive(Debug, Clone)]
 pub struct Redeem {
     pub redemption_id: Uuid,
@@ -145,6 +146,8 @@ pub struct Redeem {
     pub period_key: String,
     pub grant: NewGrant,
     pub now: DateTime<Utc>,
+    pub activity: Option<crate::NewActivity>,
+    pub mail: Option<crate::NewMail>,
 }
 
 /// What a redemption attempt came to. Decided atomically: the coupon's counter and the

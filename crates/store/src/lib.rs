@@ -86,6 +86,36 @@ pub trait Store:
 
     /// Removes sessions expired at `now` and idempotency keys older than one day.
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<Purged>;
+
+    /// Takes the lock of the job round `name` if no other instance holds it (PostgreSQL
+    /// advisory lock, held until the returned guard is dropped; SQLite: one instance, always
+    /// granted). `None` means another instance is running the jobs now.
+    async fn try_job_lock(&self, name: &str) -> Result<Option<JobLock>>;
+
+    /// Does something once per (`kind`, `subject`, `due_key`): records the mark and, in the
+    /// same transaction, enqueues `mail` and logs `activity`. Returns `false` (and writes
+    /// nothing) when the mark exists, so retries and other instances never repeat it.
+    async fn once(
+        &self,
+        kind: &str,
+        subject: Uuid,
+        due_key: &str,
+        now: DateTime<Utc>,
+        mail: Option<&NewMail>,
+        activity: Option<&NewActivity>,
+    ) -> Result<bool>;
+}
+
+/// The lock of a job round; released when dropped (on PostgreSQL its connection is closed,
+/// which ends the advisory lock with the session).
+pub struct JobLock {
+    _conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+}
+
+impl JobLock {
+    pub(crate) fn new(conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>) -> JobLock {
+        JobLock { _conn: conn }
+    }
 }
 
 /// The registry: features, tiers, the tier × feature matrix and settings.
@@ -149,6 +179,12 @@ pub trait AccountStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<Profile>>;
     async fn admin_exists(&self) -> Result<bool>;
+    /// Enabled profiles whose trial ends in `(after, until]`, ordered by id.
+    async fn profiles_with_trial_ending(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<Profile>>;
     async fn set_password(&self, id: Uuid, password_hash: &str, now: DateTime<Utc>)
     -> Result<bool>;
 

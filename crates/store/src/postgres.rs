@@ -37,6 +37,16 @@ fn ts_of(t: TsRepr) -> Result<DateTime<Utc>> {
 /// The channel on which instances announce registry changes.
 const REGISTRY_CHANNEL: &str = "mitai_registry";
 
+/// A stable 64-bit key for an advisory lock name (FNV-1a).
+fn advisory_key(name: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -69,6 +79,19 @@ impl PgStore {
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// A session-level advisory lock on a connection that is closed (not returned to the
+    /// pool) when the guard drops, so the lock can never leak into another request.
+    async fn job_lock_impl(&self, name: &str) -> Result<Option<crate::JobLock>> {
+        let mut conn = self.pool.acquire().await?;
+        conn.close_on_drop();
+        let key = advisory_key(name);
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(locked.then(|| crate::JobLock::new(Some(conn))))
     }
 
     async fn notify_impl(&self) -> Result<()> {

@@ -102,6 +102,11 @@ impl SqliteStore {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// One SQLite file serves one instance: the job lock is always granted.
+    async fn job_lock_impl(&self, _name: &str) -> Result<Option<crate::JobLock>> {
+        Ok(Some(crate::JobLock::new(None)))
+    }
+
     async fn notify_impl(&self) -> Result<()> {
         Ok(())
     }

@@ -14,7 +14,9 @@ use mitai_store::coupons::{
     RedeemOutcome,
 };
 use mitai_store::testing::TestDb;
-use mitai_store::{Backend, NewProfile, Profile, Role, Store, StoreError};
+use mitai_store::{
+    ActivityFilter, Backend, NewActivity, NewMail, NewProfile, Profile, Role, Store, StoreError,
+};
 use uuid::Uuid;
 
 // --- the two backends ---------------------------------------------------------------------
@@ -49,6 +51,7 @@ macro_rules! conformance {
 
 conformance! {
     plain: [
+        redeem_commits_its_activity_and_mail_with_it,
         create_coupons_round_trips_every_field,
         create_coupons_inserts_many_in_one_call,
         create_coupons_is_all_or_none_on_a_taken_code,
@@ -241,6 +244,8 @@ fn redeem_request(c: &Coupon, profile_id: Uuid, period_key: &str, now: DateTime<
             created_at: now,
         },
         now,
+        activity: None,
+        mail: None,
     }
 }
 
@@ -1750,4 +1755,47 @@ async fn rate_limit_hits_are_exact_under_concurrency(db: &TestDb) {
             .unwrap(),
         0
     );
+}
+
+/// The redemption, its grant, its activity entry and its e-mail commit together; a refused
+/// redemption leaves none of them.
+async fn redeem_commits_its_activity_and_mail_with_it(db: &TestDb) {
+    let s = db.store.as_ref();
+    let now = Utc.with_ymd_and_hms(2027, 1, 10, 12, 0, 0).unwrap();
+    let p = user(s, "tx@example.org").await;
+    let mut c = coupon("TXCODE", CouponKind::Period);
+    c.period_ends_at = Some(now + days(30));
+    c.max_redemptions = Some(1);
+    s.create_coupons(std::slice::from_ref(&c)).await.unwrap();
+    let with_side_effects = |profile_id: Uuid| {
+        let mut r = redeem_request(&c, profile_id, "", now);
+        r.activity = Some(
+            NewActivity::new("coupon_redeemed", now)
+                .by_self(profile_id)
+                .details(serde_json::json!({"code": c.display_code})),
+        );
+        r.mail = Some(NewMail::new(
+            "tx@example.org",
+            "coupon_redeemed",
+            "en",
+            serde_json::json!({"code": c.display_code}),
+            now,
+        ));
+        r
+    };
+    let outcome = s.redeem(&with_side_effects(p.id)).await.unwrap();
+    assert!(matches!(outcome, RedeemOutcome::Redeemed(_)), "{outcome:?}");
+    let filter = ActivityFilter {
+        action: Some("coupon_redeemed".into()),
+        ..ActivityFilter::default()
+    };
+    assert_eq!(s.activity(&filter, None, 10).await.unwrap().len(), 1);
+    assert_eq!(s.outbox(None, None, 10).await.unwrap().len(), 1);
+
+    // Refused (exhausted): nothing of it is written.
+    let other = user(s, "late@example.org").await;
+    let outcome = s.redeem(&with_side_effects(other.id)).await.unwrap();
+    assert_eq!(outcome, RedeemOutcome::Exhausted);
+    assert_eq!(s.activity(&filter, None, 10).await.unwrap().len(), 1);
+    assert_eq!(s.outbox(None, None, 10).await.unwrap().len(), 1);
 }

@@ -6,7 +6,7 @@ use mitai_access::coupons::{
     code_from_random, display_code, month_key, normalize_code, wellpass_ends_at,
 };
 use mitai_store::coupons::{Coupon, CouponKind, GrantSpan, NewGrant, Redeem, RedeemOutcome};
-use mitai_store::{Profile, StoreError};
+use mitai_store::{NewActivity, NewMail, Profile, StoreError, actions};
 use rand::RngCore;
 use uuid::Uuid;
 
@@ -207,6 +207,16 @@ fn rate_limited(now: DateTime<Utc>) -> ApiError {
     }
 }
 
+/// Logs a refused redemption (`coupon_failed`) with the code as typed (at most 64 chars).
+async fn failed(state: &AppState, profile: &Profile, code: &str, reason: &str, ip: Option<&str>) {
+    let code: String = code.chars().take(64).collect();
+    let event = NewActivity::new(actions::COUPON_FAILED, state.now())
+        .by_self(profile.id)
+        .details(serde_json::json!({"code": code, "reason": reason}))
+        .ip(ip.map(str::to_owned));
+    crate::service::activity::record(state, event).await;
+}
+
 fn invalid_coupon() -> ApiError {
     ApiError::refused(
         StatusCode::NOT_FOUND,
@@ -248,6 +258,7 @@ pub async fn redeem(
         None => None,
     };
     let Some(coupon) = coupon else {
+        failed(state, profile, code, "invalid_coupon", ip).await;
         // Unknown and inactive codes look the same, and both count against guessing.
         state.store.rate_limit_hit(&profile_bucket, window).await?;
         if let Some(bucket) = &ip_bucket {
@@ -289,12 +300,25 @@ pub async fn redeem(
             month_key(tz, now),
         ),
     };
+    let tier_name = registry
+        .tier_by_id(&coupon.tier_id)
+        .map_or_else(|| coupon.tier_id.clone(), |t| t.name.clone());
+    let mut mail_data = serde_json::json!({
+        "name": profile.name,
+        "code": coupon.display_code,
+        "tier": tier_name,
+    });
+    match span {
+        GrantSpan::Fixed { ends_at, .. } => mail_data["ends_at"] = serde_json::json!(ends_at),
+        GrantSpan::Duration { seconds } => mail_data["days"] = serde_json::json!(seconds / 86_400),
+    }
+    let grant_id = Uuid::now_v7();
     let redeem = Redeem {
         redemption_id: Uuid::now_v7(),
         coupon_id: coupon.id,
         period_key,
         grant: NewGrant {
-            id: Uuid::now_v7(),
+            id: grant_id,
             profile_id: profile.id,
             tier_id: coupon.tier_id.clone(),
             source: "coupon".into(),
@@ -304,8 +328,37 @@ pub async fn redeem(
             created_at: now,
         },
         now,
+        activity: Some(
+            NewActivity::new(actions::COUPON_REDEEMED, now)
+                .by_self(profile.id)
+                .details(serde_json::json!({
+                    "coupon_id": coupon.id,
+                    "code": coupon.display_code,
+                    "kind": coupon.kind.as_str(),
+                    "tier": coupon.tier_id,
+                    "grant_id": grant_id,
+                }))
+                .ip(ip.map(str::to_owned)),
+        ),
+        mail: Some(NewMail::new(
+            profile.email.clone(),
+            "coupon_redeemed",
+            profile.language.clone(),
+            mail_data,
+            now,
+        )),
     };
-    match state.store.redeem(&redeem).await? {
+    let outcome = state.store.redeem(&redeem).await?;
+    if !matches!(outcome, RedeemOutcome::Redeemed(_)) {
+        let reason = match outcome {
+            RedeemOutcome::Invalid => "invalid_coupon",
+            RedeemOutcome::Expired => "coupon_expired",
+            RedeemOutcome::Exhausted => "coupon_exhausted",
+            _ => "coupon_already_redeemed",
+        };
+        failed(state, profile, &coupon.display_code, reason, ip).await;
+    }
+    match outcome {
         RedeemOutcome::Redeemed(grant) => {
             let view = grants::grant_view(state, grant.id).await?;
             let tier = grants::effective_tier_id(state, profile).await?;

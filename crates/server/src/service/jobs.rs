@@ -21,6 +21,14 @@ pub struct JobReport {
     pub mail_failed: u64,
     /// Sent and given-up mail older than 30 days removed from the outbox.
     pub mail_purged: u64,
+    /// Trial-ending reminders enqueued (each trial end once).
+    pub trial_reminders: u64,
+    /// Grant-expiring reminders enqueued (each grant once).
+    pub grant_reminders: u64,
+    /// Grants whose expiry was logged (each grant once).
+    pub grants_expired: u64,
+    /// `true` when another instance held the job lock, so this round did nothing.
+    pub skipped: bool,
 }
 
 /// How long sent and given-up mail stays in the outbox.
@@ -30,6 +38,28 @@ const MAIL_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(30);
 pub async fn run_due(state: &AppState) -> JobReport {
     let now = state.now();
     let mut report = JobReport::default();
+    // One instance runs a round at a time (PostgreSQL advisory lock); the others skip it.
+    let _lock = match state.store.try_job_lock("mitai_jobs").await {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            report.skipped = true;
+            return report;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot take the job lock");
+            report.skipped = true;
+            return report;
+        }
+    };
+    // Reminders first, so that the send job below delivers them in the same round.
+    match crate::service::reminders::run(state, now).await {
+        Ok(done) => {
+            report.trial_reminders = done.trial_reminders;
+            report.grant_reminders = done.grant_reminders;
+            report.grants_expired = done.grants_expired;
+        }
+        Err(e) => tracing::error!(error = %e, job = "reminders", "job failed"),
+    }
     match state.store.purge_expired(now).await {
         Ok(purged) => {
             report.sessions_purged = purged.sessions;

@@ -8,3 +8,4 @@ pub mod coupons;
 pub mod grants;
 pub mod jobs;
 pub mod mail;
+pub mod reminders;

@@ -135,6 +135,24 @@ macro_rules! impl_account_store {
                 .transpose()
             }
 
+            async fn profiles_with_trial_ending(
+                &self,
+                after: chrono::DateTime<chrono::Utc>,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<Vec<Profile>> {
+                sqlx::query(&format!(
+                    "SELECT {PROFILE_COLUMNS} FROM profiles \
+                     WHERE trial_ends_at > $1 AND trial_ends_at <= $2 AND NOT disabled ORDER BY id"
+                ))
+                .bind(ts(after))
+                .bind(ts(until))
+                .fetch_all(self.reader())
+                .await?
+                .iter()
+                .map(profile_from)
+                .collect()
+            }
+
             async fn admin_exists(&self) -> $crate::Result<bool> {
                 let n: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM profiles WHERE role = 'admin' AND NOT disabled",

@@ -387,6 +387,12 @@ macro_rules! impl_coupons_store {
                     .fetch_one(&mut *tx)
                     .await?;
                 let grant = grant_from(&grant)?;
+                if let Some(activity) = &r.activity {
+                    log_activity_in(&mut tx, activity).await?;
+                }
+                if let Some(mail) = &r.mail {
+                    enqueue_mail_in(&mut *tx, mail).await?;
+                }
                 tx.commit().await?;
                 Ok(RedeemOutcome::Redeemed(Box::new(grant)))
             }

@@ -122,6 +122,46 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn try_job_lock(&self, name: &str) -> $crate::Result<Option<$crate::JobLock>> {
+                self.job_lock_impl(name).await
+            }
+
+            async fn once(
+                &self,
+                kind: &str,
+                subject: uuid::Uuid,
+                due_key: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                mail: Option<&$crate::NewMail>,
+                activity: Option<&$crate::NewActivity>,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.begin_write().await?;
+                let marked = sqlx::query(
+                    "INSERT INTO job_marks (kind, subject_id, due_key, done_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (kind, subject_id, due_key) DO NOTHING",
+                )
+                .bind(kind)
+                .bind(id(subject))
+                .bind(due_key)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !marked {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                if let Some(mail) = mail {
+                    enqueue_mail_in(&mut *tx, mail).await?;
+                }
+                if let Some(activity) = activity {
+                    log_activity_in(&mut tx, activity).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
             async fn purge_expired(
                 &self,
                 now: chrono::DateTime<chrono::Utc>,

@@ -9,11 +9,16 @@ use uuid::Uuid;
 
 use super::{check_instant, check_text};
 use crate::api::{ErrorBody, GrantView};
-use crate::auth::AdminUser;
+use crate::auth::{AdminUser, CurrentUser};
+use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ApiResult, Json, Path};
 use crate::routes::coupons::GrantList;
+use crate::service::activity;
 use crate::service::grants::{self, GrantRequest};
 use crate::state::AppState;
+use mitai_store::actions;
+use mitai_store::coupons::GrantChange;
+use serde_json::json;
 
 /// A user's grants with their status now.
 #[utoipa::path(get, path = "/users/{id}/grants", tag = "admin", params(("id" = Uuid, Path)),
@@ -47,6 +52,7 @@ pub struct NewGrantBody {
 pub async fn create(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<Uuid>,
     Json(body): Json<NewGrantBody>,
 ) -> ApiResult<(StatusCode, Json<GrantView>)> {
@@ -66,6 +72,15 @@ pub async fn create(
     };
     let view =
         grants::create_admin_grant(&state, admin.profile.id, id, &body.tier, request).await?;
+    activity::record_admin(
+        &state,
+        admin.profile.id,
+        Some(id),
+        actions::GRANT_CREATED,
+        json!({"grant_id": view.id, "tier": view.tier, "kind": view.kind}),
+        ip,
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -84,6 +99,7 @@ pub struct PauseBody {
 pub async fn pause(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<Uuid>,
     Json(body): Json<PauseBody>,
 ) -> ApiResult<Json<GrantView>> {
@@ -97,7 +113,17 @@ pub async fn pause(
         .pause_grant(id, Some(admin.profile.id), reason, state.now())
         .await?;
     grants::change_result(change, "grant_already_paused")?;
-    Ok(Json(grants::grant_view(&state, id).await?))
+    let view = grants::grant_view(&state, id).await?;
+    log_change(
+        &state,
+        &admin,
+        actions::GRANT_PAUSED,
+        &view,
+        Some(reason),
+        ip,
+    )
+    .await?;
+    Ok(Json(view))
 }
 
 /// Resume a paused grant.
@@ -108,6 +134,7 @@ pub async fn pause(
 pub async fn resume(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<GrantView>> {
     let change = state
@@ -115,7 +142,9 @@ pub async fn resume(
         .resume_grant(id, Some(admin.profile.id), state.now())
         .await?;
     grants::change_result(change, "grant_not_paused")?;
-    Ok(Json(grants::grant_view(&state, id).await?))
+    let view = grants::grant_view(&state, id).await?;
+    log_change(&state, &admin, actions::GRANT_RESUMED, &view, None, ip).await?;
+    Ok(Json(view))
 }
 
 /// Revoke a grant: it gives nothing from now on. Revoking twice is not an error.
@@ -125,6 +154,7 @@ pub async fn resume(
 pub async fn revoke(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     match state
@@ -132,7 +162,38 @@ pub async fn revoke(
         .revoke_grant(id, Some(admin.profile.id), state.now())
         .await?
     {
-        mitai_store::coupons::GrantChange::NotFound => Err(ApiError::NotFound),
+        GrantChange::NotFound => Err(ApiError::NotFound),
+        GrantChange::Done => {
+            let view = grants::grant_view(&state, id).await?;
+            log_change(&state, &admin, actions::GRANT_REVOKED, &view, None, ip).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
         _ => Ok(StatusCode::NO_CONTENT),
     }
+}
+
+/// Logs an admin change of a grant, about the grant's profile.
+async fn log_change(
+    state: &AppState,
+    admin: &CurrentUser,
+    action: &str,
+    view: &GrantView,
+    reason: Option<&str>,
+    ip: Option<String>,
+) -> ApiResult<()> {
+    let grant = state
+        .store
+        .grant(view.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    activity::record_admin(
+        state,
+        admin.profile.id,
+        Some(grant.profile_id),
+        action,
+        json!({"grant_id": view.id, "tier": view.tier, "reason": reason}),
+        ip,
+    )
+    .await;
+    Ok(())
 }

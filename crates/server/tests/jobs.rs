@@ -1,0 +1,198 @@
+//! Scheduled jobs: reminders sent once, grant expiry logged once, and on PostgreSQL two
+//! `mitai serve` processes running jobs at the same time still send a due reminder once.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use axum::http::StatusCode;
+use common::TestApp;
+use mitai_store::Backend;
+use mitai_store::testing::TestDb;
+use serde_json::{Value, json};
+
+async fn run_jobs(app: &TestApp) -> Value {
+    let (status, report) = app.post("/api/test/jobs/run", None, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    report
+}
+
+async fn templates(app: &TestApp) -> Vec<String> {
+    let mut names: Vec<String> = app
+        .db
+        .store
+        .outbox(None, None, 500)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.template)
+        .collect();
+    names.sort();
+    names
+}
+
+async fn reminders_and_expiries_happen_once(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.clock_to("2027-01-10T12:00:00Z").await;
+    let admin = app.admin().await;
+    app.set_setting(&admin, "trial_days", json!(2)).await;
+    let (_, id) = app.user("remind@example.org").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/admin/users/{id}/grants"),
+            Some(&admin),
+            json!({"tier": "basic", "starts_at": "2027-01-01T00:00:00Z", "ends_at": "2027-01-12T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = app
+        .post(
+            &format!("/api/admin/users/{id}/grants"),
+            Some(&admin),
+            json!({"tier": "selfhosted", "days": 30}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let report = run_jobs(&app).await;
+    assert_eq!(report["trial_reminders"], 1, "{report}");
+    assert_eq!(
+        report["grant_reminders"], 1,
+        "only the fixed grant ends within the lead days: {report}"
+    );
+    assert_eq!(report["mail_sent"], 2, "{report}");
+    let report = run_jobs(&app).await;
+    assert_eq!(
+        (
+            report["trial_reminders"].as_u64(),
+            report["grant_reminders"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        templates(&app).await,
+        vec!["grant_expiring", "trial_ending"]
+    );
+
+    // Past the fixed grant's end: its expiry is logged once.
+    app.clock_to("2027-01-13T00:00:00Z").await;
+    let report = run_jobs(&app).await;
+    assert_eq!(report["grants_expired"], 1, "{report}");
+    assert_eq!(run_jobs(&app).await["grants_expired"], 0);
+    let admin = app.login("admin@example.org", "adminpass1").await;
+    let (_, log) = app
+        .get(
+            &format!("/api/admin/activity?action=grant_expired&profile_id={id}"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(log["items"].as_array().unwrap().len(), 1, "{log}");
+
+    // 30 days later the duration grant ends too; its reminder came once, 3 days ahead.
+    app.clock_to("2027-02-08T00:00:00Z").await;
+    assert_eq!(run_jobs(&app).await["grant_reminders"], 1);
+    assert_eq!(
+        templates(&app).await,
+        vec!["grant_expiring", "grant_expiring", "trial_ending"]
+    );
+    app.clock_to("2027-02-12T00:00:00Z").await;
+    assert_eq!(run_jobs(&app).await["grants_expired"], 1);
+}
+
+on_both_backends!(reminders_and_expiries_happen_once);
+
+// --- two processes on one PostgreSQL database ------------------------------------------------
+
+fn serve(dir: &Path, database_url: &str, mail_dir: &Path) -> (Child, SocketAddr) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mitai"));
+    cmd.current_dir(dir)
+        .arg("serve")
+        .env("MITAI_DATABASE_URL", database_url)
+        .env("MITAI_LISTEN", "127.0.0.1:0")
+        .env("MITAI_TEST_CLOCK", "1")
+        .env("MITAI_MAIL", format!("file:{}", mail_dir.display()))
+        .env_remove("MITAI_ADMIN_EMAIL")
+        .env_remove("MITAI_ADMIN_PASSWORD")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn mitai");
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .expect("no output")
+        .expect("stdout");
+    let addr = line
+        .strip_prefix("mitai listening on http://")
+        .unwrap_or_else(|| panic!("unexpected: {line}"))
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
+fn post(addr: SocketAddr, path: &str, body: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response[9..12].parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_send_a_due_reminder_once() {
+    let db = TestDb::new(Backend::Postgres).await;
+    // A profile whose trial ends within the reminder lead time.
+    let store = db.store.clone();
+    let now = chrono::Utc::now();
+    store
+        .create_profile(&mitai_store::NewProfile {
+            id: uuid::Uuid::now_v7(),
+            email: "twice@example.org".into(),
+            password_hash: "x".into(),
+            name: "Twice".into(),
+            role: mitai_store::Role::User,
+            tier: "free".into(),
+            trial_ends_at: Some(now + chrono::TimeDelta::days(1)),
+            email_verified: true,
+            invited_by: None,
+            language: "en".into(),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("mitai-jobs-{}", uuid::Uuid::now_v7().simple()));
+    let mail_dir = dir.join("mail");
+    std::fs::create_dir_all(&mail_dir).unwrap();
+    let (mut a, addr_a) = serve(&dir, &db.url, &mail_dir);
+    let (mut b, addr_b) = serve(&dir, &db.url, &mail_dir);
+    // Both processes also ran a round at start; now both run jobs at once, repeatedly.
+    let runs: Vec<_> = (0..10)
+        .map(|i| {
+            let addr = if i % 2 == 0 { addr_a } else { addr_b };
+            std::thread::spawn(move || post(addr, "/api/test/jobs/run", "{}"))
+        })
+        .collect();
+    for run in runs {
+        assert_eq!(run.join().unwrap(), 200);
+    }
+    let sent = db.store.outbox(None, None, 100).await.unwrap();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].template, "trial_ending");
+    let files = std::fs::read_dir(&mail_dir).unwrap().count();
+    assert_eq!(files, 1, "exactly one .eml written");
+    for child in [&mut a, &mut b] {
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        child.wait().unwrap();
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
