@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 pub mod activity;
 pub mod coupons;
+pub mod data;
 pub mod mail;
+pub mod media;
 mod model;
 #[macro_use]
 mod shared;
@@ -29,7 +31,9 @@ pub use activity::{
     StatsDelta, UserStats, actions,
 };
 pub use coupons::CouponStore;
+pub use data::DataStore;
 pub use mail::{MailCounts, MailStatus, MailStore, NewMail, OutboxMail};
+pub use media::MediaStore;
 pub use model::*;
 
 /// What can go wrong in the store. Database failures stay database failures: they are
@@ -224,7 +228,8 @@ pub trait UsageStore: Send + Sync {
 /// Every store trait, for `use mitai_store::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        AccountStore, ActivityStore, CouponStore, MailStore, RegistryStore, Store, UsageStore,
+        AccountStore, ActivityStore, CouponStore, DataStore, MailStore, MediaStore, RegistryStore,
+        Store, UsageStore,
     };
 }
 

@@ -80,6 +80,10 @@ mod coupons;
 mod mail;
 #[macro_use]
 mod activity;
+#[macro_use]
+mod data;
+#[macro_use]
+mod media;
 
 macro_rules! impl_store {
     ($store:ty) => {
@@ -110,6 +114,8 @@ macro_rules! impl_store {
         impl_coupons_store!($store);
         impl_mail_store!($store);
         impl_activity_store!($store);
+        impl_data_store!($store);
+        impl_media_store!($store);
 
         #[async_trait::async_trait]
         impl $crate::Store for $store {

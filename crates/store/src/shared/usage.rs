@@ -59,6 +59,77 @@ macro_rules! impl_usage_store {
         }
 
 
+        /// Claims an idempotency key inside the caller's write transaction. `None`: claimed,
+        /// go on (and store the answer with [`remember_response_in`] before committing).
+        /// `Some`: an earlier call with the key answered this; the caller rolls back and
+        /// replays it. A concurrent holder of the key makes the claim wait until it commits
+        /// (PostgreSQL: unique index; SQLite: one writer). A key used for another request
+        /// is `IdempotencyMismatch`.
+        async fn claim_idempotency_in(
+            tx: &mut sqlx::Transaction<'static, Db>,
+            profile_id: uuid::Uuid,
+            key: $crate::IdempotencyKey<'_>,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::Result<Option<StoredResponse>> {
+            let claimed = sqlx::query(
+                "INSERT INTO idempotency_keys (profile_id, key, request_hash, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (profile_id, key) DO NOTHING",
+            )
+            .bind(id(profile_id))
+            .bind(key.key)
+            .bind(key.request_hash)
+            .bind(ts(now))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if claimed {
+                return Ok(None);
+            }
+            let row = sqlx::query(
+                "SELECT request_hash, response_status, response_body FROM idempotency_keys \
+                 WHERE profile_id = $1 AND key = $2",
+            )
+            .bind(id(profile_id))
+            .bind(key.key)
+            .fetch_one(&mut **tx)
+            .await?;
+            let hash: String = row.try_get("request_hash")?;
+            if hash != key.request_hash {
+                return Err(StoreError::IdempotencyMismatch);
+            }
+            let status: Option<i32> = row.try_get("response_status")?;
+            let body: Option<sqlx::types::Json<serde_json::Value>> = row.try_get("response_body")?;
+            match (status, body) {
+                (Some(status), Some(body)) => Ok(Some(StoredResponse {
+                    status: u16::try_from(status)
+                        .map_err(|_| corrupt("response status", &status.to_string()))?,
+                    body: body.0,
+                })),
+                _ => Err(corrupt("idempotency key without response", key.key)),
+            }
+        }
+
+        /// Stores the answer of a claimed key, in the same transaction as the change.
+        async fn remember_response_in(
+            tx: &mut sqlx::Transaction<'static, Db>,
+            profile_id: uuid::Uuid,
+            key: $crate::IdempotencyKey<'_>,
+            answer: &StoredResponse,
+        ) -> $crate::Result<()> {
+            sqlx::query(
+                "UPDATE idempotency_keys SET response_status = $3, response_body = $4 \
+                 WHERE profile_id = $1 AND key = $2",
+            )
+            .bind(id(profile_id))
+            .bind(key.key)
+            .bind(i32::from(answer.status))
+            .bind(sqlx::types::Json(&answer.body))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
         #[async_trait::async_trait]
         impl $crate::UsageStore for $store {
             async fn put_restriction(&self, r: &Restriction) -> $crate::Result<()> {
@@ -167,45 +238,9 @@ macro_rules! impl_usage_store {
                     }));
                 };
                 let mut tx = self.begin_write().await?;
-                // Claim the key. A concurrent holder of the same key makes this wait until it
-                // commits (PostgreSQL: unique index; SQLite: one writer), then find its answer.
-                let claimed = sqlx::query(
-                    "INSERT INTO idempotency_keys (profile_id, key, request_hash, created_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (profile_id, key) DO NOTHING",
-                )
-                .bind(id(r.profile_id))
-                .bind(key.key)
-                .bind(key.request_hash)
-                .bind(ts(r.now))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
-                if !claimed {
-                    let row = sqlx::query(
-                        "SELECT request_hash, response_status, response_body FROM idempotency_keys \
-                         WHERE profile_id = $1 AND key = $2",
-                    )
-                    .bind(id(r.profile_id))
-                    .bind(key.key)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                if let Some(stored) = claim_idempotency_in(&mut tx, r.profile_id, key, r.now).await? {
                     tx.rollback().await?;
-                    let hash: String = row.try_get("request_hash")?;
-                    if hash != key.request_hash {
-                        return Err(StoreError::IdempotencyMismatch);
-                    }
-                    let status: Option<i32> = row.try_get("response_status")?;
-                    let body: Option<sqlx::types::Json<serde_json::Value>> =
-                        row.try_get("response_body")?;
-                    return match (status, body) {
-                        (Some(status), Some(body)) => Ok(ConsumeResult::Replayed(StoredResponse {
-                            status: u16::try_from(status)
-                                .map_err(|_| corrupt("response status", &status.to_string()))?,
-                            body: body.0,
-                        })),
-                        _ => Err(corrupt("idempotency key without response", key.key)),
-                    };
+                    return Ok(ConsumeResult::Replayed(stored));
                 }
                 let decided = match consume_in(&mut *tx, r).await? {
                     Some(used) => Consumed::Spent { used },
@@ -214,16 +249,7 @@ macro_rules! impl_usage_store {
                     },
                 };
                 let answer = respond(decided);
-                sqlx::query(
-                    "UPDATE idempotency_keys SET response_status = $3, response_body = $4 \
-                     WHERE profile_id = $1 AND key = $2",
-                )
-                .bind(id(r.profile_id))
-                .bind(key.key)
-                .bind(i32::from(answer.status))
-                .bind(sqlx::types::Json(&answer.body))
-                .execute(&mut *tx)
-                .await?;
+                remember_response_in(&mut tx, r.profile_id, key, &answer).await?;
                 tx.commit().await?;
                 Ok(ConsumeResult::Fresh(decided))
             }
