@@ -109,6 +109,181 @@ pub enum ConsumeAnswer {
     Replayed(StoredResponse),
 }
 
+/// The feature gate of one request that spends `amount` of a feature: the limit resolved
+/// for the profile now, and everything needed to let the store enforce it atomically
+/// (`request`) and to answer and log the outcome. Consume, gated writes (entries, photos,
+/// exports) and AI reservations all pass through it.
+pub struct Gate {
+    ctx: AccessContext,
+    feature: FeatureIdx,
+    resolved: mitai_access::Resolved,
+    period: mitai_access::Period,
+    cap: Option<i64>,
+    amount: i64,
+    profile_id: uuid::Uuid,
+    request_hash: String,
+    ip: Option<String>,
+}
+
+impl Gate {
+    /// Resolves the limit and refuses what the limit alone refuses (feature off, amount
+    /// larger than the whole limit) before the database is asked. `fingerprint` names the
+    /// request for idempotency keys (a key reused for another fingerprint is refused).
+    pub async fn open(
+        state: &AppState,
+        profile: &Profile,
+        feature_id: &str,
+        amount: i64,
+        fingerprint: &str,
+        ip: Option<String>,
+    ) -> ApiResult<Gate> {
+        let ctx = AccessContext::load(state, profile).await?;
+        let feature = ctx
+            .registry
+            .feature_idx(feature_id)
+            .ok_or(ApiError::NotFound)?;
+        let (resolved, period) = ctx.resolve(feature);
+        let mut gate = Gate {
+            ctx,
+            feature,
+            resolved,
+            period,
+            cap: None,
+            amount,
+            profile_id: profile.id,
+            request_hash: hex::encode(Sha256::digest(format!(
+                "{feature_id}\n{amount}\n{fingerprint}"
+            ))),
+            ip,
+        };
+        let kind = gate.ctx.registry.feature(feature).kind;
+        match consume_cap(kind, resolved, amount) {
+            Ok(cap) => gate.cap = cap,
+            // Refusals decided without the database are not remembered under a key: they
+            // change nothing, and a retry would be refused the same way.
+            Err(Refusal::Disabled) => {
+                Metrics::count(&state.metrics.consume_disabled);
+                return Err(ApiError::FeatureDisabled {
+                    feature: gate.feature_id().to_owned(),
+                });
+            }
+            Err(Refusal::LimitReached) => {
+                let used = state
+                    .store
+                    .usage(profile.id, &[(gate.feature_id(), period.start)])
+                    .await?
+                    .first()
+                    .copied()
+                    .unwrap_or(0);
+                return Err(gate.refused(state, used).await);
+            }
+        }
+        Ok(gate)
+    }
+
+    pub fn feature_id(&self) -> &str {
+        &self.ctx.registry.feature(self.feature).id
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.ctx.now
+    }
+
+    /// What the store enforces: spend `amount` in this period's bucket within the cap.
+    pub fn request<'a>(&'a self, idempotency_key: Option<&'a str>) -> ConsumeRequest<'a> {
+        ConsumeRequest {
+            profile_id: self.profile_id,
+            feature_id: self.feature_id(),
+            period_start: self.period.start,
+            amount: self.amount,
+            cap: self.cap,
+            now: self.ctx.now,
+            idempotency: idempotency_key.map(|key| IdempotencyKey {
+                key,
+                request_hash: &self.request_hash,
+            }),
+        }
+    }
+
+    /// The `<access>` view after spending, with `used` the bucket's usage.
+    pub fn view(&self, used: i64) -> AccessView {
+        Access::new(
+            &self.ctx.registry,
+            self.feature,
+            self.resolved,
+            self.period,
+            used,
+        )
+        .into()
+    }
+
+    /// The 403 `feature_limit_reached` answer at usage `used`.
+    pub fn limit_reached(&self, used: i64) -> ApiError {
+        ApiError::LimitReached {
+            feature: self.feature_id().to_owned(),
+            limit: self.resolved.limit,
+            used,
+            resets_at: self.period.resets_at,
+        }
+    }
+
+    /// Records a spend (metrics, `feature_used` in the activity log).
+    pub async fn spent(&self, state: &AppState, used: i64) {
+        Metrics::count(&state.metrics.consume_spent);
+        let details = json!({ "feature": self.feature_id(), "amount": self.amount, "used": used });
+        self.log(state, actions::FEATURE_USED, details).await;
+    }
+
+    /// Records a refusal at usage `used` (metrics, `limit_reached`) and returns its answer.
+    pub async fn refused(&self, state: &AppState, used: i64) -> ApiError {
+        Metrics::count(&state.metrics.consume_limit_reached);
+        let details = json!({
+            "feature": self.feature_id(), "amount": self.amount,
+            "limit": self.resolved.limit, "used": used,
+        });
+        self.log(state, actions::LIMIT_REACHED, details).await;
+        self.limit_reached(used)
+    }
+
+    /// The answer stored with an idempotency key for a decision.
+    pub fn stored_answer(
+        &self,
+        decided: Consumed,
+        spent_body: impl FnOnce(i64) -> Value,
+    ) -> StoredResponse {
+        match decided {
+            Consumed::Spent { used } => StoredResponse {
+                status: StatusCode::OK.as_u16(),
+                body: spent_body(used),
+            },
+            Consumed::LimitReached { used } => {
+                let e = self.limit_reached(used);
+                StoredResponse {
+                    status: e.status().as_u16(),
+                    body: e.body(),
+                }
+            }
+        }
+    }
+
+    async fn log(&self, state: &AppState, action: &str, details: Value) {
+        let event = NewActivity::new(action, self.ctx.now)
+            .by_self(self.profile_id)
+            .details(details)
+            .ip(self.ip.clone());
+        crate::service::activity::record(state, event).await;
+    }
+}
+
+/// The error for a key reused with another request.
+pub fn idempotency_mismatch() -> ApiError {
+    ApiError::refused(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+        "this Idempotency-Key was used for a different request",
+    )
+}
+
 /// Spends `amount` of a feature, exactly: the store raises usage only within the limit.
 pub async fn consume(
     state: &AppState,
@@ -118,122 +293,31 @@ pub async fn consume(
     idempotency_key: Option<&str>,
     ip: Option<String>,
 ) -> ApiResult<ConsumeAnswer> {
-    let ctx = AccessContext::load(state, profile).await?;
-    let f = ctx
-        .registry
-        .feature_idx(feature_id)
-        .ok_or(ApiError::NotFound)?;
-    let feature = ctx.registry.feature(f);
-    let (resolved, period) = ctx.resolve(f);
-    let limit_reached = |used: i64| ApiError::LimitReached {
-        feature: feature.id.clone(),
-        limit: resolved.limit,
-        used,
-        resets_at: period.resets_at,
+    let gate = Gate::open(state, profile, feature_id, amount, "consume", ip).await?;
+    let respond = |decided: Consumed| {
+        gate.stored_answer(decided, |used| {
+            serde_json::to_value(gate.view(used)).unwrap_or(Value::Null)
+        })
     };
-    let limit_reached_event = |used: i64| {
-        let details = json!({
-            "feature": feature_id, "amount": amount, "limit": resolved.limit, "used": used,
-        });
-        (actions::LIMIT_REACHED, details)
-    };
-    let cap = match consume_cap(feature.kind, resolved, amount) {
-        Ok(cap) => cap,
-        // Refusals decided without the database are not remembered under the key: they
-        // change nothing, and a retry would be refused the same way.
-        Err(Refusal::Disabled) => {
-            Metrics::count(&state.metrics.consume_disabled);
-            return Err(ApiError::FeatureDisabled {
-                feature: feature.id.clone(),
-            });
-        }
-        Err(Refusal::LimitReached) => {
-            Metrics::count(&state.metrics.consume_limit_reached);
-            let used = state
-                .store
-                .usage(profile.id, &[(feature_id, period.start)])
-                .await?
-                .first()
-                .copied()
-                .unwrap_or(0);
-            log_use(state, profile, ctx.now, &ip, limit_reached_event(used)).await;
-            return Err(limit_reached(used));
-        }
-    };
-    let request_hash = hex::encode(Sha256::digest(format!("consume\n{feature_id}\n{amount}")));
-    let request = ConsumeRequest {
-        profile_id: profile.id,
-        feature_id,
-        period_start: period.start,
-        amount,
-        cap,
-        now: ctx.now,
-        idempotency: idempotency_key.map(|key| IdempotencyKey {
-            key,
-            request_hash: &request_hash,
-        }),
-    };
-    let view =
-        |used: i64| -> AccessView { Access::new(&ctx.registry, f, resolved, period, used).into() };
-    let respond = |decided: Consumed| match decided {
-        Consumed::Spent { used } => StoredResponse {
-            status: StatusCode::OK.as_u16(),
-            body: serde_json::to_value(view(used)).unwrap_or(Value::Null),
-        },
-        Consumed::LimitReached { used } => {
-            let e = limit_reached(used);
-            StoredResponse {
-                status: e.status().as_u16(),
-                body: e.body(),
-            }
-        }
-    };
-    let metrics = &state.metrics;
-    match state.store.consume(&request, &respond).await {
+    match state
+        .store
+        .consume(&gate.request(idempotency_key), &respond)
+        .await
+    {
         Ok(ConsumeResult::Fresh(Consumed::Spent { used })) => {
-            Metrics::count(&metrics.consume_spent);
-            let details = json!({ "feature": feature_id, "amount": amount, "used": used });
-            log_use(
-                state,
-                profile,
-                ctx.now,
-                &ip,
-                (actions::FEATURE_USED, details),
-            )
-            .await;
-            Ok(ConsumeAnswer::Fresh(view(used)))
+            gate.spent(state, used).await;
+            Ok(ConsumeAnswer::Fresh(gate.view(used)))
         }
         Ok(ConsumeResult::Fresh(Consumed::LimitReached { used })) => {
-            Metrics::count(&metrics.consume_limit_reached);
-            log_use(state, profile, ctx.now, &ip, limit_reached_event(used)).await;
-            Err(limit_reached(used))
+            Err(gate.refused(state, used).await)
         }
         Ok(ConsumeResult::Replayed(stored)) => {
-            Metrics::count(&metrics.consume_replayed);
+            Metrics::count(&state.metrics.consume_replayed);
             Ok(ConsumeAnswer::Replayed(stored))
         }
-        Err(StoreError::IdempotencyMismatch) => Err(ApiError::refused(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
-            "this Idempotency-Key was used for a different request",
-        )),
+        Err(StoreError::IdempotencyMismatch) => Err(idempotency_mismatch()),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Logs a decided consumption (one insert after the decision; replays log nothing).
-async fn log_use(
-    state: &AppState,
-    profile: &Profile,
-    now: DateTime<Utc>,
-    ip: &Option<String>,
-    (action, details): (&str, Value),
-) {
-    let event = NewActivity::new(action, now)
-        .by_self(profile.id)
-        .details(details)
-        .ip(ip.clone());
-    crate::service::activity::record(state, event).await;
 }
 
 /// Checks an `Idempotency-Key` header value: 1–200 visible ASCII characters.
