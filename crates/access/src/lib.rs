@@ -7,14 +7,19 @@
 //! - [`period`]: reset periods aligned to local midnight in the usage time zone.
 //! - [`settings`]: the global settings, their types and validation.
 //! - [`grants`]: the grant timeline (stacking, pauses, statuses) and the grants running at t.
+//! - [`entries`]: the tracked data (weight, circumference, caliper, nutrition, activity) and
+//!   its plausible ranges; [`caliper`]: Jackson–Pollock body density and Siri's body fat.
 
+pub mod caliper;
 pub mod coupons;
+pub mod entries;
 pub mod grants;
 pub mod period;
 pub mod registry;
 pub mod resolve;
 pub mod settings;
 
+pub use entries::{EntryData, EntryKind, FieldErrors};
 pub use grants::{Grant, GrantKind, GrantState, GrantStatus, Pause, Span, Timeline, timeline};
 pub use period::ResetPeriod;
 pub use registry::{Feature, FeatureIdx, FeatureKind, Limit, Registry, Tier, TierIdx, TierLimit};

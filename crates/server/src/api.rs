@@ -1,5 +1,7 @@
 //! The JSON shapes of the API (what the OpenAPI document describes).
 
+pub mod entries;
+
 use chrono::{DateTime, Utc};
 use mitai_access::grants::GrantState;
 use mitai_access::{Access, Feature, Tier};
@@ -233,16 +235,37 @@ pub struct ListParams {
     pub query: Option<String>,
 }
 
-impl ListParams {
-    pub fn limit(&self) -> Result<i64, crate::error::ApiError> {
-        match self.limit {
-            None => Ok(50),
-            Some(n) if (1..=500).contains(&n) => Ok(n),
-            Some(_) => Err(crate::error::ApiError::field(
-                "limit",
-                "must be from 1 to 500",
-            )),
-        }
+/// Checks the list parameters `limit` (default 50, 1–500) and `cursor` (the id the page
+/// starts after). Lists fetch `limit + 1` rows and hand them to [`next_cursor`].
+pub fn page_args(
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<(i64, Option<Uuid>), crate::error::ApiError> {
+    use crate::error::ApiError;
+    let limit = match limit {
+        None => 50,
+        Some(n) if (1..=500).contains(&n) => n,
+        Some(_) => return Err(ApiError::field("limit", "must be from 1 to 500")),
+    };
+    let after = match cursor {
+        None | Some("") => None,
+        Some(c) => Some(
+            Uuid::parse_str(c)
+                .map_err(|_| ApiError::field("cursor", "is not a cursor of this list"))?,
+        ),
+    };
+    Ok((limit, after))
+}
+
+/// Cuts rows fetched with `limit + 1` down to the page and returns the cursor of the next
+/// page (the id of the page's last row), or `None` on the last page.
+pub fn next_cursor<R>(rows: &mut Vec<R>, limit: i64, id: impl Fn(&R) -> Uuid) -> Option<String> {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|r| id(r).to_string())
+    } else {
+        None
     }
 }
 

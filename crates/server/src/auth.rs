@@ -1,12 +1,15 @@
 //! Identity: password hashing, session tokens and the extractors that carry them.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
-use axum::http::header;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::TimeDelta;
 use mitai_store::{Profile, Role};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -16,7 +19,9 @@ use crate::state::AppState;
 
 /// Name of the session cookie of the web UI.
 pub const SESSION_COOKIE: &str = "mitai_session";
-/// How long a session lives.
+/// How long a session lives. A session used in the second half of its life is renewed
+/// to this again from the moment of use (sliding expiry), so it ends only after
+/// `SESSION_DAYS` without use — with at most one write per half-life.
 pub const SESSION_DAYS: i64 = 30;
 
 /// Checks an e-mail address well enough to send mail to it.
@@ -100,15 +105,37 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// The `Set-Cookie` value of the session cookie (`HttpOnly; SameSite=Lax`, `Secure`
+/// behind https); an empty value with max-age 0 clears it.
+pub fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
+    let secure = if state.config.base_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    );
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+/// Where a token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenSource {
+    Bearer,
+    Cookie,
+}
+
 /// The token of a request: `Authorization: Bearer …`, else the session cookie.
-fn request_token(parts: &Parts) -> Option<String> {
+fn request_token(parts: &Parts) -> Option<(String, TokenSource)> {
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         let value = value.to_str().ok()?;
         let (scheme, token) = value.split_once(' ')?;
         return scheme
             .eq_ignore_ascii_case("bearer")
             .then(|| token.trim().to_owned())
-            .filter(|t| !t.is_empty());
+            .filter(|t| !t.is_empty())
+            .map(|t| (t, TokenSource::Bearer));
     }
     parts
         .headers
@@ -120,6 +147,63 @@ fn request_token(parts: &Parts) -> Option<String> {
         .find(|(name, _)| *name == SESSION_COOKIE)
         .map(|(_, value)| value.to_owned())
         .filter(|t| !t.is_empty())
+        .map(|t| (t, TokenSource::Cookie))
+}
+
+/// A slot in the request's extensions where [`CurrentUser`] leaves the renewed session
+/// cookie; [`renewed_session_cookie`] moves it onto the response.
+#[derive(Debug, Clone, Default)]
+struct RenewedCookie(Arc<Mutex<Option<HeaderValue>>>);
+
+impl RenewedCookie {
+    fn set(&self, cookie: HeaderValue) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(cookie);
+    }
+
+    fn take(&self) -> Option<HeaderValue> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// Middleware: when a request signed in by cookie renewed its session, the response
+/// sets the cookie again with the new lifetime (unless the handler set it itself, as
+/// logout does), so the browser keeps it as long as the server does.
+pub async fn renewed_session_cookie(mut request: Request, next: Next) -> Response {
+    let slot = RenewedCookie::default();
+    request.extensions_mut().insert(slot.clone());
+    let mut response = next.run(request).await;
+    if let Some(cookie) = slot.take()
+        && !response.headers().contains_key(header::SET_COOKIE)
+    {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Extends a session used in the second half of its life to a full life from now. Best
+/// effort: a failure is logged and the request goes on with the session as it is.
+async fn renew_if_due(
+    state: &AppState,
+    parts: &Parts,
+    token: &str,
+    source: TokenSource,
+    hash: &str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) {
+    let now = state.now();
+    let life = TimeDelta::days(SESSION_DAYS);
+    if expires_at - now >= life / 2 {
+        return;
+    }
+    match state.store.renew_session(hash, now, now + life).await {
+        Ok(true) if source == TokenSource::Cookie => {
+            if let Some(slot) = parts.extensions.get::<RenewedCookie>() {
+                slot.set(session_cookie(state, token, life.num_seconds()));
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "session not renewed"),
+    }
 }
 
 /// The signed-in profile of a request. Rejects with 401 `unauthenticated`.
@@ -136,16 +220,17 @@ impl FromRequestParts<AppState> for CurrentUser {
         if let Some(user) = parts.extensions.get::<CurrentUser>() {
             return Ok(user.clone());
         }
-        let token = request_token(parts).ok_or(ApiError::Unauthenticated)?;
+        let (token, source) = request_token(parts).ok_or(ApiError::Unauthenticated)?;
         let hash = token_hash(&token);
-        let profile = state
+        let session = state
             .store
-            .session_profile(&hash, state.now())
+            .session(&hash, state.now())
             .await?
-            .filter(|p| !p.disabled)
+            .filter(|s| !s.profile.disabled)
             .ok_or(ApiError::Unauthenticated)?;
+        renew_if_due(state, parts, &token, source, &hash, session.expires_at).await;
         let user = CurrentUser {
-            profile,
+            profile: session.profile,
             token_hash: hash,
         };
         parts.extensions.insert(user.clone());

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -47,6 +48,9 @@ pub struct ServeArgs {
     pub ai_key: Option<String>,
     #[arg(long, env = "MITAI_AI_MODEL")]
     pub ai_model: Option<String>,
+    /// Seconds an AI call may take before it fails (fractions allowed).
+    #[arg(long, env = "MITAI_AI_TIMEOUT", default_value = "30")]
+    pub ai_timeout: String,
     /// text or json.
     #[arg(long, env = "MITAI_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -66,6 +70,7 @@ impl Default for ServeArgs {
             ai_url: None,
             ai_key: None,
             ai_model: None,
+            ai_timeout: "30".into(),
             log_format: "text".into(),
         }
     }
@@ -101,6 +106,8 @@ pub struct AiConfig {
     pub url: String,
     pub key: Option<String>,
     pub model: String,
+    /// How long one call may take (`MITAI_AI_TIMEOUT`).
+    pub timeout: Duration,
 }
 
 impl fmt::Debug for AiConfig {
@@ -109,6 +116,7 @@ impl fmt::Debug for AiConfig {
             .field("url", &self.url)
             .field("key", &self.key.as_ref().map(|_| "***"))
             .field("model", &self.model)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -168,6 +176,18 @@ fn http_url(var: &str, value: &str) -> Result<String, ConfigError> {
         Ok(value.trim_end_matches('/').to_owned())
     } else {
         Err(bad(var, value, "expected an http:// or https:// URL"))
+    }
+}
+
+/// Seconds, fractions allowed, from 0.01 to 600.
+fn ai_timeout(value: &str) -> Result<Duration, ConfigError> {
+    match value.trim().parse::<f64>() {
+        Ok(secs) if (0.01..=600.0).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
+        _ => Err(bad(
+            "MITAI_AI_TIMEOUT",
+            value,
+            "expected seconds from 0.01 to 600, e.g. 30",
+        )),
     }
 }
 
@@ -270,6 +290,7 @@ impl Config {
                     .clone()
                     .filter(|m| !m.trim().is_empty())
                     .unwrap_or_else(|| "gpt-4o-mini".into()),
+                timeout: ai_timeout(&args.ai_timeout)?,
             }),
         };
         let log_format = match args.log_format.trim() {
@@ -322,6 +343,13 @@ mod tests {
                 "MITAI_ADMIN_PASSWORD",
             ),
             (|a| a.ai_url = Some("localhost:1".into()), "MITAI_AI_URL"),
+            (
+                |a| {
+                    a.ai_url = Some("http://127.0.0.1:1".into());
+                    a.ai_timeout = "0".into();
+                },
+                "MITAI_AI_TIMEOUT",
+            ),
         ];
         for (change, var) in cases {
             let mut args = ServeArgs::default();

@@ -1,11 +1,13 @@
 //! The `mitai` server: HTTP API, jobs, CLI. See DESIGN.md in the project's docs.
 
+pub mod ai;
 pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod client_ip;
 pub mod config;
 pub mod error;
+pub mod imaging;
 pub mod mail;
 pub mod metrics;
 pub mod routes;

@@ -95,6 +95,8 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// Where the send job delivers mail (`MITAI_MAIL`).
     pub mailer: crate::mail::Transport,
+    /// The AI provider (`MITAI_AI_URL`); `None` when none is configured.
+    pub ai: Option<crate::ai::AiClient>,
 }
 
 /// Cheap to clone; every handler gets one.
@@ -123,6 +125,11 @@ impl AppState {
         mailer: crate::mail::Transport,
     ) -> anyhow::Result<AppState> {
         let registry = load_registry(store.as_ref()).await?;
+        let ai = config
+            .ai
+            .as_ref()
+            .map(crate::ai::AiClient::new)
+            .transpose()?;
         Ok(AppState(Arc::new(Inner {
             store,
             registry: RegistryCache {
@@ -136,6 +143,7 @@ impl AppState {
             config,
             metrics: Default::default(),
             mailer,
+            ai,
         })))
     }
 

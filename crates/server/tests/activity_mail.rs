@@ -311,6 +311,7 @@ async fn activity_filters_and_pages(backend: Backend) {
             "feature_used",
             "feature_used",
             "login",
+            "email_verified",
             "register"
         ]
     );
@@ -326,7 +327,13 @@ async fn activity_filters_and_pages(backend: Backend) {
     .await;
     assert_eq!(
         actions(&since),
-        ["login", "feature_used", "login", "register"]
+        [
+            "login",
+            "feature_used",
+            "login",
+            "email_verified",
+            "register"
+        ]
     );
     assert!(
         since[1..]
@@ -445,7 +452,8 @@ async fn stats_count_profiles_activity_and_use(backend: Backend) {
     assert_eq!(stats["redemptions_per_coupon"], json!([]));
     assert_eq!(
         stats["mail"],
-        json!({"pending": 0, "sending": 0, "sent": 0, "failed": 0})
+        json!({"pending": 3, "sending": 0, "sent": 0, "failed": 0}),
+        "the verification mails of the three registrations, not sent yet"
     );
 
     // A month later the first day has left the window, and nobody was active.

@@ -880,6 +880,10 @@ async fn the_last_admin_stays(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    // Disabling ended the second admin's sessions; enabled again, it signs in anew.
+    let (status, _) = app.get("/api/me", Some(&second)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let second = app.login("second@example.org", "password123").await;
 
     let (status, body) = app
         .patch(

@@ -63,7 +63,10 @@ async fn reminders_and_expiries_happen_once(backend: Backend) {
         report["grant_reminders"], 1,
         "only the fixed grant ends within the lead days: {report}"
     );
-    assert_eq!(report["mail_sent"], 2, "{report}");
+    assert_eq!(
+        report["mail_sent"], 3,
+        "the verification mail of the registration and the two reminders: {report}"
+    );
     let report = run_jobs(&app).await;
     assert_eq!(
         (
@@ -74,7 +77,7 @@ async fn reminders_and_expiries_happen_once(backend: Backend) {
     );
     assert_eq!(
         templates(&app).await,
-        vec!["grant_expiring", "trial_ending"]
+        vec!["grant_expiring", "trial_ending", "verify_email"]
     );
 
     // Past the fixed grant's end: its expiry is logged once.
@@ -96,7 +99,12 @@ async fn reminders_and_expiries_happen_once(backend: Backend) {
     assert_eq!(run_jobs(&app).await["grant_reminders"], 1);
     assert_eq!(
         templates(&app).await,
-        vec!["grant_expiring", "grant_expiring", "trial_ending"]
+        vec![
+            "grant_expiring",
+            "grant_expiring",
+            "trial_ending",
+            "verify_email"
+        ]
     );
     app.clock_to("2027-02-12T00:00:00Z").await;
     assert_eq!(run_jobs(&app).await["grants_expired"], 1);
@@ -182,9 +190,22 @@ async fn two_instances_send_a_due_reminder_once() {
     for run in runs {
         assert_eq!(run.join().unwrap(), 200);
     }
-    let sent = db.store.outbox(None, None, 100).await.unwrap();
+    // A round that began at start-up may still be delivering in the background: wait (bounded)
+    // until the one message is marked sent.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let sent = loop {
+        let sent = db.store.outbox(None, None, 100).await.unwrap();
+        let delivered = sent
+            .iter()
+            .all(|m| m.status == mitai_store::MailStatus::Sent);
+        if delivered || std::time::Instant::now() > deadline {
+            break sent;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].template, "trial_ending");
+    assert_eq!(sent[0].status, mitai_store::MailStatus::Sent);
     let files = std::fs::read_dir(&mail_dir).unwrap().count();
     assert_eq!(files, 1, "exactly one .eml written");
     for child in [&mut a, &mut b] {

@@ -14,6 +14,7 @@ use mitai_access::{Feature, Limit, Tier};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub mod accounts;
 pub mod activity;
 pub mod coupons;
 pub mod data;
@@ -26,14 +27,23 @@ pub mod postgres;
 pub mod sqlite;
 pub mod testing;
 
+pub use accounts::{
+    AccountToken, Invitation, NewAccountToken, NewInvitation, NewRegistration, RegisterOutcome,
+    Session, TokenKind,
+};
 pub use activity::{
     Activity, ActivityFilter, ActivityStore, CouponRedemptionCount, FeatureDay, NewActivity,
     StatsDelta, UserStats, actions,
 };
 pub use coupons::CouponStore;
-pub use data::DataStore;
+pub use data::{
+    CreatedEntry, DataStore, Entry, EntryChange, EntryCursor, EntryOrder, EntryQuery, EntryUpdate,
+    NewEntry,
+};
 pub use mail::{MailCounts, MailStatus, MailStore, NewMail, OutboxMail};
-pub use media::MediaStore;
+pub use media::{
+    AiKind, AiResult, CreatedPhoto, GatedCreate, MediaStore, Photo, PhotoType, Release,
+};
 pub use model::*;
 
 /// What can go wrong in the store. Database failures stay database failures: they are
@@ -79,6 +89,8 @@ pub trait Store:
     + CouponStore
     + MailStore
     + ActivityStore
+    + DataStore
+    + MediaStore
     + Send
     + Sync
     + 'static
@@ -88,7 +100,8 @@ pub trait Store:
     /// Answers when the database answers.
     async fn ping(&self) -> Result<()>;
 
-    /// Removes sessions expired at `now` and idempotency keys older than one day.
+    /// Removes sessions, account tokens and invitations expired at `now` and idempotency
+    /// keys older than one day.
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<Purged>;
 
     /// Takes the lock of the job round `name` if no other instance holds it (PostgreSQL
@@ -175,7 +188,8 @@ pub trait AccountStore: Send + Sync {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<Profile>>;
-    /// `None` if no such profile.
+    /// `None` if no such profile. Disabling a profile (`disabled: Some(true)`) ends all its
+    /// sessions in the same transaction.
     async fn update_profile(
         &self,
         id: Uuid,
@@ -200,6 +214,87 @@ pub trait AccountStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<Profile>>;
     async fn delete_session(&self, token_hash: &str) -> Result<bool>;
+
+    /// A live session (not expired at `now`) with its profile.
+    async fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Session>>;
+    /// Moves the expiry of a session that is live at `now` forward to `expires_at` (and
+    /// `last_seen_at` to `now`). `false` if the session is not live or already expires
+    /// at or after `expires_at`: a renewal never shortens a session.
+    async fn renew_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Ends every session of a profile except `except` (a token hash); returns how many.
+    async fn delete_sessions(&self, profile_id: Uuid, except: Option<&str>) -> Result<u64>;
+
+    /// Self-registration in one transaction: uses the invitation (if any), inserts the
+    /// profile, stores its verification token, enqueues the mail and logs the event. Any
+    /// refusal changes nothing.
+    async fn register(&self, registration: &NewRegistration) -> Result<RegisterOutcome>;
+
+    /// Stores a token of a profile and, in the same transaction, enqueues the mail that
+    /// carries it and logs `activity`. `MissingReference("profile")` for an unknown
+    /// profile.
+    async fn create_account_token(
+        &self,
+        token: &NewAccountToken,
+        mail: &NewMail,
+        activity: Option<&NewActivity>,
+    ) -> Result<()>;
+    /// The token of `kind` with this hash if it can be used at `now` (unused, unexpired).
+    async fn account_token(
+        &self,
+        token_hash: &str,
+        kind: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccountToken>>;
+    /// Uses a verification token: marks its profile's e-mail verified, uses the profile's
+    /// other verification tokens and logs `activity` about the profile, by the profile
+    /// (its `profile_id` and `actor_id` are set). `None`, changing nothing, when the token
+    /// is unknown, used or expired at `now` — also for all but one of many concurrent
+    /// uses.
+    async fn verify_email(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        activity: &NewActivity,
+    ) -> Result<Option<Profile>>;
+    /// Uses a password-reset token: sets the password hash, uses the profile's other reset
+    /// tokens, ends all the profile's sessions and logs `activity` (as `verify_email`
+    /// does). `None`, changing nothing, when the token cannot be used at `now`.
+    async fn reset_password(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+        activity: &NewActivity,
+    ) -> Result<Option<Profile>>;
+    /// Replaces the password hash if it still is `expected_hash` (compare-and-set, so of
+    /// two concurrent changes from the same old password only one wins), uses the
+    /// profile's unused reset tokens, ends its sessions except `keep_session` and logs
+    /// `activity`. `false`, changing nothing, when the hash differs or no such profile.
+    async fn change_password(
+        &self,
+        profile_id: Uuid,
+        expected_hash: &str,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        now: DateTime<Utc>,
+        activity: &NewActivity,
+    ) -> Result<bool>;
+
+    /// Stores an invitation and, in the same transaction, enqueues its mail and logs
+    /// `activity`. `MissingReference("inviter")` for an unknown inviter.
+    async fn create_invitation(
+        &self,
+        invitation: &NewInvitation,
+        mail: &NewMail,
+        activity: Option<&NewActivity>,
+    ) -> Result<Invitation>;
+    /// The invitation with this token hash if it can be used at `now`.
+    async fn invitation(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Invitation>>;
 }
 
 /// Per-user restrictions, usage buckets and exact consumption.

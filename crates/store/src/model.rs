@@ -190,4 +190,6 @@ pub enum ConsumeResult {
 pub struct Purged {
     pub sessions: u64,
     pub idempotency_keys: u64,
+    /// Expired account tokens (verification, password reset) and invitations.
+    pub tokens: u64,
 }

@@ -1,14 +1,14 @@
-//! Registration, login, logout and the signed-in profile.
+//! Registration, login, logout (of one or all sessions) and the signed-in profile.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::api::{ErrorBody, ProfileEnvelope, ProfileView};
-use crate::auth::{CurrentUser, SESSION_COOKIE, SESSION_DAYS};
+use crate::auth::{CurrentUser, SESSION_DAYS, session_cookie};
 use crate::client_ip::ClientIp;
 use crate::error::{ApiResult, Json};
 use crate::service::{accounts, grants};
@@ -22,13 +22,15 @@ pub struct RegisterBody {
     pub name: Option<String>,
     /// `de` or `en` (default `en`).
     pub language: Option<String>,
-    /// An invitation token (bypasses `invite_only`).
+    /// The token of an invitation for this e-mail: opens `invite_only` registration
+    /// (not `closed`), and the account counts as verified.
     pub invitation_token: Option<String>,
 }
 
-/// Create an account.
+/// Create an account. Without an invitation a `verify_email` mail is sent.
 #[utoipa::path(post, path = "/register", tag = "accounts", request_body = RegisterBody,
     responses((status = 201, body = ProfileEnvelope),
+              (status = 400, description = "invalid_token (invitation unknown, used, expired or for another e-mail)", body = ErrorBody),
               (status = 403, description = "registration_closed", body = ErrorBody),
               (status = 409, description = "email_taken", body = ErrorBody),
               (status = 422, description = "invalid_input", body = ErrorBody)))]
@@ -43,15 +45,8 @@ pub async fn register(
         body.name.as_deref(),
         body.language.as_deref(),
     )?;
-    if body.invitation_token.is_some() {
-        // Invitations are checked against stored invitations; none matches this token.
-        return Err(crate::error::ApiError::refused(
-            StatusCode::BAD_REQUEST,
-            "invalid_token",
-            "this invitation is not valid",
-        ));
-    }
-    let profile = accounts::register(&state, r, ip).await?;
+    let invitation = body.invitation_token.as_deref();
+    let profile = accounts::register(&state, r, invitation, ip).await?;
     let view = grants::profile_view(&state, &profile).await?;
     Ok((StatusCode::CREATED, Json(ProfileEnvelope { profile: view })))
 }
@@ -69,18 +64,6 @@ pub struct LoginAnswer {
     pub token: String,
     pub expires_at: chrono::DateTime<chrono::Utc>,
     pub profile: ProfileView,
-}
-
-fn session_cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
-    let secure = if state.config.base_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
-    );
-    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
 }
 
 /// Sign in: a bearer token, and the same token as a session cookie.
@@ -119,6 +102,20 @@ pub async fn logout(
     user: CurrentUser,
 ) -> ApiResult<Response> {
     accounts::logout(&state, &user, ip).await?;
+    let cookie = session_cookie(&state, "", 0);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+/// Sign out everywhere: ends every session of the profile, this one included.
+#[utoipa::path(post, path = "/logout-all", tag = "accounts",
+    responses((status = 204), (status = 401, description = "unauthenticated", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn logout_all(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: CurrentUser,
+) -> ApiResult<Response> {
+    accounts::logout_all(&state, &user, ip).await?;
     let cookie = session_cookie(&state, "", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }

@@ -18,16 +18,28 @@ use crate::state::AppState;
 
 mod access;
 pub mod admin;
+mod ai;
 mod auth;
 pub mod coupons;
+pub mod entries;
+pub mod export;
 mod health;
+mod invitations;
+mod pages;
+mod passwords;
+pub mod photos;
 mod test_clock;
+mod verification;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Mitai", description = "Body tracking with a subscription, coupon and feature-access system."),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "access"), (name = "coupons"), (name = "admin"), (name = "health"),
+    tags((name = "accounts"), (name = "access"), (name = "coupons"),
+         (name = "data", description = "Tracked data: each create spends 1 of its feature"),
+         (name = "photos", description = "Progress photos: each upload spends 1 `photos`"),
+         (name = "ai", description = "AI insights: each call spends `ai_calls`"),
+         (name = "admin"), (name = "health"),
          (name = "test", description = "Only with MITAI_TEST_CLOCK=1"))
 )]
 struct ApiDoc;
@@ -55,17 +67,28 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
             OpenApiRouter::new()
                 .routes(routes!(auth::register))
                 .routes(routes!(auth::login))
-                .routes(routes!(auth::logout)),
+                .routes(routes!(auth::logout))
+                .routes(routes!(auth::logout_all))
+                .routes(routes!(verification::verify_email))
+                .routes(routes!(verification::resend_verification))
+                .routes(routes!(passwords::password_reset))
+                .routes(routes!(passwords::password_reset_confirm)),
         )
         .nest(
             "/api",
             OpenApiRouter::new()
                 .routes(routes!(auth::me))
+                .routes(routes!(passwords::change_password))
+                .routes(routes!(invitations::create))
                 .routes(routes!(access::list))
                 .routes(routes!(access::one))
                 .routes(routes!(access::consume))
                 .routes(routes!(coupons::redeem))
-                .routes(routes!(coupons::my_grants)),
+                .routes(routes!(coupons::my_grants))
+                .merge(entries::router())
+                .merge(export::router())
+                .merge(photos::router())
+                .merge(ai::router()),
         )
         .nest("/api/admin", admin::router(state));
     if state.config.test_clock {
@@ -108,8 +131,13 @@ pub fn app(state: AppState) -> Router {
     let (router, openapi) = api(&state).split_for_parts();
     let router = router
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        // The pages of e-mailed links: HTML, not API, so outside the OpenAPI document.
+        .merge(pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(
+            crate::auth::renewed_session_cookie,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::count_responses,

@@ -126,7 +126,8 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// Resolves the limit and refuses what the limit alone refuses (feature off, amount
+    /// Refuses a profile whose e-mail must be verified first (403 `email_not_verified`),
+    /// resolves the limit and refuses what the limit alone refuses (feature off, amount
     /// larger than the whole limit) before the database is asked. `fingerprint` names the
     /// request for idempotency keys (a key reused for another fingerprint is refused).
     pub async fn open(
@@ -137,6 +138,7 @@ impl Gate {
         fingerprint: &str,
         ip: Option<String>,
     ) -> ApiResult<Gate> {
+        crate::service::accounts::require_verified(state, profile)?;
         let ctx = AccessContext::load(state, profile).await?;
         let feature = ctx
             .registry

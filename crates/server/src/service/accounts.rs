@@ -1,16 +1,70 @@
-//! Accounts: registration, login, logout, and the first admin.
+//! Accounts: registration, login, logout, the verification gate, and the first admin.
 
 use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use mitai_access::RegistrationMode;
-use mitai_store::{NewActivity, NewProfile, NewSession, Profile, Role, StoreError, actions};
+use mitai_store::{
+    NewAccountToken, NewActivity, NewMail, NewProfile, NewRegistration, NewSession, Profile,
+    RegisterOutcome, Role, StoreError, TokenKind, actions,
+};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::{self, CurrentUser, SESSION_DAYS};
 use crate::error::{ApiError, ApiResult};
 use crate::service::activity;
+use crate::service::rate_limit::{self, Limit};
 use crate::state::AppState;
+
+/// How long an e-mailed verification link works.
+pub const VERIFY_TTL: TimeDelta = TimeDelta::hours(48);
+/// Failed logins allowed per account (e-mail address, known or not) in one window.
+pub const LOGIN_FAILURES_PER_ACCOUNT: i64 = 10;
+/// Failed logins allowed per client IP in one window (looser: many people may share one
+/// address).
+pub const LOGIN_FAILURES_PER_IP: i64 = 100;
+/// The window of the login limits.
+pub const LOGIN_WINDOW: TimeDelta = TimeDelta::minutes(15);
+
+/// 400 `invalid_token`: an e-mailed token that is unknown, used or expired.
+pub fn invalid_token() -> ApiError {
+    ApiError::refused(
+        StatusCode::BAD_REQUEST,
+        "invalid_token",
+        "this link is not valid (any more)",
+    )
+}
+
+/// The gate of gated features and redemption: with `require_email_verification` on, a
+/// profile whose e-mail is not verified is refused with 403 `email_not_verified`.
+pub fn require_verified(state: &AppState, profile: &Profile) -> ApiResult<()> {
+    if profile.email_verified || !state.registry().settings.require_email_verification {
+        return Ok(());
+    }
+    Err(ApiError::refused(
+        StatusCode::FORBIDDEN,
+        "email_not_verified",
+        "confirm your e-mail address first (see the mail we sent you)",
+    ))
+}
+
+/// The limits on failed password checks for `email` (and `ip`, when known). Login and
+/// password change share them, so a stolen session cannot guess the password faster.
+pub fn password_limits(email: &str, ip: Option<&str>) -> Vec<Limit> {
+    let mut limits = vec![Limit::new(
+        rate_limit::key("login:account", &mitai_store::normalize_email(email)),
+        LOGIN_FAILURES_PER_ACCOUNT,
+        LOGIN_WINDOW,
+    )];
+    if let Some(ip) = ip {
+        limits.push(Limit::new(
+            rate_limit::key("login:ip", ip),
+            LOGIN_FAILURES_PER_IP,
+            LOGIN_WINDOW,
+        ));
+    }
+    limits
+}
 
 /// What registration asks for.
 #[derive(Debug, Clone)]
@@ -61,11 +115,26 @@ pub fn check_registration(
 }
 
 /// Self-registration. New profiles get the default tier and, when configured, a trial.
-/// `ip` is the client's, for the activity log.
-pub async fn register(state: &AppState, r: Registration, ip: Option<String>) -> ApiResult<Profile> {
+///
+/// Without an invitation the profile is unverified, and its verification token, the
+/// `verify_email` mail and the `register` event commit with it. With an invitation token
+/// (which also opens `invite_only`, but not `closed`) the invitation is used in the same
+/// transaction; the profile is then verified and `invited_by` the inviter, and no
+/// verification mail is sent. `ip` is the client's, for the activity log.
+pub async fn register(
+    state: &AppState,
+    r: Registration,
+    invitation_token: Option<&str>,
+    ip: Option<String>,
+) -> ApiResult<Profile> {
     let registry = state.registry();
     let settings = &registry.settings;
-    if settings.registration_mode != RegistrationMode::Open {
+    let open = match settings.registration_mode {
+        RegistrationMode::Open => true,
+        RegistrationMode::InviteOnly => invitation_token.is_some(),
+        RegistrationMode::Closed => false,
+    };
+    if !open {
         return Err(ApiError::refused(
             StatusCode::FORBIDDEN,
             "registration_closed",
@@ -73,33 +142,111 @@ pub async fn register(state: &AppState, r: Registration, ip: Option<String>) -> 
         ));
     }
     let now = state.now();
+    let invitation = invitation_token.map(auth::token_hash);
+    if let Some(hash) = &invitation {
+        // A cheap look first, so a bad link costs no password hashing; the store decides.
+        let found = state.store.invitation(hash, now).await?;
+        let matches = found.is_some_and(|i| {
+            mitai_store::normalize_email(&i.email) == mitai_store::normalize_email(&r.email)
+        });
+        if !matches {
+            return Err(invalid_token());
+        }
+    }
     let trial_ends_at =
         (settings.trial_days > 0).then(|| now + TimeDelta::days(settings.trial_days));
-    let profile = create(
-        state,
-        r,
-        Role::User,
-        &settings.default_tier,
+    let profile = NewProfile {
+        id: Uuid::now_v7(),
+        email: r.email,
+        password_hash: auth::hash_password(r.password).await?,
+        name: r.name,
+        role: Role::User,
+        tier: settings.default_tier.clone(),
         trial_ends_at,
-        false,
-        now,
-    )
-    .await?;
+        email_verified: false,
+        invited_by: None,
+        language: r.language,
+        created_at: now,
+    };
+    let (token, mail) = if invitation.is_none() {
+        let (token, mail) = verification(&profile.email, &profile.name, &profile.language, now);
+        (Some(token.for_profile(profile.id)), Some(mail))
+    } else {
+        (None, None)
+    };
     let details = json!({
-        "email": profile.email,
+        "email": profile.email.trim(),
         "tier": profile.tier,
         "trial_ends_at": profile.trial_ends_at,
         "language": profile.language,
+        "invited": invitation.is_some(),
     });
-    activity::record(
-        state,
-        NewActivity::new(actions::REGISTER, now)
-            .by_self(profile.id)
-            .details(details)
-            .ip(ip),
+    let activity = NewActivity::new(actions::REGISTER, now)
+        .by_self(profile.id)
+        .details(details)
+        .ip(ip);
+    let registration = NewRegistration {
+        profile,
+        invitation,
+        token,
+        mail,
+        activity: Some(activity),
+    };
+    match state.store.register(&registration).await? {
+        RegisterOutcome::Registered(profile) => Ok(*profile),
+        RegisterOutcome::EmailTaken => Err(email_taken()),
+        RegisterOutcome::InvalidInvitation => Err(invalid_token()),
+    }
+}
+
+fn email_taken() -> ApiError {
+    ApiError::refused(
+        StatusCode::CONFLICT,
+        "email_taken",
+        "an account with this e-mail exists",
     )
-    .await;
-    Ok(profile)
+}
+
+/// A verification token (to be stored for a profile) and the mail that carries it.
+pub struct PendingToken {
+    token_hash: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+impl PendingToken {
+    pub fn for_profile(self, profile_id: Uuid) -> NewAccountToken {
+        NewAccountToken {
+            token_hash: self.token_hash,
+            kind: TokenKind::VerifyEmail,
+            profile_id,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// A new verification token for `email` and its `verify_email` mail.
+pub fn verification(
+    email: &str,
+    name: &str,
+    language: &str,
+    now: DateTime<Utc>,
+) -> (PendingToken, NewMail) {
+    let token = auth::new_token();
+    let mail = NewMail::new(
+        email.trim(),
+        "verify_email",
+        language,
+        json!({ "name": name, "token": token }),
+        now,
+    );
+    let pending = PendingToken {
+        token_hash: auth::token_hash(&token),
+        created_at: now,
+        expires_at: now + VERIFY_TTL,
+    };
+    (pending, mail)
 }
 
 async fn create(
@@ -127,11 +274,7 @@ async fn create(
     };
     match state.store.create_profile(&new).await {
         Ok(profile) => Ok(profile),
-        Err(StoreError::Conflict(_)) => Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "email_taken",
-            "an account with this e-mail exists",
-        )),
+        Err(StoreError::Conflict(_)) => Err(email_taken()),
         Err(e) => Err(e.into()),
     }
 }
@@ -143,8 +286,10 @@ pub struct Login {
     pub profile: Profile,
 }
 
-/// Signs in. Every attempt is logged: `login`, or `login_failed` with the reason (about
-/// the account, when the e-mail names one).
+/// Signs in. Every checked attempt is logged: `login`, or `login_failed` with the reason
+/// (about the account, when the e-mail names one). Failed attempts are limited per
+/// account and per IP ([`password_limits`]); beyond a limit the password is not even
+/// checked (429 `rate_limited`). Successful logins never count.
 pub async fn login(
     state: &AppState,
     email: &str,
@@ -152,6 +297,8 @@ pub async fn login(
     user_agent: Option<String>,
     ip: Option<String>,
 ) -> ApiResult<Login> {
+    let limits = password_limits(email, ip.as_deref());
+    rate_limit::check(state, &limits).await?;
     let found = state.store.credentials(email).await?;
     let (profile, hash) = match found {
         Some((profile, hash)) => (Some(profile), Some(hash)),
@@ -173,6 +320,7 @@ pub async fn login(
         profile => {
             let event = failed(profile.map(|p| p.id), "invalid_credentials");
             activity::record(state, event).await;
+            rate_limit::hit(state, &limits).await?;
             return Err(ApiError::refused(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
@@ -222,6 +370,20 @@ pub async fn logout(state: &AppState, user: &CurrentUser, ip: Option<String>) ->
         state,
         NewActivity::new(actions::LOGOUT, state.now())
             .by_self(user.profile.id)
+            .ip(ip),
+    )
+    .await;
+    Ok(())
+}
+
+/// Ends every session of `user`'s profile, this one included (logout everywhere).
+pub async fn logout_all(state: &AppState, user: &CurrentUser, ip: Option<String>) -> ApiResult<()> {
+    let ended = state.store.delete_sessions(user.profile.id, None).await?;
+    activity::record(
+        state,
+        NewActivity::new(actions::LOGOUT, state.now())
+            .by_self(user.profile.id)
+            .details(json!({ "all": true, "sessions": ended }))
             .ip(ip),
     )
     .await;

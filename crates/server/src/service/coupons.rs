@@ -226,12 +226,15 @@ fn invalid_coupon() -> ApiError {
 }
 
 /// Redeems a code for a profile. Returns the new grant and the effective tier after it.
+/// A profile whose e-mail must be verified first is refused (403 `email_not_verified`)
+/// before anything else, so its attempts do not count against the guessing limits.
 pub async fn redeem(
     state: &AppState,
     profile: &Profile,
     code: &str,
     ip: Option<&str>,
 ) -> ApiResult<(GrantView, String)> {
+    crate::service::accounts::require_verified(state, profile)?;
     let now = state.now();
     let window = window_start(now);
     let profile_bucket = format!("redeem:profile:{}", profile.id);

@@ -13,6 +13,8 @@ pub struct JobReport {
     pub sessions_purged: u64,
     /// Idempotency keys older than a day removed.
     pub idempotency_keys_purged: u64,
+    /// Expired e-mailed tokens (verification, password reset) and invitations removed.
+    pub tokens_purged: u64,
     /// Mail delivered by the send job.
     pub mail_sent: u64,
     /// Failed mail attempts that will be retried later.
@@ -64,6 +66,7 @@ pub async fn run_due(state: &AppState) -> JobReport {
         Ok(purged) => {
             report.sessions_purged = purged.sessions;
             report.idempotency_keys_purged = purged.idempotency_keys;
+            report.tokens_purged = purged.tokens;
         }
         Err(e) => tracing::error!(error = %e, job = "purge", "job failed"),
     }

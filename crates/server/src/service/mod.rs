@@ -4,8 +4,17 @@
 pub mod access;
 pub mod accounts;
 pub mod activity;
+pub mod ai;
+pub mod ai_data;
 pub mod coupons;
+pub mod entries;
+pub mod export;
 pub mod grants;
+pub mod invitations;
 pub mod jobs;
 pub mod mail;
+pub mod passwords;
+pub mod photos;
+pub mod rate_limit;
 pub mod reminders;
+pub mod verification;

@@ -135,8 +135,22 @@ impl TestApp {
         self.call(Method::DELETE, uri, token, None).await
     }
 
-    /// Registers and logs in a user; returns (token, profile id).
+    /// Registers a user, verifies the e-mail (with the token of the verification mail,
+    /// through the real endpoint) and logs in; returns (token, profile id).
     pub async fn user(&self, email: &str) -> (String, String) {
+        let id = self.register_user(email).await;
+        self.verify(email).await;
+        (self.login(email, "password123").await, id)
+    }
+
+    /// Registers and logs in a user whose e-mail is not verified; returns (token, id).
+    pub async fn unverified_user(&self, email: &str) -> (String, String) {
+        let id = self.register_user(email).await;
+        (self.login(email, "password123").await, id)
+    }
+
+    /// Registers a user with the password `password123`; returns the profile id.
+    pub async fn register_user(&self, email: &str) -> String {
         let (status, body) = self
             .post(
                 "/api/auth/register",
@@ -145,8 +159,35 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "register {email}: {body}");
-        let id = body["profile"]["id"].as_str().expect("id").to_owned();
-        (self.login(email, "password123").await, id)
+        body["profile"]["id"].as_str().expect("id").to_owned()
+    }
+
+    /// The token of the newest `template` mail (`verify_email`, `password_reset`,
+    /// `invitation`) to `email` that is still in the outbox with its data (unsent).
+    pub async fn mailed_token(&self, email: &str, template: &str) -> Option<String> {
+        let outbox = self
+            .db
+            .store
+            .outbox(None, None, 100_000)
+            .await
+            .expect("outbox");
+        outbox
+            .iter()
+            .rev()
+            .filter(|m| m.template == template && m.to.eq_ignore_ascii_case(email.trim()))
+            .find_map(|m| m.data["token"].as_str().map(str::to_owned))
+    }
+
+    /// Verifies the e-mail of a registered user with the token of its verification mail.
+    pub async fn verify(&self, email: &str) {
+        let token = self
+            .mailed_token(email, "verify_email")
+            .await
+            .unwrap_or_else(|| panic!("no verification mail to {email}"));
+        let (status, body) = self
+            .post("/api/auth/verify-email", None, json!({ "token": token }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "verify {email}: {body}");
     }
 
     pub async fn login(&self, email: &str, password: &str) -> String {

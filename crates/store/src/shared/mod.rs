@@ -183,9 +183,20 @@ macro_rules! impl_store {
                         .execute(self.writer())
                         .await?
                         .rows_affected();
+                let tokens = sqlx::query("DELETE FROM account_tokens WHERE expires_at <= $1")
+                    .bind(ts(now))
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected();
+                let invitations = sqlx::query("DELETE FROM invitations WHERE expires_at <= $1")
+                    .bind(ts(now))
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected();
                 Ok(Purged {
                     sessions,
                     idempotency_keys,
+                    tokens: tokens + invitations,
                 })
             }
         }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{check_instant, check_text};
-use crate::api::{ErrorBody, Page};
+use crate::api::{ErrorBody, Page, next_cursor, page_args};
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ApiResult, Json, Path, Query, double_option};
 use crate::service::coupons::{self, CouponSpec};
@@ -72,22 +72,6 @@ pub struct CouponListParams {
     pub cursor: Option<String>,
 }
 
-fn page_args(limit: Option<i64>, cursor: Option<&str>) -> ApiResult<(i64, Option<Uuid>)> {
-    let limit = match limit {
-        None => 50,
-        Some(n) if (1..=500).contains(&n) => n,
-        Some(_) => return Err(ApiError::field("limit", "must be from 1 to 500")),
-    };
-    let after = match cursor {
-        None | Some("") => None,
-        Some(c) => Some(
-            Uuid::parse_str(c)
-                .map_err(|_| ApiError::field("cursor", "is not a cursor of this list"))?,
-        ),
-    };
-    Ok((limit, after))
-}
-
 /// Coupons, optionally of one campaign.
 #[utoipa::path(get, path = "/coupons", tag = "admin", params(CouponListParams),
     responses((status = 200, body = Page<CouponView>), (status = 422, body = ErrorBody)),
@@ -104,12 +88,7 @@ pub async fn list(
         .store
         .list_coupons(params.campaign.as_deref(), after, limit + 1)
         .await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|c| c.id.to_string())
-    } else {
-        None
-    };
+    let next_cursor = next_cursor(&mut items, limit, |c| c.id);
     Ok(Json(Page {
         items: items.iter().map(CouponView::from).collect(),
         next_cursor,
@@ -462,12 +441,7 @@ pub async fn redemptions(
     state.store.coupon(id).await?.ok_or(ApiError::NotFound)?;
     let (limit, after) = page_args(params.limit, params.cursor.as_deref())?;
     let mut rows = state.store.redemptions(id, after, limit + 1).await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.id.to_string())
-    } else {
-        None
-    };
+    let next_cursor = next_cursor(&mut rows, limit, |r| r.id);
     Ok(Json(Page {
         items: rows
             .into_iter()

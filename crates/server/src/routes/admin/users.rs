@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{check_instant, check_limit, check_text};
-use crate::api::{AccessList, ErrorBody, ListParams, Page, ProfileView, RestrictionView};
+use crate::api::{
+    AccessList, ErrorBody, ListParams, Page, ProfileView, RestrictionView, next_cursor, page_args,
+};
 use crate::auth::AdminUser;
 use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ApiResult, Json, Path, Query, double_option};
@@ -25,14 +27,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
 ) -> ApiResult<Json<Page<ProfileView>>> {
-    let limit = params.limit()?;
-    let after = match params.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(
-            Uuid::parse_str(c)
-                .map_err(|_| ApiError::field("cursor", "is not a cursor of this list"))?,
-        ),
-    };
+    let (limit, after) = page_args(params.limit, params.cursor.as_deref())?;
     let query = params
         .query
         .as_deref()
@@ -42,12 +37,7 @@ pub async fn list(
         check_text("query", q, 200)?;
     }
     let mut profiles = state.store.list_profiles(query, after, limit + 1).await?;
-    let next_cursor = if profiles.len() as i64 > limit {
-        profiles.truncate(limit as usize);
-        profiles.last().map(|p| p.id.to_string())
-    } else {
-        None
-    };
+    let next_cursor = next_cursor(&mut profiles, limit, |p| p.id);
     let mut items = Vec::with_capacity(profiles.len());
     for p in &profiles {
         items.push(grants::profile_view(&state, p).await?);

@@ -1,0 +1,367 @@
+//! Progress photos: upload (multipart), list, metadata, download, delete.
+
+use axum::body::Body;
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, Utc};
+use mitai_store::{Photo, StoredResponse};
+use serde::Serialize;
+use tokio::io::AsyncReadExt as _;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::api::{ErrorBody, ListParams, Page, next_cursor, page_args};
+use crate::auth::CurrentUser;
+use crate::client_ip::ClientIp;
+use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::service::access::check_idempotency_key;
+use crate::service::photos::{self, Upload, Uploaded};
+use crate::state::AppState;
+
+/// The body limit of an upload: the largest `photo_max_bytes` the setting accepts plus room
+/// for the form around the file. The setting in force is enforced while reading.
+const UPLOAD_BODY_LIMIT: usize = 512 * 1024 * 1024 + FORM_OVERHEAD;
+/// What the multipart form may add to the file (boundaries, headers, `taken_on`, `note`).
+const FORM_OVERHEAD: usize = 64 * 1024;
+/// The longest note, in characters.
+const NOTE_MAX_CHARS: usize = 1000;
+
+/// The routes, with the raised body limit on the upload.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload, list))
+        .layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT))
+        .routes(routes!(one, delete))
+        .routes(routes!(file))
+}
+
+/// A stored photo (its metadata; the bytes are at `url`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PhotoView {
+    pub id: Uuid,
+    /// `image/jpeg`, `image/png` or `image/webp`, decided by content.
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+    /// Size of the stored file (after metadata was removed).
+    pub bytes: i64,
+    pub taken_on: Option<NaiveDate>,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Where the owner downloads the file.
+    pub url: String,
+}
+
+impl From<&Photo> for PhotoView {
+    fn from(p: &Photo) -> PhotoView {
+        PhotoView {
+            id: p.id,
+            content_type: p.kind.content_type().to_owned(),
+            width: p.width,
+            height: p.height,
+            bytes: p.bytes,
+            taken_on: p.taken_on,
+            note: p.note.clone(),
+            created_at: p.created_at,
+            url: format!("/api/photos/{}/file", p.id),
+        }
+    }
+}
+
+/// `{"photo": …}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PhotoEnvelope {
+    pub photo: PhotoView,
+}
+
+/// The multipart form of an upload.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes the form for the OpenAPI document; read field by field.
+pub struct PhotoUpload {
+    /// The image: JPEG, PNG or WebP (decided by its content, not its name or type).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// The day the photo was taken (`YYYY-MM-DD`).
+    #[schema(value_type = Option<String>, format = Date)]
+    taken_on: Option<String>,
+    /// Up to 1000 characters.
+    note: Option<String>,
+}
+
+/// Upload a progress photo (spends 1 `photos`).
+///
+/// The type is decided by the content: JPEG, PNG and WebP that really decode are accepted;
+/// anything else answers 415 `unsupported_media_type`, and a file that starts like an image
+/// but does not decode answers 422 `invalid_input`. Location and all other metadata (EXIF,
+/// XMP, comments, ICC) are removed before the photo is stored; the EXIF orientation is
+/// applied to the pixels. Files over the `photo_max_bytes` setting answer 413
+/// `payload_too_large`. A refused upload stores nothing and spends nothing.
+#[utoipa::path(post, path = "/photos", tag = "photos",
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    request_body(content = PhotoUpload, content_type = "multipart/form-data"),
+    responses((status = 201, body = PhotoEnvelope),
+              (status = 401, description = "unauthenticated", body = ErrorBody),
+              (status = 403, description = "feature_disabled, feature_limit_reached or email_not_verified", body = ErrorBody),
+              (status = 413, description = "payload_too_large", body = ErrorBody),
+              (status = 415, description = "unsupported_media_type: not JPEG, PNG or WebP, or not a multipart form", body = ErrorBody),
+              (status = 422, description = "invalid_input: a field is missing or wrong, or the image does not decode", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn upload(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Response> {
+    let key = match headers.get("idempotency-key") {
+        Some(v) => Some(check_idempotency_key(v.to_str().map_err(|_| {
+            ApiError::field("Idempotency-Key", "must be visible ASCII")
+        })?)?),
+        None => None,
+    };
+    let max = usize::try_from(state.registry().settings.photo_max_bytes).unwrap_or(usize::MAX);
+    // A body declared too large is refused before it is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > max.saturating_add(FORM_OVERHEAD)) {
+        return Err(too_large(max));
+    }
+    let form = form.map_err(|_| {
+        ApiError::refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the photo as multipart/form-data with a field `file`",
+        )
+    })?;
+    let upload = read_form(form, max).await?;
+    let respond = |p: &Photo| StoredResponse {
+        status: StatusCode::CREATED.as_u16(),
+        body: serde_json::to_value(PhotoEnvelope { photo: p.into() })
+            .unwrap_or(serde_json::Value::Null),
+    };
+    match photos::create(&state, &user.profile, upload, key, ip, &respond).await? {
+        Uploaded::Created(photo) => Ok((
+            StatusCode::CREATED,
+            Json(PhotoEnvelope {
+                photo: (&photo).into(),
+            }),
+        )
+            .into_response()),
+        Uploaded::Replayed(stored) => {
+            let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CREATED);
+            Ok((status, Json(stored.body)).into_response())
+        }
+    }
+}
+
+fn too_large(max: usize) -> ApiError {
+    ApiError::refused(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the photo is larger than {max} bytes"),
+    )
+}
+
+fn form_error(e: MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
+        )
+    } else {
+        ApiError::field(
+            "body",
+            format!("not a valid multipart form: {}", e.body_text()),
+        )
+    }
+}
+
+/// Reads the form field by field, each within its limit: the file up to `max` bytes (413
+/// beyond), the text fields up to a few KiB (422 beyond).
+async fn read_form(mut form: Multipart, max: usize) -> ApiResult<Upload> {
+    let mut upload = Upload::default();
+    let mut has_file = false;
+    while let Some(field) = form.next_field().await.map_err(form_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "file" if has_file => return Err(ApiError::field("file", "send one file")),
+            "file" => {
+                upload.file = read_field(field, max)
+                    .await?
+                    .ok_or_else(|| too_large(max))?;
+                has_file = true;
+            }
+            "taken_on" => {
+                let text = read_text(field, "taken_on", 64).await?;
+                let text = text.trim();
+                if !text.is_empty() {
+                    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                        .map_err(|_| ApiError::field("taken_on", "must be a date YYYY-MM-DD"))?;
+                    upload.taken_on = Some(date);
+                }
+            }
+            "note" => {
+                let text = read_text(field, "note", NOTE_MAX_CHARS * 4).await?;
+                let text = text.trim();
+                if text.chars().count() > NOTE_MAX_CHARS {
+                    return Err(ApiError::field("note", "must be at most 1000 characters"));
+                }
+                if text.contains('\0') {
+                    return Err(ApiError::field("note", "must not contain NUL characters"));
+                }
+                upload.note = (!text.is_empty()).then(|| text.to_owned());
+            }
+            other => {
+                return Err(ApiError::field(
+                    if other.is_empty() { "body" } else { other },
+                    "unknown field (expected file, taken_on, note)",
+                ));
+            }
+        }
+    }
+    if !has_file {
+        return Err(ApiError::field("file", "is required"));
+    }
+    Ok(upload)
+}
+
+/// A field's bytes, or `None` when it holds more than `max`.
+async fn read_field(mut field: Field<'_>, max: usize) -> ApiResult<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(form_error)? {
+        if bytes.len() + chunk.len() > max {
+            return Ok(None);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Some(bytes))
+}
+
+async fn read_text(field: Field<'_>, name: &str, max: usize) -> ApiResult<String> {
+    let bytes = read_field(field, max)
+        .await?
+        .ok_or_else(|| ApiError::field(name, "is too long"))?;
+    String::from_utf8(bytes).map_err(|_| ApiError::field(name, "must be UTF-8 text"))
+}
+
+/// The profile's photos, newest first.
+#[utoipa::path(get, path = "/photos", tag = "photos",
+    params(("limit" = Option<i64>, Query, description = "1–500, default 50"),
+           ("cursor" = Option<String>, Query, description = "`next_cursor` of the page before")),
+    responses((status = 200, body = Page<PhotoView>),
+              (status = 401, description = "unauthenticated", body = ErrorBody),
+              (status = 422, description = "invalid_input", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<Page<PhotoView>>> {
+    let (limit, before) = page_args(params.limit, params.cursor.as_deref())?;
+    let mut rows = photos::list(&state, user.profile.id, before, limit + 1).await?;
+    let next_cursor = next_cursor(&mut rows, limit, |p| p.id);
+    Ok(Json(Page {
+        items: rows.iter().map(PhotoView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// One photo's metadata.
+#[utoipa::path(get, path = "/photos/{id}", tag = "photos",
+    params(("id" = Uuid, Path, description = "photo id")),
+    responses((status = 200, body = PhotoEnvelope),
+              (status = 404, description = "not_found (also another profile's photo)", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn one(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<PhotoEnvelope>> {
+    let photo = photos::get(&state, user.profile.id, id).await?;
+    Ok(Json(PhotoEnvelope {
+        photo: (&photo).into(),
+    }))
+}
+
+/// The photo's file, to its owner only.
+#[utoipa::path(get, path = "/photos/{id}/file", tag = "photos",
+    params(("id" = Uuid, Path, description = "photo id")),
+    responses((status = 200, description = "the image", content_type = "image/jpeg", body = Vec<u8>),
+              (status = 404, description = "not_found (also another profile's photo)", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn file(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Response> {
+    let (photo, file) = photos::open(&state, user.profile.id, id).await?;
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(photo.kind.content_type()),
+        ),
+        (header::CONTENT_LENGTH, HeaderValue::from(photo.bytes)),
+        (
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&format!(
+                "inline; filename=\"{}.{}\"",
+                photo.id,
+                photo.kind.extension()
+            ))
+            .map_err(anyhow::Error::new)?,
+        ),
+        (
+            header::ETAG,
+            HeaderValue::from_str(&format!("\"{}\"", photo.sha256)).map_err(anyhow::Error::new)?,
+        ),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, max-age=86400"),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+    ];
+    Ok((headers, Body::from_stream(chunks(file))).into_response())
+}
+
+/// A file as a stream of 64 KiB chunks; a read error ends the stream with that error.
+fn chunks(
+    file: tokio::fs::File,
+) -> impl futures::Stream<Item = std::io::Result<axum::body::Bytes>> + Send {
+    futures::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(buf.into()), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+}
+
+/// Delete a photo and its file. Spent usage stays spent.
+#[utoipa::path(delete, path = "/photos/{id}", tag = "photos",
+    params(("id" = Uuid, Path, description = "photo id")),
+    responses((status = 204, description = "deleted"),
+              (status = 404, description = "not_found (also another profile's photo)", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    photos::delete(&state, user.profile.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,297 @@
+//! The tracked data: create (through the feature gate), list, get, update, delete — the
+//! same for every entry type, generic over [`EntryType`].
+
+use chrono::NaiveDate;
+use mitai_access::entries::{check_date, clean_note};
+use mitai_access::{EntryData, FieldErrors};
+use mitai_store::{
+    CreatedEntry, Entry, EntryChange, EntryCursor, EntryOrder, EntryQuery, EntryUpdate,
+    GatedCreate, NewEntry, Profile, StoreError, StoredResponse,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::api::entries::{EntryEnvelope, EntryType};
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
+use crate::service::access::{Gate, idempotency_mismatch};
+use crate::state::AppState;
+
+/// A body checked against every rule: the entry's date, note and data.
+pub struct Checked {
+    pub date: NaiveDate,
+    pub note: Option<String>,
+    pub data: EntryData,
+}
+
+/// Deserialises a JSON body as `T`'s input; a field that does not fit is named.
+pub fn parse_input<T: EntryType>(body: Value) -> ApiResult<T::Input> {
+    serde_path_to_error::deserialize::<_, T::Input>(body).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde names missing and unknown fields in its message, not in the path.
+        let named = ["missing field `", "unknown field `"]
+            .iter()
+            .find_map(|prefix| inner.strip_prefix(prefix)?.split('`').next())
+            .map(str::to_owned);
+        let field = match (path.as_str(), named) {
+            ("." | "", Some(name)) => name,
+            ("." | "", None) => "body".to_owned(),
+            (path, _) => path.to_owned(),
+        };
+        ApiError::field(&field, inner)
+    })
+}
+
+/// Checks a body: the date (1900 to tomorrow), the note, and the data's ranges.
+pub fn check<T: EntryType>(input: &T::Input, today: NaiveDate) -> ApiResult<Checked> {
+    let mut errors = FieldErrors::default();
+    let (date, note) = T::common(input);
+    let date = match NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+        Ok(d) if date.len() == 10 => {
+            check_date(&mut errors, d, today);
+            Some(d)
+        }
+        _ => {
+            errors.add("date", "must be a date YYYY-MM-DD");
+            None
+        }
+    };
+    let note = clean_note(&mut errors, note);
+    let data = match T::data(input) {
+        Ok(data) => {
+            if let Err(e) = data.check() {
+                errors.merge(e);
+            }
+            Some(data)
+        }
+        Err(e) => {
+            errors.merge(e);
+            None
+        }
+    };
+    match (date, data) {
+        (Some(date), Some(data)) if errors.is_empty() => Ok(Checked { date, note, data }),
+        _ => Err(invalid(errors)),
+    }
+}
+
+fn invalid(errors: FieldErrors) -> ApiError {
+    let fields = errors.into_map();
+    let message = fields
+        .iter()
+        .map(|(field, why)| format!("{field}: {why}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    ApiError::Invalid { message, fields }
+}
+
+/// What a create answers: a fresh entry, or the stored answer of an earlier request with
+/// the same `Idempotency-Key`.
+pub enum CreateAnswer<V> {
+    Created(V),
+    Replayed(StoredResponse),
+}
+
+/// Creates an entry: checks the body, then spends one unit of the type's feature and
+/// inserts the entry in one store transaction. Over the limit → 403 and nothing written.
+pub async fn create<T: EntryType>(
+    state: &AppState,
+    profile: &Profile,
+    body: Value,
+    idempotency_key: Option<&str>,
+    ip: Option<String>,
+) -> ApiResult<CreateAnswer<T::View>> {
+    let input = parse_input::<T>(body)?;
+    let checked = check::<T>(&input, state.now().date_naive())?;
+    // The key's fingerprint is the parsed body (fields in a fixed order), so a retry that
+    // sends the same values in another layout is still the same request.
+    let fingerprint = serde_json::to_string(&input).unwrap_or_default();
+    let feature = T::KIND.feature_id();
+    let gate = Gate::open(state, profile, feature, 1, &fingerprint, ip).await?;
+    let new = NewEntry {
+        id: Uuid::now_v7(),
+        profile_id: profile.id,
+        date: checked.date,
+        note: checked.note,
+        data: checked.data,
+        created_at: gate.now(),
+    };
+    let respond = |entry: &Entry| StoredResponse {
+        status: 201,
+        body: serde_json::to_value(EntryEnvelope {
+            entry: T::view(entry),
+        })
+        .unwrap_or(Value::Null),
+    };
+    match state
+        .store
+        .create_entry(&new, &gate.request(idempotency_key), &respond)
+        .await
+    {
+        Ok(GatedCreate::Created(CreatedEntry { entry, used })) => {
+            gate.spent(state, used).await;
+            Ok(CreateAnswer::Created(T::view(&entry)))
+        }
+        Ok(GatedCreate::LimitReached { used }) => Err(gate.refused(state, used).await),
+        Ok(GatedCreate::Replayed(stored)) => {
+            Metrics::count(&state.metrics.consume_replayed);
+            Ok(CreateAnswer::Replayed(stored))
+        }
+        Err(StoreError::IdempotencyMismatch) => Err(idempotency_mismatch()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The list parameters, checked.
+pub struct ListArgs {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub limit: i64,
+    pub after: Option<EntryCursor>,
+}
+
+impl ListArgs {
+    /// `from`/`to` as `YYYY-MM-DD`, `limit` 1–500 (default 50), `cursor` from a page.
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> ApiResult<ListArgs> {
+        let day = |field: &str, v: Option<&str>| -> ApiResult<Option<NaiveDate>> {
+            match v.filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .ok()
+                    .filter(|_| s.len() == 10)
+                    .map(Some)
+                    .ok_or_else(|| ApiError::field(field, "must be a date YYYY-MM-DD")),
+            }
+        };
+        let limit = match limit {
+            None => 50,
+            Some(n) if (1..=500).contains(&n) => n,
+            Some(_) => return Err(ApiError::field("limit", "must be from 1 to 500")),
+        };
+        let after = match cursor.filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(
+                parse_cursor(c)
+                    .ok_or_else(|| ApiError::field("cursor", "is not a cursor of this list"))?,
+            ),
+        };
+        Ok(ListArgs {
+            from: day("from", from)?,
+            to: day("to", to)?,
+            limit,
+            after,
+        })
+    }
+}
+
+/// A list cursor: `<date>_<id>` of the last entry of the page.
+pub fn cursor_of(entry: &Entry) -> String {
+    format!("{}_{}", entry.date.format("%Y-%m-%d"), entry.id)
+}
+
+fn parse_cursor(c: &str) -> Option<EntryCursor> {
+    let (date, id) = c.split_once('_')?;
+    Some(EntryCursor {
+        date: NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?,
+        id: Uuid::parse_str(id).ok()?,
+    })
+}
+
+/// A page of the profile's entries of one type, newest first (by date, then creation),
+/// and the cursor of the next page.
+pub async fn list<T: EntryType>(
+    state: &AppState,
+    profile: &Profile,
+    args: ListArgs,
+) -> ApiResult<(Vec<T::View>, Option<String>)> {
+    let query = EntryQuery {
+        from: args.from,
+        to: args.to,
+        after: args.after,
+        limit: args.limit + 1,
+        order: EntryOrder::NewestFirst,
+    };
+    let mut entries = state
+        .store
+        .list_entries(profile.id, T::KIND, &query)
+        .await?;
+    let next = if entries.len() as i64 > args.limit {
+        entries.truncate(usize::try_from(args.limit).unwrap_or(0));
+        entries.last().map(cursor_of)
+    } else {
+        None
+    };
+    Ok((entries.iter().map(T::view).collect(), next))
+}
+
+/// The profile's entry; 404 for another profile's, another type's, or none.
+pub async fn get<T: EntryType>(state: &AppState, profile: &Profile, id: Uuid) -> ApiResult<Entry> {
+    state
+        .store
+        .entry(profile.id, T::KIND, id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// How often an update is tried again when another update came in between.
+const UPDATE_ATTEMPTS: usize = 5;
+
+/// Changes the fields named in `patch` (a JSON object; `null` clears an optional field)
+/// and checks the result as a create would. Spends nothing.
+pub async fn update<T: EntryType>(
+    state: &AppState,
+    profile: &Profile,
+    id: Uuid,
+    patch: Value,
+) -> ApiResult<T::View> {
+    let Value::Object(patch) = patch else {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    };
+    for _ in 0..UPDATE_ATTEMPTS {
+        let entry = get::<T>(state, profile, id).await?;
+        let mut merged =
+            serde_json::to_value(T::input_of(&entry)).map_err(|e| ApiError::Internal(e.into()))?;
+        if let Value::Object(fields) = &mut merged {
+            for (key, value) in &patch {
+                fields.insert(key.clone(), value.clone());
+            }
+        }
+        let input = parse_input::<T>(merged)?;
+        let checked = check::<T>(&input, state.now().date_naive())?;
+        let change = EntryChange {
+            profile_id: profile.id,
+            id,
+            expected_revision: Some(entry.revision),
+            date: checked.date,
+            note: checked.note,
+            data: checked.data,
+            now: state.now(),
+        };
+        match state.store.update_entry(&change).await? {
+            EntryUpdate::Updated(entry) => return Ok(T::view(&entry)),
+            EntryUpdate::NotFound => return Err(ApiError::NotFound),
+            // Another update came in between: merge into its result.
+            EntryUpdate::Stale => continue,
+        }
+    }
+    Err(ApiError::refused(
+        axum::http::StatusCode::CONFLICT,
+        "conflict",
+        "the entry is being changed by another request; try again",
+    ))
+}
+
+/// Deletes the profile's entry; 404 if it has none. The spent unit stays spent.
+pub async fn delete<T: EntryType>(state: &AppState, profile: &Profile, id: Uuid) -> ApiResult<()> {
+    if state.store.delete_entry(profile.id, T::KIND, id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}

@@ -1,0 +1,236 @@
+//! Progress photos: checked and cleaned by content, stored as files under
+//! `<MITAI_DATA_DIR>/photos/<profile>/<id>.<ext>` with their metadata in the database.
+//!
+//! The file is written first (temporary name, fsync, rename, fsync of the folder), then the
+//! spend of `photos` and the metadata row commit in one transaction. When the store refuses
+//! (limit reached, an idempotent replay, an error) the file is removed again, so a refused
+//! upload leaves nothing behind and spends nothing.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use mitai_store::{GatedCreate, Photo, Profile, StoreError, StoredResponse};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::imaging::{self, Rejected};
+use crate::metrics::Metrics;
+use crate::service::access::{Gate, idempotency_mismatch};
+use crate::state::AppState;
+
+/// The feature every upload spends.
+pub const FEATURE: &str = "photos";
+
+/// A photo as uploaded.
+#[derive(Debug, Clone, Default)]
+pub struct Upload {
+    pub file: Vec<u8>,
+    pub taken_on: Option<NaiveDate>,
+    pub note: Option<String>,
+}
+
+/// What an upload did.
+#[derive(Debug)]
+pub enum Uploaded {
+    Created(Photo),
+    /// The answer of an earlier upload with the same `Idempotency-Key`.
+    Replayed(StoredResponse),
+}
+
+/// The folder of a profile's photos.
+pub fn folder(state: &AppState, profile_id: Uuid) -> PathBuf {
+    state
+        .config
+        .data_dir
+        .join("photos")
+        .join(profile_id.to_string())
+}
+
+/// Where a photo's file is.
+pub fn path(state: &AppState, photo: &Photo) -> PathBuf {
+    folder(state, photo.profile_id).join(format!("{}.{}", photo.id, photo.kind.extension()))
+}
+
+/// The fingerprint of an upload for idempotency keys: the same file, date and note.
+pub fn fingerprint(upload: &Upload) -> String {
+    hex::encode(Sha256::digest(format!(
+        "photo\n{}\n{}\n{}",
+        hex::encode(Sha256::digest(&upload.file)),
+        upload.taken_on.map(|d| d.to_string()).unwrap_or_default(),
+        upload.note.as_deref().unwrap_or_default(),
+    )))
+}
+
+/// Checks, cleans and stores an upload; `profile` spends one `photos` unit.
+pub async fn create(
+    state: &AppState,
+    profile: &Profile,
+    upload: Upload,
+    idempotency_key: Option<&str>,
+    ip: Option<String>,
+    respond: &(dyn for<'p> Fn(&'p Photo) -> StoredResponse + Send + Sync),
+) -> ApiResult<Uploaded> {
+    let gate = Gate::open(state, profile, FEATURE, 1, &fingerprint(&upload), ip).await?;
+    let profile_id = profile.id;
+    // A retry of an answered upload is answered at once, without touching the image.
+    if let Some(key) = gate.request(idempotency_key).idempotency
+        && let Some(stored) = state
+            .store
+            .stored_response(profile_id, key)
+            .await
+            .map_err(key_error)?
+    {
+        Metrics::count(&state.metrics.consume_replayed);
+        return Ok(Uploaded::Replayed(stored));
+    }
+
+    let file = upload.file;
+    let cleaned = tokio::task::spawn_blocking(move || imaging::clean(&file))
+        .await
+        .map_err(|e| anyhow::anyhow!("image task failed: {e}"))?
+        .map_err(rejected)?;
+    let photo = Photo {
+        id: Uuid::now_v7(),
+        profile_id,
+        kind: cleaned.kind,
+        width: cleaned.width,
+        height: cleaned.height,
+        bytes: i64::try_from(cleaned.bytes.len()).unwrap_or(i64::MAX),
+        sha256: hex::encode(Sha256::digest(&cleaned.bytes)),
+        taken_on: upload.taken_on,
+        note: upload.note,
+        created_at: gate.now(),
+    };
+    let target = path(state, &photo);
+    write_atomically(target.clone(), cleaned.bytes).await?;
+
+    let outcome = state
+        .store
+        .create_photo(&gate.request(idempotency_key), &photo, respond)
+        .await;
+    let created = match outcome {
+        Ok(GatedCreate::Created(created)) => created,
+        Ok(GatedCreate::LimitReached { used }) => {
+            remove_file(&target).await;
+            return Err(gate.refused(state, used).await);
+        }
+        Ok(GatedCreate::Replayed(stored)) => {
+            remove_file(&target).await;
+            Metrics::count(&state.metrics.consume_replayed);
+            return Ok(Uploaded::Replayed(stored));
+        }
+        Err(e) => {
+            remove_file(&target).await;
+            return Err(key_error(e));
+        }
+    };
+    gate.spent(state, created.used).await;
+    Ok(Uploaded::Created(created.photo))
+}
+
+/// A page of the profile's photos, newest first: ids below `before`, `limit` at most.
+pub async fn list(
+    state: &AppState,
+    profile_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> ApiResult<Vec<Photo>> {
+    Ok(state.store.list_photos(profile_id, before, limit).await?)
+}
+
+/// The profile's photo; 404 for a photo of another profile or none.
+pub async fn get(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<Photo> {
+    state
+        .store
+        .photo(profile_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// The profile's photo and its file, opened for reading (downloads and exports).
+pub async fn open(
+    state: &AppState,
+    profile_id: Uuid,
+    id: Uuid,
+) -> ApiResult<(Photo, tokio::fs::File)> {
+    let photo = get(state, profile_id, id).await?;
+    let file_path = path(state, &photo);
+    let file = tokio::fs::File::open(&file_path).await.map_err(|e| {
+        // The row says it exists: a missing file is damage, not "not found".
+        anyhow::anyhow!("photo file {} cannot be opened: {e}", file_path.display())
+    })?;
+    Ok((photo, file))
+}
+
+/// Deletes the profile's photo and its file; 404 for a photo of another profile or none.
+/// Spent usage stays spent.
+pub async fn delete(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<Photo> {
+    let photo = state
+        .store
+        .delete_photo(profile_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    remove_file(&path(state, &photo)).await;
+    Ok(photo)
+}
+
+fn rejected(r: Rejected) -> ApiError {
+    match r {
+        Rejected::UnsupportedType => ApiError::refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            r.to_string(),
+        ),
+        Rejected::Corrupt(_) | Rejected::TooLarge => ApiError::field("file", r.to_string()),
+    }
+}
+
+fn key_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::IdempotencyMismatch => idempotency_mismatch(),
+        e => e.into(),
+    }
+}
+
+/// Writes `bytes` to `target` so that readers see the whole file or none: a temporary file
+/// in the same folder, fsync, rename over the target, fsync of the folder.
+async fn write_atomically(target: PathBuf, bytes: Vec<u8>) -> ApiResult<()> {
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let dir = target
+            .parent()
+            .ok_or_else(|| std::io::Error::other("a photo path has a folder"))?;
+        std::fs::create_dir_all(dir)?;
+        let name = target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| std::io::Error::other("a photo path has a file name"))?;
+        let temp = dir.join(format!(".{name}.tmp"));
+        let written = (|| {
+            let mut file = std::fs::File::create_new(&temp)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&temp, &target)
+        })();
+        if written.is_err() {
+            std::fs::remove_file(&temp).ok();
+        }
+        written?;
+        // The rename itself survives a crash only once the folder is synced.
+        std::fs::File::open(dir)?.sync_all()
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("file task failed: {e}"))?
+    .map_err(|e| anyhow::anyhow!("cannot store photo file: {e}").into())
+}
+
+/// Removes a photo file; a file that is already gone is fine, other failures are logged.
+async fn remove_file(file: &Path) {
+    match tokio::fs::remove_file(file).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::error!(error = %e, file = %file.display(), "photo file not removed"),
+    }
+}
