@@ -21,34 +21,6 @@ use uuid::Uuid;
 
 // --- the two backends ---------------------------------------------------------------------
 
-/// Expands every case into `sqlite::<case>` and `postgres::<case>`; `concurrent` cases run
-/// on a multi-threaded runtime so that their tasks really race.
-macro_rules! conformance {
-    (plain: [$($plain:ident),* $(,)?], concurrent: [$($concurrent:ident),* $(,)?] $(,)?) => {
-        conformance!(@backend sqlite, Backend::Sqlite, [$($plain),*], [$($concurrent),*]);
-        conformance!(@backend postgres, Backend::Postgres, [$($plain),*], [$($concurrent),*]);
-    };
-    (@backend $module:ident, $backend:expr, [$($plain:ident),*], [$($concurrent:ident),*]) => {
-        mod $module {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $plain() {
-                    let db = TestDb::new($backend).await;
-                    super::$plain(&db).await;
-                }
-            )*
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $concurrent() {
-                    let db = TestDb::new($backend).await;
-                    super::$concurrent(&db).await;
-                }
-            )*
-        }
-    };
-}
-
 conformance! {
     plain: [
         redeem_commits_its_activity_and_mail_with_it,
