@@ -257,16 +257,21 @@ pub fn page_args(
     Ok((limit, after))
 }
 
-/// Cuts rows fetched with `limit + 1` down to the page and returns the cursor of the next
-/// page (the id of the page's last row), or `None` on the last page.
-pub fn next_cursor<R>(rows: &mut Vec<R>, limit: i64, id: impl Fn(&R) -> Uuid) -> Option<String> {
+/// Cuts rows fetched with `limit + 1` down to the page and returns the id of the page's
+/// last row when more rows follow (the next page starts after it), else `None`.
+pub fn next_after<R>(rows: &mut Vec<R>, limit: i64, id: impl Fn(&R) -> Uuid) -> Option<Uuid> {
     let limit = usize::try_from(limit).unwrap_or(0);
     if rows.len() > limit {
         rows.truncate(limit);
-        rows.last().map(|r| id(r).to_string())
+        rows.last().map(id)
     } else {
         None
     }
+}
+
+/// [`next_after`] as the `next_cursor` string of a [`Page`].
+pub fn next_cursor<R>(rows: &mut Vec<R>, limit: i64, id: impl Fn(&R) -> Uuid) -> Option<String> {
+    next_after(rows, limit, id).map(|id| id.to_string())
 }
 
 /// An access grant as shown to people.

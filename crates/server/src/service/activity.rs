@@ -42,12 +42,7 @@ pub async fn list(
     limit: i64,
 ) -> ApiResult<(Vec<Activity>, Option<Uuid>)> {
     let mut items = state.store.activity(filter, before, limit + 1).await?;
-    let next = if items.len() as i64 > limit {
-        items.truncate(usize::try_from(limit).unwrap_or(0));
-        items.last().map(|a| a.id)
-    } else {
-        None
-    };
+    let next = crate::api::next_after(&mut items, limit, |a| a.id);
     Ok((items, next))
 }
 
