@@ -187,6 +187,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             let report = jobs::run_due(&state).await;
             println!("{}", serde_json::to_string(&report)?);
+            if !report.errors.is_empty() {
+                bail!(
+                    "{} job(s) failed: {}",
+                    report.errors.len(),
+                    report.errors.join("; ")
+                );
+            }
             Ok(())
         }
     }

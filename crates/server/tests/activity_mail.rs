@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -513,16 +514,23 @@ struct Received {
 }
 
 /// A small SMTP server: enough of RFC 5321 for a client that sends mail without
-/// extensions (no STARTTLS, no AUTH).
-async fn smtp_server(listener: TcpListener, inbox: Arc<Mutex<Vec<Received>>>) {
+/// extensions (no STARTTLS, no AUTH). While `up` is false it greets every connection with
+/// `421` (service not available, a transient refusal) and closes it, as a server that is
+/// shutting down does.
+async fn smtp_server(listener: TcpListener, inbox: Arc<Mutex<Vec<Received>>>, up: Arc<AtomicBool>) {
     loop {
         let Ok((socket, _)) = listener.accept().await else {
             return;
         };
         let inbox = Arc::clone(&inbox);
+        let up = up.load(Ordering::SeqCst);
         tokio::spawn(async move {
             let (read, mut write) = socket.into_split();
             let mut lines = BufReader::new(read);
+            if !up {
+                write.write_all(b"421 localhost unavailable\r\n").await.ok();
+                return;
+            }
             write.write_all(b"220 localhost test SMTP\r\n").await.ok();
             let (mut from, mut to) = (String::new(), Vec::new());
             let mut line = String::new();
@@ -587,11 +595,13 @@ fn unfold_qp(data: &str) -> String {
 }
 
 async fn smtp_outage_loses_nothing_and_delivers_once(backend: Backend) {
-    // A free port on loopback, with nobody listening on it yet: the server is down.
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
+    // The SMTP server is down: it refuses every connection with a transient 421. (Its port
+    // stays bound throughout, so no other process can take it in between.)
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = Arc::new(Mutex::new(Vec::new()));
+    let up = Arc::new(AtomicBool::new(false));
+    let server = tokio::spawn(smtp_server(listener, Arc::clone(&inbox), Arc::clone(&up)));
     let args = ServeArgs {
         // The default: STARTTLS only if offered, which this server does not.
         mail: format!("smtp://127.0.0.1:{port}"),
@@ -631,12 +641,8 @@ async fn smtp_outage_loses_nothing_and_delivers_once(backend: Backend) {
             .is_some_and(|e| !e.is_empty())
     );
 
-    // The server comes up on that port. Before the backoff has passed nothing is sent.
-    let inbox = Arc::new(Mutex::new(Vec::new()));
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("the port is still free");
-    let server = tokio::spawn(smtp_server(listener, Arc::clone(&inbox)));
+    // The server comes up. Before the backoff has passed nothing is sent.
+    up.store(true, Ordering::SeqCst);
     let report = run_jobs(&app).await;
     assert_eq!(report["mail_sent"], 0, "{report}");
     assert!(inbox.lock().unwrap().is_empty());

@@ -123,15 +123,85 @@ pub trait Store:
     ) -> Result<bool>;
 }
 
-/// The lock of a job round; released when dropped (on PostgreSQL its connection is closed,
-/// which ends the advisory lock with the session).
+/// The lock of a job round. Release it with [`JobLock::release`] when the round ends: on
+/// PostgreSQL that unlocks the advisory lock on its own connection before the connection
+/// goes back to the pool, so the next round finds it free at once. A guard dropped without
+/// `release` (a panic, a cancelled task) closes its connection instead, which ends the
+/// lock with the session: it can never leak into a pooled connection.
 pub struct JobLock {
-    _conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+    held: Held,
+}
+
+enum Held {
+    /// SQLite: the process-wide guard (one SQLite file serves one instance).
+    Local {
+        _guard: tokio::sync::OwnedMutexGuard<()>,
+    },
+    /// PostgreSQL: the session holding `pg_advisory_lock(key)`.
+    Advisory {
+        conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+        key: i64,
+    },
 }
 
 impl JobLock {
-    pub(crate) fn new(conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>) -> JobLock {
-        JobLock { _conn: conn }
+    pub(crate) fn local(guard: tokio::sync::OwnedMutexGuard<()>) -> JobLock {
+        JobLock {
+            held: Held::Local { _guard: guard },
+        }
+    }
+
+    pub(crate) fn advisory(conn: sqlx::pool::PoolConnection<sqlx::Postgres>, key: i64) -> JobLock {
+        JobLock {
+            held: Held::Advisory {
+                conn: Some(conn),
+                key,
+            },
+        }
+    }
+
+    /// Releases the lock now. An error means the unlock could not be confirmed; the
+    /// connection is then closed, which releases the lock with its session.
+    pub async fn release(mut self) -> Result<()> {
+        match &mut self.held {
+            Held::Local { .. } => Ok(()),
+            Held::Advisory { conn, key } => {
+                let Some(mut c) = conn.take() else {
+                    return Ok(());
+                };
+                let unlocked: std::result::Result<bool, sqlx::Error> =
+                    sqlx::query_scalar("SELECT pg_advisory_unlock($1)")
+                        .bind(*key)
+                        .fetch_one(&mut *c)
+                        .await;
+                match unlocked {
+                    // Unlocked on this session: the connection may serve others again.
+                    Ok(true) => Ok(()),
+                    Ok(false) => {
+                        c.close_on_drop();
+                        Err(StoreError::Corrupt(
+                            "the job lock was not held by its own session".into(),
+                        ))
+                    }
+                    Err(e) => {
+                        c.close_on_drop();
+                        Err(e.into())
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for JobLock {
+    fn drop(&mut self) {
+        if let Held::Advisory {
+            conn: Some(conn), ..
+        } = &mut self.held
+        {
+            // Not released: never hand a locked session back to the pool.
+            conn.close_on_drop();
+        }
     }
 }
 

@@ -81,17 +81,24 @@ impl PgStore {
         Ok(self.pool.begin().await?)
     }
 
-    /// A session-level advisory lock on a connection that is closed (not returned to the
-    /// pool) when the guard drops, so the lock can never leak into another request.
+    /// A session-level advisory lock, held by one pooled connection until the guard is
+    /// released (see [`crate::JobLock`]).
     async fn job_lock_impl(&self, name: &str) -> Result<Option<crate::JobLock>> {
         let mut conn = self.pool.acquire().await?;
-        conn.close_on_drop();
         let key = advisory_key(name);
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        let locked: bool = match sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(key)
             .fetch_one(&mut *conn)
-            .await?;
-        Ok(locked.then(|| crate::JobLock::new(Some(conn))))
+            .await
+        {
+            Ok(locked) => locked,
+            Err(e) => {
+                // Whether the lock was taken is unknown: end the session with it.
+                conn.close_on_drop();
+                return Err(e.into());
+            }
+        };
+        Ok(locked.then(|| crate::JobLock::advisory(conn, key)))
     }
 
     async fn notify_impl(&self) -> Result<()> {

@@ -47,6 +47,8 @@ fn ts_of(s: TsRepr) -> Result<DateTime<Utc>> {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// One job round at a time in this process (one SQLite file serves one instance).
+    jobs: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -87,7 +89,11 @@ impl SqliteStore {
                 .connect_with(options.read_only(true))
                 .await?
         };
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            jobs: Default::default(),
+        })
     }
 
     fn reader(&self) -> &SqlitePool {
@@ -102,9 +108,13 @@ impl SqliteStore {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// One SQLite file serves one instance: the job lock is always granted.
+    /// One SQLite file serves one instance: the job lock is a mutex of this process,
+    /// granted unless a round is running now.
     async fn job_lock_impl(&self, _name: &str) -> Result<Option<crate::JobLock>> {
-        Ok(Some(crate::JobLock::new(None)))
+        Ok(std::sync::Arc::clone(&self.jobs)
+            .try_lock_owned()
+            .ok()
+            .map(crate::JobLock::local))
     }
 
     async fn notify_impl(&self) -> Result<()> {

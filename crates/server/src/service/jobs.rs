@@ -29,8 +29,18 @@ pub struct JobReport {
     pub grant_reminders: u64,
     /// Grants whose expiry was logged (each grant once).
     pub grants_expired: u64,
-    /// `true` when another instance held the job lock, so this round did nothing.
+    /// `true` when another round held the job lock (on this instance or another one), so
+    /// this round did nothing. A failure to take the lock is an error, never `skipped`.
     pub skipped: bool,
+    /// The jobs that failed in this round, each as `"<job>: <error>"` (also logged).
+    pub errors: Vec<String>,
+}
+
+impl JobReport {
+    fn failed(&mut self, job: &str, error: &dyn std::fmt::Display) {
+        tracing::error!(%error, job, "job failed");
+        self.errors.push(format!("{job}: {error}"));
+    }
 }
 
 /// How long sent and given-up mail stays in the outbox.
@@ -40,16 +50,15 @@ const MAIL_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(30);
 pub async fn run_due(state: &AppState) -> JobReport {
     let now = state.now();
     let mut report = JobReport::default();
-    // One instance runs a round at a time (PostgreSQL advisory lock); the others skip it.
-    let _lock = match state.store.try_job_lock("mitai_jobs").await {
+    // One round at a time (PostgreSQL: an advisory lock shared by every instance).
+    let lock = match state.store.try_job_lock("mitai_jobs").await {
         Ok(Some(lock)) => lock,
         Ok(None) => {
             report.skipped = true;
             return report;
         }
         Err(e) => {
-            tracing::error!(error = %e, "cannot take the job lock");
-            report.skipped = true;
+            report.failed("job_lock", &e);
             return report;
         }
     };
@@ -60,7 +69,7 @@ pub async fn run_due(state: &AppState) -> JobReport {
             report.grant_reminders = done.grant_reminders;
             report.grants_expired = done.grants_expired;
         }
-        Err(e) => tracing::error!(error = %e, job = "reminders", "job failed"),
+        Err(e) => report.failed("reminders", &e),
     }
     match state.store.purge_expired(now).await {
         Ok(purged) => {
@@ -68,7 +77,7 @@ pub async fn run_due(state: &AppState) -> JobReport {
             report.idempotency_keys_purged = purged.idempotency_keys;
             report.tokens_purged = purged.tokens;
         }
-        Err(e) => tracing::error!(error = %e, job = "purge", "job failed"),
+        Err(e) => report.failed("purge", &e),
     }
     match crate::service::mail::send_due(state).await {
         Ok(mail) => {
@@ -76,11 +85,16 @@ pub async fn run_due(state: &AppState) -> JobReport {
             report.mail_retrying = mail.retrying;
             report.mail_failed = mail.failed;
         }
-        Err(e) => tracing::error!(error = %e, job = "send_mail", "job failed"),
+        Err(e) => report.failed("send_mail", &e),
     }
     match state.store.purge_mail(now - MAIL_KEPT).await {
         Ok(n) => report.mail_purged = n,
-        Err(e) => tracing::error!(error = %e, job = "purge_mail", "job failed"),
+        Err(e) => report.failed("purge_mail", &e),
+    }
+    // Released before the report is returned, so a round started right after this one
+    // finds the lock free.
+    if let Err(e) = lock.release().await {
+        report.failed("job_lock_release", &e);
     }
     report
 }

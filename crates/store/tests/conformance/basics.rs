@@ -60,6 +60,7 @@ conformance! {
         active_profiles_and_feature_days,
         coupon_redemption_counts_per_coupon,
         profiles_with_grants_are_listed_once,
+        job_lock_is_exclusive_and_free_again_at_once_after_release,
     ],
     concurrent: [
         consume_is_exact_under_concurrency,
@@ -68,6 +69,7 @@ conformance! {
         distinct_idempotency_keys_are_exact_under_concurrency,
         mail_is_claimed_once_under_concurrency,
         activity_stats_lose_no_update_under_concurrency,
+        job_lock_is_held_by_one_of_many_at_once,
     ],
 }
 
@@ -2472,4 +2474,69 @@ async fn profiles_with_grants_are_listed_once(db: &TestDb) {
     let mut expected = vec![a, b];
     expected.sort();
     assert_eq!(s.profiles_with_grants().await.unwrap(), expected);
+}
+
+// --- job lock -----------------------------------------------------------------------------
+
+async fn job_lock_is_exclusive_and_free_again_at_once_after_release(db: &TestDb) {
+    let s = &db.store;
+    for round in 0..50 {
+        let lock = s
+            .try_job_lock("rounds")
+            .await
+            .expect("take the lock")
+            .unwrap_or_else(|| panic!("round {round}: the lock of the last round is still held"));
+        assert!(
+            s.try_job_lock("rounds").await.expect("try again").is_none(),
+            "round {round}: a second holder while the first holds the lock"
+        );
+        lock.release().await.expect("release");
+    }
+    // A guard dropped without release (a cancelled round) does not hand a locked session
+    // back to the pool: after it is gone, the lock can be taken again.
+    drop(s.try_job_lock("rounds").await.unwrap().expect("free"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(lock) = s.try_job_lock("rounds").await.unwrap() {
+            lock.release().await.unwrap();
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a dropped guard kept the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn job_lock_is_held_by_one_of_many_at_once(db: &TestDb) {
+    let holders = Arc::new(AtomicUsize::new(0));
+    let max_seen = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = db.store.clone();
+            let holders = Arc::clone(&holders);
+            let max_seen = Arc::clone(&max_seen);
+            tokio::spawn(async move {
+                let mut took = 0;
+                for _ in 0..10 {
+                    if let Some(lock) = store.try_job_lock("many").await.unwrap() {
+                        took += 1;
+                        let now = holders.fetch_add(1, Ordering::SeqCst) + 1;
+                        max_seen.fetch_max(now, Ordering::SeqCst);
+                        tokio::task::yield_now().await;
+                        holders.fetch_sub(1, Ordering::SeqCst);
+                        lock.release().await.unwrap();
+                    }
+                }
+                took
+            })
+        })
+        .collect();
+    let mut took = 0;
+    for task in tasks {
+        took += task.await.unwrap();
+    }
+    assert_eq!(max_seen.load(Ordering::SeqCst), 1, "two holders at once");
+    assert!(took > 0, "nobody ever took the lock");
 }
