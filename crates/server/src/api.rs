@@ -211,19 +211,7 @@ pub struct Page<T: ToSchema> {
     pub next_cursor: Option<String>,
 }
 
-/// The error shape of every failure.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-/// `code` is stable; other fields depend on it (`fields`, `feature`, `limit`, `used`,
-/// `resets_at`, `retry_after`).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    pub code: String,
-    pub message: String,
-}
+pub use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
 
 /// List parameters: `limit` (default 50, max 500) and `cursor`.
 #[derive(Debug, Clone, serde::Deserialize, utoipa::IntoParams)]

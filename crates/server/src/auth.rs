@@ -57,8 +57,17 @@ pub fn validate_password(password: &str) -> Result<(), String> {
     }
 }
 
+/// Argon2 runs at most one hash per core at once: each takes 19 MiB and a core for tens
+/// of milliseconds, so a burst of logins or registrations queues here instead of taking
+/// memory and every core at once.
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    tokio::sync::Semaphore::new(cores)
+});
+
 /// Hashes a password with argon2id on a blocking thread.
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    let _permit = HASHING.acquire().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         Argon2::default()
@@ -81,6 +90,7 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 
 /// Verifies a password against a stored hash (or the dummy) on a blocking thread.
 pub async fn verify_password(password: String, hash: Option<String>) -> anyhow::Result<bool> {
+    let _permit = HASHING.acquire().await?;
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
@@ -211,6 +221,8 @@ async fn renew_if_due(
 pub struct CurrentUser {
     pub profile: Profile,
     pub token_hash: String,
+    /// Signed in by the session cookie (a browser), not by a bearer token.
+    pub via_cookie: bool,
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
@@ -232,6 +244,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         let user = CurrentUser {
             profile: session.profile,
             token_hash: hash,
+            via_cookie: source == TokenSource::Cookie,
         };
         parts.extensions.insert(user.clone());
         Ok(user)

@@ -55,6 +55,16 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Make a user an admin, or an admin a user (the last enabled admin stays).
+    SetRole {
+        #[arg(long)]
+        email: String,
+        /// `admin` or `user`.
+        #[arg(long, value_parser = ["admin", "user"])]
+        role: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Set a user's password.
     SetPassword {
         #[arg(long)]
@@ -151,6 +161,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                     Ok(())
                 }
+                UserCommand::SetRole { email, role, db } => {
+                    let state = offline_state(&db.database_url).await?;
+                    let role = mitai_store::Role::parse(&role)
+                        .ok_or_else(|| anyhow::anyhow!("--role must be admin or user"))?;
+                    let profile = accounts::set_role(&state, &email, role).await?;
+                    println!("{} is now {}", profile.email, profile.role.as_str());
+                    Ok(())
+                }
                 UserCommand::SetPassword {
                     email,
                     password_stdin,
@@ -244,13 +262,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     if config.test_clock {
         tracing::warn!(
-            "MITAI_TEST_CLOCK=1: the test clock routes are enabled; never use this in production"
+            "MITAI_TEST_CLOCK=1: the test clock routes are enabled (anyone who reaches this \
+             server can move its time and run its jobs); never use this in production"
+        );
+        eprintln!("mitai: WARNING: MITAI_TEST_CLOCK=1 — the test clock is on; never in production");
+    }
+    if config.mail == crate::config::MailTransport::Log && !listen.ip().is_loopback() {
+        tracing::warn!(
+            %listen,
+            "MITAI_MAIL=log writes every e-mail, with its sign-in, verification and reset \
+             links, to the log, and this server listens beyond loopback: set MITAI_MAIL to \
+             smtp://… or file:DIR"
         );
     }
     let state = AppState::new(Arc::clone(&store), config).await?;
     accounts::ensure_admin(&state).await?;
     tokio::spawn(state.clone().follow_registry_changes());
     tokio::spawn(run_jobs_periodically(state.clone()));
+    let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -258,10 +287,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, backend = ?store.backend(), "listening");
     // The one line a person (or a test) waits for.
     println!("mitai listening on http://{addr}");
-    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = state.config.limits.clone();
+    crate::serve::run(listener, crate::app(state), limits, shutdown).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -275,24 +302,17 @@ async fn run_jobs_periodically(state: AppState) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        tokio::signal::ctrl_c().await.ok();
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// SIGTERM or SIGINT. The handlers are installed when this is called (not when the future
+/// is first polled), so a signal that arrives right after start-up is not lost.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down; finishing requests in flight");
+    })
 }

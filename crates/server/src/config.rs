@@ -54,6 +54,24 @@ pub struct ServeArgs {
     /// text or json.
     #[arg(long, env = "MITAI_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Proxies whose X-Forwarded-For / Forwarded headers are believed (CIDR list).
+    #[arg(long, env = "MITAI_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Seconds a client has to send a request's headers (also the keep-alive idle time).
+    #[arg(long, env = "MITAI_HEADER_TIMEOUT", default_value = "10")]
+    pub header_timeout: String,
+    /// Seconds a request (body included) may take until its answer starts.
+    #[arg(long, env = "MITAI_REQUEST_TIMEOUT", default_value = "60")]
+    pub request_timeout: String,
+    /// Seconds a body (of a request or a streamed answer) may make no progress.
+    #[arg(long, env = "MITAI_IDLE_TIMEOUT", default_value = "60")]
+    pub idle_timeout: String,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, env = "MITAI_MAX_CONNECTIONS", default_value = "1024")]
+    pub max_connections: String,
+    /// Seconds SIGTERM waits for requests in flight before the process exits.
+    #[arg(long, env = "MITAI_SHUTDOWN_TIMEOUT", default_value = "20")]
+    pub shutdown_timeout: String,
 }
 
 impl Default for ServeArgs {
@@ -72,6 +90,12 @@ impl Default for ServeArgs {
             ai_model: None,
             ai_timeout: "30".into(),
             log_format: "text".into(),
+            trusted_proxies: String::new(),
+            header_timeout: "10".into(),
+            request_timeout: "60".into(),
+            idle_timeout: "60".into(),
+            max_connections: "1024".into(),
+            shutdown_timeout: "20".into(),
         }
     }
 }
@@ -121,6 +145,28 @@ impl fmt::Debug for AiConfig {
     }
 }
 
+/// How long clients may take, and how many may connect (see `crate::serve`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub request_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            shutdown_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
 /// The checked configuration.
 #[derive(Clone)]
 pub struct Config {
@@ -133,6 +179,8 @@ pub struct Config {
     pub test_clock: bool,
     pub ai: Option<AiConfig>,
     pub log_format: LogFormat,
+    pub trusted_proxies: Vec<crate::client_ip::Cidr>,
+    pub limits: Limits,
 }
 
 impl fmt::Debug for Config {
@@ -150,6 +198,8 @@ impl fmt::Debug for Config {
             .field("test_clock", &self.test_clock)
             .field("ai", &self.ai)
             .field("log_format", &self.log_format)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -188,6 +238,14 @@ fn ai_timeout(value: &str) -> Result<Duration, ConfigError> {
             value,
             "expected seconds from 0.01 to 600, e.g. 30",
         )),
+    }
+}
+
+/// Seconds, fractions allowed, from 0.1 to 3600.
+fn seconds(var: &str, value: &str) -> Result<Duration, ConfigError> {
+    match value.trim().parse::<f64>() {
+        Ok(secs) if (0.1..=3600.0).contains(&secs) => Ok(Duration::from_secs_f64(secs)),
+        _ => Err(bad(var, value, "expected seconds from 0.1 to 3600")),
     }
 }
 
@@ -280,6 +338,12 @@ impl Config {
                     .into(),
             ));
         }
+        if test_clock && !listen.ip().is_loopback() {
+            return Err(ConfigError(format!(
+                "MITAI_TEST_CLOCK=1 is refused with MITAI_LISTEN {listen}: the test clock is only \
+                 for a server that listens on loopback (127.0.0.1 or ::1)"
+            )));
+        }
         let ai = match &args.ai_url {
             None => None,
             Some(url) => Some(AiConfig {
@@ -298,6 +362,24 @@ impl Config {
             "json" => LogFormat::Json,
             other => return Err(bad("MITAI_LOG_FORMAT", other, "expected text or json")),
         };
+        let trusted_proxies = crate::client_ip::parse_list(&args.trusted_proxies)
+            .map_err(|why| bad("MITAI_TRUSTED_PROXIES", &args.trusted_proxies, &why))?;
+        let limits = Limits {
+            header_timeout: seconds("MITAI_HEADER_TIMEOUT", &args.header_timeout)?,
+            request_timeout: seconds("MITAI_REQUEST_TIMEOUT", &args.request_timeout)?,
+            idle_timeout: seconds("MITAI_IDLE_TIMEOUT", &args.idle_timeout)?,
+            max_connections: match args.max_connections.trim().parse::<usize>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => n,
+                _ => {
+                    return Err(bad(
+                        "MITAI_MAX_CONNECTIONS",
+                        &args.max_connections,
+                        "expected a number from 1 to 1000000",
+                    ));
+                }
+            },
+            shutdown_timeout: seconds("MITAI_SHUTDOWN_TIMEOUT", &args.shutdown_timeout)?,
+        };
         Ok(Config {
             database_url: db.to_owned(),
             listen,
@@ -308,6 +390,8 @@ impl Config {
             test_clock,
             ai,
             log_format,
+            trusted_proxies,
+            limits,
         })
     }
 }
@@ -338,6 +422,18 @@ mod tests {
             (|a| a.mail = "smtp://host?tls=maybe".into(), "MITAI_MAIL"),
             (|a| a.test_clock = "yes".into(), "MITAI_TEST_CLOCK"),
             (|a| a.log_format = "xml".into(), "MITAI_LOG_FORMAT"),
+            (
+                |a| a.trusted_proxies = "10.0.0.0/8, proxy".into(),
+                "MITAI_TRUSTED_PROXIES",
+            ),
+            (|a| a.header_timeout = "0".into(), "MITAI_HEADER_TIMEOUT"),
+            (|a| a.request_timeout = "x".into(), "MITAI_REQUEST_TIMEOUT"),
+            (|a| a.idle_timeout = "-1".into(), "MITAI_IDLE_TIMEOUT"),
+            (|a| a.max_connections = "0".into(), "MITAI_MAX_CONNECTIONS"),
+            (
+                |a| a.shutdown_timeout = "1e9".into(),
+                "MITAI_SHUTDOWN_TIMEOUT",
+            ),
             (
                 |a| a.admin_email = Some("a@b.org".into()),
                 "MITAI_ADMIN_PASSWORD",
@@ -377,6 +473,22 @@ mod tests {
         }
         args.database_url = "postgres://u:secret@db.example.org/x".into();
         assert!(Config::from_args(&args).is_err());
+    }
+
+    #[test]
+    fn test_clock_needs_a_loopback_listener() {
+        let mut args = ServeArgs {
+            test_clock: "1".into(),
+            listen: "0.0.0.0:8080".into(),
+            ..ServeArgs::default()
+        };
+        let err = Config::from_args(&args).unwrap_err();
+        assert!(
+            err.0.contains("MITAI_TEST_CLOCK") && err.0.contains("MITAI_LISTEN"),
+            "{err}"
+        );
+        args.listen = "[::1]:0".into();
+        assert!(Config::from_args(&args).is_ok());
     }
 
     #[test]

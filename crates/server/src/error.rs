@@ -10,7 +10,131 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use mitai_store::StoreError;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Declares [`ErrorCode`]: every code of the API with its HTTP status, in one place.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $code:literal => $status:ident,)*) => {
+        /// Every error code the API answers with, each with its one HTTP status. Clients
+        /// branch on the code; the OpenAPI document lists these values.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* #[serde(rename = $code)] $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(ErrorCode::$variant => StatusCode::$status,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The request could not be read (a broken body, a malformed header).
+    BadRequest = "bad_request" => BAD_REQUEST,
+    /// An e-mailed token that is unknown, used or expired.
+    InvalidToken = "invalid_token" => BAD_REQUEST,
+    /// No session, or one that ended.
+    Unauthenticated = "unauthenticated" => UNAUTHORIZED,
+    /// Wrong e-mail or password at sign-in.
+    InvalidCredentials = "invalid_credentials" => UNAUTHORIZED,
+    /// Signed in, but not allowed (not an admin, a cross-origin request, …).
+    Forbidden = "forbidden" => FORBIDDEN,
+    /// The current password given to change it is wrong.
+    WrongPassword = "wrong_password" => FORBIDDEN,
+    AccountDisabled = "account_disabled" => FORBIDDEN,
+    RegistrationClosed = "registration_closed" => FORBIDDEN,
+    EmailNotVerified = "email_not_verified" => FORBIDDEN,
+    FeatureDisabled = "feature_disabled" => FORBIDDEN,
+    FeatureLimitReached = "feature_limit_reached" => FORBIDDEN,
+    NotFound = "not_found" => NOT_FOUND,
+    /// Unknown or inactive coupon code (the same answer for both).
+    InvalidCoupon = "invalid_coupon" => NOT_FOUND,
+    MethodNotAllowed = "method_not_allowed" => METHOD_NOT_ALLOWED,
+    /// Another request changes the same thing right now; try again.
+    Conflict = "conflict" => CONFLICT,
+    EmailTaken = "email_taken" => CONFLICT,
+    AlreadyVerified = "already_verified" => CONFLICT,
+    CodeTaken = "code_taken" => CONFLICT,
+    IdTaken = "id_taken" => CONFLICT,
+    TierInUse = "tier_in_use" => CONFLICT,
+    LastAdmin = "last_admin" => CONFLICT,
+    CouponAlreadyRedeemed = "coupon_already_redeemed" => CONFLICT,
+    GrantRevoked = "grant_revoked" => CONFLICT,
+    GrantAlreadyPaused = "grant_already_paused" => CONFLICT,
+    GrantNotPaused = "grant_not_paused" => CONFLICT,
+    CouponExpired = "coupon_expired" => GONE,
+    CouponExhausted = "coupon_exhausted" => GONE,
+    PayloadTooLarge = "payload_too_large" => PAYLOAD_TOO_LARGE,
+    UnsupportedMediaType = "unsupported_media_type" => UNSUPPORTED_MEDIA_TYPE,
+    /// Malformed JSON or invalid fields; `fields` names each.
+    InvalidInput = "invalid_input" => UNPROCESSABLE_ENTITY,
+    IdempotencyKeyReused = "idempotency_key_reused" => UNPROCESSABLE_ENTITY,
+    RateLimited = "rate_limited" => TOO_MANY_REQUESTS,
+    /// A failure of the server itself (logged with the request id; no details).
+    Internal = "internal" => INTERNAL_SERVER_ERROR,
+    AiFailed = "ai_failed" => BAD_GATEWAY,
+    AiUnavailable = "ai_unavailable" => SERVICE_UNAVAILABLE,
+    /// The database does not answer (readiness, and requests during an outage).
+    DatabaseUnavailable = "database_unavailable" => SERVICE_UNAVAILABLE,
+    /// The request took longer than the server allows.
+    Timeout = "timeout" => REQUEST_TIMEOUT,
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The body of every failure: `{"error": {"code", "message", …details}}`. The server
+/// serialises exactly this type, and the OpenAPI document is generated from it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// `code` is stable; the other fields appear with the codes that carry them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// For people; may change.
+    pub message: String,
+    /// `invalid_input`: why each named field was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
+    /// `feature_disabled`, `feature_limit_reached`: the feature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feature: Option<String>,
+    /// `feature_limit_reached`: the limit (`null` = unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
+    pub limit: Option<Option<i64>>,
+    /// `feature_limit_reached`: the uses of this period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used: Option<i64>,
+    /// `feature_limit_reached`: when the period resets (`null` = never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub resets_at: Option<Option<DateTime<Utc>>>,
+    /// `rate_limited`: seconds until a new attempt may pass (also `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
 
 /// Everything a request can fail with. `code()` is stable; clients branch on it.
 #[derive(Debug, thiserror::Error)]
@@ -26,13 +150,9 @@ pub enum ApiError {
         message: String,
         fields: BTreeMap<String, String>,
     },
-    /// Any other refusal with its own status and code (`email_taken`, `registration_closed`, …).
+    /// Any other refusal with its own code (`email_taken`, `registration_closed`, …).
     #[error("{message}")]
-    Refused {
-        status: StatusCode,
-        code: &'static str,
-        message: String,
-    },
+    Refused { code: ErrorCode, message: String },
     #[error("the feature {feature} is not available")]
     FeatureDisabled { feature: String },
     #[error("the limit of {feature} is reached")]
@@ -49,9 +169,8 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn refused(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::Refused {
-            status,
             code,
             message: message.into(),
         }
@@ -67,68 +186,85 @@ impl ApiError {
     }
 
     pub fn status(&self) -> StatusCode {
+        self.code().status()
+    }
+
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden
-            | ApiError::FeatureDisabled { .. }
-            | ApiError::LimitReached { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Refused { status, .. } => *status,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unauthenticated => ErrorCode::Unauthenticated,
+            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::NotFound => ErrorCode::NotFound,
+            ApiError::Invalid { .. } => ErrorCode::InvalidInput,
+            ApiError::Refused { code, .. } => *code,
+            ApiError::FeatureDisabled { .. } => ErrorCode::FeatureDisabled,
+            ApiError::LimitReached { .. } => ErrorCode::FeatureLimitReached,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    /// The typed body of this error.
+    pub fn error_body(&self) -> ErrorBody {
+        let mut detail = ErrorDetail {
+            code: self.code(),
+            message: self.to_string(),
+            fields: None,
+            feature: None,
+            limit: None,
+            used: None,
+            resets_at: None,
+            retry_after: None,
+        };
         match self {
-            ApiError::Unauthenticated => "unauthenticated",
-            ApiError::Forbidden => "forbidden",
-            ApiError::NotFound => "not_found",
-            ApiError::Invalid { .. } => "invalid_input",
-            ApiError::Refused { code, .. } => code,
-            ApiError::FeatureDisabled { .. } => "feature_disabled",
-            ApiError::LimitReached { .. } => "feature_limit_reached",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Internal(_) => "internal",
-        }
-    }
-
-    /// The JSON body: `{"error": {"code", "message", …details}}`.
-    pub fn body(&self) -> Value {
-        let mut error = Map::new();
-        error.insert("code".into(), json!(self.code()));
-        error.insert("message".into(), json!(self.to_string()));
-        match self {
-            ApiError::Invalid { fields, .. } => {
-                error.insert("fields".into(), json!(fields));
-            }
-            ApiError::FeatureDisabled { feature } => {
-                error.insert("feature".into(), json!(feature));
-            }
+            ApiError::Invalid { fields, .. } => detail.fields = Some(fields.clone()),
+            ApiError::FeatureDisabled { feature } => detail.feature = Some(feature.clone()),
             ApiError::LimitReached {
                 feature,
                 limit,
                 used,
                 resets_at,
             } => {
-                error.insert("feature".into(), json!(feature));
-                error.insert("limit".into(), json!(limit));
-                error.insert("used".into(), json!(used));
-                error.insert("resets_at".into(), json!(resets_at));
+                detail.feature = Some(feature.clone());
+                detail.limit = Some(*limit);
+                detail.used = Some(*used);
+                detail.resets_at = Some(*resets_at);
             }
             ApiError::RateLimited { retry_after_secs } => {
-                error.insert("retry_after".into(), json!(retry_after_secs));
+                detail.retry_after = Some(*retry_after_secs);
             }
             _ => {}
         }
-        json!({ "error": error })
+        ErrorBody { error: detail }
+    }
+
+    /// The JSON body: `{"error": {"code", "message", …details}}`.
+    pub fn body(&self) -> Value {
+        serde_json::to_value(self.error_body()).unwrap_or(Value::Null)
     }
 }
 
+/// Store failures: the domain refusals the store reports map to their codes here, once;
+/// a database that fails or does not answer is 503 `database_unavailable` or a logged
+/// 500 — never 4xx, so a client never mistakes an outage for its own mistake.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(anyhow::Error::new(e))
+        match e {
+            StoreError::IdempotencyMismatch => ApiError::refused(
+                ErrorCode::IdempotencyKeyReused,
+                "this Idempotency-Key was used for a different request",
+            ),
+            StoreError::LastAdmin => {
+                ApiError::refused(ErrorCode::LastAdmin, "this is the only active admin")
+            }
+            e if e.is_unavailable() => {
+                tracing::error!(error = %e, "the database does not answer");
+                ApiError::refused(
+                    ErrorCode::DatabaseUnavailable,
+                    "the database does not answer; try again shortly",
+                )
+            }
+            e => ApiError::Internal(anyhow::Error::new(e)),
+        }
     }
 }
 
@@ -154,8 +290,7 @@ impl ApiError {
     /// 415 `unsupported_media_type`: the body is not declared as JSON.
     pub fn not_json() -> ApiError {
         ApiError::refused(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the body as application/json",
         )
     }
@@ -174,7 +309,7 @@ impl From<JsonRejection> for ApiError {
                 fields: BTreeMap::from([("body".to_owned(), e.body_text())]),
             },
             JsonRejection::BytesRejection(e) => e.into(),
-            other => ApiError::refused(StatusCode::BAD_REQUEST, "bad_request", other.body_text()),
+            other => ApiError::refused(ErrorCode::BadRequest, other.body_text()),
         }
     }
 }
@@ -182,17 +317,9 @@ impl From<JsonRejection> for ApiError {
 impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> Self {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::refused(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body is too large",
-            )
+            ApiError::refused(ErrorCode::PayloadTooLarge, "the request body is too large")
         } else {
-            ApiError::refused(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                rejection.body_text(),
-            )
+            ApiError::refused(ErrorCode::BadRequest, rejection.body_text())
         }
     }
 }

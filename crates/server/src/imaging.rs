@@ -20,8 +20,12 @@ use mitai_store::PhotoType;
 
 /// The largest width or height accepted.
 pub const MAX_DIMENSION: u32 = 12_000;
-/// The most memory a decode may take.
-const MAX_DECODE_BYTES: u64 = 400 * 1024 * 1024;
+/// The most pixels accepted (a 48-megapixel camera's 8000 × 6000 fits).
+pub const MAX_PIXELS: u64 = 48_000_000;
+/// The most memory the decoded pixels may take: 48 megapixels of 8-bit RGB, or 40 of RGBA.
+/// Checked against the size the file *declares* before anything is allocated, so a small
+/// file that claims to be huge (a "decompression bomb") costs nothing.
+const MAX_DECODE_BYTES: u64 = 160 * 1024 * 1024;
 /// JPEG quality of re-encoded photos.
 const JPEG_QUALITY: u8 = 90;
 
@@ -43,8 +47,10 @@ pub enum Rejected {
     /// It starts like one of them but does not decode.
     #[error("the file is not a valid {0} image")]
     Corrupt(&'static str),
-    /// Larger than we decode.
-    #[error("the image is too large (at most {MAX_DIMENSION} pixels wide and high)")]
+    /// Larger than we decode (by its declared dimensions or decoded size).
+    #[error(
+        "the image is too large (at most {MAX_DIMENSION} pixels wide and high, {MAX_PIXELS} pixels in all)"
+    )]
     TooLarge,
 }
 
@@ -115,6 +121,12 @@ fn decode(input: &[u8], kind: PhotoType) -> Result<(DynamicImage, Orientation), 
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    // `into_decoder` checks the declared dimensions against the limits, but nothing checks
+    // the buffer `from_decoder` allocates: refuse by declared size here, before it exists.
+    let (width, height) = decoder.dimensions();
+    if !fits(width, height, decoder.total_bytes()) {
+        return Err(Rejected::TooLarge);
+    }
     // Unreadable metadata is no reason to refuse the pixels: it is dropped anyway.
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
@@ -122,6 +134,14 @@ fn decode(input: &[u8], kind: PhotoType) -> Result<(DynamicImage, Orientation), 
         return Err(Rejected::Corrupt(name(kind)));
     }
     Ok((image, orientation))
+}
+
+/// Whether an image of these declared dimensions and decoded size is within the limits.
+fn fits(width: u32, height: u32, decoded_bytes: u64) -> bool {
+    width <= MAX_DIMENSION
+        && height <= MAX_DIMENSION
+        && u64::from(width) * u64::from(height) <= MAX_PIXELS
+        && decoded_bytes <= MAX_DECODE_BYTES
 }
 
 fn encode(image: &DynamicImage, kind: PhotoType) -> Result<Vec<u8>, ImageError> {
@@ -221,6 +241,57 @@ mod tests {
             .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
             .unwrap();
         out
+    }
+
+    /// A PNG header that declares `width` × `height` 16-bit RGBA, with no pixel data.
+    fn declared_png(width: u32, height: u32) -> Vec<u8> {
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(&width.to_be_bytes());
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[16, 6, 0, 0, 0]);
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        // An empty zlib stream stands in for the pixels.
+        let empty_zlib: &[u8] = b"\x78\x9c\x03\x00\x00\x00\x00\x01";
+        for (name, data) in [
+            (b"IHDR", ihdr.as_slice()),
+            (b"IDAT", empty_zlib),
+            (b"IEND", &[]),
+        ] {
+            out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
+            let mut chunk = name.to_vec();
+            chunk.extend_from_slice(data);
+            out.extend_from_slice(&chunk);
+            out.extend_from_slice(&crc32(&chunk).to_be_bytes());
+        }
+        out
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn huge_declared_images_are_refused_before_decoding() {
+        // 12000 × 12000 16-bit RGBA would be 1.1 GB of pixels.
+        assert_eq!(
+            clean(&declared_png(12_000, 12_000)),
+            Err(Rejected::TooLarge)
+        );
+        assert_eq!(clean(&declared_png(12_001, 10)), Err(Rejected::TooLarge));
+        assert!(fits(8000, 6000, 8000 * 6000 * 3));
+        assert!(!fits(8000, 6000, 8000 * 6000 * 8), "16-bit RGBA of 48 MP");
+        assert!(!fits(12_000, 4_001, 12_000 * 4_001), "over the pixel count");
     }
 
     #[test]

@@ -6,11 +6,13 @@ pub mod auth;
 pub mod cli;
 pub mod client_ip;
 pub mod config;
+pub mod csrf;
 pub mod error;
 pub mod imaging;
 pub mod mail;
 pub mod metrics;
 pub mod routes;
+pub mod serve;
 pub mod service;
 pub mod state;
 

@@ -971,7 +971,7 @@ async fn password_change_needs_the_old_password_and_ends_other_sessions(backend:
     let (status, body) = change("wrong-password", "changed-pass-1").await;
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::FORBIDDEN, "invalid_credentials")
+        (StatusCode::FORBIDDEN, "wrong_password")
     );
     let (status, body) = change(PASSWORD, "short").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");

@@ -25,6 +25,7 @@ pub mod actions {
     pub const COUPON_REDEEMED: &str = "coupon_redeemed";
     pub const COUPON_FAILED: &str = "coupon_failed";
     pub const TIER_CHANGED: &str = "tier_changed";
+    pub const ROLE_CHANGED: &str = "role_changed";
     pub const RESTRICTION_SET: &str = "restriction_set";
     pub const RESTRICTION_CLEARED: &str = "restriction_cleared";
     pub const SETTING_CHANGED: &str = "setting_changed";

@@ -234,4 +234,16 @@ pub trait CouponStore: Send + Sync {
     async fn rate_limit_hit(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<i64>;
     /// The count of a window without adding to it.
     async fn rate_limit_count(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<i64>;
+    /// Reserves one attempt in a window that holds fewer than `max`: raises the count and
+    /// answers `true`, or changes nothing and answers `false` when `max` are counted
+    /// already. One statement, so N attempts at once never reserve more than `max`.
+    async fn rate_limit_take(
+        &self,
+        bucket: &str,
+        window_start: DateTime<Utc>,
+        max: i64,
+    ) -> Result<bool>;
+    /// Gives a reserved attempt back (an attempt that the policy does not count, such as a
+    /// successful login). Never below zero.
+    async fn rate_limit_refund(&self, bucket: &str, window_start: DateTime<Utc>) -> Result<()>;
 }

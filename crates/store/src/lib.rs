@@ -59,6 +59,9 @@ pub enum StoreError {
     /// An idempotency key was reused for a different request.
     #[error("idempotency key was used for a different request")]
     IdempotencyMismatch,
+    /// The change would leave no active admin; nothing was changed.
+    #[error("the last active admin cannot lose the role or be disabled")]
+    LastAdmin,
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -68,6 +71,22 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// Whether the database could not be reached or did not answer in time (as opposed to
+    /// refusing or failing a statement).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    }
+}
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +119,8 @@ pub trait Store:
     /// Answers when the database answers.
     async fn ping(&self) -> Result<()>;
 
-    /// Removes sessions, account tokens and invitations expired at `now` and idempotency
-    /// keys older than one day.
+    /// Removes sessions, account tokens and invitations expired at `now`, and idempotency
+    /// keys and rate-limit windows older than one day.
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<Purged>;
 
     /// Takes the lock of the job round `name` if no other instance holds it (PostgreSQL
@@ -259,7 +278,9 @@ pub trait AccountStore: Send + Sync {
         limit: i64,
     ) -> Result<Vec<Profile>>;
     /// `None` if no such profile. Disabling a profile (`disabled: Some(true)`) ends all its
-    /// sessions in the same transaction.
+    /// sessions in the same transaction. `LastAdmin` (and nothing changed) when the change
+    /// would leave no enabled admin — decided atomically, so two admins demoting or
+    /// disabling each other at once cannot both succeed.
     async fn update_profile(
         &self,
         id: Uuid,
@@ -413,16 +434,78 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     }
 }
 
-/// The URL with any password replaced by `***`, for logs and errors.
+/// The URL with any password replaced by `***`, for logs and errors: the password of the
+/// user info (which may itself contain `@`, `/` or `:`) and `password` / `sslpassword`
+/// query parameters.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+    let query_at = rest.find(['?', '#']).unwrap_or(rest.len());
+    let (before_query, query) = rest.split_at(query_at);
+    let authority = match before_query.rfind('@') {
+        // The user info runs to the last `@` before the query: a password may hold `@`.
+        Some(at) => {
+            let (userinfo, host) = (&before_query[..at], &before_query[at + 1..]);
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:***@{host}"),
+                None => before_query.to_owned(),
+            }
+        }
+        None => before_query.to_owned(),
+    };
+    let query = match query.strip_prefix('?') {
+        Some(q) => {
+            let pairs: Vec<String> = q
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _))
+                        if key.eq_ignore_ascii_case("password")
+                            || key.eq_ignore_ascii_case("sslpassword") =>
+                    {
+                        format!("{key}=***")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("?{}", pairs.join("&"))
+        }
+        None => query.to_owned(),
+    };
+    format!("{scheme}://{authority}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_show() {
+        for (url, shown) in [
+            (
+                "postgres://mitai:secret@db.internal:5432/mitai",
+                "postgres://mitai:***@db.internal:5432/mitai",
+            ),
+            (
+                "postgres://mitai:p@ss@w0rd@db/mitai",
+                "postgres://mitai:***@db/mitai",
+            ),
+            ("postgres://u:a/b:c@db/x", "postgres://u:***@db/x"),
+            (
+                "postgres://db/mitai?user=u&password=hunter2&sslmode=require",
+                "postgres://db/mitai?user=u&password=***&sslmode=require",
+            ),
+            (
+                "postgres://u:x@db/m?sslpassword=k",
+                "postgres://u:***@db/m?sslpassword=***",
+            ),
+            ("postgres://u@db/m", "postgres://u@db/m"),
+            ("sqlite://data/mitai.db", "sqlite://data/mitai.db"),
+            ("sqlite://data/a@b.db", "sqlite://data/a@b.db"),
+            ("smtp://user:pa@ss@mail:587", "smtp://user:***@mail:587"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
     }
 }

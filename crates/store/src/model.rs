@@ -80,6 +80,8 @@ pub struct ProfilePatch {
     /// `Some(None)` clears the trial.
     pub trial_ends_at: Option<Option<DateTime<Utc>>>,
     pub language: Option<String>,
+    /// `Some(true)` marks the e-mail verified (an admin vouches for it).
+    pub email_verified: Option<bool>,
 }
 
 impl ProfilePatch {
@@ -90,6 +92,7 @@ impl ProfilePatch {
             && self.disabled.is_none()
             && self.trial_ends_at.is_none()
             && self.language.is_none()
+            && self.email_verified.is_none()
     }
 }
 
@@ -192,4 +195,6 @@ pub struct Purged {
     pub idempotency_keys: u64,
     /// Expired account tokens (verification, password reset) and invitations.
     pub tokens: u64,
+    /// Rate-limit windows that began more than a day ago (every window is shorter).
+    pub rate_limits: u64,
 }

@@ -15,6 +15,8 @@ type TsRepr = DateTime<Utc>;
 
 /// Row locks taken by a claim: rows another claimer holds are skipped, not waited for.
 const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
+/// Row locks for a read that decides a write (others wait until this transaction ends).
+const FOR_UPDATE: &str = "FOR UPDATE";
 /// The UTC calendar day (`YYYY-MM-DD`) of a row's `created_at`.
 const CREATED_DAY: &str = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
 

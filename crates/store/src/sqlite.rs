@@ -20,6 +20,9 @@ type TsRepr = String;
 
 /// Row locks taken by a claim: none, SQLite has one writer (see `writer()`).
 const SKIP_LOCKED: &str = "";
+/// Row locks for a read that decides a write: none, the write transaction already holds
+/// the database's one write lock (`BEGIN IMMEDIATE`).
+const FOR_UPDATE: &str = "";
 /// The UTC calendar day (`YYYY-MM-DD`) of a row's `created_at` (RFC 3339 text).
 const CREATED_DAY: &str = "substr(created_at, 1, 10)";
 

@@ -73,20 +73,13 @@ pub async fn consume(
 ) -> ApiResult<Response> {
     // A body over the limit answers 413 in the API's error shape.
     let body = body?;
+    crate::csrf::require_body_or_bearer(&user, &body)?;
     // The body is optional: empty means `{"amount": 1}`.
     let amount = if body.iter().all(u8::is_ascii_whitespace) {
         1
     } else {
-        let is_json = headers
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-        if !is_json {
-            return Err(ApiError::refused(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as application/json",
-            ));
+        if !crate::error::is_json(&headers) {
+            return Err(ApiError::not_json());
         }
         let parsed: ConsumeBody =
             serde_json::from_slice(&body).map_err(|e| ApiError::field("body", e.to_string()))?;

@@ -88,6 +88,11 @@ pub struct InsightBody {
     pub question: Option<String>,
 }
 
+/// The pipeline takes no options: the body is empty or `{}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineBody {}
+
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<&str>> {
     match headers.get("idempotency-key") {
         Some(v) => Ok(Some(check_idempotency_key(v.to_str().map_err(|_| {
@@ -139,6 +144,7 @@ pub async fn insight(
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Response> {
     let body = body?;
+    crate::csrf::require_body_or_bearer(&user, &body)?;
     let parsed: InsightBody = if body.iter().all(u8::is_ascii_whitespace) {
         InsightBody::default()
     } else {
@@ -178,6 +184,7 @@ pub async fn insight(
 /// back (502 `ai_failed`).
 #[utoipa::path(post, path = "/ai/pipeline", tag = "ai",
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    request_body(content = Option<PipelineBody>, description = "`{}` or nothing (nothing only with a bearer token)"),
     responses((status = 201, body = PipelineEnvelope),
               (status = 401, description = "unauthenticated", body = ErrorBody),
               (status = 403, description = "feature_disabled (ai_pipeline off), feature_limit_reached (ai_calls) or email_not_verified", body = ErrorBody),
@@ -189,7 +196,17 @@ pub async fn pipeline(
     user: CurrentUser,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Response> {
+    let body = body?;
+    crate::csrf::require_body_or_bearer(&user, &body)?;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        if !crate::error::is_json(&headers) {
+            return Err(ApiError::not_json());
+        }
+        let _: PipelineBody =
+            serde_json::from_slice(&body).map_err(|e| ApiError::field("body", e.to_string()))?;
+    }
     let key = idempotency_key(&headers)?;
     let respond = |r: &AiResult| StoredResponse {
         status: StatusCode::CREATED.as_u16(),

@@ -1,7 +1,7 @@
 //! Downloads of the profile's data: `/api/export/csv`, `/api/export/json`, `/api/export/zip`.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use mitai_access::EntryKind;
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use crate::api::ErrorBody;
 use crate::auth::CurrentUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiError, ApiResult, Query};
+use crate::error::{ApiError, ApiResult, ErrorCode, Query};
 use crate::service::export::{self, Format};
 use crate::state::AppState;
 
@@ -36,8 +36,7 @@ async fn download(
     // axum answers HEAD with the GET handler; a HEAD must not spend an export.
     if method == Method::HEAD {
         return Err(ApiError::refused(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "exports are downloaded with GET",
         ));
     }

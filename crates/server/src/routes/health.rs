@@ -1,10 +1,9 @@
 //! Liveness and readiness.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::error::{ApiError, ApiResult, Json};
+use crate::error::{ApiError, ApiResult, ErrorCode, Json};
 use crate::state::AppState;
 
 /// The process is up.
@@ -24,8 +23,7 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             Err(ApiError::refused(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database_unavailable",
+                ErrorCode::DatabaseUnavailable,
                 "the database does not answer",
             ))
         }

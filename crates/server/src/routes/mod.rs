@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::HeaderName;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 mod access;
@@ -25,6 +25,7 @@ pub mod entries;
 pub mod export;
 mod health;
 mod invitations;
+pub mod openapi;
 mod pages;
 mod passwords;
 pub mod photos;
@@ -104,7 +105,41 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of the routes this server really serves.
 pub fn openapi(state: &AppState) -> utoipa::openapi::OpenApi {
-    api(state).split_for_parts().1
+    completed(api(state).split_for_parts().1)
+}
+
+/// The document with the refusals every route shares ([`openapi::complete`]).
+fn completed(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let Ok(mut json) = serde_json::to_value(&doc) else {
+        return doc;
+    };
+    openapi::complete(&mut json);
+    serde_json::from_value(json).unwrap_or(doc)
+}
+
+/// Middleware: a request must be answered within `MITAI_REQUEST_TIMEOUT` (reading its body
+/// included), else 408 `timeout`. The AI routes may take as long as their provider calls
+/// (three for the pipeline). A streamed answer (an export) is answered as soon as it
+/// starts; its body is bounded by the idle timeout instead.
+pub async fn request_timeout(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut limit = state.config.limits.request_timeout;
+    if request.uri().path().starts_with("/api/ai/")
+        && let Some(ai) = &state.config.ai
+    {
+        limit = limit.max(ai.timeout * 3 + std::time::Duration::from_secs(10));
+    }
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::refused(
+            crate::error::ErrorCode::Timeout,
+            "the request took too long",
+        )
+        .into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -113,8 +148,7 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::refused(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this method is not allowed here",
     )
 }
@@ -129,6 +163,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The complete application: API, docs, error shape for everything, tracing, request ids.
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = api(&state).split_for_parts();
+    let openapi = completed(openapi);
     let router = router
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         // The pages of e-mailed links: HTML, not API, so outside the OpenAPI document.
@@ -142,9 +177,28 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             crate::metrics::count_responses,
         ))
-        .with_state(state);
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::csrf::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_timeout,
+        ));
+    let idle = state.config.limits.idle_timeout;
+    let router = router.with_state(state);
     router
         .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(axum::middleware::map_request(
+            move |request: Request| async move {
+                request.map(|body| crate::serve::IdleTimeout::wrap(body, idle))
+            },
+        ))
+        .layer(axum::middleware::map_response(
+            move |response: Response| async move {
+                response.map(|body| crate::serve::IdleTimeout::wrap(body, idle))
+            },
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::api::{ErrorBody, ListParams, Page, next_cursor, page_args};
 use crate::auth::CurrentUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::error::{ApiError, ApiResult, ErrorCode, Json, Path, Query};
 use crate::service::access::check_idempotency_key;
 use crate::service::photos::{self, Upload, Uploaded};
 use crate::state::AppState;
@@ -134,8 +134,7 @@ pub async fn upload(
     }
     let form = form.map_err(|_| {
         ApiError::refused(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the photo as multipart/form-data with a field `file`",
         )
     })?;
@@ -162,19 +161,14 @@ pub async fn upload(
 
 fn too_large(max: usize) -> ApiError {
     ApiError::refused(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         format!("the photo is larger than {max} bytes"),
     )
 }
 
 fn form_error(e: MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::refused(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the request body is too large",
-        )
+        ApiError::refused(ErrorCode::PayloadTooLarge, "the request body is too large")
     } else {
         ApiError::field(
             "body",

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use mitai_access::{Access, FeatureIdx, Refusal, Registry, TierIdx, consume_cap};
 use mitai_store::{
     ConsumeRequest, ConsumeResult, Consumed, IdempotencyKey, NewActivity, Profile, Restriction,
-    StoreError, StoredResponse, actions,
+    StoredResponse, actions,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -187,6 +187,26 @@ impl Gate {
         &self.ctx.registry.feature(self.feature).id
     }
 
+    /// Refuses (403 `feature_limit_reached`) when this period's usage leaves no room for
+    /// the spend, before expensive work is done for it (decoding an image). Only a saving:
+    /// the store still decides atomically when the spend is recorded.
+    pub async fn ensure_room(&self, state: &AppState) -> ApiResult<()> {
+        let Some(cap) = self.cap else {
+            return Ok(());
+        };
+        let used = state
+            .store
+            .usage(self.profile_id, &[(self.feature_id(), self.period.start)])
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(0);
+        if used.saturating_add(self.amount) > cap {
+            return Err(self.refused(state, used).await);
+        }
+        Ok(())
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.ctx.now
     }
@@ -277,15 +297,6 @@ impl Gate {
     }
 }
 
-/// The error for a key reused with another request.
-pub fn idempotency_mismatch() -> ApiError {
-    ApiError::refused(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency_key_reused",
-        "this Idempotency-Key was used for a different request",
-    )
-}
-
 /// Spends `amount` of a feature, exactly: the store raises usage only within the limit.
 pub async fn consume(
     state: &AppState,
@@ -317,7 +328,6 @@ pub async fn consume(
             Metrics::count(&state.metrics.consume_replayed);
             Ok(ConsumeAnswer::Replayed(stored))
         }
-        Err(StoreError::IdempotencyMismatch) => Err(idempotency_mismatch()),
         Err(e) => Err(e.into()),
     }
 }

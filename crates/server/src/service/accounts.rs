@@ -1,6 +1,5 @@
 //! Accounts: registration, login, logout, the verification gate, and the first admin.
 
-use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use mitai_access::RegistrationMode;
 use mitai_store::{
@@ -11,7 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::{self, CurrentUser, SESSION_DAYS};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::service::activity;
 use crate::service::rate_limit::{self, Limit};
 use crate::state::AppState;
@@ -25,14 +24,14 @@ pub const LOGIN_FAILURES_PER_ACCOUNT: i64 = 10;
 pub const LOGIN_FAILURES_PER_IP: i64 = 100;
 /// The window of the login limits.
 pub const LOGIN_WINDOW: TimeDelta = TimeDelta::minutes(15);
+/// Registrations attempted per client IP in one window (each attempt counts, whatever
+/// its outcome).
+pub const REGISTRATIONS_PER_IP: i64 = 20;
+pub const REGISTRATION_WINDOW: TimeDelta = TimeDelta::hours(1);
 
 /// 400 `invalid_token`: an e-mailed token that is unknown, used or expired.
 pub fn invalid_token() -> ApiError {
-    ApiError::refused(
-        StatusCode::BAD_REQUEST,
-        "invalid_token",
-        "this link is not valid (any more)",
-    )
+    ApiError::refused(ErrorCode::InvalidToken, "this link is not valid (any more)")
 }
 
 /// The gate of gated features and redemption: with `require_email_verification` on, a
@@ -42,8 +41,7 @@ pub fn require_verified(state: &AppState, profile: &Profile) -> ApiResult<()> {
         return Ok(());
     }
     Err(ApiError::refused(
-        StatusCode::FORBIDDEN,
-        "email_not_verified",
+        ErrorCode::EmailNotVerified,
         "confirm your e-mail address first (see the mail we sent you)",
     ))
 }
@@ -136,10 +134,18 @@ pub async fn register(
     };
     if !open {
         return Err(ApiError::refused(
-            StatusCode::FORBIDDEN,
-            "registration_closed",
+            ErrorCode::RegistrationClosed,
             "registration is not open",
         ));
+    }
+    if let Some(ip) = &ip {
+        // Counted before anything is looked up or hashed.
+        let limit = Limit::new(
+            rate_limit::key("register:ip", ip),
+            REGISTRATIONS_PER_IP,
+            REGISTRATION_WINDOW,
+        );
+        rate_limit::take(state, &[limit]).await?;
     }
     let now = state.now();
     let invitation = invitation_token.map(auth::token_hash);
@@ -200,11 +206,7 @@ pub async fn register(
 }
 
 fn email_taken() -> ApiError {
-    ApiError::refused(
-        StatusCode::CONFLICT,
-        "email_taken",
-        "an account with this e-mail exists",
-    )
+    ApiError::refused(ErrorCode::EmailTaken, "an account with this e-mail exists")
 }
 
 /// A verification token (to be stored for a profile) and the mail that carries it.
@@ -287,9 +289,10 @@ pub struct Login {
 }
 
 /// Signs in. Every checked attempt is logged: `login`, or `login_failed` with the reason
-/// (about the account, when the e-mail names one). Failed attempts are limited per
-/// account and per IP ([`password_limits`]); beyond a limit the password is not even
-/// checked (429 `rate_limited`). Successful logins never count.
+/// (about the account, when the e-mail names one). Attempts are limited per account and
+/// per IP ([`password_limits`]): each is counted *before* the password is checked, so
+/// parallel guesses cannot pass the limit, and beyond it the password is not even checked
+/// (429 `rate_limited`). A correct password is refunded: successful logins never count.
 pub async fn login(
     state: &AppState,
     email: &str,
@@ -298,7 +301,7 @@ pub async fn login(
     ip: Option<String>,
 ) -> ApiResult<Login> {
     let limits = password_limits(email, ip.as_deref());
-    rate_limit::check(state, &limits).await?;
+    let attempt = rate_limit::reserve(state, &limits).await?;
     let found = state.store.credentials(email).await?;
     let (profile, hash) = match found {
         Some((profile, hash)) => (Some(profile), Some(hash)),
@@ -320,19 +323,18 @@ pub async fn login(
         profile => {
             let event = failed(profile.map(|p| p.id), "invalid_credentials");
             activity::record(state, event).await;
-            rate_limit::hit(state, &limits).await?;
+            // The wrong guess stays counted.
             return Err(ApiError::refused(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
+                ErrorCode::InvalidCredentials,
                 "wrong e-mail or password",
             ));
         }
     };
+    attempt.refund(state).await;
     if profile.disabled {
         activity::record(state, failed(Some(profile.id), "account_disabled")).await;
         return Err(ApiError::refused(
-            StatusCode::FORBIDDEN,
-            "account_disabled",
+            ErrorCode::AccountDisabled,
             "this account is disabled",
         ));
     }
@@ -436,30 +438,61 @@ pub async fn create_user(
 
 /// Creates the admin named by `MITAI_ADMIN_EMAIL`/`MITAI_ADMIN_PASSWORD` if no admin
 /// exists yet. Returns whether one was created.
+///
+/// An existing profile is never promoted by the environment: whoever registered that
+/// address first (perhaps not the operator, perhaps never verified) would become admin.
+/// If the address names a profile that is not an admin, start-up is refused with a line
+/// that says how to do it on purpose.
 pub async fn ensure_admin(state: &AppState) -> anyhow::Result<bool> {
     let Some((email, password)) = state.config.admin.clone() else {
         return Ok(false);
     };
+    if let Some((existing, _)) = state.store.credentials(&email).await? {
+        if existing.role == Role::Admin {
+            return Ok(false);
+        }
+        anyhow::bail!(
+            "MITAI_ADMIN_EMAIL {email} belongs to an existing profile that is not an admin, and \
+             it is never promoted automatically; make it an admin with \
+             `mitai user set-role --email {email} --role admin`, or name a new address \
+             (or create one with `mitai user create --admin`)"
+        );
+    }
     if state.store.admin_exists().await? {
         return Ok(false);
-    }
-    if let Some((existing, _)) = state.store.credentials(&email).await? {
-        // The address exists as a user: promote it rather than fail.
-        let patch = mitai_store::ProfilePatch {
-            role: Some(Role::Admin),
-            disabled: Some(false),
-            ..Default::default()
-        };
-        state
-            .store
-            .update_profile(existing.id, &patch, state.now())
-            .await?;
-        tracing::info!(email = %email, "promoted existing profile to admin");
-        return Ok(true);
     }
     create_user(state, &email, &password, Some("Admin"), true)
         .await
         .map_err(|e| anyhow::anyhow!("creating the admin {email} failed: {e}"))?;
     tracing::info!(email = %email, "created admin");
     Ok(true)
+}
+
+/// Sets the role of the profile with `email` (the CLI's `mitai user set-role`). An admin
+/// made this way also counts as verified (the operator vouches for it). Refused when it
+/// would leave no enabled admin.
+pub async fn set_role(state: &AppState, email: &str, role: Role) -> anyhow::Result<Profile> {
+    let Some((profile, _)) = state.store.credentials(email).await? else {
+        anyhow::bail!("no user with e-mail {email}");
+    };
+    let patch = mitai_store::ProfilePatch {
+        role: Some(role),
+        // An admin made by the operator counts as verified (the operator vouches).
+        email_verified: (role == Role::Admin).then_some(true),
+        ..Default::default()
+    };
+    let now = state.now();
+    let updated = match state.store.update_profile(profile.id, &patch, now).await {
+        Ok(Some(updated)) => updated,
+        Ok(None) => anyhow::bail!("no user with e-mail {email}"),
+        Err(StoreError::LastAdmin) => {
+            anyhow::bail!("{email} is the only enabled admin; make another admin first")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let event = NewActivity::new(actions::ROLE_CHANGED, now)
+        .profile(Some(profile.id))
+        .details(json!({"from": profile.role.as_str(), "to": role.as_str(), "via": "cli"}));
+    activity::record(state, event).await;
+    Ok(updated)
 }

@@ -7,18 +7,17 @@
 //! the boolean `ai_pipeline` feature and reserves one `ai_calls` unit per step up front: it
 //! runs whole or gives everything back.
 
-use axum::http::StatusCode;
 use mitai_store::{
     AiKind, AiResult, ConsumeResult, Consumed, GatedCreate, IdempotencyKey, Profile, Release,
-    StoreError, StoredResponse,
+    StoredResponse,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::ai::{AiClient, AiError, Message};
-use crate::error::{ApiError, ApiResult};
-use crate::service::access::{Gate, idempotency_mismatch};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::service::access::Gate;
 use crate::state::AppState;
 
 pub const CALLS: &str = "ai_calls";
@@ -181,8 +180,7 @@ pub async fn list(
 fn configured(state: &AppState) -> ApiResult<&AiClient> {
     state.ai.as_ref().ok_or_else(|| {
         ApiError::refused(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ai_unavailable",
+            ErrorCode::AiUnavailable,
             "no AI provider is configured on this server",
         )
     })
@@ -214,14 +212,7 @@ async fn replay(
         .store
         .stored_response(profile_id, key)
         .await
-        .map_err(key_error)
-}
-
-fn key_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::IdempotencyMismatch => idempotency_mismatch(),
-        e => e.into(),
-    }
+        .map_err(ApiError::from)
 }
 
 /// Units spent ahead of work that may fail.
@@ -273,8 +264,7 @@ async fn failed(state: &AppState, reservations: Vec<Reservation>, e: AiError) ->
         r.release(state).await;
     }
     ApiError::refused(
-        StatusCode::BAD_GATEWAY,
-        "ai_failed",
+        ErrorCode::AiFailed,
         "the AI provider failed or did not answer in time; nothing was spent",
     )
 }
@@ -308,7 +298,7 @@ async fn commit(
             for r in reservations {
                 r.release(state).await;
             }
-            Err(key_error(e))
+            Err(ApiError::from(e))
         }
     }
 }

@@ -1,6 +1,5 @@
 //! Coupons: creation (one, or a batch of generated codes) and redemption.
 
-use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use mitai_access::coupons::{
     code_from_random, display_code, month_key, normalize_code, wellpass_ends_at,
@@ -11,8 +10,9 @@ use rand::RngCore;
 use uuid::Uuid;
 
 use crate::api::GrantView;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::service::grants;
+use crate::service::rate_limit::{self, Limit};
 use crate::state::AppState;
 
 /// Unknown-code attempts allowed per profile, and per IP, in one window.
@@ -154,8 +154,7 @@ pub async fn store_coupons(state: &AppState, coupons: &[Coupon]) -> ApiResult<()
     match state.store.create_coupons(coupons).await {
         Ok(()) => Ok(()),
         Err(StoreError::Conflict(_)) => Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "code_taken",
+            ErrorCode::CodeTaken,
             "a coupon with this code exists",
         )),
         Err(StoreError::MissingReference(_)) => Err(ApiError::field("tier", "no such tier")),
@@ -195,16 +194,21 @@ pub async fn create_batch(
     )))
 }
 
-fn window_start(now: DateTime<Utc>) -> DateTime<Utc> {
-    let secs = RATE_WINDOW.num_seconds();
-    DateTime::from_timestamp(now.timestamp() - now.timestamp().rem_euclid(secs), 0).unwrap_or(now)
-}
-
-fn rate_limited(now: DateTime<Utc>) -> ApiError {
-    let retry = (window_start(now) + RATE_WINDOW - now).num_seconds().max(1);
-    ApiError::RateLimited {
-        retry_after_secs: retry as u64,
+/// The guessing limits of a redemption: per profile and, when known, per IP.
+fn guessing_limits(profile: &Profile, ip: Option<&str>) -> Vec<Limit> {
+    let mut limits = vec![Limit::new(
+        format!("redeem:profile:{}", profile.id),
+        UNKNOWN_CODE_LIMIT_PER_PROFILE,
+        RATE_WINDOW,
+    )];
+    if let Some(ip) = ip {
+        limits.push(Limit::new(
+            rate_limit::key("redeem:ip", ip),
+            UNKNOWN_CODE_LIMIT_PER_IP,
+            RATE_WINDOW,
+        ));
     }
+    limits
 }
 
 /// Logs a refused redemption (`coupon_failed`) with the code as typed (at most 64 chars).
@@ -218,11 +222,7 @@ async fn failed(state: &AppState, profile: &Profile, code: &str, reason: &str, i
 }
 
 fn invalid_coupon() -> ApiError {
-    ApiError::refused(
-        StatusCode::NOT_FOUND,
-        "invalid_coupon",
-        "this code is not valid",
-    )
+    ApiError::refused(ErrorCode::InvalidCoupon, "this code is not valid")
 }
 
 /// Redeems a code for a profile. Returns the new grant and the effective tier after it.
@@ -236,39 +236,25 @@ pub async fn redeem(
 ) -> ApiResult<(GrantView, String)> {
     crate::service::accounts::require_verified(state, profile)?;
     let now = state.now();
-    let window = window_start(now);
-    let profile_bucket = format!("redeem:profile:{}", profile.id);
-    let ip_bucket = ip.map(|ip| format!("redeem:ip:{ip}"));
-    if state
-        .store
-        .rate_limit_count(&profile_bucket, window)
-        .await?
-        >= UNKNOWN_CODE_LIMIT_PER_PROFILE
-    {
-        return Err(rate_limited(now));
-    }
-    if let Some(bucket) = &ip_bucket
-        && state.store.rate_limit_count(bucket, window).await? >= UNKNOWN_CODE_LIMIT_PER_IP
-    {
-        return Err(rate_limited(now));
-    }
+    // Counted before the code is looked up, so parallel guesses cannot pass the limit;
+    // a code that exists is given back (only unknown and inactive codes count).
+    let attempt = rate_limit::reserve(state, &guessing_limits(profile, ip)).await?;
     let coupon = match normalize_code(code) {
-        Some(code) => state
-            .store
-            .coupon_by_code(&code)
-            .await?
-            .filter(|c| c.active),
+        Some(code) => match state.store.coupon_by_code(&code).await {
+            Ok(found) => found.filter(|c| c.active),
+            Err(e) => {
+                attempt.refund(state).await;
+                return Err(e.into());
+            }
+        },
         None => None,
     };
     let Some(coupon) = coupon else {
         failed(state, profile, code, "invalid_coupon", ip).await;
-        // Unknown and inactive codes look the same, and both count against guessing.
-        state.store.rate_limit_hit(&profile_bucket, window).await?;
-        if let Some(bucket) = &ip_bucket {
-            state.store.rate_limit_hit(bucket, window).await?;
-        }
+        // Unknown and inactive codes look the same, and both stay counted.
         return Err(invalid_coupon());
     };
+    attempt.refund(state).await;
     let registry = state.registry();
     let tz = registry.settings.usage_timezone;
     let (span, period_key) = match coupon.kind {
@@ -282,8 +268,7 @@ pub async fn redeem(
             let ends_at = coupon.period_ends_at.unwrap_or(now);
             if ends_at <= now {
                 return Err(ApiError::refused(
-                    StatusCode::GONE,
-                    "coupon_expired",
+                    ErrorCode::CouponExpired,
                     "this coupon's period is over",
                 ));
             }
@@ -369,18 +354,15 @@ pub async fn redeem(
         }
         RedeemOutcome::Invalid => Err(invalid_coupon()),
         RedeemOutcome::Expired => Err(ApiError::refused(
-            StatusCode::GONE,
-            "coupon_expired",
+            ErrorCode::CouponExpired,
             "this coupon cannot be redeemed now",
         )),
         RedeemOutcome::Exhausted => Err(ApiError::refused(
-            StatusCode::GONE,
-            "coupon_exhausted",
+            ErrorCode::CouponExhausted,
             "this coupon has been redeemed as often as it may",
         )),
         RedeemOutcome::AlreadyRedeemed => Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "coupon_already_redeemed",
+            ErrorCode::CouponAlreadyRedeemed,
             if coupon.kind == CouponKind::Wellpass {
                 "you redeemed this coupon this month already"
             } else {

@@ -6,15 +6,15 @@ use mitai_access::entries::{check_date, clean_note};
 use mitai_access::{EntryData, FieldErrors};
 use mitai_store::{
     CreatedEntry, Entry, EntryChange, EntryCursor, EntryOrder, EntryQuery, EntryUpdate,
-    GatedCreate, NewEntry, Profile, StoreError, StoredResponse,
+    GatedCreate, NewEntry, Profile, StoredResponse,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::api::entries::{EntryEnvelope, EntryType};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::metrics::Metrics;
-use crate::service::access::{Gate, idempotency_mismatch};
+use crate::service::access::Gate;
 use crate::state::AppState;
 
 /// A body checked against every rule: the entry's date, note and data.
@@ -138,7 +138,6 @@ pub async fn create<T: EntryType>(
             Metrics::count(&state.metrics.consume_replayed);
             Ok(CreateAnswer::Replayed(stored))
         }
-        Err(StoreError::IdempotencyMismatch) => Err(idempotency_mismatch()),
         Err(e) => Err(e.into()),
     }
 }
@@ -281,8 +280,7 @@ pub async fn update<T: EntryType>(
         }
     }
     Err(ApiError::refused(
-        axum::http::StatusCode::CONFLICT,
-        "conflict",
+        ErrorCode::Conflict,
         "the entry is being changed by another request; try again",
     ))
 }

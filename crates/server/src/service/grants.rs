@@ -1,6 +1,5 @@
 //! Access grants: the timeline of a profile's grants, and admin changes to them.
 
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use mitai_access::grants::{self, GrantKind, Pause, Timeline};
 use mitai_access::{Registry, TierIdx};
@@ -9,7 +8,7 @@ use mitai_store::coupons::{Grant, GrantChange, GrantSpan, NewGrant};
 use uuid::Uuid;
 
 use crate::api::GrantView;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 
 /// The pure-domain form of a stored grant.
@@ -165,19 +164,17 @@ pub async fn create_admin_grant(
 }
 
 /// Maps an admin change to its answer.
-pub fn change_result(change: GrantChange, no_change: &'static str) -> ApiResult<()> {
+pub fn change_result(change: GrantChange, no_change: ErrorCode) -> ApiResult<()> {
     match change {
         GrantChange::Done => Ok(()),
         GrantChange::NotFound => Err(ApiError::NotFound),
         GrantChange::Revoked => Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "grant_revoked",
+            ErrorCode::GrantRevoked,
             "this grant is revoked",
         )),
         GrantChange::NoChange => Err(ApiError::refused(
-            StatusCode::CONFLICT,
             no_change,
-            no_change.replace('_', " "),
+            no_change.as_str().replace('_', " "),
         )),
     }
 }

@@ -1,12 +1,11 @@
 //! Passwords: reset by e-mailed token, and change by the signed-in owner.
 
-use axum::http::StatusCode;
 use chrono::TimeDelta;
 use mitai_store::{NewAccountToken, NewActivity, NewMail, Profile, TokenKind, actions};
 use serde_json::json;
 
 use crate::auth::{self, CurrentUser};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::service::accounts::{invalid_token, password_limits};
 use crate::service::rate_limit::{self, Limit};
 use crate::service::verification::plausible;
@@ -111,11 +110,7 @@ pub async fn confirm_reset(
 }
 
 fn wrong_password() -> ApiError {
-    ApiError::refused(
-        StatusCode::FORBIDDEN,
-        "invalid_credentials",
-        "the current password is wrong",
-    )
+    ApiError::refused(ErrorCode::WrongPassword, "the current password is wrong")
 }
 
 /// Changes the password of the signed-in profile, which must give the current one (403
@@ -132,14 +127,16 @@ pub async fn change(
     check_password("new_password", new_password)?;
     let profile = &user.profile;
     let limits = password_limits(&profile.email, ip.as_deref());
-    rate_limit::check(state, &limits).await?;
+    let attempt = rate_limit::reserve(state, &limits).await?;
     let Some((_, current_hash)) = state.store.credentials(&profile.email).await? else {
+        attempt.refund(state).await;
         return Err(ApiError::Unauthenticated);
     };
     if !auth::verify_password(old_password.to_owned(), Some(current_hash.clone())).await? {
-        rate_limit::hit(state, &limits).await?;
+        // A wrong password stays counted.
         return Err(wrong_password());
     }
+    attempt.refund(state).await;
     let new_hash = auth::hash_password(new_password.to_owned()).await?;
     let now = state.now();
     let event = NewActivity::new(actions::PASSWORD_CHANGED, now)

@@ -9,20 +9,25 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use axum::http::StatusCode;
 use chrono::NaiveDate;
-use mitai_store::{GatedCreate, Photo, Profile, StoreError, StoredResponse};
+use mitai_store::{GatedCreate, Photo, Profile, StoredResponse};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::imaging::{self, Rejected};
 use crate::metrics::Metrics;
-use crate::service::access::{Gate, idempotency_mismatch};
+use crate::service::access::Gate;
 use crate::state::AppState;
 
 /// The feature every upload spends.
 pub const FEATURE: &str = "photos";
+
+/// Image decodes running at once: one per core.
+static DECODES: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    tokio::sync::Semaphore::new(cores)
+});
 
 /// A photo as uploaded.
 #[derive(Debug, Clone, Default)]
@@ -81,17 +86,23 @@ pub async fn create(
             .store
             .stored_response(profile_id, key)
             .await
-            .map_err(key_error)?
+            .map_err(ApiError::from)?
     {
         Metrics::count(&state.metrics.consume_replayed);
         return Ok(Uploaded::Replayed(stored));
     }
 
+    // No decoding for a profile that could not store the photo anyway.
+    gate.ensure_room(state).await?;
     let file = upload.file;
-    let cleaned = tokio::task::spawn_blocking(move || imaging::clean(&file))
-        .await
-        .map_err(|e| anyhow::anyhow!("image task failed: {e}"))?
-        .map_err(rejected)?;
+    let cleaned = {
+        // A few decodes at a time: parallel uploads queue instead of multiplying memory.
+        let _permit = DECODES.acquire().await.map_err(anyhow::Error::from)?;
+        tokio::task::spawn_blocking(move || imaging::clean(&file))
+            .await
+            .map_err(|e| anyhow::anyhow!("image task failed: {e}"))?
+            .map_err(rejected)?
+    };
     let photo = Photo {
         id: Uuid::now_v7(),
         profile_id,
@@ -124,7 +135,7 @@ pub async fn create(
         }
         Err(e) => {
             remove_file(&target).await;
-            return Err(key_error(e));
+            return Err(ApiError::from(e));
         }
     };
     gate.spent(state, created.used).await;
@@ -179,19 +190,10 @@ pub async fn delete(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<P
 
 fn rejected(r: Rejected) -> ApiError {
     match r {
-        Rejected::UnsupportedType => ApiError::refused(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            r.to_string(),
-        ),
+        Rejected::UnsupportedType => {
+            ApiError::refused(ErrorCode::UnsupportedMediaType, r.to_string())
+        }
         Rejected::Corrupt(_) | Rejected::TooLarge => ApiError::field("file", r.to_string()),
-    }
-}
-
-fn key_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::IdempotencyMismatch => idempotency_mismatch(),
-        e => e.into(),
     }
 }
 

@@ -1,5 +1,6 @@
-//! Fixed-window rate limits on the store's shared counters (`rate_limit_hit` /
-//! `rate_limit_count`), so every instance counts against the same limit.
+//! Fixed-window rate limits on the store's shared counters (`rate_limit_take` /
+//! `rate_limit_refund`), so every instance counts against the same limit, and an attempt
+//! is counted before it is checked.
 //!
 //! A window starts at a multiple of its length since the epoch; a refusal answers 429
 //! `rate_limited` with `Retry-After` = the seconds left in the window that refused.
@@ -46,51 +47,66 @@ pub fn key(prefix: &str, value: &str) -> String {
     format!("{prefix}:{value}")
 }
 
-/// Refuses if any limit is used up in its current window; counts nothing. With
-/// [`hit`] after a failure, concurrent attempts can pass the check together, so a limit
-/// may be passed by the number of attempts in flight at once — never by more.
-pub async fn check(state: &AppState, limits: &[Limit]) -> ApiResult<()> {
+/// Attempts reserved against their limits by [`reserve`]. An attempt that the policy does
+/// not count (a successful login, a code that exists) is given back with [`Reserved::refund`];
+/// otherwise it stays counted.
+#[must_use = "an attempt is counted unless it is refunded"]
+#[derive(Debug)]
+pub struct Reserved {
+    taken: Vec<(String, DateTime<Utc>)>,
+}
+
+impl Reserved {
+    /// Gives the attempt back to every limit it was counted against. Best effort: a failure
+    /// is logged and leaves the attempt counted (the safe side).
+    pub async fn refund(self, state: &AppState) {
+        give_back(state, &self.taken).await;
+    }
+}
+
+async fn give_back(state: &AppState, taken: &[(String, DateTime<Utc>)]) {
+    for (bucket, window) in taken {
+        if let Err(e) = state.store.rate_limit_refund(bucket, *window).await {
+            tracing::warn!(error = %e, bucket, "rate-limit refund failed");
+        }
+    }
+}
+
+/// Counts this attempt against every limit *before* the work it guards, and refuses it
+/// (429 `rate_limited`, counting nothing) when any limit is used up. Each count is one
+/// atomic statement, so N attempts at once never pass more than a limit allows — on any
+/// number of instances.
+pub async fn reserve(state: &AppState, limits: &[Limit]) -> ApiResult<Reserved> {
     let now = state.now();
+    let mut taken = Vec::with_capacity(limits.len());
     for limit in limits {
-        let count = state
+        let window = limit.window_start(now);
+        let took = match state
             .store
-            .rate_limit_count(&limit.bucket, limit.window_start(now))
-            .await?;
-        if count >= limit.max {
+            .rate_limit_take(&limit.bucket, window, limit.max)
+            .await
+        {
+            Ok(took) => took,
+            Err(e) => {
+                give_back(state, &taken).await;
+                return Err(e.into());
+            }
+        };
+        if !took {
+            give_back(state, &taken).await;
             return Err(limit.refused(now));
         }
+        taken.push((limit.bucket.clone(), window));
     }
-    Ok(())
+    Ok(Reserved { taken })
 }
 
-/// Counts one attempt against every limit.
-pub async fn hit(state: &AppState, limits: &[Limit]) -> ApiResult<()> {
-    let now = state.now();
-    for limit in limits {
-        state
-            .store
-            .rate_limit_hit(&limit.bucket, limit.window_start(now))
-            .await?;
-    }
-    Ok(())
-}
-
-/// Counts this attempt against every limit and refuses it if that goes over one: exact
-/// under concurrency (the counter is raised atomically before the decision). For
-/// requests that count whatever their outcome.
+/// [`reserve`] for requests that count whatever their outcome (password-reset mails,
+/// invitations, registrations): nothing is ever refunded.
 pub async fn take(state: &AppState, limits: &[Limit]) -> ApiResult<()> {
-    let now = state.now();
-    let mut refused = None;
-    for limit in limits {
-        let count = state
-            .store
-            .rate_limit_hit(&limit.bucket, limit.window_start(now))
-            .await?;
-        if count > limit.max && refused.is_none() {
-            refused = Some(limit.refused(now));
-        }
-    }
-    refused.map_or(Ok(()), Err)
+    let reserved = reserve(state, limits).await?;
+    drop(reserved.taken);
+    Ok(())
 }
 
 #[cfg(test)]

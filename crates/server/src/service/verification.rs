@@ -1,11 +1,10 @@
 //! E-mail verification: using the e-mailed token, and sending a new one.
 
-use axum::http::StatusCode;
 use chrono::TimeDelta;
 use mitai_store::{NewActivity, Profile, actions};
 
 use crate::auth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::service::accounts::{self, invalid_token};
 use crate::service::rate_limit::{self, Limit};
 use crate::state::AppState;
@@ -41,8 +40,7 @@ pub async fn verify_email(state: &AppState, token: &str, ip: Option<String>) -> 
 pub async fn resend(state: &AppState, profile: &Profile) -> ApiResult<()> {
     if profile.email_verified {
         return Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "already_verified",
+            ErrorCode::AlreadyVerified,
             "this e-mail address is verified already",
         ));
     }

@@ -2,6 +2,8 @@
 //! `Router::oneshot`, with builders for users and admins.
 #![allow(dead_code)]
 
+pub mod process;
+
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
@@ -53,6 +55,10 @@ impl TestApp {
     }
 
     pub async fn with_args(backend: Backend, mut args: ServeArgs) -> TestApp {
+        // Requests that carry `X-Forwarded-For` come from this trusted proxy (see `send`).
+        if args.trusted_proxies.is_empty() {
+            args.trusted_proxies = "127.0.0.1".into();
+        }
         let db = TestDb::new(backend).await;
         args.database_url = db.url.clone();
         let config = Config::from_args(&args).expect("test config");
@@ -63,8 +69,15 @@ impl TestApp {
         TestApp { db, state, router }
     }
 
-    /// Sends a request and returns status, headers and the raw body.
-    pub async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
+    /// Sends a request and returns status, headers and the raw body. A request with
+    /// `X-Forwarded-For` arrives from the trusted proxy 127.0.0.1, so the header names its
+    /// client; others have no peer address (as in-process calls do).
+    pub async fn send(&self, mut request: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
+        if request.headers().contains_key("x-forwarded-for") {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(
+                std::net::SocketAddr::from(([127, 0, 0, 1], 40000)),
+            ));
+        }
         let response = self
             .router
             .clone()

@@ -236,6 +236,20 @@ macro_rules! impl_account_store {
                     None => (false, None),
                 };
                 let mut tx = self.begin_write().await?;
+                // A change that can leave no active admin locks the active admins first, so
+                // that two such changes at once are decided one after the other.
+                let may_lose_admin = patch.role == Some(Role::User) || patch.disabled == Some(true);
+                if may_lose_admin {
+                    let admins: Vec<IdRepr> = sqlx::query_scalar(&format!(
+                        "SELECT id FROM profiles WHERE role = 'admin' AND NOT disabled {FOR_UPDATE}"
+                    ))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    if admins.len() == 1 && admins.iter().any(|a| uuid_of(*a) == pid) {
+                        tx.rollback().await?;
+                        return Err($crate::StoreError::LastAdmin);
+                    }
+                }
                 let row = sqlx::query(&format!(
                     "UPDATE profiles SET \
                         name = COALESCE($2, name), \
@@ -245,6 +259,7 @@ macro_rules! impl_account_store {
                         disabled = COALESCE($5, disabled), \
                         trial_ends_at = CASE WHEN $6 THEN $7 ELSE trial_ends_at END, \
                         language = COALESCE($8, language), \
+                        email_verified = COALESCE($11, email_verified), \
                         updated_at = $9 \
                      WHERE id = $1 RETURNING {PROFILE_COLUMNS}"
                 ))
@@ -258,6 +273,7 @@ macro_rules! impl_account_store {
                 .bind(&patch.language)
                 .bind(ts(now))
                 .bind(patch.name.as_deref().map(normalize_name))
+                .bind(patch.email_verified)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(|e| on_constraint(e, "tier"))?;

@@ -564,6 +564,45 @@ macro_rules! impl_coupons_store {
                 Ok(hits)
             }
 
+            async fn rate_limit_take(
+                &self,
+                bucket: &str,
+                window_start: chrono::DateTime<chrono::Utc>,
+                max: i64,
+            ) -> $crate::Result<bool> {
+                if max <= 0 {
+                    return Ok(false);
+                }
+                let taken: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
+                     ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1 \
+                     WHERE rate_limits.hits < $3 \
+                     RETURNING hits",
+                )
+                .bind(bucket)
+                .bind(ts(window_start))
+                .bind(max)
+                .fetch_optional(self.writer())
+                .await?;
+                Ok(taken.is_some())
+            }
+
+            async fn rate_limit_refund(
+                &self,
+                bucket: &str,
+                window_start: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::Result<()> {
+                sqlx::query(
+                    "UPDATE rate_limits SET hits = hits - 1 \
+                     WHERE bucket = $1 AND window_start = $2 AND hits > 0",
+                )
+                .bind(bucket)
+                .bind(ts(window_start))
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
             async fn rate_limit_count(
                 &self,
                 bucket: &str,

@@ -193,10 +193,16 @@ macro_rules! impl_store {
                     .execute(self.writer())
                     .await?
                     .rows_affected();
+                let rate_limits = sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+                    .bind(ts(now - chrono::TimeDelta::days(1)))
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected();
                 Ok(Purged {
                     sessions,
                     idempotency_keys,
                     tokens: tokens + invitations,
+                    rate_limits,
                 })
             }
         }

@@ -61,6 +61,7 @@ conformance! {
         coupon_redemption_counts_per_coupon,
         profiles_with_grants_are_listed_once,
         job_lock_is_exclusive_and_free_again_at_once_after_release,
+        the_last_admin_keeps_role_and_access,
     ],
     concurrent: [
         consume_is_exact_under_concurrency,
@@ -70,6 +71,7 @@ conformance! {
         mail_is_claimed_once_under_concurrency,
         activity_stats_lose_no_update_under_concurrency,
         job_lock_is_held_by_one_of_many_at_once,
+        admins_demoting_each_other_at_once_leave_one,
     ],
 }
 
@@ -828,6 +830,8 @@ async fn update_profile_applies_each_field(db: &TestDb) {
     new.trial_ends_at = Some(at(2025, 3, 28, 0, 0, 0));
     let mut expected = s.create_profile(&new).await.unwrap();
     let other = user(s, "other@example.org", "Other").await;
+    // Another admin, so that the profile may become an admin and then be disabled.
+    admin(s, "boss@example.org").await;
 
     let mut now = t0();
     let mut step = async |patch: ProfilePatch, expected: &Profile| {
@@ -936,6 +940,7 @@ async fn update_profile_applies_each_field(db: &TestDb) {
             disabled: Some(false),
             trial_ends_at: Some(Some(later)),
             language: Some("de".to_owned()),
+            email_verified: None,
         },
         &expected,
     )
@@ -1014,25 +1019,22 @@ async fn admin_exists_counts_enabled_admins(db: &TestDb) {
         disabled: Some(true),
         ..ProfilePatch::default()
     };
-    s.update_profile(a.id, &disable, t0()).await.unwrap();
-    assert!(
-        !s.admin_exists().await.unwrap(),
-        "a disabled admin does not count"
-    );
-
     let promote = ProfilePatch {
         role: Some(Role::Admin),
         ..ProfilePatch::default()
     };
     s.update_profile(u.id, &promote, t0()).await.unwrap();
     assert!(s.admin_exists().await.unwrap(), "a promoted user counts");
-
-    let demote = ProfilePatch {
-        role: Some(Role::User),
-        ..ProfilePatch::default()
-    };
-    s.update_profile(u.id, &demote, t0()).await.unwrap();
-    assert!(!s.admin_exists().await.unwrap());
+    s.update_profile(a.id, &disable, t0()).await.unwrap();
+    assert!(
+        s.admin_exists().await.unwrap(),
+        "the promoted user still counts"
+    );
+    // The disabled admin does not count: the other one is now the last.
+    assert!(matches!(
+        s.update_profile(u.id, &disable, t0()).await,
+        Err(StoreError::LastAdmin)
+    ));
 }
 
 async fn set_password_replaces_the_hash(db: &TestDb) {
@@ -2539,4 +2541,109 @@ async fn job_lock_is_held_by_one_of_many_at_once(db: &TestDb) {
     }
     assert_eq!(max_seen.load(Ordering::SeqCst), 1, "two holders at once");
     assert!(took > 0, "nobody ever took the lock");
+}
+
+// --- the last admin -----------------------------------------------------------------------
+
+async fn the_last_admin_keeps_role_and_access(db: &TestDb) {
+    let s = store(db);
+    let a = admin(s, "a@example.org").await;
+    let demote = ProfilePatch {
+        role: Some(Role::User),
+        ..Default::default()
+    };
+    let disable = ProfilePatch {
+        disabled: Some(true),
+        ..Default::default()
+    };
+    for patch in [&demote, &disable] {
+        assert!(matches!(
+            s.update_profile(a.id, patch, t0()).await,
+            Err(StoreError::LastAdmin)
+        ));
+        let after = s.profile(a.id).await.unwrap().unwrap();
+        assert_eq!((after.role, after.disabled), (Role::Admin, false));
+    }
+    // Other changes of the last admin are fine; so is demoting once another admin exists.
+    let renamed = ProfilePatch {
+        name: Some("Boss".into()),
+        ..Default::default()
+    };
+    s.update_profile(a.id, &renamed, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    let b = admin(s, "b@example.org").await;
+    s.update_profile(a.id, &demote, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        s.update_profile(b.id, &disable, t0()).await,
+        Err(StoreError::LastAdmin)
+    ));
+    // A plain user is demoted or disabled whatever the admins.
+    let u = user(s, "u@example.org", "U").await;
+    s.update_profile(u.id, &disable, t0())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// Two admins, each demoting (or disabling) the other at the same moment, many times over:
+/// one of each pair always remains. A check-then-update would leave none.
+async fn admins_demoting_each_other_at_once_leave_one(db: &TestDb) {
+    for round in 0..10 {
+        let a = admin(store(db), &format!("a{round}@example.org")).await;
+        let b = admin(store(db), &format!("b{round}@example.org")).await;
+        // Only these two are admins in this round.
+        for earlier in 0..round {
+            for who in ["a", "b"] {
+                let email = format!("{who}{earlier}@example.org");
+                if let Some((p, _)) = store(db).credentials(&email).await.unwrap()
+                    && p.role == Role::Admin
+                {
+                    let patch = ProfilePatch {
+                        role: Some(Role::User),
+                        ..Default::default()
+                    };
+                    store(db).update_profile(p.id, &patch, t0()).await.unwrap();
+                }
+            }
+        }
+        let patch = if round % 2 == 0 {
+            ProfilePatch {
+                role: Some(Role::User),
+                ..Default::default()
+            }
+        } else {
+            ProfilePatch {
+                disabled: Some(true),
+                ..Default::default()
+            }
+        };
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let tasks: Vec<_> = [a.id, b.id]
+            .into_iter()
+            .map(|id| {
+                let store = db.store.clone();
+                let patch = patch.clone();
+                let barrier = Arc::clone(&barrier);
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.update_profile(id, &patch, t0()).await
+                })
+            })
+            .collect();
+        let mut done = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(Some(_)) => done += 1,
+                Err(StoreError::LastAdmin) => {}
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(done, 1, "round {round}: exactly one change goes through");
+        assert!(store(db).admin_exists().await.unwrap(), "round {round}");
+    }
 }

@@ -53,6 +53,8 @@ conformance! {
         revoked_grant_cannot_change,
         revoke_of_paused_grant_keeps_the_pause,
         rate_limits_count_per_bucket_and_window,
+        rate_limit_take_reserves_until_max_and_refunds,
+        rate_limit_windows_are_purged_after_a_day,
     ],
     concurrent: [
         single_redemption_coupon_is_redeemed_once_under_concurrency,
@@ -60,6 +62,7 @@ conformance! {
         one_profile_redeems_once_under_concurrency,
         one_profile_redeems_a_single_use_code_once_under_concurrency,
         rate_limit_hits_are_exact_under_concurrency,
+        rate_limit_take_reserves_at_most_max_under_concurrency,
     ],
 }
 
@@ -1560,6 +1563,68 @@ async fn rate_limits_count_per_bucket_and_window(db: &TestDb) {
     assert_eq!(s.rate_limit_count(a, w1).await.unwrap(), 4);
 }
 
+async fn rate_limit_take_reserves_until_max_and_refunds(db: &TestDb) {
+    let s = store(db);
+    let w = at(2025, 3, 14, 9, 30, 0);
+    let a = "login:account:a@example.org";
+    for n in 1..=3 {
+        assert!(s.rate_limit_take(a, w, 3).await.unwrap(), "attempt {n}");
+    }
+    assert!(
+        !s.rate_limit_take(a, w, 3).await.unwrap(),
+        "the fourth is refused"
+    );
+    assert_eq!(
+        s.rate_limit_count(a, w).await.unwrap(),
+        3,
+        "a refusal counts nothing"
+    );
+    // A refund makes room for one more; refunds never go below zero.
+    s.rate_limit_refund(a, w).await.unwrap();
+    assert_eq!(s.rate_limit_count(a, w).await.unwrap(), 2);
+    assert!(s.rate_limit_take(a, w, 3).await.unwrap());
+    assert!(!s.rate_limit_take(a, w, 3).await.unwrap());
+    for _ in 0..5 {
+        s.rate_limit_refund(a, w).await.unwrap();
+    }
+    assert_eq!(s.rate_limit_count(a, w).await.unwrap(), 0);
+    s.rate_limit_refund("never:seen", w).await.unwrap();
+    assert_eq!(s.rate_limit_count("never:seen", w).await.unwrap(), 0);
+    // Windows and buckets are separate; a limit of 0 takes nothing.
+    assert!(
+        s.rate_limit_take(a, w + TimeDelta::minutes(15), 1)
+            .await
+            .unwrap()
+    );
+    assert!(!s.rate_limit_take("zero", w, 0).await.unwrap());
+    assert_eq!(s.rate_limit_count("zero", w).await.unwrap(), 0);
+}
+
+async fn rate_limit_windows_are_purged_after_a_day(db: &TestDb) {
+    let s = store(db);
+    let now = at(2025, 3, 14, 12, 0, 0);
+    s.rate_limit_hit("old", now - TimeDelta::hours(25))
+        .await
+        .unwrap();
+    s.rate_limit_hit("recent", now - TimeDelta::hours(23))
+        .await
+        .unwrap();
+    let purged = s.purge_expired(now).await.unwrap();
+    assert_eq!(purged.rate_limits, 1);
+    assert_eq!(
+        s.rate_limit_count("old", now - TimeDelta::hours(25))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.rate_limit_count("recent", now - TimeDelta::hours(23))
+            .await
+            .unwrap(),
+        1
+    );
+}
+
 // --- concurrency --------------------------------------------------------------------------
 
 /// Runs `n` calls of `call(i)` at once on the runtime's worker threads.
@@ -1726,6 +1791,29 @@ async fn rate_limit_hits_are_exact_under_concurrency(db: &TestDb) {
             .await
             .unwrap(),
         0
+    );
+}
+
+/// 100 attempts at once against a limit of 10: exactly 10 are reserved. A read-then-write
+/// limit would let many more through.
+async fn rate_limit_take_reserves_at_most_max_under_concurrency(db: &TestDb) {
+    let window = at(2025, 3, 14, 9, 30, 0);
+    let results = race(100, |_| {
+        let s = Arc::clone(&db.store);
+        async move { s.rate_limit_take("login:account:x", window, 10).await }
+    })
+    .await;
+    let taken = results
+        .into_iter()
+        .filter(|r| *r.as_ref().expect("take"))
+        .count();
+    assert_eq!(taken, 10);
+    assert_eq!(
+        store(db)
+            .rate_limit_count("login:account:x", window)
+            .await
+            .unwrap(),
+        10
     );
 }
 

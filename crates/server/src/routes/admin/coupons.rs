@@ -14,6 +14,7 @@ use crate::api::{ErrorBody, Page, next_cursor, page_args};
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ApiResult, Json, Path, Query, double_option};
 use crate::service::coupons::{self, CouponSpec};
+use crate::service::export::csv;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -230,14 +231,6 @@ fn url_escape(s: &str) -> String {
         .collect()
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
@@ -253,7 +246,18 @@ pub async fn export_csv(
     Query(params): Query<ExportParams>,
 ) -> ApiResult<Response> {
     check_text("campaign", &params.campaign, 500)?;
-    let mut out = String::from("code,kind,tier,duration_days,valid_until,redeemed_count,active\n");
+    let mut out = csv::line(
+        [
+            "code",
+            "kind",
+            "tier",
+            "duration_days",
+            "valid_until",
+            "redeemed_count",
+            "active",
+        ]
+        .iter(),
+    );
     let mut after = None;
     loop {
         let page = state
@@ -261,15 +265,17 @@ pub async fn export_csv(
             .list_coupons(Some(&params.campaign), after, 500)
             .await?;
         for c in &page {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{}\n",
-                csv_field(&c.display_code),
-                c.kind.as_str(),
-                csv_field(&c.tier_id),
-                c.duration_days.map(|d| d.to_string()).unwrap_or_default(),
-                c.valid_until.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                c.redeemed_count,
-                c.active
+            out.push_str(&csv::line(
+                [
+                    c.display_code.clone(),
+                    c.kind.as_str().to_owned(),
+                    c.tier_id.clone(),
+                    c.duration_days.map(|d| d.to_string()).unwrap_or_default(),
+                    c.valid_until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    c.redeemed_count.to_string(),
+                    c.active.to_string(),
+                ]
+                .iter(),
             ));
         }
         match page.last() {

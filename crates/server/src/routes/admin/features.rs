@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::{check_limit, check_slug, check_text};
 use crate::api::{ErrorBody, FeatureView, Page};
-use crate::error::{ApiError, ApiResult, Json, Path, double_option};
+use crate::error::{ApiError, ApiResult, ErrorCode, Json, Path, double_option};
 use crate::state::AppState;
 
 fn parse_kind(s: &str) -> ApiResult<FeatureKind> {
@@ -84,8 +84,7 @@ pub async fn create(
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::refused(
-                StatusCode::CONFLICT,
-                "id_taken",
+                ErrorCode::IdTaken,
                 "a feature with this id exists",
             ));
         }

@@ -11,7 +11,7 @@ use super::{check_instant, check_text};
 use crate::api::{ErrorBody, GrantView};
 use crate::auth::{AdminUser, CurrentUser};
 use crate::client_ip::ClientIp;
-use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::error::{ApiError, ApiResult, ErrorCode, Json, Path};
 use crate::routes::coupons::GrantList;
 use crate::service::activity;
 use crate::service::grants::{self, GrantRequest};
@@ -112,7 +112,7 @@ pub async fn pause(
         .store
         .pause_grant(id, Some(admin.profile.id), reason, state.now())
         .await?;
-    grants::change_result(change, "grant_already_paused")?;
+    grants::change_result(change, ErrorCode::GrantAlreadyPaused)?;
     let view = grants::grant_view(&state, id).await?;
     log_change(
         &state,
@@ -141,7 +141,7 @@ pub async fn resume(
         .store
         .resume_grant(id, Some(admin.profile.id), state.now())
         .await?;
-    grants::change_result(change, "grant_not_paused")?;
+    grants::change_result(change, ErrorCode::GrantNotPaused)?;
     let view = grants::grant_view(&state, id).await?;
     log_change(&state, &admin, actions::GRANT_RESUMED, &view, None, ip).await?;
     Ok(Json(view))

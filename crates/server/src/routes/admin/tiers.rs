@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::{check_slug, check_text};
 use crate::api::{ErrorBody, Page, TierView};
-use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::error::{ApiError, ApiResult, ErrorCode, Json, Path};
 use crate::state::AppState;
 
 /// All tiers, in display order.
@@ -70,8 +70,7 @@ pub async fn create(
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::refused(
-                StatusCode::CONFLICT,
-                "id_taken",
+                ErrorCode::IdTaken,
                 "a tier with this id exists",
             ));
         }
@@ -131,8 +130,7 @@ pub async fn patch(
         let settings = &registry.settings;
         if !active && (settings.default_tier == t.id || settings.trial_tier == t.id) {
             return Err(ApiError::refused(
-                StatusCode::CONFLICT,
-                "tier_in_use",
+                ErrorCode::TierInUse,
                 "this tier is the default or trial tier; change those settings first",
             ));
         }

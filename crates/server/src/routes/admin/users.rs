@@ -115,16 +115,6 @@ pub async fn patch(
             Some(Role::parse(r).ok_or_else(|| ApiError::field("role", "must be user or admin"))?)
         }
     };
-    let loses_admin = profile.role == Role::Admin
-        && !profile.disabled
-        && (role == Some(Role::User) || body.disabled == Some(true));
-    if loses_admin && !other_admin_exists(&state, id).await? {
-        return Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "last_admin",
-            "this is the only active admin",
-        ));
-    }
     let patch = ProfilePatch {
         tier: body.tier,
         role,
@@ -137,25 +127,6 @@ pub async fn patch(
         .update_profile(id, &patch, state.now())
         .await?
         .ok_or(ApiError::NotFound)?;
-    // The check above and the update are two statements: two admins demoting each other
-    // at once both pass the check. Looking again after our own update closes that race
-    // (on any number of instances): whoever finds no active admin left undoes their own
-    // change, so at least one admin always remains.
-    if loses_admin && !other_admin_exists(&state, id).await? {
-        let undo = ProfilePatch {
-            tier: Some(profile.tier.clone()),
-            role: Some(profile.role),
-            disabled: Some(profile.disabled),
-            trial_ends_at: Some(profile.trial_ends_at),
-            ..Default::default()
-        };
-        state.store.update_profile(id, &undo, state.now()).await?;
-        return Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "last_admin",
-            "this is the only active admin",
-        ));
-    }
     log_changes(&state, admin.profile.id, &profile, &updated, ip).await;
     Ok(Json(crate::api::ProfileEnvelope {
         profile: grants::profile_view(&state, &updated).await?,
@@ -196,24 +167,6 @@ async fn log_changes(
     }
     for (action, details) in changes {
         activity::record_admin(state, admin, Some(after.id), action, details, ip.clone()).await;
-    }
-}
-
-async fn other_admin_exists(state: &AppState, except: Uuid) -> ApiResult<bool> {
-    // Admins are few; walk them through the profile list.
-    let mut after = None;
-    loop {
-        let page = state.store.list_profiles(None, after, 500).await?;
-        if page
-            .iter()
-            .any(|p| p.id != except && p.role == Role::Admin && !p.disabled)
-        {
-            return Ok(true);
-        }
-        match page.last() {
-            Some(last) if page.len() == 500 => after = Some(last.id),
-            _ => return Ok(false),
-        }
     }
 }
 

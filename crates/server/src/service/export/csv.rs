@@ -136,7 +136,8 @@ pub fn push_combined_row(out: &mut String, columns: &[&str], entry: &Entry) {
     out.push_str(&line(cells));
 }
 
-fn line<S: AsRef<str>>(cells: impl Iterator<Item = S>) -> String {
+/// One CSV record (RFC 4180: cells quoted as needed, CRLF at the end).
+pub fn line<S: AsRef<str>>(cells: impl Iterator<Item = S>) -> String {
     let mut out = String::new();
     for (i, cell) in cells.enumerate() {
         if i > 0 {
@@ -148,8 +149,23 @@ fn line<S: AsRef<str>>(cells: impl Iterator<Item = S>) -> String {
     out
 }
 
-/// A cell, quoted when it holds a comma, quote, line break or edge space.
+/// Whether a spreadsheet would read the cell as a formula: it starts with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return, and is not simply a number.
+fn looks_like_formula(cell: &str) -> bool {
+    cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.parse::<f64>().is_err()
+}
+
+/// A cell, quoted when it holds a comma, quote, line break or edge space. A cell that a
+/// spreadsheet would run as a formula (CSV injection) is prefixed with `'`, which makes it
+/// text: a note `=HYPERLINK(…)` opens as that text, not as a link.
 fn push_cell(out: &mut String, cell: &str) {
+    let neutralised;
+    let cell = if looks_like_formula(cell) {
+        neutralised = format!("'{cell}");
+        neutralised.as_str()
+    } else {
+        cell
+    };
     let quote =
         cell.contains([',', '"', '\n', '\r']) || cell.starts_with(' ') || cell.ends_with(' ');
     if quote {
@@ -180,6 +196,27 @@ mod tests {
             revision: 1,
             created_at: at,
             updated_at: at,
+        }
+    }
+
+    #[test]
+    fn formulas_are_neutralised_numbers_are_not() {
+        for (cell, written) in [
+            ("=1+2", "'=1+2\r\n"),
+            ("+SUM(A1)", "'+SUM(A1)\r\n"),
+            ("-2+3", "'-2+3\r\n"),
+            ("@cmd", "'@cmd\r\n"),
+            ("\tx", "'\tx\r\n"),
+            ("\rx", "\"'\rx\"\r\n"),
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"\r\n",
+            ),
+            ("-5", "-5\r\n"),
+            ("-1.5e3", "-1.5e3\r\n"),
+            ("a=b", "a=b\r\n"),
+        ] {
+            assert_eq!(line([cell].iter()), written, "{cell:?}");
         }
     }
 
