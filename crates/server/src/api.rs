@@ -187,7 +187,7 @@ impl From<&Restriction> for RestrictionView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SettingView {
     pub key: String,
-    #[schema(value_type = Object)]
+    /// A string, number or boolean, by the key (see the settings in the docs).
     pub value: serde_json::Value,
     pub updated_at: DateTime<Utc>,
     pub updated_by: Option<Uuid>,
@@ -203,6 +203,11 @@ impl From<Setting> for SettingView {
         }
     }
 }
+
+/// The bytes of a file (an image, an archive), as the OpenAPI document describes them.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct FileBytes(pub Vec<u8>);
 
 /// A page of a list: `{"items": […], "next_cursor": "…" | null}`.
 #[derive(Debug, Clone, Serialize, ToSchema)]

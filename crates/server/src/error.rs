@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 /// Declares [`ErrorCode`]: every code of the API with its HTTP status, in one place.
 macro_rules! error_codes {
-    ($($(#[doc = $doc:literal])* $variant:ident = $code:literal => $status:ident,)*) => {
+    ($($(#[doc = $doc:literal])* $variant:ident = $code:tt => $status:ident,)*) => {
         /// Every error code the API answers with, each with its one HTTP status. Clients
         /// branch on the code; the OpenAPI document lists these values.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]

@@ -8,30 +8,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::process::{Server, fresh_dir, mitai, raw, wait_for_exit};
+use common::process::{Server, create_user, fresh_dir, mitai, raw, wait_for_exit};
 use serde_json::Value;
 
 const PASSWORD: &str = "correct-horse-1";
-
-/// Creates a verified user through the CLI.
-fn cli_user(dir: &std::path::Path, db: &str, email: &str, admin: bool) {
-    let mut cmd = mitai(dir);
-    cmd.args(["user", "create", "--email", email, "--password-stdin"])
-        .env("MITAI_DATABASE_URL", db)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null());
-    if admin {
-        cmd.arg("--admin");
-    }
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-}
 
 fn sqlite_url(dir: &std::path::Path) -> String {
     format!("sqlite://{}", dir.join("mitai.db").display())
@@ -270,7 +250,7 @@ fn an_image_bomb_is_refused_before_it_takes_memory() {
     assert!(bomb.len() < 2 * 1024 * 1024, "{} bytes", bomb.len());
     let dir = fresh_dir();
     let db = sqlite_url(&dir);
-    cli_user(&dir, &db, "bomber@example.org", false);
+    create_user(&dir, Some(&db), "bomber@example.org", PASSWORD, false);
     let server = Server::start(
         &dir,
         &[
@@ -404,7 +384,7 @@ fn the_admin_from_the_environment_never_takes_over_an_existing_profile() {
 fn forwarding_headers_count_only_from_trusted_proxies() {
     let dir = fresh_dir();
     let db = sqlite_url(&dir);
-    cli_user(&dir, &db, "admin@example.org", true);
+    create_user(&dir, Some(&db), "admin@example.org", PASSWORD, true);
     let failed_login_ips = |env: &[(&str, &str)]| -> Vec<String> {
         let mut env = env.to_vec();
         env.push(("MITAI_DATABASE_URL", &db));

@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use axum::http::StatusCode;
 use common::TestApp;
+use common::process::{Server, http};
 use mitai_store::Backend;
 use mitai_store::testing::TestDb;
 use serde_json::{Value, json};
@@ -128,43 +126,16 @@ on_both_backends!(
 
 // --- two processes on one PostgreSQL database ------------------------------------------------
 
-fn serve(dir: &Path, database_url: &str, mail_dir: &Path) -> (Child, SocketAddr) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mitai"));
-    cmd.current_dir(dir)
-        .arg("serve")
-        .env("MITAI_DATABASE_URL", database_url)
-        .env("MITAI_LISTEN", "127.0.0.1:0")
-        .env("MITAI_TEST_CLOCK", "1")
-        .env("MITAI_MAIL", format!("file:{}", mail_dir.display()))
-        .env_remove("MITAI_ADMIN_EMAIL")
-        .env_remove("MITAI_ADMIN_PASSWORD")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().expect("spawn mitai");
-    let line = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .expect("no output")
-        .expect("stdout");
-    let addr = line
-        .strip_prefix("mitai listening on http://")
-        .unwrap_or_else(|| panic!("unexpected: {line}"))
-        .parse()
-        .unwrap();
-    (child, addr)
-}
-
-fn post(addr: SocketAddr, path: &str, body: &str) -> u16 {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+fn serve(dir: &Path, database_url: &str, mail_dir: &Path) -> Server {
+    let mail = format!("file:{}", mail_dir.display());
+    Server::start(
+        dir,
+        &[
+            ("MITAI_DATABASE_URL", database_url),
+            ("MITAI_TEST_CLOCK", "1"),
+            ("MITAI_MAIL", &mail),
+        ],
     )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response[9..12].parse().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -192,13 +163,14 @@ async fn two_instances_send_a_due_reminder_once() {
     let dir = std::env::temp_dir().join(format!("mitai-jobs-{}", uuid::Uuid::now_v7().simple()));
     let mail_dir = dir.join("mail");
     std::fs::create_dir_all(&mail_dir).unwrap();
-    let (mut a, addr_a) = serve(&dir, &db.url, &mail_dir);
-    let (mut b, addr_b) = serve(&dir, &db.url, &mail_dir);
+    let a = serve(&dir, &db.url, &mail_dir);
+    let b = serve(&dir, &db.url, &mail_dir);
+    let (addr_a, addr_b) = (a.addr, b.addr);
     // Both processes also ran a round at start; now both run jobs at once, repeatedly.
     let runs: Vec<_> = (0..10)
         .map(|i| {
             let addr = if i % 2 == 0 { addr_a } else { addr_b };
-            std::thread::spawn(move || post(addr, "/api/test/jobs/run", "{}"))
+            std::thread::spawn(move || http(addr, "POST", "/api/test/jobs/run", Some("{}"), None).0)
         })
         .collect();
     for run in runs {
@@ -222,12 +194,8 @@ async fn two_instances_send_a_due_reminder_once() {
     assert_eq!(sent[0].status, mitai_store::MailStatus::Sent);
     let files = std::fs::read_dir(&mail_dir).unwrap().count();
     assert_eq!(files, 1, "exactly one .eml written");
-    for child in [&mut a, &mut b] {
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        child.wait().unwrap();
+    for server in [a, b] {
+        assert!(server.terminate().success());
     }
     std::fs::remove_dir_all(dir).ok();
 }

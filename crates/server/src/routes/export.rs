@@ -115,7 +115,7 @@ pub async fn json(
 /// `photos/<id>.<ext>` for each photo; streamed.
 #[utoipa::path(get, path = "/export/zip", tag = "data",
     responses((status = 200, description = "`attachment; filename=\"mitai-all-<date>.zip\"`",
-               content_type = "application/zip", body = Vec<u8>),
+               content_type = "application/zip", body = crate::api::FileBytes),
               (status = 403, description = "feature_limit_reached, feature_disabled or email_not_verified; no file", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn zip(

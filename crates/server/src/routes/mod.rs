@@ -103,18 +103,16 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
     router
 }
 
-/// The OpenAPI document of the routes this server really serves.
-pub fn openapi(state: &AppState) -> utoipa::openapi::OpenApi {
-    completed(api(state).split_for_parts().1)
+/// The OpenAPI document of the routes this server really serves, completed with the
+/// refusals every route shares ([`openapi::complete`]).
+pub fn openapi(state: &AppState) -> serde_json::Value {
+    completed(&api(state).split_for_parts().1)
 }
 
-/// The document with the refusals every route shares ([`openapi::complete`]).
-fn completed(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    let Ok(mut json) = serde_json::to_value(&doc) else {
-        return doc;
-    };
+fn completed(doc: &utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut json = serde_json::to_value(doc).unwrap_or_default();
     openapi::complete(&mut json);
-    serde_json::from_value(json).unwrap_or(doc)
+    json
 }
 
 /// Middleware: a request must be answered within `MITAI_REQUEST_TIMEOUT` (reading its body
@@ -163,9 +161,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The complete application: API, docs, error shape for everything, tracing, request ids.
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = api(&state).split_for_parts();
-    let openapi = completed(openapi);
+    let openapi = completed(&openapi);
     let router = router
-        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .merge(SwaggerUi::new("/api/docs").external_url_unchecked("/api/openapi.json", openapi))
         // The pages of e-mailed links: HTML, not API, so outside the OpenAPI document.
         .merge(pages::router())
         .fallback(not_found)

@@ -287,7 +287,8 @@ pub async fn one(
 /// The photo's file, to its owner only.
 #[utoipa::path(get, path = "/photos/{id}/file", tag = "photos",
     params(("id" = Uuid, Path, description = "photo id")),
-    responses((status = 200, description = "the image", content_type = "image/jpeg", body = Vec<u8>),
+    responses((status = 200, description = "the image, in the type it was stored as",
+               content((crate::api::FileBytes = "image/jpeg"), (crate::api::FileBytes = "image/png"), (crate::api::FileBytes = "image/webp"))),
               (status = 404, description = "not_found (also another profile's photo)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn file(

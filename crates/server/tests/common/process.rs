@@ -26,6 +26,30 @@ pub fn mitai(dir: &Path) -> Command {
     cmd
 }
 
+/// `mitai user create` (a verified user; an admin with `admin`) with the password given
+/// on standard input, on the database `db` (`None`: the default in `dir`).
+pub fn create_user(dir: &Path, db: Option<&str>, email: &str, password: &str, admin: bool) {
+    let mut cmd = mitai(dir);
+    cmd.args(["user", "create", "--email", email, "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(db) = db {
+        cmd.env("MITAI_DATABASE_URL", db);
+    }
+    if admin {
+        cmd.arg("--admin");
+    }
+    let mut child = cmd.spawn().unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "user create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A running `mitai serve`; its standard error goes to `<dir>/serve.err`.
 pub struct Server {
     pub child: Child,

@@ -14,7 +14,7 @@ use crate::state::AppState;
 
 /// One logged event.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ActivityView {
+pub struct ActivityLogEntry {
     pub id: Uuid,
     /// The profile the event is about (`null` for global events, e.g. a setting).
     pub profile_id: Option<Uuid>,
@@ -29,9 +29,9 @@ pub struct ActivityView {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<Activity> for ActivityView {
-    fn from(a: Activity) -> ActivityView {
-        ActivityView {
+impl From<Activity> for ActivityLogEntry {
+    fn from(a: Activity) -> ActivityLogEntry {
+        ActivityLogEntry {
             id: a.id,
             profile_id: a.profile_id,
             actor_id: a.actor_id,
@@ -136,17 +136,17 @@ impl ActivityParams {
 /// Filters combine (`profile_id` and `action` and `since`); pass `next_cursor` as
 /// `cursor` for the next (older) page.
 #[utoipa::path(get, path = "/activity", tag = "admin", params(ActivityParams),
-    responses((status = 200, body = Page<ActivityView>),
+    responses((status = 200, body = Page<ActivityLogEntry>),
               (status = 422, description = "invalid_input", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<ActivityParams>,
-) -> ApiResult<Json<Page<ActivityView>>> {
+) -> ApiResult<Json<Page<ActivityLogEntry>>> {
     let (filter, cursor, limit) = params.parse()?;
     let (items, next) = activity::list(&state, &filter, cursor, limit).await?;
     Ok(Json(Page {
-        items: items.into_iter().map(ActivityView::from).collect(),
+        items: items.into_iter().map(ActivityLogEntry::from).collect(),
         next_cursor: next.map(|id| id.to_string()),
     }))
 }
