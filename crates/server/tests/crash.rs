@@ -24,7 +24,7 @@ const KILL_AFTER: usize = 120;
 
 /// One request of the load, by its number: its head and body.
 fn request(i: usize, token: &str) -> (String, String) {
-    let (line, body) = if i % 2 == 0 {
+    let (line, body) = if i.is_multiple_of(2) {
         let body = format!(
             r#"{{"date": "2026-01-{:02}", "weight_kg": {}.5, "note": "key-{i}"}}"#,
             1 + i % 28,
@@ -122,7 +122,7 @@ async fn kill_9_loses_nothing(backend: Backend) {
     }
     let before_restart = answers.lock().unwrap().len();
     assert!(
-        before_restart >= KILL_AFTER && before_restart < REQUESTS,
+        (KILL_AFTER..REQUESTS).contains(&before_restart),
         "the kill came mid-load: {before_restart} of {REQUESTS} answered"
     );
 
@@ -138,7 +138,7 @@ async fn kill_9_loses_nothing(backend: Backend) {
     }
     let answers = answers.lock().unwrap().clone();
     for (i, (status, body)) in &answers {
-        let want = if i % 2 == 0 { 201 } else { 200 };
+        let want = if i.is_multiple_of(2) { 201 } else { 200 };
         assert_eq!(*status, want, "request {i}: {body}");
     }
 
@@ -163,12 +163,12 @@ async fn kill_9_loses_nothing(backend: Backend) {
     let weights = REQUESTS / 2;
     notes.sort();
     let mut want: Vec<String> = (0..REQUESTS)
-        .filter(|i| i % 2 == 0)
+        .filter(|i| i.is_multiple_of(2))
         .map(|i| format!("key-{i}"))
         .collect();
     want.sort();
     assert_eq!(notes, want, "each entry exactly once");
-    for (i, (_, body)) in answers.iter().filter(|(i, _)| *i % 2 == 0) {
+    for (i, (_, body)) in answers.iter().filter(|(i, _)| i.is_multiple_of(2)) {
         let answer: Value = serde_json::from_str(body).unwrap();
         let id = answer["entry"]["id"].as_str().unwrap();
         assert!(ids.contains(id), "request {i} was told {id} was created");
