@@ -82,6 +82,15 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         && changes_state(request.method(), request.uri().path())
         && is_cross_origin(headers, &state.config.base_url)
     {
+        if !request.uri().path().starts_with("/api/") {
+            // A form of the web UI: the 403 page, in the visitor's language.
+            let visitor = crate::ui::Visitor {
+                user: None,
+                lang: crate::ui::Lang::of_request(None, headers),
+                here: "/".into(),
+            };
+            return crate::ui::error_page(&visitor, axum::http::StatusCode::FORBIDDEN);
+        }
         return ApiError::refused(
             ErrorCode::Forbidden,
             "requests from other sites may not change anything here",

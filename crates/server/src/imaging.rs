@@ -54,6 +54,24 @@ pub enum Rejected {
     TooLarge,
 }
 
+/// The longest side of a thumbnail.
+pub const THUMB_SIZE: u32 = 320;
+
+/// A small JPEG of a stored (already cleaned) photo for grids: at most [`THUMB_SIZE`] on
+/// its longer side. Decoded under the same limits as an upload.
+pub fn thumbnail(stored: &[u8]) -> Result<Vec<u8>, Rejected> {
+    let kind = sniff(stored).ok_or(Rejected::UnsupportedType)?;
+    let (image, _) = decode(stored, kind)?;
+    let small = image.thumbnail(THUMB_SIZE, THUMB_SIZE);
+    let mut out = Vec::new();
+    DynamicImage::ImageRgb8(small.to_rgb8())
+        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut out, 80,
+        ))
+        .map_err(|_| Rejected::Corrupt(name(kind)))?;
+    Ok(out)
+}
+
 /// The type by magic bytes only.
 pub fn sniff(bytes: &[u8]) -> Option<PhotoType> {
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {

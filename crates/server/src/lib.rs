@@ -15,6 +15,7 @@ pub mod routes;
 pub mod serve;
 pub mod service;
 pub mod state;
+pub mod ui;
 
 pub use routes::app;
 pub use state::AppState;

@@ -132,6 +132,17 @@ pub trait DataStore: Send + Sync {
         respond: &(dyn for<'e> Fn(&'e Entry) -> StoredResponse + Send + Sync),
     ) -> Result<GatedCreate<CreatedEntry>>;
 
+    /// Creates several entries of one profile and spends `spend` (one unit per entry,
+    /// `spend.amount == entries.len()`) in one transaction: all are written, or — over
+    /// the cap — none ([`GatedCreate::LimitReached`]). No idempotency key (an import is
+    /// one request; a resent file is a new one). Answers the entries and the bucket's
+    /// usage after the spend. `MissingReference("profile")` for an unknown profile.
+    async fn create_entries(
+        &self,
+        entries: &[NewEntry],
+        spend: &ConsumeRequest<'_>,
+    ) -> Result<GatedCreate<(Vec<Entry>, i64)>>;
+
     /// The profile's entry of this type; `None` if it has none with this id.
     async fn entry(&self, profile_id: Uuid, kind: EntryKind, id: Uuid) -> Result<Option<Entry>>;
 

@@ -41,6 +41,11 @@ async fn download(
         ));
     }
     let download = export::start(&state, &user.profile, format, ip).await?;
+    attachment(download, format)
+}
+
+/// The answer that sends a started download as an attachment (the API's and the UI's).
+pub fn attachment(download: export::Download, format: Format) -> ApiResult<Response> {
     let disposition = format!("attachment; filename=\"{}\"", download.file_name);
     let mut response = download.body.into_response();
     let headers = response.headers_mut();

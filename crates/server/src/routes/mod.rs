@@ -26,7 +26,6 @@ pub mod export;
 mod health;
 mod invitations;
 pub mod openapi;
-mod pages;
 mod passwords;
 pub mod photos;
 mod test_clock;
@@ -140,8 +139,16 @@ pub async fn request_timeout(
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound
+/// Nothing at this path: the API's 404 under `/api`, the UI's 404 page elsewhere.
+async fn fallback(
+    uri: axum::http::Uri,
+    visitor: Result<crate::ui::Visitor, crate::ui::UiError>,
+) -> Response {
+    if uri.path().starts_with("/api/") || uri.path() == "/api" {
+        ApiError::NotFound.into_response()
+    } else {
+        crate::ui::not_found(visitor).await
+    }
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -164,9 +171,9 @@ pub fn app(state: AppState) -> Router {
     let openapi = completed(&openapi);
     let router = router
         .merge(SwaggerUi::new("/api/docs").external_url_unchecked("/api/openapi.json", openapi))
-        // The pages of e-mailed links: HTML, not API, so outside the OpenAPI document.
-        .merge(pages::router())
-        .fallback(not_found)
+        // The web UI: HTML, not API, so outside the OpenAPI document.
+        .merge(crate::ui::router(&state))
+        .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(
             crate::auth::renewed_session_cookie,

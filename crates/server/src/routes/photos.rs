@@ -138,7 +138,7 @@ pub async fn upload(
             "send the photo as multipart/form-data with a field `file`",
         )
     })?;
-    let upload = read_form(form, max).await?;
+    let (upload, _) = read_form(form, max, &[]).await?;
     let respond = |p: &Photo| StoredResponse {
         status: StatusCode::CREATED.as_u16(),
         body: serde_json::to_value(PhotoEnvelope { photo: p.into() })
@@ -178,9 +178,15 @@ fn form_error(e: MultipartError) -> ApiError {
 }
 
 /// Reads the form field by field, each within its limit: the file up to `max` bytes (413
-/// beyond), the text fields up to a few KiB (422 beyond).
-async fn read_form(mut form: Multipart, max: usize) -> ApiResult<Upload> {
+/// beyond), the text fields up to a few KiB (422 beyond). Fields named in `extra` (the web
+/// UI's `_csrf`, say) are read as short texts and returned; any other field is refused.
+pub(crate) async fn read_form(
+    mut form: Multipart,
+    max: usize,
+    extra: &[&str],
+) -> ApiResult<(Upload, std::collections::BTreeMap<String, String>)> {
     let mut upload = Upload::default();
+    let mut extras = std::collections::BTreeMap::new();
     let mut has_file = false;
     while let Some(field) = form.next_field().await.map_err(form_error)? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -212,6 +218,10 @@ async fn read_form(mut form: Multipart, max: usize) -> ApiResult<Upload> {
                 }
                 upload.note = (!text.is_empty()).then(|| text.to_owned());
             }
+            other if extra.contains(&other) => {
+                let text = read_text(field, other, 256).await?;
+                extras.insert(other.to_owned(), text);
+            }
             other => {
                 return Err(ApiError::field(
                     if other.is_empty() { "body" } else { other },
@@ -223,8 +233,16 @@ async fn read_form(mut form: Multipart, max: usize) -> ApiResult<Upload> {
     if !has_file {
         return Err(ApiError::field("file", "is required"));
     }
-    Ok(upload)
+    Ok((upload, extras))
 }
+
+/// The most a photo may be: the `photo_max_bytes` setting.
+pub(crate) fn max_bytes(state: &AppState) -> usize {
+    usize::try_from(state.registry().settings.photo_max_bytes).unwrap_or(usize::MAX)
+}
+
+/// The body limit a route that takes an upload needs.
+pub(crate) const UPLOAD_LIMIT: usize = UPLOAD_BODY_LIMIT;
 
 /// A field's bytes, or `None` when it holds more than `max`.
 async fn read_field(mut field: Field<'_>, max: usize) -> ApiResult<Option<Vec<u8>>> {

@@ -142,6 +142,52 @@ pub async fn create<T: EntryType>(
     }
 }
 
+/// Checks a JSON body of `T` as a create would (the first step of an import).
+pub fn check_body<T: EntryType>(state: &AppState, body: Value) -> ApiResult<Checked> {
+    let input = parse_input::<T>(body)?;
+    check::<T>(&input, state.now().date_naive())
+}
+
+/// Creates checked entries of `T` at once (a CSV import): one unit of the type's feature
+/// per entry, spent and written in one transaction — all, or none when they would pass
+/// the limit (403 `feature_limit_reached`, nothing written). Returns how many.
+pub async fn create_batch<T: EntryType>(
+    state: &AppState,
+    profile: &Profile,
+    entries: Vec<Checked>,
+    ip: Option<String>,
+) -> ApiResult<usize> {
+    let n = i64::try_from(entries.len()).unwrap_or(i64::MAX);
+    if n == 0 {
+        return Ok(0);
+    }
+    let feature = T::KIND.feature_id();
+    let gate = Gate::open(state, profile, feature, n, "import", ip).await?;
+    let news: Vec<NewEntry> = entries
+        .into_iter()
+        .map(|c| NewEntry {
+            id: Uuid::now_v7(),
+            profile_id: profile.id,
+            date: c.date,
+            note: c.note,
+            data: c.data,
+            created_at: gate.now(),
+        })
+        .collect();
+    match state
+        .store
+        .create_entries(&news, &gate.request(None))
+        .await?
+    {
+        GatedCreate::Created((created, used)) => {
+            gate.spent(state, used).await;
+            Ok(created.len())
+        }
+        GatedCreate::LimitReached { used } => Err(gate.refused(state, used).await),
+        GatedCreate::Replayed(_) => Ok(news.len()),
+    }
+}
+
 /// The list parameters, checked.
 pub struct ListArgs {
     pub from: Option<NaiveDate>,

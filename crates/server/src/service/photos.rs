@@ -59,6 +59,41 @@ pub fn path(state: &AppState, photo: &Photo) -> PathBuf {
     folder(state, photo.profile_id).join(format!("{}.{}", photo.id, photo.kind.extension()))
 }
 
+/// Where a photo's thumbnail is: a JPEG made once per photo, under
+/// `<MITAI_DATA_DIR>/thumbs/<profile>/` (derived data: it is made again when missing).
+pub fn thumb_path(state: &AppState, photo: &Photo) -> PathBuf {
+    state
+        .config
+        .data_dir
+        .join("thumbs")
+        .join(photo.profile_id.to_string())
+        .join(format!("{}.jpg", photo.id))
+}
+
+/// The thumbnail of the profile's photo: made from the stored file the first time it is
+/// asked for (photos are given one at upload too) and kept next to it.
+pub async fn thumbnail(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<Vec<u8>> {
+    let photo = get(state, profile_id, id).await?;
+    let thumb = thumb_path(state, &photo);
+    if let Ok(bytes) = tokio::fs::read(&thumb).await {
+        return Ok(bytes);
+    }
+    let stored = tokio::fs::read(path(state, &photo))
+        .await
+        .map_err(|e| anyhow::anyhow!("photo file of {} cannot be read: {e}", photo.id))?;
+    let bytes = make_thumbnail(stored).await?;
+    write_atomically(thumb, bytes.clone()).await?;
+    Ok(bytes)
+}
+
+async fn make_thumbnail(stored: Vec<u8>) -> ApiResult<Vec<u8>> {
+    let _permit = DECODES.acquire().await.map_err(anyhow::Error::from)?;
+    tokio::task::spawn_blocking(move || imaging::thumbnail(&stored))
+        .await
+        .map_err(|e| anyhow::anyhow!("thumbnail task failed: {e}"))?
+        .map_err(|e| anyhow::anyhow!("a stored photo does not decode: {e}").into())
+}
+
 /// The fingerprint of an upload for idempotency keys: the same file, date and note.
 pub fn fingerprint(upload: &Upload) -> String {
     hex::encode(Sha256::digest(format!(
@@ -139,6 +174,10 @@ pub async fn create(
         }
     };
     gate.spent(state, created.used).await;
+    // The thumbnail for grids; a failure here only means it is made when first shown.
+    if let Err(e) = thumbnail(state, profile_id, created.photo.id).await {
+        tracing::warn!(error = %e, "thumbnail not made at upload");
+    }
     Ok(Uploaded::Created(created.photo))
 }
 
@@ -185,6 +224,7 @@ pub async fn delete(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<P
         .await?
         .ok_or(ApiError::NotFound)?;
     remove_file(&path(state, &photo)).await;
+    remove_file(&thumb_path(state, &photo)).await;
     Ok(photo)
 }
 

@@ -2,6 +2,7 @@
 //! `Router::oneshot`, with builders for users and admins.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod process;
 
 use axum::Router;

@@ -135,6 +135,30 @@ macro_rules! impl_data_store {
                 }))
             }
 
+            async fn create_entries(
+                &self,
+                entries: &[$crate::data::NewEntry],
+                spend: &ConsumeRequest<'_>,
+            ) -> $crate::Result<$crate::media::GatedCreate<(Vec<Entry>, i64)>> {
+                use $crate::media::GatedCreate;
+                let mut tx = self.begin_write().await?;
+                let spent = consume_in(&mut *tx, spend).await.map_err(|e| match e {
+                    StoreError::Database(e) => on_constraint_of(e, "usage", "profile or feature"),
+                    other => other,
+                })?;
+                let Some(used) = spent else {
+                    let used = used_in(&mut *tx, spend).await?;
+                    tx.rollback().await?;
+                    return Ok(GatedCreate::LimitReached { used });
+                };
+                let mut created = Vec::with_capacity(entries.len());
+                for new in entries {
+                    created.push(insert_entry_in(&mut tx, new).await?);
+                }
+                tx.commit().await?;
+                Ok(GatedCreate::Created((created, used)))
+            }
+
             async fn entry(
                 &self,
                 profile_id: uuid::Uuid,

@@ -40,9 +40,11 @@ conformance! {
         update_replaces_and_raises_the_revision,
         update_of_a_stale_revision_changes_nothing,
         delete_removes_one_entry_and_keeps_the_usage,
+        a_batch_is_written_whole_or_not_at_all,
     ],
     concurrent: [
         racing_creates_never_pass_the_cap,
+        racing_batches_never_pass_the_cap,
         racing_creates_with_one_key_make_one_entry,
     ],
 }
@@ -625,6 +627,81 @@ async fn racing_creates_never_pass_the_cap(db: &TestDb) {
     winners.sort();
     assert_eq!(stored, winners);
     assert_eq!(used(&*store, p.id, "weight").await, 5);
+}
+
+/// A batch of three against a cap of four: written with its three units; a second batch of
+/// three would pass the cap and writes none of its entries and spends nothing.
+async fn a_batch_is_written_whole_or_not_at_all(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "batch@example.org").await;
+    let batch = |kg: f64| -> Vec<NewEntry> {
+        (0..3)
+            .map(|i| new_entry(p.id, "2025-03-10", weight(kg + f64::from(i))))
+            .collect()
+    };
+    let first = batch(60.0);
+    let request = ConsumeRequest {
+        amount: 3,
+        ..spend(p.id, "weight", Some(4))
+    };
+    match s.create_entries(&first, &request).await.unwrap() {
+        GatedCreate::Created((entries, used)) => {
+            assert_eq!(used, 3);
+            let ids: Vec<Uuid> = entries.iter().map(|e| e.id).collect();
+            assert_eq!(ids, first.iter().map(|e| e.id).collect::<Vec<_>>());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(used(s, p.id, "weight").await, 3);
+    match s.create_entries(&batch(70.0), &request).await.unwrap() {
+        GatedCreate::LimitReached { used } => assert_eq!(used, 3),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(all(s, p.id, EntryKind::Weight).await.len(), 3);
+    assert_eq!(used(s, p.id, "weight").await, 3);
+    // Unlimited: counted all the same.
+    let unlimited = ConsumeRequest {
+        amount: 3,
+        ..spend(p.id, "weight", None)
+    };
+    assert!(matches!(
+        s.create_entries(&batch(80.0), &unlimited).await.unwrap(),
+        GatedCreate::Created(_)
+    ));
+    assert_eq!(used(s, p.id, "weight").await, 6);
+    assert_eq!(all(s, p.id, EntryKind::Weight).await.len(), 6);
+}
+
+/// Batches of two racing for a cap of five: at most two batches (four entries) get in,
+/// and no batch is ever split.
+async fn racing_batches_never_pass_the_cap(db: &TestDb) {
+    let store: Arc<dyn Store> = db.store.clone();
+    let p = user(&*store, "batches@example.org").await;
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let entries: Vec<NewEntry> = (0..2)
+                    .map(|j| new_entry(p.id, "2025-03-12", weight(50.0 + f64::from(i * 2 + j))))
+                    .collect();
+                let request = ConsumeRequest {
+                    amount: 2,
+                    ..spend(p.id, "weight", Some(5))
+                };
+                store.create_entries(&entries, &request).await.unwrap()
+            })
+        })
+        .collect();
+    let mut written = 0;
+    for task in tasks {
+        if let GatedCreate::Created((entries, _)) = task.await.unwrap() {
+            assert_eq!(entries.len(), 2);
+            written += 1;
+        }
+    }
+    assert_eq!(written, 2);
+    assert_eq!(all(&*store, p.id, EntryKind::Weight).await.len(), 4);
+    assert_eq!(used(&*store, p.id, "weight").await, 4);
 }
 
 /// The same key sent by many tasks at once: one entry, one unit, one answer for all.

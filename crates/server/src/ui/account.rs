@@ -1,0 +1,727 @@
+//! Accounts in the browser: sign in and out, registration (open, invite-only, closed;
+//! invitation links), forgotten passwords, the pages of the e-mailed links, the language
+//! switch, and `/account` (name, language, password, sessions, exports, invitations).
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use mitai_access::RegistrationMode;
+use mitai_store::{ProfilePatch, Role, TokenKind};
+use serde::Deserialize;
+
+use super::forms::{FieldErrors, FormData, Params, safe_next};
+use super::{Ctx, Lang, Member, UiError, UiResult, Visitor, refusal, render, render_status};
+use crate::auth::{self, SESSION_DAYS};
+use crate::client_ip::ClientIp;
+use crate::error::{ApiError, ErrorCode};
+use crate::service::export::Format;
+use crate::service::{accounts, invitations, passwords, verification};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    next: Option<String>,
+    token: Option<String>,
+    invitation: Option<String>,
+    done: Option<String>,
+}
+
+fn token_from(q: &PageQuery, field: fn(&PageQuery) -> Option<&String>) -> String {
+    field(q)
+        .cloned()
+        .filter(|t| !t.is_empty() && t.len() <= 200)
+        .unwrap_or_default()
+}
+
+// --- sign in ------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "ui/login.html")]
+struct LoginPage {
+    ctx: Ctx,
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+pub async fn login_page(visitor: Visitor, Params(query): Params<PageQuery>) -> UiResult {
+    let next = safe_next(&token_from(&query, |q| q.next.as_ref())).to_owned();
+    if visitor.user.is_some() {
+        return Ok(super::see_other(&next));
+    }
+    let done = query.done.clone();
+    render(&LoginPage {
+        ctx: visitor.ctx("login", done.as_deref()),
+        email: String::new(),
+        next,
+        error: None,
+    })
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    form: FormData,
+) -> UiResult {
+    let email = form.get("email").to_owned();
+    let next = safe_next(form.get("next")).to_owned();
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let lang = visitor.lang;
+    let refused = |status: StatusCode, error: String| {
+        render_status(
+            status,
+            &LoginPage {
+                ctx: visitor.ctx("login", None),
+                email: email.clone(),
+                next: next.clone(),
+                error: Some(error),
+            },
+        )
+    };
+    match accounts::login(&state, &email, form.raw("password"), user_agent, ip).await {
+        Ok(login) => {
+            let mut response = super::see_other(&next);
+            response.headers_mut().insert(
+                header::SET_COOKIE,
+                auth::session_cookie(&state, &login.token, SESSION_DAYS * 86_400),
+            );
+            Ok(response)
+        }
+        Err(ApiError::RateLimited { retry_after_secs }) => refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            lang.tf("login.rate_limited", &[&minutes(retry_after_secs)]),
+        ),
+        Err(e) if e.code() == ErrorCode::AccountDisabled => {
+            refused(StatusCode::FORBIDDEN, lang.t("login.disabled").into())
+        }
+        Err(e) if e.code() == ErrorCode::InvalidCredentials => {
+            refused(StatusCode::UNAUTHORIZED, lang.t("login.wrong").into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn minutes(secs: u64) -> String {
+    secs.div_ceil(60).max(1).to_string()
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    member: Member,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
+    form.check_csrf(&member.user)?;
+    accounts::logout(&state, &member.user, ip).await?;
+    Ok(signed_out(&state, "/login?done=signed_out"))
+}
+
+/// 303 to `path` with the session cookie cleared.
+fn signed_out(state: &AppState, path: &str) -> Response {
+    let mut response = super::see_other(path);
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, auth::session_cookie(state, "", 0));
+    response
+}
+
+// --- language -----------------------------------------------------------------------------
+
+/// `POST /language` (`language`, `next`): the `mitai_lang` cookie, and the profile's
+/// language when signed in.
+pub async fn set_language(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    form: FormData,
+) -> UiResult {
+    let lang = Lang::parse(form.get("language")).unwrap_or(visitor.lang);
+    if let Some(user) = &visitor.user {
+        form.check_csrf(user)?;
+        let patch = ProfilePatch {
+            language: Some(lang.code().to_owned()),
+            ..Default::default()
+        };
+        state
+            .store
+            .update_profile(user.profile.id, &patch, state.now())
+            .await
+            .map_err(ApiError::from)?;
+    }
+    let mut response = super::see_other(safe_next(form.get("next")));
+    let cookie = format!(
+        "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        super::i18n::LANG_COOKIE,
+        lang.code()
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+// --- registration -------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "ui/register.html")]
+struct RegisterPage {
+    ctx: Ctx,
+    open: bool,
+    invited: bool,
+    invitation: String,
+    email: String,
+    name: String,
+    language: String,
+    errors: FieldErrors,
+    error: Option<String>,
+    done: Option<String>,
+}
+
+impl RegisterPage {
+    fn new(ctx: Ctx) -> RegisterPage {
+        let language = ctx.lang.code().to_owned();
+        RegisterPage {
+            ctx,
+            open: true,
+            invited: false,
+            invitation: String::new(),
+            email: String::new(),
+            name: String::new(),
+            language,
+            errors: FieldErrors::default(),
+            error: None,
+            done: None,
+        }
+    }
+}
+
+/// The registration page: open, or only with an invitation, or closed (said so).
+async fn registration(state: &AppState, visitor: &Visitor, invitation: &str) -> UiResult {
+    let mut page = RegisterPage::new(visitor.ctx("register", None));
+    let lang = visitor.lang;
+    let mode = state.registry().settings.registration_mode;
+    if !invitation.is_empty() {
+        let found = state
+            .store
+            .invitation(&auth::token_hash(invitation), state.now())
+            .await
+            .map_err(ApiError::from)?;
+        match found {
+            Some(invite) if mode != RegistrationMode::Closed => {
+                page.invited = true;
+                page.invitation = invitation.to_owned();
+                page.email = invite.email;
+            }
+            Some(_) => {
+                page.open = false;
+                page.error = Some(lang.t("register.closed").into());
+            }
+            None => {
+                page.open = false;
+                page.error = Some(lang.t("register.bad_invitation").into());
+                return render_status(StatusCode::BAD_REQUEST, &page);
+            }
+        }
+        return render(&page);
+    }
+    match mode {
+        RegistrationMode::Open => {}
+        RegistrationMode::InviteOnly => {
+            page.open = false;
+            page.error = Some(lang.t("register.invite_only").into());
+        }
+        RegistrationMode::Closed => {
+            page.open = false;
+            page.error = Some(lang.t("register.closed").into());
+        }
+    }
+    render(&page)
+}
+
+pub async fn register_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Params(query): Params<PageQuery>,
+) -> UiResult {
+    let invitation = token_from(&query, |q| q.invitation.as_ref());
+    registration(&state, &visitor, &invitation).await
+}
+
+/// `/invitation?token=`, the link of an invitation mail: the registration form with it.
+pub async fn invitation_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Params(query): Params<PageQuery>,
+) -> UiResult {
+    let token = token_from(&query, |q| q.token.as_ref());
+    if token.is_empty() {
+        let mut page = RegisterPage::new(visitor.ctx("register", None));
+        page.open = false;
+        page.error = Some(visitor.lang.t("register.bad_invitation").into());
+        return render_status(StatusCode::BAD_REQUEST, &page);
+    }
+    registration(&state, &visitor, &token).await
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
+    let lang = visitor.lang;
+    let mut page = RegisterPage::new(visitor.ctx("register", None));
+    page.email = form.get("email").to_owned();
+    page.name = form.get("name").to_owned();
+    page.language = Lang::parse(form.get("language"))
+        .unwrap_or(lang)
+        .code()
+        .to_owned();
+    page.invitation = form.get("invitation").to_owned();
+    page.invited = !page.invitation.is_empty();
+    let checked = accounts::check_registration(
+        &page.email,
+        form.raw("password"),
+        Some(&page.name),
+        Some(&page.language),
+    );
+    let registration = match checked {
+        Ok(r) => r,
+        Err(ApiError::Invalid { fields, .. }) => {
+            page.errors = FieldErrors::from_api(lang, &fields);
+            return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let invitation = (!page.invitation.is_empty()).then_some(page.invitation.as_str());
+    match accounts::register(&state, registration, invitation, ip).await {
+        Ok(profile) => {
+            page.done = Some(if profile.email_verified {
+                lang.t("register.ready").into()
+            } else {
+                lang.tf("register.check_mail", &[&profile.email])
+            });
+            render_status(StatusCode::CREATED, &page)
+        }
+        Err(e) => {
+            let status = e.status();
+            match e.code() {
+                ErrorCode::EmailTaken => page.errors.add("email", lang.t("register.taken")),
+                ErrorCode::RegistrationClosed => {
+                    page.open = false;
+                    page.error = Some(lang.t("register.closed").into());
+                }
+                ErrorCode::InvalidToken => {
+                    page.error = Some(lang.t("register.bad_invitation").into());
+                }
+                ErrorCode::RateLimited => {
+                    page.error = Some(lang.t("error.rate_limited_text").into())
+                }
+                _ => return Err(e.into()),
+            }
+            render_status(status, &page)
+        }
+    }
+}
+
+// --- forgotten password and the e-mailed links --------------------------------------------
+
+/// A page with one small form (or none): forgotten password, the verification and reset
+/// links.
+#[derive(Template)]
+#[template(path = "ui/simple_form.html")]
+struct SimpleForm {
+    ctx: Ctx,
+    title: &'static str,
+    intro: Option<&'static str>,
+    status: Option<&'static str>,
+    error: Option<&'static str>,
+    show_form: bool,
+    action: &'static str,
+    hidden: Vec<(&'static str, String)>,
+    fields: Vec<Field>,
+    submit: &'static str,
+    links: Vec<(&'static str, &'static str)>,
+}
+
+pub struct Field {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: &'static str,
+    pub value: String,
+    pub error: Option<String>,
+    pub autocomplete: &'static str,
+}
+
+impl SimpleForm {
+    fn new(ctx: Ctx, title: &'static str, action: &'static str, submit: &'static str) -> Self {
+        SimpleForm {
+            ctx,
+            title,
+            intro: None,
+            status: None,
+            error: None,
+            show_form: true,
+            action,
+            hidden: Vec::new(),
+            fields: Vec::new(),
+            submit,
+            links: Vec::new(),
+        }
+    }
+}
+
+fn forgot_form(visitor: &Visitor) -> SimpleForm {
+    let lang = visitor.lang;
+    let mut page = SimpleForm::new(
+        visitor.ctx("login", None),
+        lang.t("forgot.title"),
+        "/forgot-password",
+        lang.t("forgot.submit"),
+    );
+    page.intro = Some(lang.t("forgot.intro"));
+    page.fields.push(Field {
+        name: "email",
+        label: lang.t("f.email"),
+        kind: "email",
+        value: String::new(),
+        error: None,
+        autocomplete: "email",
+    });
+    page.links.push(("/login", lang.t("login.title")));
+    page
+}
+
+pub async fn forgot_page(visitor: Visitor) -> UiResult {
+    render(&forgot_form(&visitor))
+}
+
+pub async fn forgot(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
+    // The same answer whether the address has an account or not, and whether this
+    // request was one too many (then simply no mail goes out).
+    match passwords::request_reset(&state, form.get("email"), ip).await {
+        Ok(()) | Err(ApiError::RateLimited { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut page = forgot_form(&visitor);
+    page.show_form = false;
+    page.intro = None;
+    page.status = Some(visitor.lang.t("forgot.sent"));
+    render(&page)
+}
+
+pub async fn verify_page(visitor: Visitor, Params(query): Params<PageQuery>) -> UiResult {
+    let lang = visitor.lang;
+    let token = token_from(&query, |q| q.token.as_ref());
+    let mut page = SimpleForm::new(
+        visitor.ctx("", None),
+        lang.t("verify.title"),
+        "/verify-email",
+        lang.t("verify.submit"),
+    );
+    if token.is_empty() {
+        page.show_form = false;
+        page.error = Some(lang.t("verify.invalid"));
+        return render_status(StatusCode::BAD_REQUEST, &page);
+    }
+    page.intro = Some(lang.t("verify.intro"));
+    page.hidden.push(("token", token));
+    render(&page)
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
+    let lang = visitor.lang;
+    let mut page = SimpleForm::new(
+        visitor.ctx("", None),
+        lang.t("verify.title"),
+        "/verify-email",
+        lang.t("verify.submit"),
+    );
+    page.show_form = false;
+    match verification::verify_email(&state, form.get("token"), ip).await {
+        Ok(_) => {
+            page.status = Some(lang.t("verify.done"));
+            page.links.push(if visitor.user.is_some() {
+                ("/", lang.t("nav.dashboard"))
+            } else {
+                ("/login", lang.t("login.title"))
+            });
+            render(&page)
+        }
+        Err(e) if e.code() == ErrorCode::InvalidToken => {
+            page.error = Some(lang.t("verify.invalid"));
+            render_status(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn reset_form(visitor: &Visitor, token: String) -> SimpleForm {
+    let lang = visitor.lang;
+    let mut page = SimpleForm::new(
+        visitor.ctx("login", None),
+        lang.t("reset.title"),
+        "/reset-password",
+        lang.t("reset.submit"),
+    );
+    page.hidden.push(("token", token));
+    page.fields.push(Field {
+        name: "password",
+        label: lang.t("f.new_password"),
+        kind: "password",
+        value: String::new(),
+        error: None,
+        autocomplete: "new-password",
+    });
+    page
+}
+
+pub async fn reset_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Params(query): Params<PageQuery>,
+) -> UiResult {
+    let token = token_from(&query, |q| q.token.as_ref());
+    let usable = !token.is_empty()
+        && state
+            .store
+            .account_token(
+                &auth::token_hash(&token),
+                TokenKind::PasswordReset,
+                state.now(),
+            )
+            .await
+            .map_err(ApiError::from)?
+            .is_some();
+    let mut page = reset_form(&visitor, token);
+    if !usable {
+        page.show_form = false;
+        page.error = Some(visitor.lang.t("reset.invalid"));
+        page.links
+            .push(("/forgot-password", visitor.lang.t("forgot.title")));
+        return render_status(StatusCode::BAD_REQUEST, &page);
+    }
+    render(&page)
+}
+
+pub async fn reset(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
+    let lang = visitor.lang;
+    let mut page = reset_form(&visitor, form.get("token").to_owned());
+    match passwords::confirm_reset(&state, form.get("token"), form.raw("password"), ip).await {
+        Ok(_) => {
+            page.show_form = false;
+            page.status = Some(lang.t("reset.done"));
+            page.links.push(("/login", lang.t("login.title")));
+            render(&page)
+        }
+        Err(ApiError::Invalid { fields, .. }) => {
+            let errors = FieldErrors::from_api(lang, &fields);
+            page.fields[0].error = errors.get("password").map(str::to_owned);
+            render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) if e.code() == ErrorCode::InvalidToken => {
+            page.show_form = false;
+            page.error = Some(lang.t("reset.invalid"));
+            page.links
+                .push(("/forgot-password", lang.t("forgot.title")));
+            render_status(StatusCode::BAD_REQUEST, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// --- /account -----------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "ui/account.html")]
+struct AccountPage {
+    ctx: Ctx,
+    name: String,
+    language: String,
+    email: String,
+    verified: bool,
+    can_invite: bool,
+    invite_email: String,
+    errors: FieldErrors,
+    refusal: Option<super::Refusal>,
+}
+
+fn account_page_for(member: &Member, state: &AppState, done: Option<&str>) -> AccountPage {
+    let profile = member.profile();
+    AccountPage {
+        ctx: member.ctx("account", done),
+        name: profile.name.clone(),
+        language: profile.language.clone(),
+        email: profile.email.clone(),
+        verified: profile.email_verified,
+        can_invite: profile.role == Role::Admin || state.registry().settings.users_can_invite,
+        invite_email: String::new(),
+        errors: FieldErrors::default(),
+        refusal: None,
+    }
+}
+
+pub async fn account_page(
+    State(state): State<AppState>,
+    member: Member,
+    Params(query): Params<PageQuery>,
+) -> UiResult {
+    let done = query.done.clone();
+    render(&account_page_for(&member, &state, done.as_deref()))
+}
+
+pub async fn save_profile(
+    State(state): State<AppState>,
+    member: Member,
+    form: FormData,
+) -> UiResult {
+    form.check_csrf(&member.user)?;
+    let lang = member.lang();
+    let mut page = account_page_for(&member, &state, None);
+    page.name = form.get("name").to_owned();
+    let language = Lang::parse(form.get("language"));
+    if page.name.chars().count() > 100 {
+        page.errors
+            .add("name", lang.tf("field.too_long_n", &["100"]));
+    }
+    if language.is_none() {
+        page.errors.add("language", lang.t("field.invalid"));
+    }
+    if !page.errors.is_empty() {
+        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    let patch = ProfilePatch {
+        name: Some(page.name.clone()),
+        language: language.map(|l| l.code().to_owned()),
+        ..Default::default()
+    };
+    state
+        .store
+        .update_profile(member.profile().id, &patch, state.now())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(super::see_other("/account?done=saved"))
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    member: Member,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
+    form.check_csrf(&member.user)?;
+    let lang = member.lang();
+    let result = passwords::change(
+        &state,
+        &member.user,
+        form.raw("current_password"),
+        form.raw("new_password"),
+        ip,
+    )
+    .await;
+    let mut page = account_page_for(&member, &state, None);
+    match result {
+        Ok(()) => return Ok(super::see_other("/account?done=password_changed")),
+        Err(ApiError::Invalid { fields, .. }) => {
+            page.errors = FieldErrors::from_api(lang, &fields);
+        }
+        Err(e) if e.code() == ErrorCode::WrongPassword => {
+            page.errors
+                .add("current_password", lang.t("account.wrong_password"));
+        }
+        Err(ApiError::RateLimited { retry_after_secs }) => {
+            page.errors.add(
+                "current_password",
+                lang.tf("login.rate_limited", &[&minutes(retry_after_secs)]),
+            );
+        }
+        Err(e) => return Err(e.into()),
+    }
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+pub async fn logout_everywhere(
+    State(state): State<AppState>,
+    member: Member,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
+    form.check_csrf(&member.user)?;
+    accounts::logout_all(&state, &member.user, ip).await?;
+    Ok(signed_out(&state, "/login?done=signed_out_everywhere"))
+}
+
+pub async fn invite(
+    State(state): State<AppState>,
+    member: Member,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
+    form.check_csrf(&member.user)?;
+    let lang = member.lang();
+    let mut page = account_page_for(&member, &state, None);
+    page.invite_email = form.get("email").to_owned();
+    match invitations::invite(&state, member.profile(), form.get("email"), None, ip).await {
+        Ok(_) => Ok(super::see_other("/account?done=invited")),
+        Err(ApiError::Invalid { fields, .. }) => {
+            page.errors = FieldErrors::from_api(lang, &fields);
+            render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => match refusal(&state, lang, &e) {
+            Some(r) => {
+                page.refusal = Some(r);
+                render_status(e.status(), &page)
+            }
+            None => Err(e.into()),
+        },
+    }
+}
+
+/// `POST /account/export/{csv,json,zip}`: the download, which spends its feature; a
+/// refusal is shown on the account page.
+pub async fn export(
+    State(state): State<AppState>,
+    member: Member,
+    ClientIp(ip): ClientIp,
+    Path(kind): Path<String>,
+    form: FormData,
+) -> UiResult {
+    form.check_csrf(&member.user)?;
+    let format = match kind.as_str() {
+        "csv" => Format::Csv(None),
+        "json" => Format::Json,
+        "zip" => Format::Zip,
+        _ => return Err(UiError::NotFound),
+    };
+    match crate::service::export::start(&state, member.profile(), format, ip).await {
+        Ok(download) => Ok(crate::routes::export::attachment(download, format)?),
+        Err(e) => match refusal(&state, member.lang(), &e) {
+            Some(r) => {
+                let mut page = account_page_for(&member, &state, None);
+                page.refusal = Some(r);
+                render_status(e.status(), &page)
+            }
+            None => Err(e.into()),
+        },
+    }
+}

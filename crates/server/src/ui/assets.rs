@@ -1,0 +1,89 @@
+//! The UI's static files, embedded in the binary and served under URLs that carry a hash
+//! of their content (`/assets/<hash>/app.css`), so browsers may keep them for a year and a
+//! new build is fetched at once.
+
+use std::sync::LazyLock;
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+/// One embedded file.
+pub struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+    url: LazyLock<String>,
+}
+
+impl Asset {
+    /// Its URL (path), with the hash of its content.
+    pub fn url(&'static self) -> &'static str {
+        &self.url
+    }
+
+    fn hash(&self) -> &str {
+        self.url.split('/').nth(2).unwrap_or("")
+    }
+}
+
+macro_rules! asset {
+    ($name:literal, $content_type:literal) => {
+        Asset {
+            name: $name,
+            content_type: $content_type,
+            bytes: include_bytes!(concat!("../../assets/", $name)),
+            url: LazyLock::new(|| {
+                let digest = Sha256::digest(include_bytes!(concat!("../../assets/", $name)));
+                format!("/assets/{}/{}", &hex::encode(digest)[..12], $name)
+            }),
+        }
+    };
+}
+
+/// The style sheet (light and dark).
+pub static CSS: Asset = asset!("app.css", "text/css; charset=utf-8");
+/// htmx 2 (vendored; see `assets/README.md`).
+pub static HTMX: Asset = asset!("htmx.min.js", "text/javascript; charset=utf-8");
+
+static ALL: [&Asset; 2] = [&CSS, &HTMX];
+
+/// `GET /assets/{hash}/{name}`: the file, cached for a year; 404 for an unknown name or
+/// an old hash.
+pub async fn serve(Path((hash, name)): Path<(String, String)>) -> Response {
+    let Some(asset) = ALL.iter().find(|a| a.name == name && a.hash() == hash) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let mut response = asset.bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_carry_the_content_hash() {
+        let url = CSS.url();
+        assert!(
+            url.starts_with("/assets/") && url.ends_with("/app.css"),
+            "{url}"
+        );
+        assert_eq!(CSS.hash().len(), 12);
+        assert_ne!(CSS.hash(), HTMX.hash());
+    }
+}

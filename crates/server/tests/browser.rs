@@ -1,0 +1,533 @@
+//! The web UI in a real browser: Debian's Chromium, headless, driven through chromedriver
+//! against the real `mitai` binary, on SQLite and on PostgreSQL. Sign-up with the mailed
+//! link, entries with JavaScript on and off, a gated form at its limit, a coupon, the
+//! German UI, a cross-origin form, narrow screens and axe-core on every page.
+//!
+//! `MITAI_UPDATE_SCREENSHOTS=1` also writes the README's screenshots to `docs/screenshots`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::browser::{Browser, Driver, SessionOptions, axe_check, serious_violations_report};
+use common::process::{Server, create_user, fresh_dir};
+use mitai_store::Backend;
+use mitai_store::testing::TestDb;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "browser-pass-1";
+
+/// A running server with an admin, on its own database, and its mail folder.
+struct App {
+    server: Server,
+    base: String,
+    admin: String,
+    mail: PathBuf,
+    dir: PathBuf,
+    db_url: String,
+    // The PostgreSQL database and the runtime that keeps its pool (dropped last).
+    _db: Option<(TestDb, tokio::runtime::Runtime)>,
+}
+
+impl App {
+    fn start(backend: Backend) -> App {
+        let dir = fresh_dir();
+        let db = match backend {
+            Backend::Postgres => {
+                let rt = tokio::runtime::Runtime::new().unwrap();
+                let db = rt.block_on(TestDb::new(Backend::Postgres));
+                Some((db, rt))
+            }
+            Backend::Sqlite => None,
+        };
+        let url = db.as_ref().map_or_else(
+            || format!("sqlite://{}", dir.join("mitai.db").display()),
+            |(db, _)| db.url.clone(),
+        );
+        let mail = dir.join("mail");
+        std::fs::create_dir_all(&mail).unwrap();
+        create_user(&dir, Some(&url), "admin@example.org", PASSWORD, true);
+        let server = Server::start(
+            &dir,
+            &[
+                ("MITAI_DATABASE_URL", &url),
+                ("MITAI_DATA_DIR", &dir.join("data").display().to_string()),
+                ("MITAI_MAIL", &format!("file:{}", mail.display())),
+            ],
+        );
+        let base = format!("http://{}", server.addr);
+        let admin = server.login("admin@example.org", PASSWORD);
+        App {
+            base,
+            admin,
+            mail,
+            dir: dir.clone(),
+            db_url: url,
+            server,
+            _db: db,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// An API call as the admin.
+    fn api(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let body = body.to_string();
+        let (status, answer) = self
+            .server
+            .http(method, path, Some(&body), Some(&self.admin));
+        (status, serde_json::from_str(&answer).unwrap_or(Value::Null))
+    }
+
+    /// A verified user (made by the CLI); returns its id.
+    fn user(&self, email: &str) -> String {
+        create_user(&self.dir, Some(&self.db_url), email, PASSWORD, false);
+        let (status, body) = self.api(
+            "GET",
+            &format!("/api/admin/users?query={email}"),
+            json!(null),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["items"][0]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The link (path and query) of the newest mail that has one of this kind: the send job
+    /// is run once (`mitai jobs run`), which writes the outbox into the mail folder.
+    fn mailed_link(&self, template: &str) -> String {
+        let out = common::process::mitai(&self.dir)
+            .args(["jobs", "run"])
+            .env("MITAI_DATABASE_URL", &self.db_url)
+            .env("MITAI_MAIL", format!("file:{}", self.mail.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let marker = match template {
+            "verify_email" => "/verify-email?token=",
+            _ => "/reset-password?token=",
+        };
+        let mut files: Vec<_> = std::fs::read_dir(&self.mail)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        for file in files.iter().rev() {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            let text = text.replace("=\r\n", "").replace("=3D", "=");
+            if let Some(at) = text.find(marker) {
+                return text[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "/?=-_".contains(*c))
+                    .collect();
+            }
+        }
+        panic!("no {template} mail in {}", self.mail.display());
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        super_terminate(&mut self.server);
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+fn super_terminate(server: &mut Server) {
+    common::process::signal(&server.child, "TERM");
+    let _ = server.child.wait();
+}
+
+fn session(driver: &Driver, javascript: bool) -> Browser {
+    driver.session(SessionOptions {
+        javascript,
+        ..SessionOptions::default()
+    })
+}
+
+fn sign_in(b: &Browser, app: &App, email: &str) {
+    b.goto(&app.url("/login"));
+    b.find("input[name=email]").send_keys(email);
+    b.find("input[name=password]").send_keys(PASSWORD);
+    b.find("form[action='/login'] button[type=submit]").click();
+    b.wait_until("the dashboard", Duration::from_secs(10), |b| {
+        b.url().ends_with('/') && b.exists_now("main h1")
+    });
+}
+
+/// Waits for a page whose `main` says `text` somewhere.
+fn wait_for_text(b: &Browser, text: &str) {
+    b.wait_until(text, Duration::from_secs(10), |b| {
+        b.execute("return document.querySelector('main').innerText", vec![])
+            .as_str()
+            .is_some_and(|t| t.contains(text))
+    });
+}
+
+fn rows(b: &Browser) -> usize {
+    b.find_all("main table.entries tbody tr").len()
+}
+
+// --- the scenarios -------------------------------------------------------------------------
+
+fn sign_up_verify_and_sign_in(backend: Backend) {
+    let app = App::start(backend);
+    let driver = Driver::start();
+    let b = session(&driver, true);
+    b.goto(&app.url("/register"));
+    b.find("input[name=email]").send_keys("new@example.org");
+    b.find("input[name=password]").send_keys(PASSWORD);
+    b.find("input[name=name]").send_keys("Nora");
+    b.find("form[action='/register'] button[type=submit]")
+        .click();
+    b.wait_until("the registration", Duration::from_secs(10), |b| {
+        b.exists_now("[role=status]")
+    });
+    assert!(b.find("[role=status]").text().contains("new@example.org"));
+    // The link of the mail confirms the address.
+    let link = app.mailed_link("verify_email");
+    b.goto(&app.url(&link));
+    b.find("form[action='/verify-email'] button[type=submit]")
+        .click();
+    b.wait_until("the confirmation", Duration::from_secs(10), |b| {
+        b.exists_now("[role=status]")
+    });
+    assert!(b.find("[role=status]").text().contains("confirmed"));
+    sign_in(&b, &app, "new@example.org");
+    assert!(b.find("main h1").text().contains("Nora"));
+    // Verified: the gated quick form works.
+    b.find("input[name=weight_kg]").send_keys("64.2");
+    b.find("form[action='/weight'] button[type=submit]").click();
+    wait_for_text(&b, "Entry added");
+}
+
+fn add_list_and_delete_a_weight(backend: Backend, javascript: bool) {
+    let app = App::start(backend);
+    app.user("anna@example.org");
+    let driver = Driver::start();
+    let b = session(&driver, javascript);
+    sign_in(&b, &app, "anna@example.org");
+    b.goto(&app.url("/weight"));
+    assert_eq!(rows(&b), 0);
+    // A decimal comma is fine.
+    b.find("input[name=weight_kg]").send_keys("72,5");
+    b.find("input[name=note]").send_keys("after the run");
+    b.find("form[action='/weight'] button[type=submit]").click();
+    wait_for_text(&b, "Entry added");
+    assert_eq!(rows(&b), 1);
+    let row = b.find("main table.entries tbody tr").text();
+    assert!(
+        row.contains("72.5") && row.contains("after the run"),
+        "{row}"
+    );
+    // The chart has its point.
+    assert!(b.exists("svg.line-chart circle"));
+    // A bad value: the message at the field, the form refilled, nothing written.
+    b.find("input[name=weight_kg]").send_keys("7000");
+    b.find("form[action='/weight'] button[type=submit]").click();
+    b.wait_until("the field error", Duration::from_secs(10), |b| {
+        b.exists_now("#e-weight_kg")
+    });
+    assert_eq!(
+        b.find("#f-weight_kg").attr("aria-invalid").as_deref(),
+        Some("true")
+    );
+    assert_eq!(b.find("#f-weight_kg").property("value"), json!("7000"));
+    b.goto(&app.url("/weight"));
+    assert_eq!(rows(&b), 1);
+    // Delete it.
+    b.find("main table.entries tbody tr form button").click();
+    wait_for_text(&b, "Entry deleted");
+    assert_eq!(rows(&b), 0);
+}
+
+fn a_gated_form_at_its_limit_writes_nothing(backend: Backend) {
+    let app = App::start(backend);
+    let id = app.user("limited@example.org");
+    let (status, body) = app.api(
+        "PUT",
+        &format!("/api/admin/users/{id}/restrictions/weight"),
+        json!({"limit": 1, "reason": "browser test"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let driver = Driver::start();
+    let b = session(&driver, true);
+    sign_in(&b, &app, "limited@example.org");
+    b.goto(&app.url("/weight"));
+    for kg in ["70", "71"] {
+        b.find("input[name=weight_kg]").send_keys(kg);
+        b.find("form[action='/weight'] button[type=submit]").click();
+        std::thread::sleep(Duration::from_millis(300));
+        b.wait_until("the answer", Duration::from_secs(10), |b| {
+            b.exists_now("[role=status]") || b.exists_now("[role=alert]")
+        });
+    }
+    let alert = b.find("main [role=alert]").text();
+    assert!(
+        alert.contains("Weight entries") && alert.contains("1"),
+        "{alert}"
+    );
+    assert!(b.exists("main [role=alert] a[href='/plan']"));
+    b.goto(&app.url("/weight"));
+    assert_eq!(rows(&b), 1, "the refused entry was not written");
+}
+
+fn redeem_a_coupon_and_see_the_tier(backend: Backend) {
+    let app = App::start(backend);
+    app.user("saver@example.org");
+    let (status, body) = app.api(
+        "POST",
+        "/api/admin/coupons",
+        json!({"code": "SPRING-2027", "kind": "single_use", "tier": "premium", "duration_days": 30}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let driver = Driver::start();
+    let b = session(&driver, true);
+    sign_in(&b, &app, "saver@example.org");
+    b.goto(&app.url("/plan"));
+    assert_eq!(b.find(".hero .big").text(), "Free");
+    // A wrong code: the API's refusal in words.
+    b.find("input[name=code]").send_keys("NOPE-NOPE");
+    b.find("form[action='/plan/redeem'] button[type=submit]")
+        .click();
+    b.wait_until("the refusal", Duration::from_secs(10), |b| {
+        b.exists_now("main [role=alert]")
+    });
+    assert!(b.find("main [role=alert]").text().contains("not valid"));
+    b.find("input[name=code]").clear();
+    b.find("input[name=code]").send_keys("spring 2027");
+    b.find("form[action='/plan/redeem'] button[type=submit]")
+        .click();
+    b.wait_until("the redemption", Duration::from_secs(10), |b| {
+        b.exists_now("main [role=status]")
+    });
+    assert!(b.find("main [role=status]").text().contains("Premium"));
+    assert_eq!(b.find(".hero .big").text(), "Premium");
+    assert!(b.exists("svg.timeline rect.seg-running"));
+    // Used once: a second time is refused.
+    b.find("input[name=code]").send_keys("SPRING-2027");
+    b.find("form[action='/plan/redeem'] button[type=submit]")
+        .click();
+    b.wait_until("the refusal", Duration::from_secs(10), |b| {
+        b.exists_now("main [role=alert]")
+    });
+}
+
+fn the_german_ui(backend: Backend) {
+    let app = App::start(backend);
+    app.user("greta@example.org");
+    let driver = Driver::start();
+    let b = driver.session(SessionOptions {
+        language: Some("de".into()),
+        ..SessionOptions::default()
+    });
+    b.goto(&app.url("/login"));
+    assert_eq!(b.find("html").attr("lang").as_deref(), Some("de"));
+    assert_eq!(b.find("main h1").text(), "Anmelden");
+    b.find("input[name=email]").send_keys("greta@example.org");
+    b.find("input[name=password]").send_keys(PASSWORD);
+    b.find("form[action='/login'] button[type=submit]").click();
+    b.wait_until("the dashboard", Duration::from_secs(10), |b| {
+        b.url().ends_with('/')
+    });
+    // Signed in, the profile's language counts (English, as the account was made); the
+    // switch in the header changes it.
+    assert!(b.find("main h1").text().starts_with("Hello"));
+    b.find("header button[name=language][value=de]").click();
+    b.wait_until("German", Duration::from_secs(10), |b| {
+        b.find("html").attr("lang").as_deref() == Some("de")
+    });
+    assert!(b.find("main h1").text().starts_with("Hallo"));
+    b.goto(&app.url("/weight"));
+    b.find("input[name=weight_kg]").send_keys("72,5");
+    b.find("form[action='/weight'] button[type=submit]").click();
+    wait_for_text(&b, "Eintrag hinzugefügt");
+    let row = b.find("main table.entries tbody tr").text();
+    assert!(row.contains("72,5"), "a German number: {row}");
+    assert!(row.contains('.'), "a German date: {row}");
+    // The switch in the header: English from now on, for this profile too.
+    b.find("header button[name=language][value=en]").click();
+    b.wait_until("English", Duration::from_secs(10), |b| {
+        b.find("html").attr("lang").as_deref() == Some("en")
+    });
+    assert_eq!(b.find("main h1").text(), "Weight");
+}
+
+fn a_cross_origin_form_post_is_refused(backend: Backend) {
+    let app = App::start(backend);
+    app.user("victim@example.org");
+    // Another origin (another port) with a form that posts to Mitai.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let evil = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let target = app.url("/weight");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let page = format!(
+                "<!doctype html><html lang=en><title>evil</title><form method=post action='{target}'>\
+                 <input name=date value=2026-01-01><input name=weight_kg value=99>\
+                 <button type=submit>win</button></form>"
+            );
+            let mut stream = stream;
+            let mut buf = [0u8; 2048];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    let driver = Driver::start();
+    let b = session(&driver, true);
+    sign_in(&b, &app, "victim@example.org");
+    b.goto(&evil);
+    b.find("button").click();
+    b.wait_until("the refusal", Duration::from_secs(10), |b| {
+        b.url().starts_with(&app.base)
+    });
+    assert!(
+        b.find("main h1").text().contains("Not allowed"),
+        "{}",
+        b.source()
+    );
+    b.goto(&app.url("/weight"));
+    assert_eq!(rows(&b), 0, "nothing was written");
+}
+
+/// Every page a user sees, signed out and in, at 375 px wide: no horizontal scrolling and
+/// no serious or critical axe violation.
+fn every_page_is_narrow_and_accessible(backend: Backend) {
+    let app = App::start(backend);
+    app.user("all@example.org");
+    let user = app.server.login("all@example.org", PASSWORD);
+    // Some data on every page.
+    for (path, body) in [
+        (
+            "/api/weight",
+            json!({"date": "2026-11-01", "weight_kg": 80.5}),
+        ),
+        (
+            "/api/weight",
+            json!({"date": "2026-11-20", "weight_kg": 79.0, "note": "good week"}),
+        ),
+        (
+            "/api/circumference",
+            json!({"date": "2026-11-01", "waist": 90, "hip": 100}),
+        ),
+        (
+            "/api/circumference",
+            json!({"date": "2026-11-21", "waist": 88}),
+        ),
+        (
+            "/api/caliper",
+            json!({"date": "2026-11-02", "method": "jp3", "sex": "male", "age": 40, "sites": {"chest": 12, "abdomen": 20, "thigh": 15}}),
+        ),
+        (
+            "/api/nutrition",
+            json!({"date": "2026-11-30", "kcal": 2100, "protein_g": 120, "carbs_g": 200, "fat_g": 70}),
+        ),
+        (
+            "/api/activity",
+            json!({"date": "2026-11-29", "kind": "running", "minutes": 45, "kcal": 420}),
+        ),
+    ] {
+        let (status, answer) = app
+            .server
+            .http("POST", path, Some(&body.to_string()), Some(&user));
+        assert_eq!(status, 201, "{path}: {answer}");
+    }
+    let driver = Driver::start();
+    let b = driver.session(SessionOptions {
+        width: 375,
+        height: 800,
+        ..SessionOptions::default()
+    });
+    let check = |b: &Browser, path: &str| {
+        b.goto(&app.url(path));
+        b.wait_until(path, Duration::from_secs(10), |b| b.exists_now("main"));
+        let width = b.execute("return document.documentElement.scrollWidth", vec![]);
+        assert!(
+            width.as_u64().is_some_and(|w| w <= 375),
+            "{path} scrolls sideways at 375 px: {width}"
+        );
+        let violations = axe_check(b);
+        assert!(
+            violations.is_empty(),
+            "{path}: {}",
+            serious_violations_report(&violations)
+        );
+    };
+    for path in [
+        "/login",
+        "/register",
+        "/forgot-password",
+        "/reset-password?token=x",
+        "/verify-email?token=x",
+        "/nope",
+    ] {
+        check(&b, path);
+    }
+    sign_in(&b, &app, "all@example.org");
+    for path in [
+        "/",
+        "/weight",
+        "/weight?range=all",
+        "/measurements",
+        "/body-fat?method=jp7&sex=female",
+        "/nutrition",
+        "/activity",
+        "/photos",
+        "/insights",
+        "/plan",
+        "/account",
+        "/nope",
+    ] {
+        check(&b, path);
+    }
+    if std::env::var("MITAI_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+        std::fs::create_dir_all(&out).unwrap();
+        for (path, name) in [("/weight", "weight-phone"), ("/plan", "plan-phone")] {
+            b.goto(&app.url(path));
+            std::fs::write(out.join(format!("{name}.png")), b.screenshot_png()).unwrap();
+        }
+        b.set_window_size(1280, 900);
+        for (path, name) in [("/", "dashboard"), ("/weight", "weight")] {
+            b.goto(&app.url(path));
+            std::fs::write(out.join(format!("{name}.png")), b.screenshot_png()).unwrap();
+        }
+    }
+}
+
+macro_rules! on_both {
+    ($($name:ident => $body:expr;)*) => {
+        mod sqlite {
+            use super::*;
+            $(#[test] fn $name() { ($body)(Backend::Sqlite) })*
+        }
+        mod postgres {
+            use super::*;
+            $(#[test] fn $name() { ($body)(Backend::Postgres) })*
+        }
+    };
+}
+
+on_both! {
+    sign_up_verify_and_sign_in => super::sign_up_verify_and_sign_in;
+    weight_with_javascript => |b| super::add_list_and_delete_a_weight(b, true);
+    weight_without_javascript => |b| super::add_list_and_delete_a_weight(b, false);
+    gated_form_at_its_limit => super::a_gated_form_at_its_limit_writes_nothing;
+    redeem_a_coupon => super::redeem_a_coupon_and_see_the_tier;
+    german_ui => super::the_german_ui;
+    cross_origin_form_post => super::a_cross_origin_form_post_is_refused;
+    narrow_and_accessible => super::every_page_is_narrow_and_accessible;
+}

@@ -1,0 +1,427 @@
+//! The web UI through the router (no browser): redirects to sign in, the CSRF token of
+//! forms, a form sent twice creating one entry, messages at fields, the CSV import refused
+//! whole at the limit, the languages, the error pages and the security headers.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::TestApp;
+use mitai_server::auth::token_hash;
+use mitai_server::ui::csrf_token;
+use mitai_store::Backend;
+use serde_json::{Value, json};
+
+/// A signed-in browser: the session cookie and the CSRF token of its forms.
+struct Browser {
+    cookie: String,
+    csrf: String,
+    token: String,
+}
+
+async fn browser(app: &TestApp, email: &str) -> Browser {
+    let (token, _) = app.user(email).await;
+    Browser {
+        cookie: format!("mitai_session={token}"),
+        csrf: csrf_token(&token_hash(&token)),
+        token,
+    }
+}
+
+async fn page(
+    app: &TestApp,
+    path: &str,
+    who: Option<&Browser>,
+) -> (StatusCode, String, axum::http::HeaderMap) {
+    let mut request = Request::get(path);
+    if let Some(b) = who {
+        request = request.header(header::COOKIE, &b.cookie);
+    }
+    let (status, headers, body) = app.send(request.body(Body::empty()).unwrap()).await;
+    (status, String::from_utf8_lossy(&body).into_owned(), headers)
+}
+
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    who: &Browser,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String, axum::http::HeaderMap) {
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let request = Request::post(path)
+        .header(header::COOKIE, &who.cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, headers, body) = app.send(request).await;
+    (status, String::from_utf8_lossy(&body).into_owned(), headers)
+}
+
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn weights(app: &TestApp, who: &Browser) -> Vec<Value> {
+    let (_, list) = app.get("/api/weight?limit=500", Some(&who.token)).await;
+    list["items"].as_array().unwrap().clone()
+}
+
+async fn pages_need_a_session_and_come_back_after_it(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    for path in ["/", "/weight?range=90d", "/plan", "/account"] {
+        let (status, _, headers) = page(&app, path, None).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{path}");
+        let location = headers[header::LOCATION].to_str().unwrap();
+        assert!(location.starts_with("/login?next="), "{location}");
+    }
+    // Signing in goes to `next` — only on this site.
+    app.register_user("back@example.org").await;
+    for (next, lands) in [
+        ("/weight%3Frange%3D90d", "/weight?range=90d"),
+        ("%2F%2Fevil.example", "/"),
+    ] {
+        let request = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "email=back%40example.org&password=password123&next={next}"
+            )))
+            .unwrap();
+        let (status, headers, _) = app.send(request).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[header::LOCATION], lands);
+        let cookie = headers[header::SET_COOKIE].to_str().unwrap();
+        assert!(
+            cookie.starts_with("mitai_session=") && cookie.contains("HttpOnly"),
+            "{cookie}"
+        );
+    }
+    // Wrong password: the page again with the message, the address kept.
+    let request = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(
+            "email=back%40example.org&password=nope&next=%2F",
+        ))
+        .unwrap();
+    let (status, _, body) = app.send(request).await;
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("role=\"alert\"") && body.contains("value=\"back@example.org\""));
+}
+
+async fn forms_need_their_csrf_token(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let who = browser(&app, "csrf@example.org").await;
+    let fields = [("date", "2026-01-02"), ("weight_kg", "70")];
+    let (status, body, _) = post_form(&app, "/weight", &who, &fields).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("<html") && body.contains("Not allowed"));
+    let (status, _, _) = post_form(
+        &app,
+        "/weight",
+        &who,
+        &[
+            ("_csrf", "0123456789abcdef0123456789abcdef"),
+            fields[0],
+            fields[1],
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(weights(&app, &who).await.is_empty());
+    let (status, _, _) = post_form(
+        &app,
+        "/weight",
+        &who,
+        &[("_csrf", &who.csrf), fields[0], fields[1]],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(weights(&app, &who).await.len(), 1);
+}
+
+async fn a_form_sent_twice_creates_one_entry(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let who = browser(&app, "twice@example.org").await;
+    let fields = [
+        ("_csrf", who.csrf.as_str()),
+        ("idempotency_key", "form-rendering-1"),
+        ("date", "2026-01-03"),
+        ("weight_kg", "71,5"),
+    ];
+    for _ in 0..3 {
+        let (status, _, headers) = post_form(&app, "/weight", &who, &fields).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[header::LOCATION], "/weight?done=entry_added");
+    }
+    let list = weights(&app, &who).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["weight_kg"], 71.5, "the decimal comma was read");
+    let (_, access) = app.get("/api/me/access/weight", Some(&who.token)).await;
+    assert_eq!(access["used"], 1);
+}
+
+async fn bad_values_get_messages_at_their_fields(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let who = browser(&app, "fields@example.org").await;
+    let (status, body, _) = post_form(
+        &app,
+        "/weight",
+        &who,
+        &[
+            ("_csrf", &who.csrf),
+            ("date", "2026-01-03"),
+            ("weight_kg", "12kg"),
+            ("note", "kept"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("id=\"e-weight_kg\"") && body.contains("role=\"alert\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("value=\"12kg\"") && body.contains("value=\"kept\""),
+        "refilled"
+    );
+    let (status, body, _) = post_form(
+        &app,
+        "/weight",
+        &who,
+        &[
+            ("_csrf", &who.csrf),
+            ("date", "1800-01-01"),
+            ("weight_kg", "5000"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("id=\"e-date\"") && body.contains("id=\"e-weight_kg\""));
+    assert!(weights(&app, &who).await.is_empty());
+    // German messages for a German profile.
+    let (status, _, _) = post_form(
+        &app,
+        "/account/profile",
+        &who,
+        &[("_csrf", &who.csrf), ("name", "Fritz"), ("language", "de")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, body, _) = post_form(
+        &app,
+        "/weight",
+        &who,
+        &[
+            ("_csrf", &who.csrf),
+            ("date", "2026-01-03"),
+            ("weight_kg", "5000"),
+        ],
+    )
+    .await;
+    assert!(
+        body.contains("<html lang=\"de\">") && body.contains("Erlaubt sind Werte von 20 bis 500"),
+        "{body}"
+    );
+}
+
+async fn the_import_is_refused_whole_at_the_limit(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = app.admin().await;
+    let who = browser(&app, "import@example.org").await;
+    let (_, me) = app.get("/api/me", Some(&who.token)).await;
+    let id = me["profile"]["id"].as_str().unwrap().to_owned();
+    app.put(
+        &format!("/api/admin/users/{id}/restrictions/weight"),
+        Some(&admin),
+        json!({"limit": 3, "reason": "import test"}),
+    )
+    .await;
+    let upload = |csv: &str| {
+        let boundary = "b0undary";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"w.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n",
+            who.csrf
+        );
+        Request::post("/weight/import")
+            .header(header::COOKIE, &who.cookie)
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // A bad line is named; nothing is written.
+    let (status, _, body) = app
+        .send(upload("date,weight_kg\n2026-01-01,70\n2026-01-02,heavy\n"))
+        .await;
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("Line 3"), "{body}");
+    assert!(weights(&app, &who).await.is_empty());
+    // Four lines against a limit of three: refused whole.
+    let four = "2026-01-01,70\n2026-01-02;70,5;semicolon\n02.01.2026,71\n2026-01-04,71.5\n";
+    let (status, _, body) = app.send(upload(four)).await;
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("/plan"), "{body}");
+    assert!(weights(&app, &who).await.is_empty());
+    let (_, access) = app.get("/api/me/access/weight", Some(&who.token)).await;
+    assert_eq!(access["used"], 0);
+    // Three fit.
+    let (status, _, _) = app
+        .send(upload(
+            "2026-01-01,70\n2026-01-02;70,5;semicolon\n02.01.2026,71\n",
+        ))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let list = weights(&app, &who).await;
+    assert_eq!(list.len(), 3);
+    assert!(
+        list.iter()
+            .any(|w| w["weight_kg"] == 70.5 && w["note"] == "semicolon")
+    );
+}
+
+async fn languages_error_pages_and_headers(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let request = Request::get("/login")
+        .header(header::ACCEPT_LANGUAGE, "de-DE,de;q=0.9,en;q=0.5")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, body) = app.send(request).await;
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<html lang=\"de\">") && body.contains("Anmelden"));
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    // The cookie of the language switch wins over the header.
+    let request = Request::get("/login")
+        .header(header::ACCEPT_LANGUAGE, "de")
+        .header(header::COOKIE, "mitai_lang=en")
+        .body(Body::empty())
+        .unwrap();
+    let (_, _, body) = app.send(request).await;
+    assert!(String::from_utf8_lossy(&body).contains("<html lang=\"en\">"));
+    // A page that does not exist: the 404 page, in the layout; the API keeps its JSON.
+    let (status, body, headers) = page(&app, "/no/such/page", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(body.contains("Page not found") && body.contains("<header"));
+    let (status, body) = app.get("/api/no/such", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    // Assets: cached for a year under their hash; an old hash is gone.
+    let (_, body, _) = page(&app, "/login", None).await;
+    let css = body
+        .split("href=\"")
+        .find(|s| s.starts_with("/assets/"))
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, _, headers) = page(&app, &css, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let (status, _, _) = page(&app, "/assets/000000000000/app.css", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn every_page_renders_for_a_user_with_data(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let who = browser(&app, "full@example.org").await;
+    for (path, body) in [
+        (
+            "/api/weight",
+            json!({"date": "2026-01-01", "weight_kg": 80.5}),
+        ),
+        (
+            "/api/weight",
+            json!({"date": "2026-01-09", "weight_kg": 79.0}),
+        ),
+        (
+            "/api/circumference",
+            json!({"date": "2026-01-01", "waist": 90}),
+        ),
+        (
+            "/api/caliper",
+            json!({"date": "2026-01-02", "method": "jp7", "sex": "female", "age": 33, "sites": {"chest": 10, "midaxillary": 11, "triceps": 15, "subscapular": 12, "abdomen": 20, "suprailiac": 14, "thigh": 22}}),
+        ),
+        (
+            "/api/nutrition",
+            json!({"date": "2026-01-02", "kcal": 1900, "protein_g": 100, "carbs_g": 180, "fat_g": 60}),
+        ),
+        (
+            "/api/activity",
+            json!({"date": "2026-01-02", "kind": "swim", "minutes": 30}),
+        ),
+    ] {
+        let (status, answer) = app.post(path, Some(&who.token), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{path}: {answer}");
+    }
+    for path in [
+        "/",
+        "/weight",
+        "/weight?range=all",
+        "/weight?range=bogus&cursor=garbage",
+        "/measurements",
+        "/body-fat",
+        "/body-fat?method=jp7&sex=female",
+        "/nutrition",
+        "/activity",
+        "/photos",
+        "/photos?a=x&b=y",
+        "/insights",
+        "/plan",
+        "/account",
+    ] {
+        let (status, body, _) = page(&app, path, Some(&who)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert!(
+            body.contains("aria-current=\"page\"") || path == "/photos?a=x&b=y",
+            "{path}: the navigation marks the page"
+        );
+        assert!(!body.contains("Something went wrong"), "{path}");
+    }
+    let (_, body, _) = page(&app, "/body-fat", Some(&who)).await;
+    assert!(
+        body.contains("kg"),
+        "fat and lean mass from the nearest weight"
+    );
+}
+
+on_both_backends!(
+    pages_need_a_session_and_come_back_after_it,
+    forms_need_their_csrf_token,
+    a_form_sent_twice_creates_one_entry,
+    bad_values_get_messages_at_their_fields,
+    the_import_is_refused_whole_at_the_limit,
+    languages_error_pages_and_headers,
+    every_page_renders_for_a_user_with_data,
+);
