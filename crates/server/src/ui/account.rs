@@ -660,6 +660,31 @@ pub async fn change_password(
     render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
+/// The account page with the refusal of a gate or limit; other errors are error pages.
+fn refused(state: &AppState, member: &Member, mut page: AccountPage, e: ApiError) -> UiResult {
+    match refusal(state, member.lang(), &e) {
+        Some(r) => {
+            page.refusal = Some(r);
+            render_status(e.status(), &page)
+        }
+        None => Err(e.into()),
+    }
+}
+
+/// `POST /account/verification`: a new confirmation link for an unconfirmed address.
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    member: Member,
+    form: FormData,
+) -> UiResult {
+    form.check_csrf(&member.user)?;
+    match verification::resend(&state, member.profile()).await {
+        Ok(()) => Ok(super::see_other("/account?done=verification_sent")),
+        Err(e) if e.code() == ErrorCode::AlreadyVerified => Ok(super::see_other("/account")),
+        Err(e) => refused(&state, &member, account_page_for(&member, &state, None), e),
+    }
+}
+
 pub async fn logout_everywhere(
     State(state): State<AppState>,
     member: Member,
@@ -687,13 +712,7 @@ pub async fn invite(
             page.errors = FieldErrors::from_api(lang, &fields);
             render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
-        Err(e) => match refusal(&state, lang, &e) {
-            Some(r) => {
-                page.refusal = Some(r);
-                render_status(e.status(), &page)
-            }
-            None => Err(e.into()),
-        },
+        Err(e) => refused(&state, &member, page, e),
     }
 }
 
@@ -715,13 +734,6 @@ pub async fn export(
     };
     match crate::service::export::start(&state, member.profile(), format, ip).await {
         Ok(download) => Ok(crate::routes::export::attachment(download, format)?),
-        Err(e) => match refusal(&state, member.lang(), &e) {
-            Some(r) => {
-                let mut page = account_page_for(&member, &state, None);
-                page.refusal = Some(r);
-                render_status(e.status(), &page)
-            }
-            None => Err(e.into()),
-        },
+        Err(e) => refused(&state, &member, account_page_for(&member, &state, None), e),
     }
 }

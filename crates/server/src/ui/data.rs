@@ -412,6 +412,65 @@ async fn delete<T: EntryType>(
     )))
 }
 
+/// The GET handler of a data page (`$page`) and, with a type, its create handler
+/// (`$create`): create through the gate, then 303 to the page, or the page again with what
+/// went wrong.
+macro_rules! page_handlers {
+    ($page:ident, $view:ident) => {
+        async fn $page(
+            State(state): State<AppState>,
+            member: Member,
+            Params(query): Params<ListQuery>,
+        ) -> UiResult {
+            super::render(&$view(&state, &member, &query, query.done.as_deref()).await?)
+        }
+    };
+    ($page:ident, $create:ident, $view:ident, $type:ty, $body:ident) => {
+        page_handlers!($page, $view);
+
+        async fn $create(
+            State(state): State<AppState>,
+            member: Member,
+            ClientIp(ip): ClientIp,
+            form: FormData,
+        ) -> UiResult {
+            let outcome = create::<$type>(&state, &member, ip, &form, $body).await?;
+            let mut page = $view(&state, &member, &ListQuery::default(), None).await?;
+            match apply(outcome, &mut page.list, &form) {
+                None => Ok(super::see_other(&format!(
+                    "{}?done=entry_added",
+                    path_of(<$type as EntryType>::KIND)
+                ))),
+                Some(status) => render_status(status, &page),
+            }
+        }
+    };
+}
+
+page_handlers!(weight_page, weight_view);
+page_handlers!(body_fat_page, body_fat_view);
+page_handlers!(
+    measurements_page,
+    measurements_create,
+    measurements_view,
+    CircumferenceType,
+    circumference_body
+);
+page_handlers!(
+    nutrition_page,
+    nutrition_create,
+    nutrition_view,
+    NutritionType,
+    nutrition_body
+);
+page_handlers!(
+    activity_page,
+    activity_create,
+    activity_view,
+    ActivityType,
+    activity_body
+);
+
 // --- weight -------------------------------------------------------------------------------
 
 #[derive(Template)]
@@ -490,15 +549,6 @@ pub fn weight_chart(lang: Lang, entries: &[Entry]) -> (LineChart, Vec<(String, S
         &|d| lang.short_date(d),
     );
     (chart, table)
-}
-
-async fn weight_page(
-    State(state): State<AppState>,
-    member: Member,
-    Params(query): Params<ListQuery>,
-) -> UiResult {
-    let page = weight_view(&state, &member, &query, query.done.as_deref()).await?;
-    super::render(&page)
 }
 
 async fn weight_create(
@@ -645,29 +695,6 @@ fn site_value(c: &mitai_access::entries::Circumference, site: &str) -> Option<f6
     }
 }
 
-async fn measurements_page(
-    State(state): State<AppState>,
-    member: Member,
-    Params(query): Params<ListQuery>,
-) -> UiResult {
-    super::render(&measurements_view(&state, &member, &query, query.done.as_deref()).await?)
-}
-
-async fn measurements_create(
-    State(state): State<AppState>,
-    member: Member,
-    ClientIp(ip): ClientIp,
-    form: FormData,
-) -> UiResult {
-    let outcome =
-        create::<CircumferenceType>(&state, &member, ip, &form, circumference_body).await?;
-    let mut page = measurements_view(&state, &member, &ListQuery::default(), None).await?;
-    match apply(outcome, &mut page.list, &form) {
-        None => Ok(super::see_other("/measurements?done=entry_added")),
-        Some(status) => render_status(status, &page),
-    }
-}
-
 // --- body fat -----------------------------------------------------------------------------
 
 #[derive(Template)]
@@ -785,14 +812,6 @@ fn nearest(points: &[(NaiveDate, f64)], day: NaiveDate) -> Option<f64> {
         .map(|(_, w)| *w)
 }
 
-async fn body_fat_page(
-    State(state): State<AppState>,
-    member: Member,
-    Params(query): Params<ListQuery>,
-) -> UiResult {
-    super::render(&body_fat_view(&state, &member, &query, query.done.as_deref()).await?)
-}
-
 async fn body_fat_create(
     State(state): State<AppState>,
     member: Member,
@@ -879,28 +898,6 @@ async fn nutrition_view(
     })
 }
 
-async fn nutrition_page(
-    State(state): State<AppState>,
-    member: Member,
-    Params(query): Params<ListQuery>,
-) -> UiResult {
-    super::render(&nutrition_view(&state, &member, &query, query.done.as_deref()).await?)
-}
-
-async fn nutrition_create(
-    State(state): State<AppState>,
-    member: Member,
-    ClientIp(ip): ClientIp,
-    form: FormData,
-) -> UiResult {
-    let outcome = create::<NutritionType>(&state, &member, ip, &form, nutrition_body).await?;
-    let mut page = nutrition_view(&state, &member, &ListQuery::default(), None).await?;
-    match apply(outcome, &mut page.list, &form) {
-        None => Ok(super::see_other("/nutrition?done=entry_added")),
-        Some(status) => render_status(status, &page),
-    }
-}
-
 // --- activity -----------------------------------------------------------------------------
 
 #[derive(Template)]
@@ -955,26 +952,4 @@ async fn activity_view(
             &|v| lang.short_number(v, 0),
         ),
     })
-}
-
-async fn activity_page(
-    State(state): State<AppState>,
-    member: Member,
-    Params(query): Params<ListQuery>,
-) -> UiResult {
-    super::render(&activity_view(&state, &member, &query, query.done.as_deref()).await?)
-}
-
-async fn activity_create(
-    State(state): State<AppState>,
-    member: Member,
-    ClientIp(ip): ClientIp,
-    form: FormData,
-) -> UiResult {
-    let outcome = create::<ActivityType>(&state, &member, ip, &form, activity_body).await?;
-    let mut page = activity_view(&state, &member, &ListQuery::default(), None).await?;
-    match apply(outcome, &mut page.list, &form) {
-        None => Ok(super::see_other("/activity?done=entry_added")),
-        Some(status) => render_status(status, &page),
-    }
 }

@@ -74,6 +74,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/account/password", post(account::change_password))
         .route("/account/sessions", post(account::logout_everywhere))
         .route("/account/invitations", post(account::invite))
+        .route("/account/verification", post(account::resend_verification))
         .route("/account/export/{kind}", post(account::export))
         .route("/", get(dashboard::page))
         .merge(data::router())
