@@ -1,5 +1,6 @@
 //! The JSON shapes of the API (what the OpenAPI document describes).
 
+pub mod admin;
 pub mod entries;
 
 use chrono::{DateTime, Utc};

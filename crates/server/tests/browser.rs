@@ -508,6 +508,224 @@ fn every_page_is_narrow_and_accessible(backend: Backend) {
     }
 }
 
+// --- the admin pages ----------------------------------------------------------------------
+
+fn sign_in_admin(b: &Browser, app: &App) {
+    sign_in(b, app, "admin@example.org");
+}
+
+fn admin_changes_a_cell_and_the_plan_follows(backend: Backend) {
+    let app = App::start(backend);
+    app.user("planned@example.org");
+    let driver = Driver::start();
+    let admin = session(&driver, true);
+    sign_in_admin(&admin, &app);
+    admin.goto(&app.url("/admin/limits"));
+    let cell = admin.find("input[name='limit.free.weight']");
+    cell.clear();
+    cell.send_keys("3");
+    // Leaving the cell shows its change with the profiles it affects (htmx).
+    admin.find("input[name='limit.basic.weight']").click();
+    admin.wait_until("the review", Duration::from_secs(10), |b| {
+        b.exists_now("#pending .pending")
+    });
+    assert!(
+        admin.find("#pending").text().contains("Affects"),
+        "{}",
+        admin.find("#pending").text()
+    );
+    admin.find("#pending button[type=submit]").click();
+    wait_for_text(&admin, "Saved.");
+    assert_eq!(
+        admin
+            .find("input[name='limit.free.weight']")
+            .property("value"),
+        json!("3")
+    );
+    let user = session(&driver, true);
+    sign_in(&user, &app, "planned@example.org");
+    user.goto(&app.url("/plan"));
+    let row = user
+        .find_all("main table.table tbody tr")
+        .into_iter()
+        .map(|r| r.text())
+        .find(|t| t.starts_with("Weight entries"))
+        .unwrap();
+    assert!(row.contains("3 per month"), "{row}");
+}
+
+fn admin_makes_a_coupon_that_a_user_redeems(backend: Backend) {
+    let app = App::start(backend);
+    app.user("redeemer@example.org");
+    let driver = Driver::start();
+    let admin = session(&driver, true);
+    sign_in_admin(&admin, &app);
+    admin.goto(&app.url("/admin/coupons"));
+    admin.find("#n-kind option[value=single_use]").click();
+    admin.find("#n-tier option[value=premium]").click();
+    admin.find("input[name=code]").send_keys("WELCOME-2027");
+    let days = admin.find("form[method=post][action='/admin/coupons'] input[name=duration_days]");
+    days.clear();
+    days.send_keys("14");
+    admin
+        .find("form[method=post][action='/admin/coupons'] button[type=submit]")
+        .click();
+    admin.wait_until("the new code", Duration::from_secs(10), |b| {
+        b.exists_now("main [role=status] code")
+    });
+    let code = admin.find("main [role=status] code").text();
+    assert!(code.contains("WELCOME"), "{code}");
+    let user = session(&driver, true);
+    sign_in(&user, &app, "redeemer@example.org");
+    user.goto(&app.url("/plan"));
+    user.find("input[name=code]").send_keys(&code);
+    user.find("form[action='/plan/redeem'] button[type=submit]")
+        .click();
+    user.wait_until("the redemption", Duration::from_secs(10), |b| {
+        b.exists_now("main [role=status]")
+    });
+    assert_eq!(user.find(".hero .big").text(), "Premium");
+    // The coupon's page lists the redemption.
+    admin.goto(&app.url("/admin/coupons"));
+    admin.find("main table a[href^='/admin/coupons/']").click();
+    wait_for_text(&admin, "redeemer@example.org");
+}
+
+fn admin_pauses_and_resumes_a_grant(backend: Backend) {
+    let app = App::start(backend);
+    let id = app.user("granted@example.org");
+    let driver = Driver::start();
+    let admin = session(&driver, true);
+    sign_in_admin(&admin, &app);
+    admin.goto(&app.url(&format!("/admin/users/{id}")));
+    admin.find("#g-tier option[value=premium]").click();
+    let days = admin.find("form[action$='/grants'] input[name=days]");
+    days.clear();
+    days.send_keys("30");
+    admin
+        .find("form[action$='/grants'] button[type=submit]")
+        .click();
+    wait_for_text(&admin, "Grant added.");
+    assert!(admin.exists("svg.timeline rect.seg-running"));
+    assert!(admin.find(".grants .badge").text().contains("running"));
+    admin
+        .find(".grants input[name=reason]")
+        .send_keys("support ticket");
+    admin.find(".grants form[action$='/pause'] button").click();
+    wait_for_text(&admin, "The grant is changed.");
+    assert!(
+        admin
+            .find(".grants .badge")
+            .text()
+            .contains("paused by an administrator")
+    );
+    assert!(admin.exists("svg.timeline rect.seg-paused"));
+    assert!(admin.find(".grants").text().contains("support ticket"));
+    // The user sees it paused too.
+    let user = session(&driver, true);
+    sign_in(&user, &app, "granted@example.org");
+    user.goto(&app.url("/plan"));
+    assert!(user.find(".grants").text().contains("paused"));
+    admin.find(".grants form[action$='/resume'] button").click();
+    admin.wait_until("the grant running again", Duration::from_secs(10), |b| {
+        b.exists_now(".grants .badge.status-running")
+    });
+    assert!(admin.exists("svg.timeline rect.seg-running"));
+    user.refresh();
+    assert_eq!(user.find(".hero .big").text(), "Premium");
+}
+
+fn a_bad_setting_is_refused_at_its_field(backend: Backend) {
+    let app = App::start(backend);
+    let driver = Driver::start();
+    let admin = session(&driver, false);
+    sign_in_admin(&admin, &app);
+    admin.goto(&app.url("/admin/settings"));
+    let field = admin.find("#s-trial_days");
+    field.clear();
+    field.send_keys("-3");
+    field.submit_form();
+    admin.wait_until("the refusal", Duration::from_secs(10), |b| {
+        b.exists_now("#s-trial_days-e")
+    });
+    assert_eq!(
+        admin.find("#s-trial_days").attr("aria-invalid").as_deref(),
+        Some("true")
+    );
+    admin.goto(&app.url("/admin/settings"));
+    assert_eq!(
+        admin.find("#s-trial_days").property("value"),
+        json!("14"),
+        "the old value is kept"
+    );
+}
+
+/// Every admin page: a user gets the 403 page; the admin's pages are narrow and
+/// accessible, in English and in German.
+fn every_admin_page_is_guarded_narrow_and_accessible(backend: Backend) {
+    let app = App::start(backend);
+    let id = app.user("nosy@example.org");
+    let (_, coupon) = app.api(
+        "POST",
+        "/api/admin/coupons",
+        json!({"kind": "period", "tier": "basic", "period_ends_at": "2030-01-01T00:00:00Z", "campaign": "spring"}),
+    );
+    let coupon = coupon["id"].as_str().unwrap().to_owned();
+    let pages: Vec<String> = mitai_server::ui::admin::PAGES
+        .iter()
+        .filter(|p| !p.contains("export.csv"))
+        .map(|p| {
+            p.replace("{feature}", "weight")
+                .replace("{tier}", "basic")
+                .replace("{coupon}", &coupon)
+                .replace("{user}", &id)
+        })
+        .collect();
+    let driver = Driver::start();
+    let nosy = session(&driver, true);
+    sign_in(&nosy, &app, "nosy@example.org");
+    for path in &pages {
+        nosy.goto(&app.url(path));
+        assert_eq!(nosy.find("main h1").text(), "Not allowed", "{path}");
+    }
+    let admin = driver.session(SessionOptions {
+        width: 375,
+        height: 800,
+        ..SessionOptions::default()
+    });
+    sign_in_admin(&admin, &app);
+    for path in &pages {
+        admin.goto(&app.url(path));
+        admin.wait_until(path, Duration::from_secs(10), |b| b.exists_now("main h1"));
+        let width = admin.execute("return document.documentElement.scrollWidth", vec![]);
+        assert!(
+            width.as_u64().is_some_and(|w| w <= 375),
+            "{path} scrolls sideways: {width}"
+        );
+        let violations = axe_check(&admin);
+        assert!(
+            violations.is_empty(),
+            "{path}: {}",
+            serious_violations_report(&violations)
+        );
+    }
+    // The German admin UI.
+    admin.find("header button[name=language][value=de]").click();
+    admin.wait_until("German", Duration::from_secs(10), |b| {
+        b.find("html").attr("lang").as_deref() == Some("de")
+    });
+    admin.goto(&app.url("/admin"));
+    assert_eq!(admin.find("main h1").text(), "Verwaltung");
+    admin.goto(&app.url("/admin/limits"));
+    assert!(admin.find("main").text().contains("Änderungen prüfen"));
+    let violations = axe_check(&admin);
+    assert!(
+        violations.is_empty(),
+        "{}",
+        serious_violations_report(&violations)
+    );
+}
+
 macro_rules! on_both {
     ($($name:ident => $body:expr;)*) => {
         mod sqlite {
@@ -530,4 +748,9 @@ on_both! {
     german_ui => super::the_german_ui;
     cross_origin_form_post => super::a_cross_origin_form_post_is_refused;
     narrow_and_accessible => super::every_page_is_narrow_and_accessible;
+    admin_grid_cell => super::admin_changes_a_cell_and_the_plan_follows;
+    admin_coupon => super::admin_makes_a_coupon_that_a_user_redeems;
+    admin_grant_pause_resume => super::admin_pauses_and_resumes_a_grant;
+    admin_bad_setting => super::a_bad_setting_is_refused_at_its_field;
+    admin_pages => super::every_admin_page_is_guarded_narrow_and_accessible;
 }

@@ -396,6 +396,8 @@ pub trait UsageStore: Send + Sync {
     /// `false` if there was none.
     async fn delete_restriction(&self, profile_id: Uuid, feature_id: &str) -> Result<bool>;
     async fn restrictions(&self, profile_id: Uuid) -> Result<Vec<Restriction>>;
+    /// Every profile's restriction of one feature (expired ones included), by profile.
+    async fn restrictions_of_feature(&self, feature_id: &str) -> Result<Vec<Restriction>>;
 
     /// Usage of each (feature, period_start) bucket, in the order asked (0 when none).
     async fn usage(&self, profile_id: Uuid, buckets: &[(&str, DateTime<Utc>)]) -> Result<Vec<i64>>;

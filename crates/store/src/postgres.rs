@@ -64,7 +64,9 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<PgStore> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            // Generous: under a burst every request waits its turn for a connection rather
+            // than failing; the request timeout (60 s by default) bounds the wait.
+            .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;

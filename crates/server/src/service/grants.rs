@@ -187,3 +187,26 @@ pub async fn profile_view(
     let tier = effective_tier_id(state, profile).await?;
     Ok(crate::api::ProfileView::new(profile, tier))
 }
+
+/// The effective tier id of each profile (in order), with the grants of all of them read
+/// at once: for pages and figures over many profiles.
+pub async fn effective_tiers(state: &AppState, profiles: &[Profile]) -> ApiResult<Vec<String>> {
+    let registry = state.registry();
+    let now = state.now();
+    let ids: Vec<Uuid> = profiles.iter().map(|p| p.id).collect();
+    let mut by_profile: std::collections::HashMap<Uuid, Vec<Grant>> =
+        std::collections::HashMap::new();
+    for grant in state.store.grants_of(&ids).await? {
+        by_profile.entry(grant.profile_id).or_default().push(grant);
+    }
+    Ok(profiles
+        .iter()
+        .map(|p| {
+            let grants = by_profile.get(&p.id).map_or(&[][..], Vec::as_slice);
+            registry
+                .tier(effective_tier(&registry, p, grants, now))
+                .id
+                .clone()
+        })
+        .collect())
+}

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod activity;
+pub mod admin;
 pub mod ai;
 pub mod ai_data;
 pub mod coupons;

@@ -7,6 +7,7 @@
 //! viewer's language ([`Lang`]); every state-changing form carries a CSRF token bound to
 //! the session (signed-out forms rely on the cross-origin guard, `crate::csrf`).
 
+pub mod admin;
 pub mod assets;
 pub mod charts;
 mod i18n;
@@ -83,6 +84,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/insights/pipeline", post(insights::pipeline))
         .route("/plan", get(plan::page))
         .route("/plan/redeem", post(plan::redeem))
+        .merge(admin::router(state))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             error_pages,

@@ -88,9 +88,11 @@ macro_rules! impl_coupons_store {
             mut grants: Vec<$crate::coupons::Grant>,
             pauses: Vec<(uuid::Uuid, $crate::coupons::GrantPause)>,
         ) -> Vec<$crate::coupons::Grant> {
+            let index: std::collections::HashMap<uuid::Uuid, usize> =
+                grants.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
             for (grant_id, pause) in pauses {
-                if let Some(g) = grants.iter_mut().find(|g| g.id == grant_id) {
-                    g.pauses.push(pause);
+                if let Some(&i) = index.get(&grant_id) {
+                    grants[i].pauses.push(pause);
                 }
             }
             grants
@@ -455,6 +457,53 @@ macro_rules! impl_coupons_store {
                 .map(pause_from)
                 .collect::<$crate::Result<Vec<_>>>()?;
                 Ok(with_pauses(grants, pauses))
+            }
+
+            async fn grants_of(
+                &self,
+                profile_ids: &[uuid::Uuid],
+            ) -> $crate::Result<Vec<$crate::coupons::Grant>> {
+                let mut out = Vec::new();
+                for chunk in profile_ids.chunks(500) {
+                    let list = (1..=chunk.len())
+                        .map(|n| format!("${n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let grants_sql = format!(
+                        "{GRANT_SELECT} WHERE g.profile_id IN ({list}) \
+                         ORDER BY g.profile_id, g.created_at, g.id"
+                    );
+                    let mut q = sqlx::query(&grants_sql);
+                    for pid in chunk {
+                        q = q.bind(id(*pid));
+                    }
+                    let grants = q
+                        .fetch_all(self.reader())
+                        .await?
+                        .iter()
+                        .map(grant_from)
+                        .collect::<$crate::Result<Vec<_>>>()?;
+                    if grants.is_empty() {
+                        continue;
+                    }
+                    let pauses_sql = format!(
+                        "SELECT {PAUSE_COLUMNS} FROM grant_pauses p \
+                         JOIN access_grants g ON g.id = p.grant_id \
+                         WHERE g.profile_id IN ({list}) ORDER BY p.paused_at, p.id"
+                    );
+                    let mut q = sqlx::query(&pauses_sql);
+                    for pid in chunk {
+                        q = q.bind(id(*pid));
+                    }
+                    let pauses = q
+                        .fetch_all(self.reader())
+                        .await?
+                        .iter()
+                        .map(pause_from)
+                        .collect::<$crate::Result<Vec<_>>>()?;
+                    out.extend(with_pauses(grants, pauses));
+                }
+                Ok(out)
             }
 
             async fn pause_grant(

@@ -182,6 +182,22 @@ macro_rules! impl_usage_store {
                 .collect()
             }
 
+            async fn restrictions_of_feature(
+                &self,
+                feature_id: &str,
+            ) -> $crate::Result<Vec<Restriction>> {
+                sqlx::query(&format!(
+                    "SELECT {RESTRICTION_COLUMNS} FROM user_feature_restrictions \
+                     WHERE feature_id = $1 ORDER BY profile_id"
+                ))
+                .bind(feature_id)
+                .fetch_all(self.reader())
+                .await?
+                .iter()
+                .map(restriction_from)
+                .collect()
+            }
+
             async fn usage(
                 &self,
                 profile_id: uuid::Uuid,

@@ -1283,8 +1283,28 @@ async fn restrictions_put_replace_list_delete(db: &TestDb) {
         ..photos.clone()
     };
     s.put_restriction(&q_photos).await.unwrap();
-    assert_eq!(s.restrictions(q.id).await.unwrap(), [q_photos]);
+    assert_eq!(
+        s.restrictions(q.id).await.unwrap(),
+        std::slice::from_ref(&q_photos)
+    );
     assert_eq!(s.restrictions(p.id).await.unwrap().len(), 2);
+    // One feature's restrictions of every profile, by profile.
+    let mut of_photos = vec![photos3.clone(), q_photos.clone()];
+    of_photos.sort_by_key(|r| r.profile_id);
+    assert_eq!(
+        s.restrictions_of_feature("photos").await.unwrap(),
+        of_photos
+    );
+    assert_eq!(
+        s.restrictions_of_feature("ai_calls").await.unwrap(),
+        std::slice::from_ref(&ai)
+    );
+    assert!(
+        s.restrictions_of_feature("weight")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Unknown profile or feature.
     let err = s

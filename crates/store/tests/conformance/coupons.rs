@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 conformance! {
     plain: [
+        grants_of_many_profiles_come_in_one_call,
         redeem_commits_its_activity_and_mail_with_it,
         create_coupons_round_trips_every_field,
         create_coupons_inserts_many_in_one_call,
@@ -295,6 +296,46 @@ async fn total_grants(s: &dyn Store, profiles: &[Uuid]) -> usize {
         n += grants_of(s, p).await.len();
     }
     n
+}
+
+/// The grants of many profiles at once equal each profile's own list, pauses included.
+async fn grants_of_many_profiles_come_in_one_call(db: &TestDb) {
+    let s = store(db);
+    let ids = users(s, "many", 3).await;
+    for (i, &p) in ids.iter().enumerate() {
+        for j in 0..=i {
+            let g = admin_grant(
+                p,
+                "premium",
+                duration(10 + j as i64),
+                t0() + hours(j as i64),
+            );
+            let made = s.create_grant(&g).await.unwrap();
+            if j == 1 {
+                s.pause_grant(made.id, None, "check", t0() + hours(5))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let wanted = [ids[0], ids[2]];
+    let all = s.grants_of(&wanted).await.unwrap();
+    let mut expected = Vec::new();
+    let mut sorted = wanted.to_vec();
+    sorted.sort();
+    for p in sorted {
+        expected.extend(grants_of(s, p).await);
+    }
+    assert_eq!(all, expected);
+    assert_eq!(all.len(), 1 + 3);
+    assert_eq!(all.iter().filter(|g| !g.pauses.is_empty()).count(), 1);
+    assert!(s.grants_of(&[]).await.unwrap().is_empty());
+    // More than one chunk of ids.
+    let many: Vec<Uuid> = (0..1100)
+        .map(|_| Uuid::now_v7())
+        .chain(ids.iter().copied())
+        .collect();
+    assert_eq!(s.grants_of(&many).await.unwrap().len(), 1 + 2 + 3);
 }
 
 fn pause(

@@ -3,75 +3,17 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use mitai_store::coupons::{Coupon, CouponKind, CouponPatch};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{check_instant, check_text};
-use crate::api::{ErrorBody, Page, next_cursor, page_args};
+use crate::api::admin::{
+    Batch, BatchBody, CouponListParams, CouponPatchBody, CouponView, ExportParams, NewCouponBody,
+    PageParams, RedemptionView,
+};
+use crate::api::{ErrorBody, Page, page_args};
 use crate::auth::AdminUser;
-use crate::error::{ApiError, ApiResult, Json, Path, Query, double_option};
-use crate::service::coupons::{self, CouponSpec};
-use crate::service::export::csv;
+use crate::error::{ApiResult, Json, Path, Query};
+use crate::service::admin::coupons;
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CouponView {
-    pub id: Uuid,
-    /// The code as shown; redemption ignores case, spaces and dashes.
-    pub code: String,
-    /// `single_use`, `period` or `wellpass`.
-    pub kind: String,
-    pub tier: String,
-    pub duration_days: Option<i32>,
-    pub valid_from: Option<DateTime<Utc>>,
-    pub valid_until: Option<DateTime<Utc>>,
-    pub period_ends_at: Option<DateTime<Utc>>,
-    pub max_redemptions: Option<i32>,
-    pub redeemed_count: i32,
-    pub active: bool,
-    pub campaign: Option<String>,
-    pub note: Option<String>,
-    pub created_by: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<&Coupon> for CouponView {
-    fn from(c: &Coupon) -> CouponView {
-        CouponView {
-            id: c.id,
-            code: c.display_code.clone(),
-            kind: c.kind.as_str().to_owned(),
-            tier: c.tier_id.clone(),
-            duration_days: c.duration_days,
-            valid_from: c.valid_from,
-            valid_until: c.valid_until,
-            period_ends_at: c.period_ends_at,
-            max_redemptions: c.max_redemptions,
-            redeemed_count: c.redeemed_count,
-            active: c.active,
-            campaign: c.campaign.clone(),
-            note: c.note.clone(),
-            created_by: c.created_by,
-            created_at: c.created_at,
-        }
-    }
-}
-
-fn parse_kind(kind: &str) -> ApiResult<CouponKind> {
-    CouponKind::parse(kind)
-        .ok_or_else(|| ApiError::field("kind", "must be single_use, period or wellpass"))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CouponListParams {
-    pub campaign: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
 
 /// Coupons, optionally of one campaign.
 #[utoipa::path(get, path = "/coupons", tag = "admin", params(CouponListParams),
@@ -82,36 +24,9 @@ pub async fn list(
     Query(params): Query<CouponListParams>,
 ) -> ApiResult<Json<Page<CouponView>>> {
     let (limit, after) = page_args(params.limit, params.cursor.as_deref())?;
-    if let Some(campaign) = &params.campaign {
-        check_text("campaign", campaign, 500)?;
-    }
-    let mut items = state
-        .store
-        .list_coupons(params.campaign.as_deref(), after, limit + 1)
-        .await?;
-    let next_cursor = next_cursor(&mut items, limit, |c| c.id);
-    Ok(Json(Page {
-        items: items.iter().map(CouponView::from).collect(),
-        next_cursor,
-    }))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewCouponBody {
-    /// Without a code, one is generated (12 characters, 60 random bits).
-    pub code: Option<String>,
-    pub kind: String,
-    pub tier: String,
-    /// single_use: the length of the access it gives.
-    pub duration_days: Option<i32>,
-    pub valid_from: Option<DateTime<Utc>>,
-    pub valid_until: Option<DateTime<Utc>>,
-    /// period: when the access it gives ends.
-    pub period_ends_at: Option<DateTime<Utc>>,
-    pub max_redemptions: Option<i32>,
-    pub campaign: Option<String>,
-    pub note: Option<String>,
+    let campaign = params.campaign.as_deref();
+    let (items, next_cursor) = coupons::list(&state, campaign, limit, after).await?;
+    Ok(Json(Page { items, next_cursor }))
 }
 
 /// Create a coupon.
@@ -124,51 +39,8 @@ pub async fn create(
     AdminUser(admin): AdminUser,
     Json(body): Json<NewCouponBody>,
 ) -> ApiResult<(StatusCode, Json<CouponView>)> {
-    for (field, instant) in [
-        ("valid_from", body.valid_from),
-        ("valid_until", body.valid_until),
-        ("period_ends_at", body.period_ends_at),
-    ] {
-        if let Some(instant) = instant {
-            check_instant(field, instant)?;
-        }
-    }
-    let spec = CouponSpec {
-        code: body.code,
-        kind: parse_kind(&body.kind)?,
-        tier: body.tier,
-        duration_days: body.duration_days,
-        valid_from: body.valid_from,
-        valid_until: body.valid_until,
-        period_ends_at: body.period_ends_at,
-        max_redemptions: body.max_redemptions,
-        campaign: body.campaign,
-        note: body.note,
-    };
-    let coupon = coupons::build_coupon(&state, spec, admin.profile.id)?;
-    coupons::store_coupons(&state, std::slice::from_ref(&coupon)).await?;
-    Ok((StatusCode::CREATED, Json(CouponView::from(&coupon))))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BatchBody {
-    /// 1 to 10000.
-    pub count: i64,
-    /// Only `single_use`.
-    pub kind: String,
-    pub tier: String,
-    pub duration_days: i32,
-    pub campaign: String,
-    pub valid_until: Option<DateTime<Utc>>,
-    pub note: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Batch {
-    pub items: Vec<CouponView>,
-    /// Where the batch can be downloaded as CSV.
-    pub csv: String,
+    let coupon = coupons::create(&state, &admin.profile, body).await?;
+    Ok((StatusCode::CREATED, Json(coupon)))
 }
 
 /// Create many single-use coupons with generated codes, all or none.
@@ -180,61 +52,8 @@ pub async fn batch(
     AdminUser(admin): AdminUser,
     Json(body): Json<BatchBody>,
 ) -> ApiResult<(StatusCode, Json<Batch>)> {
-    if parse_kind(&body.kind)? != CouponKind::SingleUse {
-        return Err(ApiError::field("kind", "batches are single_use"));
-    }
-    if let Some(until) = body.valid_until {
-        check_instant("valid_until", until)?;
-    }
-    if !(1..=10_000).contains(&body.count) {
-        return Err(ApiError::field("count", "must be from 1 to 10000"));
-    }
-    let campaign = body.campaign.trim().to_owned();
-    if campaign.is_empty() {
-        return Err(ApiError::field("campaign", "must not be empty"));
-    }
-    let spec = CouponSpec {
-        code: None,
-        kind: CouponKind::SingleUse,
-        tier: body.tier,
-        duration_days: Some(body.duration_days),
-        valid_from: None,
-        valid_until: body.valid_until,
-        period_ends_at: None,
-        max_redemptions: None,
-        campaign: Some(campaign.clone()),
-        note: body.note,
-    };
-    let created =
-        coupons::create_batch(&state, spec, body.count as usize, admin.profile.id).await?;
-    let csv = format!(
-        "/api/admin/coupons/export.csv?campaign={}",
-        url_escape(&campaign)
-    );
-    Ok((
-        StatusCode::CREATED,
-        Json(Batch {
-            items: created.iter().map(CouponView::from).collect(),
-            csv,
-        }),
-    ))
-}
-
-fn url_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ExportParams {
-    pub campaign: String,
+    let batch = coupons::batch(&state, &admin.profile, body).await?;
+    Ok((StatusCode::CREATED, Json(batch)))
 }
 
 /// A campaign's coupons as CSV (code, tier, duration, validity, redemptions).
@@ -245,65 +64,16 @@ pub async fn export_csv(
     State(state): State<AppState>,
     Query(params): Query<ExportParams>,
 ) -> ApiResult<Response> {
-    check_text("campaign", &params.campaign, 500)?;
-    let mut out = csv::line(
-        [
-            "code",
-            "kind",
-            "tier",
-            "duration_days",
-            "valid_until",
-            "redeemed_count",
-            "active",
-        ]
-        .iter(),
-    );
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .list_coupons(Some(&params.campaign), after, 500)
-            .await?;
-        for c in &page {
-            out.push_str(&csv::line(
-                [
-                    c.display_code.clone(),
-                    c.kind.as_str().to_owned(),
-                    c.tier_id.clone(),
-                    c.duration_days.map(|d| d.to_string()).unwrap_or_default(),
-                    c.valid_until.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                    c.redeemed_count.to_string(),
-                    c.active.to_string(),
-                ]
-                .iter(),
-            ));
-        }
-        match page.last() {
-            Some(last) if page.len() == 500 => after = Some(last.id),
-            _ => break,
-        }
-    }
-    let name: String = params
-        .campaign
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(60)
-        .collect();
+    let (name, csv) = coupons::export_csv(&state, &params.campaign).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"coupons-{name}.csv\""),
+                format!("attachment; filename=\"{name}\""),
             ),
         ],
-        out,
+        csv,
     )
         .into_response())
 }
@@ -316,30 +86,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<CouponView>> {
-    let coupon = state.store.coupon(id).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(CouponView::from(&coupon)))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CouponPatchBody {
-    /// `false` deactivates: redemption then answers `invalid_coupon`.
-    pub active: Option<bool>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
-    pub valid_from: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
-    pub valid_until: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i32>)]
-    pub max_redemptions: Option<Option<i32>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub campaign: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub note: Option<Option<String>>,
+    Ok(Json(coupons::get(&state, id).await?))
 }
 
 /// Change a coupon's activity, window, cap, campaign or note.
@@ -352,86 +99,7 @@ pub async fn patch(
     Path(id): Path<Uuid>,
     Json(body): Json<CouponPatchBody>,
 ) -> ApiResult<Json<CouponView>> {
-    let coupon = state.store.coupon(id).await?.ok_or(ApiError::NotFound)?;
-    for (field, instant) in [
-        ("valid_from", body.valid_from),
-        ("valid_until", body.valid_until),
-    ] {
-        if let Some(Some(instant)) = instant {
-            check_instant(field, instant)?;
-        }
-    }
-    if let Some(max) = body.max_redemptions {
-        if coupon.kind == CouponKind::SingleUse {
-            return Err(ApiError::field(
-                "max_redemptions",
-                "a single_use coupon is redeemed once",
-            ));
-        }
-        if max.is_some_and(|m| m < coupon.redeemed_count.max(1) || m > 10_000_000) {
-            return Err(ApiError::field(
-                "max_redemptions",
-                "must be at least the redemptions so far (and at most 10000000)",
-            ));
-        }
-    }
-    let from = body.valid_from.unwrap_or(coupon.valid_from);
-    let until = body.valid_until.unwrap_or(coupon.valid_until);
-    if let (Some(from), Some(until)) = (from, until)
-        && until <= from
-    {
-        return Err(ApiError::field("valid_until", "must be after valid_from"));
-    }
-    for (field, value) in [("campaign", &body.campaign), ("note", &body.note)] {
-        if value
-            .as_ref()
-            .and_then(|v| v.as_ref())
-            .is_some_and(|v| v.chars().count() > 500)
-        {
-            return Err(ApiError::field(field, "must be at most 500 characters"));
-        }
-    }
-    let patch = CouponPatch {
-        active: body.active,
-        valid_from: body.valid_from,
-        valid_until: body.valid_until,
-        max_redemptions: body.max_redemptions,
-        campaign: body.campaign,
-        note: body.note,
-    };
-    match state.store.update_coupon(id, &patch).await {
-        Ok(Some(c)) => Ok(Json(CouponView::from(&c))),
-        Ok(None) => Err(ApiError::NotFound),
-        // A redemption raced the lowered cap; the database kept the invariant.
-        Err(mitai_store::StoreError::Conflict(_)) | Err(mitai_store::StoreError::Database(_))
-            if body.max_redemptions.is_some() =>
-        {
-            Err(ApiError::field(
-                "max_redemptions",
-                "must be at least the redemptions so far",
-            ))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RedemptionView {
-    pub id: Uuid,
-    pub profile_id: Uuid,
-    pub email: String,
-    pub grant_id: Option<Uuid>,
-    pub redeemed_at: DateTime<Utc>,
-    /// `YYYY-MM` for Wellpass coupons.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub period: String,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
+    Ok(Json(coupons::update(&state, id, body).await?))
 }
 
 /// Who redeemed a coupon, when, and which grant it gave.
@@ -444,22 +112,6 @@ pub async fn redemptions(
     Path(id): Path<Uuid>,
     Query(params): Query<PageParams>,
 ) -> ApiResult<Json<Page<RedemptionView>>> {
-    state.store.coupon(id).await?.ok_or(ApiError::NotFound)?;
-    let (limit, after) = page_args(params.limit, params.cursor.as_deref())?;
-    let mut rows = state.store.redemptions(id, after, limit + 1).await?;
-    let next_cursor = next_cursor(&mut rows, limit, |r| r.id);
-    Ok(Json(Page {
-        items: rows
-            .into_iter()
-            .map(|r| RedemptionView {
-                id: r.id,
-                profile_id: r.profile_id,
-                email: r.profile_email,
-                grant_id: r.access_grant_id,
-                redeemed_at: r.redeemed_at,
-                period: r.period_key,
-            })
-            .collect(),
-        next_cursor,
-    }))
+    let (items, next_cursor) = coupons::redemptions(&state, id, &params).await?;
+    Ok(Json(Page { items, next_cursor }))
 }

@@ -1,72 +1,19 @@
 //! The tier × feature matrix.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use super::check_limit;
-use crate::api::{ErrorBody, FeatureView, TierView};
-use crate::error::{ApiError, ApiResult, Json, Path, double_option};
+use crate::api::ErrorBody;
+use crate::api::admin::{Cell, LimitBody, Matrix};
+use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::service::admin::limits;
 use crate::state::AppState;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Matrix {
-    pub tiers: Vec<TierView>,
-    pub features: Vec<FeatureView>,
-    /// `limits[tier][feature]`: `null` = unlimited. A missing cell falls back to the
-    /// feature's default limit.
-    #[schema(value_type = Object)]
-    pub limits: BTreeMap<String, BTreeMap<String, Option<i64>>>,
-}
 
 /// The whole matrix.
 #[utoipa::path(get, path = "/tier-limits", tag = "admin",
     responses((status = 200, body = Matrix)), security(("bearer" = [])))]
 pub async fn matrix(State(state): State<AppState>) -> Json<Matrix> {
-    let registry = state.registry();
-    let mut limits: BTreeMap<String, BTreeMap<String, Option<i64>>> = registry
-        .tiers()
-        .iter()
-        .map(|t| (t.id.clone(), BTreeMap::new()))
-        .collect();
-    for (tier, feature, limit) in registry.tier_limits() {
-        limits
-            .entry(tier.id.clone())
-            .or_default()
-            .insert(feature.id.clone(), limit);
-    }
-    Json(Matrix {
-        tiers: registry.tiers().iter().map(TierView::from).collect(),
-        features: registry.features().iter().map(FeatureView::from).collect(),
-        limits,
-    })
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LimitBody {
-    /// `null` = unlimited, 0 = disabled, N = uses per reset period. Required.
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
-    pub limit: Option<Option<i64>>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Cell {
-    pub tier: String,
-    pub feature: String,
-    pub limit: Option<i64>,
-}
-
-fn known(state: &AppState, tier: &str, feature: &str) -> ApiResult<()> {
-    let registry = state.registry();
-    if registry.tier_by_id(tier).is_none() || registry.feature_by_id(feature).is_none() {
-        return Err(ApiError::NotFound);
-    }
-    Ok(())
+    Json(limits::matrix(&state))
 }
 
 /// Set one cell.
@@ -79,21 +26,12 @@ pub async fn put(
     Path((tier, feature)): Path<(String, String)>,
     Json(body): Json<LimitBody>,
 ) -> ApiResult<Json<Cell>> {
-    known(&state, &tier, &feature)?;
-    let limit = body
-        .limit
-        .ok_or_else(|| ApiError::field("limit", "is required (null for unlimited)"))?;
-    let limit = check_limit("limit", limit)?;
-    state
-        .store
-        .set_tier_limit(&tier, &feature, limit, state.now())
-        .await?;
-    state.registry_changed().await?;
-    Ok(Json(Cell {
-        tier,
-        feature,
-        limit,
-    }))
+    // An absent `limit` (unlike `null`) is refused, but an unknown cell answers 404 first.
+    let Some(limit) = body.limit else {
+        limits::check_cell(&state, &tier, &feature)?;
+        return Err(ApiError::field("limit", "is required (null for unlimited)"));
+    };
+    Ok(Json(limits::set(&state, &tier, &feature, limit).await?))
 }
 
 /// Remove one cell: the feature's default limit applies to the tier again.
@@ -105,8 +43,6 @@ pub async fn delete(
     State(state): State<AppState>,
     Path((tier, feature)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    known(&state, &tier, &feature)?;
-    state.store.delete_tier_limit(&tier, &feature).await?;
-    state.registry_changed().await?;
+    limits::reset(&state, &tier, &feature).await?;
     Ok(StatusCode::NO_CONTENT)
 }

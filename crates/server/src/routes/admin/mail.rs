@@ -1,63 +1,12 @@
 //! The mail outbox as admins see it (without the messages' data, which holds tokens).
 
 use axum::extract::State;
-use chrono::{DateTime, Utc};
-use mitai_store::{MailStatus, OutboxMail};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
+use crate::api::admin::{MailParams, MailView};
 use crate::api::{ErrorBody, Page};
-use crate::error::{ApiError, ApiResult, Json, Query};
+use crate::error::{ApiResult, Json, Query};
+use crate::service::admin::mail;
 use crate::state::AppState;
-
-/// One message of the outbox.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MailView {
-    pub id: Uuid,
-    pub to: String,
-    /// `verify_email`, `invitation`, `password_reset`, `trial_ending`, `grant_expiring`
-    /// or `coupon_redeemed`.
-    pub template: String,
-    pub language: String,
-    /// `pending`, `sending`, `sent` or `failed` (given up).
-    pub status: String,
-    /// Sending attempts so far.
-    pub attempts: i32,
-    /// Pending: the next attempt. Sending: when the sender's lease runs out.
-    pub next_attempt_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-}
-
-impl From<OutboxMail> for MailView {
-    fn from(m: OutboxMail) -> MailView {
-        MailView {
-            id: m.id,
-            to: m.to,
-            template: m.template,
-            language: m.language,
-            status: m.status.as_str().to_owned(),
-            attempts: m.attempts,
-            next_attempt_at: m.next_attempt_at,
-            last_error: m.last_error,
-            created_at: m.created_at,
-            sent_at: m.sent_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct MailParams {
-    /// `pending`, `sending`, `sent` or `failed`.
-    pub status: Option<String>,
-    /// 1–500, default 50.
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
 
 /// The outbox, oldest first.
 #[utoipa::path(get, path = "/mail", tag = "admin", params(MailParams),
@@ -68,33 +17,6 @@ pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<MailParams>,
 ) -> ApiResult<Json<Page<MailView>>> {
-    let status = match params.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(MailStatus::parse(s).ok_or_else(|| {
-            ApiError::field("status", "must be pending, sending, sent or failed")
-        })?),
-    };
-    let limit = match params.limit {
-        None => 50,
-        Some(n) if (1..=500).contains(&n) => n,
-        Some(_) => return Err(ApiError::field("limit", "must be from 1 to 500")),
-    };
-    let after = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(
-            Uuid::parse_str(c)
-                .map_err(|_| ApiError::field("cursor", "is not a cursor of this list"))?,
-        ),
-    };
-    let mut items = state.store.outbox(status, after, limit + 1).await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(usize::try_from(limit).unwrap_or(0));
-        items.last().map(|m| m.id.to_string())
-    } else {
-        None
-    };
-    Ok(Json(Page {
-        items: items.into_iter().map(MailView::from).collect(),
-        next_cursor,
-    }))
+    let (items, next_cursor) = mail::list(&state, &params).await?;
+    Ok(Json(Page { items, next_cursor }))
 }

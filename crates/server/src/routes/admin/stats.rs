@@ -1,141 +1,20 @@
 //! Statistics: the global figures and one profile's aggregates.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::ErrorBody;
-use crate::error::{ApiError, ApiResult, Json, Path};
-use crate::service::activity;
+use crate::api::admin::{Stats, UserStatsView};
+use crate::error::{ApiResult, Json, Path};
+use crate::service::admin::stats;
 use crate::state::AppState;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProfileCounts {
-    pub total: i64,
-    pub disabled: i64,
-    /// Enabled profiles by their effective tier now (base tier, trial, grants); every
-    /// tier is listed.
-    pub by_effective_tier: BTreeMap<String, i64>,
-}
-
-/// Profiles with an event of their own (login, use of a feature, …) in the period.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ActiveCounts {
-    pub last_1_day: i64,
-    pub last_7_days: i64,
-    pub last_30_days: i64,
-}
-
-/// One feature on one day (UTC).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FeatureDayView {
-    pub day: NaiveDate,
-    pub feature: String,
-    /// Successful consumptions.
-    pub uses: i64,
-    /// Units spent by them.
-    pub amount: i64,
-    /// Consumptions refused because the limit was reached.
-    pub limit_reached: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CouponRedemptionsView {
-    pub coupon_id: Uuid,
-    pub code: String,
-    pub campaign: Option<String>,
-    pub tier: String,
-    pub redemptions: i64,
-    pub last_redeemed_at: DateTime<Utc>,
-}
-
-/// Messages in the outbox by status.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MailCountsView {
-    pub pending: i64,
-    pub sending: i64,
-    pub sent: i64,
-    pub failed: i64,
-}
-
-/// The global figures.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Stats {
-    pub generated_at: DateTime<Utc>,
-    pub profiles: ProfileCounts,
-    pub active_profiles: ActiveCounts,
-    /// Days with any use or refusal, oldest first: the last 30 UTC days, today included.
-    pub feature_usage_per_day: Vec<FeatureDayView>,
-    /// Coupons with at least one redemption, most redeemed first.
-    pub redemptions_per_coupon: Vec<CouponRedemptionsView>,
-    pub mail: MailCountsView,
-}
 
 /// Global statistics: profiles by effective tier, active profiles, use and refusals per
 /// feature and day, redemptions per coupon, the mail outbox.
 #[utoipa::path(get, path = "/stats", tag = "admin",
     responses((status = 200, body = Stats)), security(("bearer" = [])))]
 pub async fn global(State(state): State<AppState>) -> ApiResult<Json<Stats>> {
-    let s = activity::global(&state).await?;
-    Ok(Json(Stats {
-        generated_at: s.now,
-        profiles: ProfileCounts {
-            total: s.profiles_total,
-            disabled: s.profiles_disabled,
-            by_effective_tier: s.by_effective_tier,
-        },
-        active_profiles: ActiveCounts {
-            last_1_day: s.active[0],
-            last_7_days: s.active[1],
-            last_30_days: s.active[2],
-        },
-        feature_usage_per_day: s
-            .feature_days
-            .into_iter()
-            .map(|d| FeatureDayView {
-                day: d.day,
-                feature: d.feature,
-                uses: d.uses,
-                amount: d.amount,
-                limit_reached: d.limit_reached,
-            })
-            .collect(),
-        redemptions_per_coupon: s
-            .coupons
-            .into_iter()
-            .map(|c| CouponRedemptionsView {
-                coupon_id: c.coupon_id,
-                code: c.code,
-                campaign: c.campaign,
-                tier: c.tier_id,
-                redemptions: c.redemptions,
-                last_redeemed_at: c.last_redeemed_at,
-            })
-            .collect(),
-        mail: MailCountsView {
-            pending: s.mail.pending,
-            sending: s.mail.sending,
-            sent: s.mail.sent,
-            failed: s.mail.failed,
-        },
-    }))
-}
-
-/// One profile's aggregates, kept current with every logged event.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserStatsView {
-    pub profile_id: Uuid,
-    pub logins: i64,
-    pub last_login_at: Option<DateTime<Utc>>,
-    pub last_active_at: Option<DateTime<Utc>>,
-    /// Units used per feature, ever: `{"weight": 12, …}`.
-    #[schema(value_type = Object)]
-    pub feature_totals: serde_json::Value,
-    pub redemptions: i64,
+    Ok(Json(stats::global(&state).await?))
 }
 
 /// A profile's statistics.
@@ -146,14 +25,5 @@ pub async fn user(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<UserStatsView>> {
-    let profile = state.store.profile(id).await?.ok_or(ApiError::NotFound)?;
-    let s = activity::of_profile(&state, &profile).await?;
-    Ok(Json(UserStatsView {
-        profile_id: s.profile_id,
-        logins: s.logins,
-        last_login_at: s.last_login_at,
-        last_active_at: s.last_active_at,
-        feature_totals: s.feature_totals,
-        redemptions: s.redemptions,
-    }))
+    Ok(Json(stats::user(&state, id).await?))
 }

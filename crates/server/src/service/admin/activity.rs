@@ -1,0 +1,94 @@
+//! The activity log as admins read it: newest first, with filters and cursor paging.
+
+use chrono::{DateTime, Utc};
+use mitai_store::ActivityFilter;
+use uuid::Uuid;
+
+use crate::api::admin::{ActivityLogEntry, ActivityParams};
+use crate::error::{ApiError, ApiResult};
+use crate::service::activity;
+use crate::state::AppState;
+
+/// A page of the log, newest first, filtered by `params`, and the next (older) page's
+/// cursor. Refuses every bad parameter at once, each named (422).
+pub async fn list(
+    state: &AppState,
+    params: &ActivityParams,
+) -> ApiResult<(Vec<ActivityLogEntry>, Option<String>)> {
+    let (filter, cursor, limit) = parse(params)?;
+    let (items, next) = activity::list(state, &filter, cursor, limit).await?;
+    Ok((
+        items.into_iter().map(ActivityLogEntry::from).collect(),
+        next.map(|id| id.to_string()),
+    ))
+}
+
+/// Empty values count as absent (`?action=` filters nothing).
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The filter, the cursor and the page size; each bad value is named.
+fn parse(params: &ActivityParams) -> ApiResult<(ActivityFilter, Option<Uuid>, i64)> {
+    let mut fields = std::collections::BTreeMap::new();
+    let mut uuid = |field: &str, value: Option<&str>, why: &str| {
+        value.and_then(|v| {
+            Uuid::parse_str(v)
+                .map_err(|_| fields.insert(field.to_owned(), why.to_owned()))
+                .ok()
+        })
+    };
+    let profile_id = uuid("profile_id", given(&params.profile_id), "must be a UUID");
+    let cursor = uuid(
+        "cursor",
+        given(&params.cursor),
+        "is not a cursor of this list",
+    );
+    let action = given(&params.action).map(str::to_owned);
+    if let Some(a) = &action {
+        let ok = a.len() <= 64
+            && a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            fields.insert(
+                "action".to_owned(),
+                "must be an action name such as login_failed".to_owned(),
+            );
+        }
+    }
+    let since = given(&params.since).and_then(|s| {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+            .filter(|t| (1970..=9999).contains(&chrono::Datelike::year(t)))
+            .or_else(|| {
+                fields.insert(
+                    "since".to_owned(),
+                    "must be an RFC 3339 instant, e.g. 2025-03-14T00:00:00Z".to_owned(),
+                );
+                None
+            })
+    });
+    let limit = match given(&params.limit) {
+        None => 50,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=500).contains(&n) => n,
+            _ => {
+                fields.insert("limit".to_owned(), "must be from 1 to 500".to_owned());
+                50
+            }
+        },
+    };
+    if !fields.is_empty() {
+        return Err(ApiError::Invalid {
+            message: "some query parameters are invalid".into(),
+            fields,
+        });
+    }
+    let filter = ActivityFilter {
+        profile_id,
+        action,
+        since,
+    };
+    Ok((filter, cursor, limit))
+}

@@ -1,0 +1,270 @@
+//! Admin coupons: create (one or a batch), list, change, redemptions, CSV export.
+
+use mitai_store::coupons::{CouponKind, CouponPatch};
+use mitai_store::{Profile, StoreError};
+use uuid::Uuid;
+
+use super::{check_instant, check_text};
+use crate::api::admin::{
+    Batch, BatchBody, CouponPatchBody, CouponView, NewCouponBody, PageParams, RedemptionView,
+};
+use crate::api::{next_cursor, page_args};
+use crate::error::{ApiError, ApiResult};
+use crate::service::coupons::{self, CouponSpec};
+use crate::service::export::csv;
+use crate::state::AppState;
+
+/// A page of coupons (`limit` of them after `after`), optionally of one campaign, and
+/// the next cursor. Refuses a campaign over 500 characters.
+pub async fn list(
+    state: &AppState,
+    campaign: Option<&str>,
+    limit: i64,
+    after: Option<Uuid>,
+) -> ApiResult<(Vec<CouponView>, Option<String>)> {
+    if let Some(campaign) = campaign {
+        check_text("campaign", campaign, 500)?;
+    }
+    let mut items = state.store.list_coupons(campaign, after, limit + 1).await?;
+    let next_cursor = next_cursor(&mut items, limit, |c| c.id);
+    Ok((items.iter().map(CouponView::from).collect(), next_cursor))
+}
+
+/// Creates a coupon (generating a code when none is given). Refuses bad instants, kind
+/// or other values by the coupon rules (422) and a code in use (409 `code_taken`).
+pub async fn create(
+    state: &AppState,
+    admin: &Profile,
+    body: NewCouponBody,
+) -> ApiResult<CouponView> {
+    for (field, instant) in [
+        ("valid_from", body.valid_from),
+        ("valid_until", body.valid_until),
+        ("period_ends_at", body.period_ends_at),
+    ] {
+        if let Some(instant) = instant {
+            check_instant(field, instant)?;
+        }
+    }
+    let spec = CouponSpec {
+        code: body.code,
+        kind: parse_kind(&body.kind)?,
+        tier: body.tier,
+        duration_days: body.duration_days,
+        valid_from: body.valid_from,
+        valid_until: body.valid_until,
+        period_ends_at: body.period_ends_at,
+        max_redemptions: body.max_redemptions,
+        campaign: body.campaign,
+        note: body.note,
+    };
+    let coupon = coupons::build_coupon(state, spec, admin.id)?;
+    coupons::store_coupons(state, std::slice::from_ref(&coupon)).await?;
+    Ok(CouponView::from(&coupon))
+}
+
+/// Creates `count` single-use coupons with generated codes, all or none, and names the
+/// campaign's CSV export. Refuses another kind, a bad `valid_until`, a count outside
+/// 1–10000 and an empty campaign (422).
+pub async fn batch(state: &AppState, admin: &Profile, body: BatchBody) -> ApiResult<Batch> {
+    if parse_kind(&body.kind)? != CouponKind::SingleUse {
+        return Err(ApiError::field("kind", "batches are single_use"));
+    }
+    if let Some(until) = body.valid_until {
+        check_instant("valid_until", until)?;
+    }
+    if !(1..=10_000).contains(&body.count) {
+        return Err(ApiError::field("count", "must be from 1 to 10000"));
+    }
+    let campaign = body.campaign.trim().to_owned();
+    if campaign.is_empty() {
+        return Err(ApiError::field("campaign", "must not be empty"));
+    }
+    let spec = CouponSpec {
+        code: None,
+        kind: CouponKind::SingleUse,
+        tier: body.tier,
+        duration_days: Some(body.duration_days),
+        valid_from: None,
+        valid_until: body.valid_until,
+        period_ends_at: None,
+        max_redemptions: None,
+        campaign: Some(campaign.clone()),
+        note: body.note,
+    };
+    let created = coupons::create_batch(state, spec, body.count as usize, admin.id).await?;
+    let csv = format!(
+        "/api/admin/coupons/export.csv?campaign={}",
+        url_escape(&campaign)
+    );
+    Ok(Batch {
+        items: created.iter().map(CouponView::from).collect(),
+        csv,
+    })
+}
+
+/// A campaign's coupons as CSV: the file name (`coupons-<campaign>.csv`, made safe) and
+/// the text. Refuses a campaign over 500 characters.
+pub async fn export_csv(state: &AppState, campaign: &str) -> ApiResult<(String, String)> {
+    check_text("campaign", campaign, 500)?;
+    let mut out = csv::line(
+        [
+            "code",
+            "kind",
+            "tier",
+            "duration_days",
+            "valid_until",
+            "redeemed_count",
+            "active",
+        ]
+        .iter(),
+    );
+    let mut after = None;
+    loop {
+        let page = state.store.list_coupons(Some(campaign), after, 500).await?;
+        for c in &page {
+            out.push_str(&csv::line(
+                [
+                    c.display_code.clone(),
+                    c.kind.as_str().to_owned(),
+                    c.tier_id.clone(),
+                    c.duration_days.map(|d| d.to_string()).unwrap_or_default(),
+                    c.valid_until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    c.redeemed_count.to_string(),
+                    c.active.to_string(),
+                ]
+                .iter(),
+            ));
+        }
+        match page.last() {
+            Some(last) if page.len() == 500 => after = Some(last.id),
+            _ => break,
+        }
+    }
+    let name: String = campaign
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    Ok((format!("coupons-{name}.csv"), out))
+}
+
+/// One coupon; 404 if there is none.
+pub async fn get(state: &AppState, id: Uuid) -> ApiResult<CouponView> {
+    let coupon = state.store.coupon(id).await?.ok_or(ApiError::NotFound)?;
+    Ok(CouponView::from(&coupon))
+}
+
+/// Changes a coupon's activity, window, cap, campaign or note. Refuses an unknown
+/// coupon (404), bad instants, a cap on a single-use coupon or below the redemptions so
+/// far, a window ending before it starts and long texts (422).
+pub async fn update(state: &AppState, id: Uuid, body: CouponPatchBody) -> ApiResult<CouponView> {
+    let coupon = state.store.coupon(id).await?.ok_or(ApiError::NotFound)?;
+    for (field, instant) in [
+        ("valid_from", body.valid_from),
+        ("valid_until", body.valid_until),
+    ] {
+        if let Some(Some(instant)) = instant {
+            check_instant(field, instant)?;
+        }
+    }
+    if let Some(max) = body.max_redemptions {
+        if coupon.kind == CouponKind::SingleUse {
+            return Err(ApiError::field(
+                "max_redemptions",
+                "a single_use coupon is redeemed once",
+            ));
+        }
+        if max.is_some_and(|m| m < coupon.redeemed_count.max(1) || m > 10_000_000) {
+            return Err(ApiError::field(
+                "max_redemptions",
+                "must be at least the redemptions so far (and at most 10000000)",
+            ));
+        }
+    }
+    let from = body.valid_from.unwrap_or(coupon.valid_from);
+    let until = body.valid_until.unwrap_or(coupon.valid_until);
+    if let (Some(from), Some(until)) = (from, until)
+        && until <= from
+    {
+        return Err(ApiError::field("valid_until", "must be after valid_from"));
+    }
+    for (field, value) in [("campaign", &body.campaign), ("note", &body.note)] {
+        if value
+            .as_ref()
+            .and_then(|v| v.as_ref())
+            .is_some_and(|v| v.chars().count() > 500)
+        {
+            return Err(ApiError::field(field, "must be at most 500 characters"));
+        }
+    }
+    let patch = CouponPatch {
+        active: body.active,
+        valid_from: body.valid_from,
+        valid_until: body.valid_until,
+        max_redemptions: body.max_redemptions,
+        campaign: body.campaign,
+        note: body.note,
+    };
+    match state.store.update_coupon(id, &patch).await {
+        Ok(Some(c)) => Ok(CouponView::from(&c)),
+        Ok(None) => Err(ApiError::NotFound),
+        // A redemption raced the lowered cap; the database kept the invariant.
+        Err(StoreError::Conflict(_)) | Err(StoreError::Database(_))
+            if patch.max_redemptions.is_some() =>
+        {
+            Err(ApiError::field(
+                "max_redemptions",
+                "must be at least the redemptions so far",
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A page of a coupon's redemptions (who, when, which grant) and the next cursor.
+/// Refuses an unknown coupon (404), then bad paging (422).
+pub async fn redemptions(
+    state: &AppState,
+    id: Uuid,
+    params: &PageParams,
+) -> ApiResult<(Vec<RedemptionView>, Option<String>)> {
+    state.store.coupon(id).await?.ok_or(ApiError::NotFound)?;
+    let (limit, after) = page_args(params.limit, params.cursor.as_deref())?;
+    let mut rows = state.store.redemptions(id, after, limit + 1).await?;
+    let next_cursor = next_cursor(&mut rows, limit, |r| r.id);
+    let items = rows
+        .into_iter()
+        .map(|r| RedemptionView {
+            id: r.id,
+            profile_id: r.profile_id,
+            email: r.profile_email,
+            grant_id: r.access_grant_id,
+            redeemed_at: r.redeemed_at,
+            period: r.period_key,
+        })
+        .collect();
+    Ok((items, next_cursor))
+}
+
+fn parse_kind(kind: &str) -> ApiResult<CouponKind> {
+    CouponKind::parse(kind)
+        .ok_or_else(|| ApiError::field("kind", "must be single_use, period or wellpass"))
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

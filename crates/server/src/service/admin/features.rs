@@ -1,0 +1,123 @@
+//! The feature registry: list, add and change the limitable features.
+
+use mitai_access::{Feature, FeatureKind, ResetPeriod};
+use mitai_store::StoreError;
+
+use super::{check_limit, check_slug, check_text};
+use crate::api::FeatureView;
+use crate::api::admin::{FeaturePatch, NewFeatureBody};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::state::AppState;
+
+/// All features, in display order.
+pub fn list(state: &AppState) -> Vec<FeatureView> {
+    let registry = state.registry();
+    registry.features().iter().map(FeatureView::from).collect()
+}
+
+/// One feature; 404 if there is none with this id.
+pub fn get(state: &AppState, id: &str) -> ApiResult<FeatureView> {
+    let registry = state.registry();
+    let feature = registry.feature_by_id(id).ok_or(ApiError::NotFound)?;
+    Ok(FeatureView::from(feature))
+}
+
+/// Adds a feature and reloads the registry. Refuses a bad id, kind, period, limit or
+/// text (422), and an id in use (409 `id_taken`).
+pub async fn create(state: &AppState, body: NewFeatureBody) -> ApiResult<FeatureView> {
+    check_slug("id", &body.id)?;
+    let feature = Feature {
+        id: body.id,
+        name: body.name.trim().to_owned(),
+        description: body.description.unwrap_or_default(),
+        category: body.category.unwrap_or_else(|| "data".into()),
+        kind: parse_kind(&body.kind)?,
+        unit: body.unit,
+        reset_period: parse_period(&body.reset_period)?,
+        default_limit: check_limit("default_limit", body.default_limit.unwrap_or(Some(0)))?,
+        active: body.active.unwrap_or(true),
+        sort_order: body.sort_order.unwrap_or(0),
+    };
+    check_feature_text(&feature)?;
+    match state.store.create_feature(&feature, state.now()).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::refused(
+                ErrorCode::IdTaken,
+                "a feature with this id exists",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    state.registry_changed().await?;
+    Ok(FeatureView::from(&feature))
+}
+
+/// Changes a feature (absent fields stay as they are) and reloads the registry.
+/// Refuses an unknown id (404) and bad values (422).
+pub async fn update(state: &AppState, id: &str, patch: FeaturePatch) -> ApiResult<FeatureView> {
+    let registry = state.registry();
+    let mut f = registry
+        .feature_by_id(id)
+        .ok_or(ApiError::NotFound)?
+        .clone();
+    if let Some(name) = patch.name {
+        f.name = name.trim().to_owned();
+    }
+    if let Some(description) = patch.description {
+        f.description = description;
+    }
+    if let Some(category) = patch.category {
+        f.category = category;
+    }
+    if let Some(kind) = patch.kind {
+        f.kind = parse_kind(&kind)?;
+    }
+    if let Some(unit) = patch.unit {
+        f.unit = unit;
+    }
+    if let Some(period) = patch.reset_period {
+        f.reset_period = parse_period(&period)?;
+    }
+    if let Some(limit) = patch.default_limit {
+        f.default_limit = check_limit("default_limit", limit)?;
+    }
+    if let Some(active) = patch.active {
+        f.active = active;
+    }
+    if let Some(sort_order) = patch.sort_order {
+        f.sort_order = sort_order;
+    }
+    check_feature_text(&f)?;
+    if !state.store.update_feature(&f, state.now()).await? {
+        return Err(ApiError::NotFound);
+    }
+    state.registry_changed().await?;
+    Ok(FeatureView::from(&f))
+}
+
+fn parse_kind(s: &str) -> ApiResult<FeatureKind> {
+    FeatureKind::parse(s).ok_or_else(|| ApiError::field("kind", "must be count or boolean"))
+}
+
+fn parse_period(s: &str) -> ApiResult<ResetPeriod> {
+    ResetPeriod::parse(s).ok_or_else(|| {
+        ApiError::field(
+            "reset_period",
+            "must be never, daily, weekly, monthly or yearly",
+        )
+    })
+}
+
+fn check_feature_text(f: &Feature) -> ApiResult<()> {
+    if f.name.is_empty() {
+        return Err(ApiError::field("name", "must not be empty"));
+    }
+    check_text("name", &f.name, 100)?;
+    check_text("description", &f.description, 1000)?;
+    check_text("category", &f.category, 50)?;
+    if let Some(unit) = &f.unit {
+        check_text("unit", unit, 50)?;
+    }
+    Ok(())
+}

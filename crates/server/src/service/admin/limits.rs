@@ -1,0 +1,70 @@
+//! The tier × feature matrix.
+
+use std::collections::BTreeMap;
+
+use super::check_limit;
+use crate::api::admin::{Cell, Matrix};
+use crate::api::{FeatureView, TierView};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// The whole matrix: every tier (with its set cells), every feature.
+pub fn matrix(state: &AppState) -> Matrix {
+    let registry = state.registry();
+    let mut limits: BTreeMap<String, BTreeMap<String, Option<i64>>> = registry
+        .tiers()
+        .iter()
+        .map(|t| (t.id.clone(), BTreeMap::new()))
+        .collect();
+    for (tier, feature, limit) in registry.tier_limits() {
+        limits
+            .entry(tier.id.clone())
+            .or_default()
+            .insert(feature.id.clone(), limit);
+    }
+    Matrix {
+        tiers: registry.tiers().iter().map(TierView::from).collect(),
+        features: registry.features().iter().map(FeatureView::from).collect(),
+        limits,
+    }
+}
+
+/// Checks that the cell exists: 404 unless both the tier and the feature do.
+pub fn check_cell(state: &AppState, tier: &str, feature: &str) -> ApiResult<()> {
+    let registry = state.registry();
+    if registry.tier_by_id(tier).is_none() || registry.feature_by_id(feature).is_none() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(())
+}
+
+/// Sets one cell (`None` = unlimited) and reloads the registry. Refuses an unknown tier
+/// or feature (404) and a limit out of range (422).
+pub async fn set(
+    state: &AppState,
+    tier: &str,
+    feature: &str,
+    limit: Option<i64>,
+) -> ApiResult<Cell> {
+    check_cell(state, tier, feature)?;
+    let limit = check_limit("limit", limit)?;
+    state
+        .store
+        .set_tier_limit(tier, feature, limit, state.now())
+        .await?;
+    state.registry_changed().await?;
+    Ok(Cell {
+        tier: tier.to_owned(),
+        feature: feature.to_owned(),
+        limit,
+    })
+}
+
+/// Removes one cell, so the feature's default limit applies to the tier again, and
+/// reloads the registry. Refuses an unknown tier or feature (404).
+pub async fn reset(state: &AppState, tier: &str, feature: &str) -> ApiResult<()> {
+    check_cell(state, tier, feature)?;
+    state.store.delete_tier_limit(tier, feature).await?;
+    state.registry_changed().await?;
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! The mail outbox as admins see it (without the messages' data, which holds tokens).
+
+use mitai_store::MailStatus;
+use uuid::Uuid;
+
+use crate::api::admin::{MailParams, MailView};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A page of the outbox, oldest first, optionally of one status, and the next cursor.
+/// Refuses an unknown status, then a limit outside 1–500, then a bad cursor (422).
+pub async fn list(
+    state: &AppState,
+    params: &MailParams,
+) -> ApiResult<(Vec<MailView>, Option<String>)> {
+    let status = match params.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(MailStatus::parse(s).ok_or_else(|| {
+            ApiError::field("status", "must be pending, sending, sent or failed")
+        })?),
+    };
+    let limit = match params.limit {
+        None => 50,
+        Some(n) if (1..=500).contains(&n) => n,
+        Some(_) => return Err(ApiError::field("limit", "must be from 1 to 500")),
+    };
+    let after = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(
+            Uuid::parse_str(c)
+                .map_err(|_| ApiError::field("cursor", "is not a cursor of this list"))?,
+        ),
+    };
+    let mut items = state.store.outbox(status, after, limit + 1).await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(usize::try_from(limit).unwrap_or(0));
+        items.last().map(|m| m.id.to_string())
+    } else {
+        None
+    };
+    Ok((items.into_iter().map(MailView::from).collect(), next_cursor))
+}

@@ -1,0 +1,58 @@
+//! Global settings: each key has a type; a bad value is refused and the old one kept.
+
+use mitai_access::settings::{self, SettingError};
+use mitai_store::{Profile, actions};
+use serde_json::{Value, json};
+
+use crate::api::SettingView;
+use crate::error::{ApiError, ApiResult};
+use crate::service::activity;
+use crate::state::AppState;
+
+/// All known settings, in the order of their keys.
+pub async fn list(state: &AppState) -> ApiResult<Vec<SettingView>> {
+    let snapshot = state.store.registry_snapshot().await?;
+    let mut items: Vec<SettingView> = snapshot
+        .settings
+        .into_iter()
+        .filter(|s| settings::KEYS.contains(&s.key.as_str()))
+        .map(SettingView::from)
+        .collect();
+    items.sort_by_key(|s| settings::KEYS.iter().position(|k| *k == s.key));
+    Ok(items)
+}
+
+/// Changes one setting, reloads the registry and logs `setting_changed`. Refuses an
+/// unknown key (404), and a value that does not fit the key or holds control
+/// characters (422).
+pub async fn set(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    key: &str,
+    value: Value,
+) -> ApiResult<SettingView> {
+    let registry = state.registry();
+    let tier_exists = |id: &str| registry.tier_by_id(id).is_some_and(|t| t.active);
+    let value = match settings::validate(key, &value, tier_exists) {
+        // Settings end up in mail headers and links: no line breaks or other controls.
+        Ok(Value::String(s)) if s.chars().any(char::is_control) => {
+            return Err(ApiError::field(
+                "value",
+                "must not contain control characters",
+            ));
+        }
+        Ok(value) => value,
+        Err(SettingError::UnknownKey) => return Err(ApiError::NotFound),
+        Err(SettingError::Invalid(why)) => return Err(ApiError::field("value", why)),
+    };
+    let stored = state
+        .store
+        .set_setting(key, &value, Some(admin.id), state.now())
+        .await?;
+    state.registry_changed().await?;
+    let details = json!({ "key": stored.key, "value": stored.value });
+    let action = actions::SETTING_CHANGED;
+    activity::record_admin(state, admin.id, None, action, details, ip).await;
+    Ok(SettingView::from(stored))
+}

@@ -1,0 +1,99 @@
+//! Tiers: list, add and change them.
+
+use mitai_access::Tier;
+use mitai_store::StoreError;
+
+use super::{check_slug, check_text};
+use crate::api::TierView;
+use crate::api::admin::{NewTierBody, TierPatch};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::state::AppState;
+
+/// All tiers, in display order.
+pub fn list(state: &AppState) -> Vec<TierView> {
+    let registry = state.registry();
+    registry.tiers().iter().map(TierView::from).collect()
+}
+
+/// One tier; 404 if there is none with this id.
+pub fn get(state: &AppState, id: &str) -> ApiResult<TierView> {
+    let registry = state.registry();
+    Ok(TierView::from(
+        registry.tier_by_id(id).ok_or(ApiError::NotFound)?,
+    ))
+}
+
+/// Adds a tier (its matrix cells start empty) and reloads the registry. Refuses a bad
+/// id, text or rank (422), and an id in use (409 `id_taken`).
+pub async fn create(state: &AppState, body: NewTierBody) -> ApiResult<TierView> {
+    check_slug("id", &body.id)?;
+    let tier = Tier {
+        id: body.id,
+        name: body.name.trim().to_owned(),
+        description: body.description.unwrap_or_default(),
+        rank: body.rank,
+        active: body.active.unwrap_or(true),
+        sort_order: body.sort_order.unwrap_or(0),
+    };
+    check_tier(&tier)?;
+    match state.store.create_tier(&tier, state.now()).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::refused(
+                ErrorCode::IdTaken,
+                "a tier with this id exists",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    state.registry_changed().await?;
+    Ok(TierView::from(&tier))
+}
+
+/// Changes a tier (absent fields stay as they are) and reloads the registry. Refuses an
+/// unknown id (404), bad values (422), and deactivating the default or trial tier
+/// (409 `tier_in_use`).
+pub async fn update(state: &AppState, id: &str, patch: TierPatch) -> ApiResult<TierView> {
+    let registry = state.registry();
+    let mut t = registry.tier_by_id(id).ok_or(ApiError::NotFound)?.clone();
+    if let Some(name) = patch.name {
+        t.name = name.trim().to_owned();
+    }
+    if let Some(description) = patch.description {
+        t.description = description;
+    }
+    if let Some(rank) = patch.rank {
+        t.rank = rank;
+    }
+    if let Some(active) = patch.active {
+        let settings = &registry.settings;
+        if !active && (settings.default_tier == t.id || settings.trial_tier == t.id) {
+            return Err(ApiError::refused(
+                ErrorCode::TierInUse,
+                "this tier is the default or trial tier; change those settings first",
+            ));
+        }
+        t.active = active;
+    }
+    if let Some(sort_order) = patch.sort_order {
+        t.sort_order = sort_order;
+    }
+    check_tier(&t)?;
+    if !state.store.update_tier(&t, state.now()).await? {
+        return Err(ApiError::NotFound);
+    }
+    state.registry_changed().await?;
+    Ok(TierView::from(&t))
+}
+
+fn check_tier(t: &Tier) -> ApiResult<()> {
+    if t.name.is_empty() {
+        return Err(ApiError::field("name", "must not be empty"));
+    }
+    check_text("name", &t.name, 100)?;
+    check_text("description", &t.description, 1000)?;
+    if !(-1_000_000..=1_000_000).contains(&t.rank) {
+        return Err(ApiError::field("rank", "must be from -1000000 to 1000000"));
+    }
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! Profiles as admins manage them: list, look at, change; per-user restrictions.
+
+use mitai_store::{Profile, ProfilePatch, Restriction, Role, actions};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{check_instant, check_limit, check_text};
+use crate::api::admin::{RestrictionBody, UserDetail, UserPatch};
+use crate::api::{AccessList, ProfileView, RestrictionView, next_cursor};
+use crate::error::{ApiError, ApiResult};
+use crate::service::{access, activity, grants};
+use crate::state::AppState;
+
+/// A page of profiles (`limit` of them after `after`), optionally only those with
+/// `query` in e-mail or name, and the next cursor. Refuses a query over 200 characters.
+pub async fn list(
+    state: &AppState,
+    query: Option<&str>,
+    limit: i64,
+    after: Option<Uuid>,
+) -> ApiResult<(Vec<ProfileView>, Option<String>)> {
+    let query = query.map(str::trim).filter(|q| !q.is_empty());
+    if let Some(q) = query {
+        check_text("query", q, 200)?;
+    }
+    let mut profiles = state.store.list_profiles(query, after, limit + 1).await?;
+    let next_cursor = next_cursor(&mut profiles, limit, |p| p.id);
+    // One query for the grants of the whole page, not one per profile.
+    let tiers = grants::effective_tiers(state, &profiles).await?;
+    let items = profiles
+        .iter()
+        .zip(tiers)
+        .map(|(p, tier)| ProfileView::new(p, tier))
+        .collect();
+    Ok((items, next_cursor))
+}
+
+/// A profile; 404 if there is none.
+pub async fn load(state: &AppState, id: Uuid) -> ApiResult<Profile> {
+    state.store.profile(id).await?.ok_or(ApiError::NotFound)
+}
+
+/// One profile with its restrictions; 404 if there is none.
+pub async fn detail(state: &AppState, id: Uuid) -> ApiResult<UserDetail> {
+    let profile = load(state, id).await?;
+    let restrictions = state.store.restrictions(id).await?;
+    Ok(UserDetail {
+        profile: grants::profile_view(state, &profile).await?,
+        restrictions: restrictions.iter().map(RestrictionView::from).collect(),
+    })
+}
+
+/// Changes a profile's base tier, role, disabled flag or trial and logs each change.
+/// Refuses an unknown profile (404), bad values (422) and demoting or disabling the
+/// last active admin (409 `last_admin`, from the store).
+pub async fn update(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    id: Uuid,
+    patch: UserPatch,
+) -> ApiResult<ProfileView> {
+    let registry = state.registry();
+    let profile = load(state, id).await?;
+    if let Some(Some(ends)) = patch.trial_ends_at {
+        check_instant("trial_ends_at", ends)?;
+    }
+    if let Some(tier) = &patch.tier
+        && registry.tier_by_id(tier).is_none()
+    {
+        return Err(ApiError::field("tier", "no such tier"));
+    }
+    let role = match patch.role.as_deref() {
+        None => None,
+        Some(r) => {
+            Some(Role::parse(r).ok_or_else(|| ApiError::field("role", "must be user or admin"))?)
+        }
+    };
+    let changes = ProfilePatch {
+        tier: patch.tier,
+        role,
+        disabled: patch.disabled,
+        trial_ends_at: patch.trial_ends_at,
+        ..Default::default()
+    };
+    let updated = state
+        .store
+        .update_profile(id, &changes, state.now())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    log_changes(state, admin.id, &profile, &updated, ip).await;
+    grants::profile_view(state, &updated).await
+}
+
+/// Logs each change an admin made to a profile: `tier_changed`, `role_changed`,
+/// `account_disabled` / `account_enabled`, `trial_changed`.
+async fn log_changes(
+    state: &AppState,
+    admin: Uuid,
+    before: &Profile,
+    after: &Profile,
+    ip: Option<String>,
+) {
+    let mut changes = Vec::new();
+    if before.tier != after.tier {
+        changes.push((
+            actions::TIER_CHANGED,
+            json!({"from": before.tier, "to": after.tier}),
+        ));
+    }
+    if before.role != after.role {
+        let (from, to) = (before.role.as_str(), after.role.as_str());
+        changes.push(("role_changed", json!({"from": from, "to": to})));
+    }
+    if before.disabled != after.disabled {
+        let action = if after.disabled {
+            "account_disabled"
+        } else {
+            "account_enabled"
+        };
+        changes.push((action, json!({})));
+    }
+    if before.trial_ends_at != after.trial_ends_at {
+        let (from, to) = (before.trial_ends_at, after.trial_ends_at);
+        changes.push(("trial_changed", json!({"from": from, "to": to})));
+    }
+    for (action, details) in changes {
+        activity::record_admin(state, admin, Some(after.id), action, details, ip.clone()).await;
+    }
+}
+
+/// The profile's access to every feature, as they see it; 404 if there is no profile.
+pub async fn access(state: &AppState, id: Uuid) -> ApiResult<AccessList> {
+    let profile = load(state, id).await?;
+    let (effective_tier, features) = access::access_list(state, &profile).await?;
+    Ok(AccessList {
+        effective_tier,
+        features,
+    })
+}
+
+/// Overrides one feature's limit for a profile (replacing an earlier override) and logs
+/// `restriction_set`. Refuses an unknown feature or profile (404), then a missing or bad
+/// limit, a long reason, or a `valid_until` not in the future (422).
+pub async fn set_restriction(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    id: Uuid,
+    feature: &str,
+    body: RestrictionBody,
+) -> ApiResult<RestrictionView> {
+    if state.registry().feature_by_id(feature).is_none() {
+        return Err(ApiError::NotFound);
+    }
+    load(state, id).await?;
+    let limit = body
+        .limit
+        .ok_or_else(|| ApiError::field("limit", "is required (null for unlimited)"))?;
+    let limit = check_limit("limit", limit)?;
+    check_text("reason", &body.reason, 500)?;
+    let now = state.now();
+    if let Some(until) = body.valid_until {
+        if until <= now {
+            return Err(ApiError::field("valid_until", "must be in the future"));
+        }
+        check_instant("valid_until", until)?;
+    }
+    let restriction = Restriction {
+        profile_id: id,
+        feature_id: feature.to_owned(),
+        limit,
+        reason: body.reason.trim().to_owned(),
+        valid_until: body.valid_until,
+        created_by: Some(admin.id),
+        created_at: now,
+    };
+    state.store.put_restriction(&restriction).await?;
+    let details = json!({
+        "feature": restriction.feature_id,
+        "limit": restriction.limit,
+        "reason": restriction.reason,
+        "valid_until": restriction.valid_until,
+    });
+    let action = actions::RESTRICTION_SET;
+    activity::record_admin(state, admin.id, Some(id), action, details, ip).await;
+    Ok(RestrictionView::from(&restriction))
+}
+
+/// Removes a profile's override of a feature, so the tier's limit applies again, and
+/// logs `restriction_cleared`. Refuses an unknown feature or a missing override (404).
+pub async fn clear_restriction(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    id: Uuid,
+    feature: &str,
+) -> ApiResult<()> {
+    if state.registry().feature_by_id(feature).is_none() {
+        return Err(ApiError::NotFound);
+    }
+    if !state.store.delete_restriction(id, feature).await? {
+        return Err(ApiError::NotFound);
+    }
+    let details = json!({ "feature": feature });
+    let action = actions::RESTRICTION_CLEARED;
+    activity::record_admin(state, admin.id, Some(id), action, details, ip).await;
+    Ok(())
+}

@@ -1,0 +1,368 @@
+//! `/admin/limits`: the tier × feature grid. One input per cell named
+//! `limit.<tier>.<feature>` (empty = unlimited, `0` = off) and a `default.<tier>.<feature>`
+//! box to fall back to the feature's default. Without JavaScript the grid is one form:
+//! sending it lists the changes with the profiles each affects, and a second button saves
+//! them. With JavaScript a changed cell shows that list for itself at once (htmx), with
+//! its own save button. Bad values are shown at their cells and nothing is saved.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::{Admin, limit_text, parse_limit};
+use crate::error::ApiError;
+use crate::service::admin::limits;
+use crate::service::grants;
+use crate::state::AppState;
+use crate::ui::forms::{FormData, Params};
+use crate::ui::plan::{feature_name, tier_name};
+use crate::ui::{Ctx, Lang, UiResult, render, render_status, see_other};
+
+/// What a cell should hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    /// The feature's default (no cell).
+    Default,
+    /// This limit (`None` = unlimited).
+    Limit(Option<i64>),
+}
+
+/// One cell of the grid as shown.
+pub struct CellView {
+    pub id: String,
+    pub name: String,
+    pub default_name: String,
+    pub tier_name: String,
+    pub value: String,
+    pub is_default: bool,
+    pub error: Option<String>,
+}
+
+/// One feature's row.
+pub struct RowView {
+    pub name: String,
+    pub detail: String,
+    pub cells: Vec<CellView>,
+}
+
+/// A change waiting to be saved, with its impact.
+pub struct Pending {
+    pub tier_name: String,
+    pub feature_name: String,
+    pub from: String,
+    pub to: String,
+    pub impact: String,
+    /// The field and value that save it.
+    pub field: String,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/admin/limits.html")]
+struct LimitsPage {
+    ctx: Ctx,
+    tiers: Vec<String>,
+    rows: Vec<RowView>,
+    pending: Vec<Pending>,
+    has_errors: bool,
+}
+
+#[derive(Template)]
+#[template(path = "ui/admin/limits_pending.html")]
+struct PendingPart {
+    ctx: Ctx,
+    pending: Vec<Pending>,
+}
+
+/// A one-line fragment: a message for the htmx target.
+#[derive(Template)]
+#[template(path = "ui/admin/message.html")]
+struct MessagePart {
+    class: &'static str,
+    alert: bool,
+    text: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+fn current(state: &AppState, tier: &str, feature: &str) -> Wanted {
+    let registry = state.registry();
+    match (registry.tier_idx(tier), registry.feature_idx(feature)) {
+        (Some(t), Some(f)) => match registry.tier_limit(t, f) {
+            Some(limit) => Wanted::Limit(limit),
+            None => Wanted::Default,
+        },
+        _ => Wanted::Default,
+    }
+}
+
+fn describe(lang: Lang, state: &AppState, feature: &str, wanted: Wanted) -> String {
+    let limit = |l: Option<i64>| match l {
+        None => lang.t("admin.unlimited").to_owned(),
+        Some(0) => lang.t("admin.off").to_owned(),
+        Some(n) => lang.number(n as f64, 0),
+    };
+    match wanted {
+        Wanted::Limit(l) => limit(l),
+        Wanted::Default => {
+            let registry = state.registry();
+            let default = registry
+                .feature_by_id(feature)
+                .map_or(Some(0), |f| f.default_limit);
+            lang.tf("admin.default_value", &[&limit(default)])
+        }
+    }
+}
+
+/// The grid, with the values of `form` (and their errors) where given.
+fn grid(
+    state: &AppState,
+    lang: Lang,
+    typed: &std::collections::BTreeMap<String, (String, bool, Option<String>)>,
+) -> (Vec<String>, Vec<RowView>) {
+    let registry = state.registry();
+    let tiers: Vec<_> = registry.tiers().iter().collect();
+    let rows = registry
+        .features()
+        .iter()
+        .map(|f| {
+            let period = lang.t(&format!("period.{}", f.reset_period.as_str()));
+            let mut detail = format!("{} · {}", f.id, period);
+            if !f.active {
+                detail.push_str(" · ");
+                detail.push_str(lang.t("admin.off"));
+            }
+            RowView {
+                name: feature_name(lang, &registry, &f.id),
+                detail,
+                cells: tiers
+                    .iter()
+                    .map(|t| {
+                        let key = format!("{}.{}", t.id, f.id);
+                        let (value, is_default, error) =
+                            typed.get(&key).cloned().unwrap_or_else(|| {
+                                match current(state, &t.id, &f.id) {
+                                    Wanted::Default => (String::new(), true, None),
+                                    Wanted::Limit(l) => (limit_text(l), false, None),
+                                }
+                            });
+                        CellView {
+                            id: format!("c-{}-{}", t.id, f.id),
+                            name: format!("limit.{key}"),
+                            default_name: format!("default.{key}"),
+                            tier_name: tier_name(lang, &registry, &t.id),
+                            value,
+                            is_default,
+                            error,
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let names = tiers
+        .iter()
+        .map(|t| tier_name(lang, &registry, &t.id))
+        .collect();
+    (names, rows)
+}
+
+/// The cells a form names, as wanted — or the message of a value that is no limit.
+fn read(
+    state: &AppState,
+    lang: Lang,
+    form: &FormData,
+) -> Vec<(String, String, Result<Wanted, String>, String)> {
+    let registry = state.registry();
+    let mut out = Vec::new();
+    for t in registry.tiers() {
+        for f in registry.features() {
+            let key = format!("{}.{}", t.id, f.id);
+            let value_field = format!("limit.{key}");
+            let named = form.0.iter().any(|(k, _)| *k == value_field);
+            let default = form.get(&format!("default.{key}")) == "1";
+            if !named && !default {
+                continue;
+            }
+            let text = form.get(&value_field).to_owned();
+            let wanted = if default {
+                Ok(Wanted::Default)
+            } else {
+                match parse_limit(&text) {
+                    Ok(Some(n)) if n < 0 => Err(lang.t("field.whole_number").to_owned()),
+                    Ok(l) => Ok(Wanted::Limit(l)),
+                    Err(_) => Err(lang.t("field.whole_number").to_owned()),
+                }
+            };
+            out.push((t.id.clone(), f.id.clone(), wanted, text));
+        }
+    }
+    out
+}
+
+/// How many enabled profiles have `tier` as their effective tier now, and how many of
+/// them keep a personal (unexpired) limit of `feature` that wins over any tier's limit.
+async fn impact(state: &AppState, tier: &str, feature: &str) -> UiResult<(i64, i64)> {
+    let now = state.now();
+    let personal: std::collections::HashSet<uuid::Uuid> = state
+        .store
+        .restrictions_of_feature(feature)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .filter(|r| r.valid_until.is_none_or(|u| u > now))
+        .map(|r| r.profile_id)
+        .collect();
+    let (mut on_tier, mut keep) = (0, 0);
+    let mut after = None;
+    loop {
+        let page = state
+            .store
+            .list_profiles(None, after, 500)
+            .await
+            .map_err(ApiError::from)?;
+        let enabled: Vec<_> = page.iter().filter(|p| !p.disabled).cloned().collect();
+        let tiers = grants::effective_tiers(state, &enabled).await?;
+        for (p, t) in enabled.iter().zip(tiers) {
+            if t == tier {
+                on_tier += 1;
+                if personal.contains(&p.id) {
+                    keep += 1;
+                }
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == 500 => after = Some(last.id),
+            _ => break,
+        }
+    }
+    Ok((on_tier, keep))
+}
+
+/// The changes among `cells`, each with its impact.
+async fn pending_of(
+    state: &AppState,
+    lang: Lang,
+    cells: &[(String, String, Result<Wanted, String>, String)],
+) -> UiResult<Vec<Pending>> {
+    let registry = state.registry();
+    let mut pending = Vec::new();
+    for (tier, feature, wanted, text) in cells {
+        let Ok(wanted) = wanted else { continue };
+        let was = current(state, tier, feature);
+        if *wanted == was {
+            continue;
+        }
+        let (affected, keep) = impact(state, tier, feature).await?;
+        let (field, value) = match wanted {
+            Wanted::Default => (format!("default.{tier}.{feature}"), "1".to_owned()),
+            Wanted::Limit(_) => (format!("limit.{tier}.{feature}"), text.clone()),
+        };
+        pending.push(Pending {
+            tier_name: tier_name(lang, &registry, tier),
+            feature_name: feature_name(lang, &registry, feature),
+            from: describe(lang, state, feature, was),
+            to: describe(lang, state, feature, *wanted),
+            impact: lang.tf("admin.impact", &[&affected.to_string(), &keep.to_string()]),
+            field,
+            value,
+        });
+    }
+    Ok(pending)
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    admin: Admin,
+    Params(query): Params<DoneQuery>,
+) -> UiResult {
+    let (tiers, rows) = grid(&state, admin.lang(), &Default::default());
+    render(&LimitsPage {
+        ctx: admin.ctx(query.done.as_deref()),
+        tiers,
+        rows,
+        pending: Vec::new(),
+        has_errors: false,
+    })
+}
+
+/// `POST /admin/limits`: `step=review` lists the changes and their impact; `step=apply`
+/// saves them (through the same service as `PUT /api/admin/tier-limits/…`).
+pub async fn submit(State(state): State<AppState>, admin: Admin, form: FormData) -> UiResult {
+    admin.check(&form)?;
+    let lang = admin.lang();
+    let cells = read(&state, lang, &form);
+    let errors: std::collections::BTreeMap<String, (String, bool, Option<String>)> = cells
+        .iter()
+        .map(|(t, f, wanted, text)| {
+            let key = format!("{t}.{f}");
+            let is_default = *wanted == Ok(Wanted::Default);
+            (key, (text.clone(), is_default, wanted.clone().err()))
+        })
+        .collect();
+    let has_errors = cells.iter().any(|c| c.2.is_err());
+    if form.get("step") == "apply" && !has_errors {
+        for (tier, feature, wanted, _) in &cells {
+            match wanted {
+                Ok(Wanted::Default) if current(&state, tier, feature) != Wanted::Default => {
+                    limits::reset(&state, tier, feature).await?;
+                }
+                Ok(Wanted::Limit(l)) if current(&state, tier, feature) != Wanted::Limit(*l) => {
+                    limits::set(&state, tier, feature, *l).await?;
+                }
+                _ => {}
+            }
+        }
+        return Ok(see_other("/admin/limits?done=saved"));
+    }
+    let pending = if has_errors {
+        Vec::new()
+    } else {
+        pending_of(&state, lang, &cells).await?
+    };
+    let (tiers, rows) = grid(&state, lang, &errors);
+    let page = LimitsPage {
+        ctx: admin.ctx(None),
+        tiers,
+        rows,
+        pending,
+        has_errors,
+    };
+    let status = if has_errors {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render_status(status, &page)
+}
+
+/// `POST /admin/limits/review` (htmx, one cell): the change of that cell with its impact
+/// and a button to save it, as a fragment for the page.
+pub async fn review_cell(State(state): State<AppState>, admin: Admin, form: FormData) -> UiResult {
+    admin.check(&form)?;
+    let lang = admin.lang();
+    let cells = read(&state, lang, &form);
+    if let Some((_, _, Err(why), _)) = cells.iter().find(|c| c.2.is_err()) {
+        return render(&MessagePart {
+            class: "alert",
+            alert: true,
+            text: why.clone(),
+        });
+    }
+    let pending = pending_of(&state, lang, &cells).await?;
+    if pending.is_empty() {
+        return render(&MessagePart {
+            class: "muted",
+            alert: false,
+            text: lang.t("admin.no_changes").to_owned(),
+        });
+    }
+    let part = PendingPart {
+        ctx: admin.ctx(None),
+        pending,
+    };
+    render(&part)
+}

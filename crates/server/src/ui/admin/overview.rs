@@ -1,0 +1,152 @@
+//! `/admin`: profiles by effective tier, active profiles, uses and refusals per day, the
+//! redemptions per coupon and the health of the mail outbox — as charts with their numbers.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::State;
+use chrono::NaiveDate;
+use mitai_store::MailStatus;
+
+use super::Admin;
+use crate::error::ApiError;
+use crate::service::admin::stats;
+use crate::state::AppState;
+use crate::ui::charts::{self, BarChart, Frame};
+use crate::ui::plan::{feature_name, tier_name};
+use crate::ui::{Ctx, UiResult, render};
+
+#[derive(Template)]
+#[template(path = "ui/admin/overview.html")]
+struct OverviewPage {
+    ctx: Ctx,
+    total: String,
+    disabled: String,
+    tiers_chart: BarChart,
+    active_chart: BarChart,
+    active: Vec<(&'static str, String)>,
+    uses_chart: BarChart,
+    refused_chart: BarChart,
+    per_feature: Vec<(String, String, String)>,
+    redemptions: Vec<(String, String, String, String, String)>,
+    redemptions_chart: BarChart,
+    mail_queued: String,
+    mail_failing: String,
+    mail_failed: String,
+    mail_oldest: String,
+}
+
+/// Messages looked at to find the failing and the oldest waiting ones.
+const MAIL_LOOKED_AT: i64 = 500;
+
+pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
+    let lang = admin.lang();
+    let registry = state.registry();
+    let tz = registry.settings.usage_timezone;
+    let s = stats::global(&state).await?;
+    let n = |v: i64| lang.number(v as f64, 0);
+    let tiers_chart = charts::bar_chart(
+        Frame::default(),
+        registry
+            .tiers()
+            .iter()
+            .map(|t| {
+                let count = s
+                    .profiles
+                    .by_effective_tier
+                    .get(&t.id)
+                    .copied()
+                    .unwrap_or(0);
+                (tier_name(lang, &registry, &t.id), count as f64)
+            })
+            .collect(),
+        &|v| lang.number(v, 0),
+    );
+    let active = [
+        (lang.t("admin.active_1"), s.active_profiles.last_1_day),
+        (lang.t("admin.active_7"), s.active_profiles.last_7_days),
+        (lang.t("admin.active_30"), s.active_profiles.last_30_days),
+    ];
+    let active_chart = charts::bar_chart(
+        Frame::default(),
+        active
+            .iter()
+            .map(|(l, v)| ((*l).to_owned(), *v as f64))
+            .collect(),
+        &|v| lang.number(v, 0),
+    );
+    // Per day (every day of the 30, empty ones included) and per feature.
+    let today = s.generated_at.date_naive();
+    let mut uses: BTreeMap<NaiveDate, (i64, i64)> = (0..30)
+        .map(|i| (today - chrono::TimeDelta::days(29 - i), (0, 0)))
+        .collect();
+    let mut by_feature: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for d in &s.feature_usage_per_day {
+        let day = uses.entry(d.day).or_default();
+        day.0 += d.uses;
+        day.1 += d.limit_reached;
+        let f = by_feature.entry(d.feature.clone()).or_default();
+        f.0 += d.uses;
+        f.1 += d.limit_reached;
+    }
+    let day_bars = |pick: fn(&(i64, i64)) -> i64| {
+        charts::bar_chart(
+            Frame::default(),
+            uses.iter()
+                .map(|(d, v)| (lang.short_date(*d), pick(v) as f64))
+                .collect(),
+            &|v| lang.number(v, 0),
+        )
+    };
+    let waiting = state
+        .store
+        .outbox(Some(MailStatus::Pending), None, MAIL_LOOKED_AT)
+        .await
+        .map_err(ApiError::from)?;
+    let failing = waiting.iter().filter(|m| m.attempts > 0).count() as i64;
+    let oldest = waiting
+        .iter()
+        .map(|m| m.created_at)
+        .min()
+        .map_or_else(|| lang.t("admin.none").to_owned(), |t| lang.datetime(t, tz));
+    render(&OverviewPage {
+        ctx: admin.ctx(None),
+        total: n(s.profiles.total),
+        disabled: n(s.profiles.disabled),
+        tiers_chart,
+        active_chart,
+        active: active.iter().map(|(l, v)| (*l, n(*v))).collect(),
+        uses_chart: day_bars(|v| v.0),
+        refused_chart: day_bars(|v| v.1),
+        per_feature: by_feature
+            .iter()
+            .map(|(f, (u, r))| (feature_name(lang, &registry, f), n(*u), n(*r)))
+            .collect(),
+        redemptions_chart: charts::bar_chart(
+            Frame::default(),
+            s.redemptions_per_coupon
+                .iter()
+                .take(12)
+                .map(|r| (r.code.clone(), r.redemptions as f64))
+                .collect(),
+            &|v| lang.number(v, 0),
+        ),
+        redemptions: s
+            .redemptions_per_coupon
+            .iter()
+            .map(|r| {
+                (
+                    r.coupon_id.to_string(),
+                    r.code.clone(),
+                    r.campaign.clone().unwrap_or_default(),
+                    tier_name(lang, &registry, &r.tier),
+                    n(r.redemptions),
+                )
+            })
+            .collect(),
+        mail_queued: n(s.mail.pending + s.mail.sending),
+        mail_failing: n(failing),
+        mail_failed: n(s.mail.failed),
+        mail_oldest: oldest,
+    })
+}

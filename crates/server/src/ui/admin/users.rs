@@ -1,0 +1,502 @@
+//! `/admin/users`: search, and a user's page that answers "why does this user have this
+//! limit" for every feature — switched off, a personal limit, the tier by base tier, trial
+//! or which grant, or the default — with personal limits, the grants on their timeline
+//! (pause, resume, revoke, add), the profile's fields, recent activity and figures.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use mitai_access::grants::GrantStatus;
+use mitai_store::coupons::Grant;
+use uuid::Uuid;
+
+use super::{
+    Admin, FormState, day_end, day_start, end_day_text, limit_text, optional_number, parse_limit,
+    tier_ids,
+};
+use crate::api::admin::{ActivityParams, NewGrantBody, PauseBody, RestrictionBody, UserPatch};
+use crate::client_ip::ClientIp;
+use crate::error::ApiError;
+use crate::service::admin::{activity, grants as admin_grants, stats, users};
+use crate::service::grants;
+use crate::state::AppState;
+use crate::ui::charts::Timeline;
+use crate::ui::forms::{FormData, Params, url_encode};
+use crate::ui::plan::{GrantRow, feature_name, grant_timeline, tier_name};
+use crate::ui::{Ctx, Lang, UiError, UiResult, render, render_status, see_other};
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    query: Option<String>,
+    cursor: Option<String>,
+    done: Option<String>,
+}
+
+/// A profile in the list.
+pub struct Row {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub tier: String,
+    pub role: String,
+    pub status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "ui/admin/users.html")]
+struct UsersPage {
+    ctx: Ctx,
+    query: String,
+    items: Vec<Row>,
+    next: Option<String>,
+}
+
+/// Profiles per page of the list.
+const PAGE: i64 = 100;
+
+pub async fn list(
+    State(state): State<AppState>,
+    admin: Admin,
+    Params(q): Params<ListQuery>,
+) -> UiResult {
+    let lang = admin.lang();
+    let registry = state.registry();
+    let query = q.query.clone().unwrap_or_default();
+    let after = q.cursor.as_deref().and_then(|c| Uuid::parse_str(c).ok());
+    let (items, next) = users::list(&state, Some(&query), PAGE, after).await?;
+    render(&UsersPage {
+        ctx: admin.ctx(q.done.as_deref()),
+        items: items
+            .into_iter()
+            .map(|p| Row {
+                tier: tier_name(lang, &registry, &p.effective_tier),
+                status: lang.t(if p.disabled {
+                    "admin.disabled"
+                } else {
+                    "admin.enabled"
+                }),
+                id: p.id,
+                email: p.email,
+                name: p.name,
+                role: p.role,
+            })
+            .collect(),
+        next: next.map(|c| format!("/admin/users?query={}&cursor={c}", url_encode(&query))),
+        query,
+    })
+}
+
+/// One feature on the user's page: the limit now, and why.
+pub struct FeatureRow {
+    pub id: String,
+    pub name: String,
+    pub limit: String,
+    pub used: String,
+    pub why: String,
+    pub enabled: bool,
+    pub personal: String,
+    pub reason: String,
+    pub until: String,
+    pub has_personal: bool,
+}
+
+/// A grant with what an admin may do with it now.
+pub struct GrantItem {
+    pub id: Uuid,
+    pub tier: String,
+    pub status: &'static str,
+    pub status_key: &'static str,
+    pub source: String,
+    pub detail: String,
+    pub can_pause: bool,
+    pub can_resume: bool,
+    pub can_revoke: bool,
+}
+
+#[derive(Template)]
+#[template(path = "ui/admin/user.html")]
+struct UserPage {
+    ctx: Ctx,
+    id: Uuid,
+    email: String,
+    effective_tier: String,
+    tier_ids: String,
+    profile: FormState,
+    grant: FormState,
+    error: Option<String>,
+    features: Vec<FeatureRow>,
+    grants: Vec<GrantItem>,
+    timeline: Timeline,
+    stats: Vec<(&'static str, String)>,
+    activity: Vec<(String, String, String)>,
+}
+
+fn user_id(id: &str) -> UiResult<Uuid> {
+    Uuid::parse_str(id).map_err(|_| UiError::NotFound)
+}
+
+/// Why the tier of `profile` is what it is: base tier, trial, or which running grant.
+fn tier_reason(
+    lang: Lang,
+    state: &AppState,
+    profile: &mitai_store::Profile,
+    tier: &str,
+    running: &[&Grant],
+) -> String {
+    let registry = state.registry();
+    let name = tier_name(lang, &registry, tier);
+    if let Some(g) = running.iter().find(|g| g.tier_id == tier) {
+        let which = g
+            .coupon_code
+            .clone()
+            .unwrap_or_else(|| lang.t("plan.from_admin").to_owned());
+        return lang.tf("admin.why_tier_grant", &[&name, &which]);
+    }
+    let in_trial = profile.trial_ends_at.is_some_and(|e| e > state.now());
+    if in_trial && registry.settings.trial_tier == tier && profile.tier != tier {
+        return lang.tf("admin.why_tier_trial", &[&name]);
+    }
+    lang.tf("admin.why_tier_base", &[&name])
+}
+
+async fn user_page(
+    state: &AppState,
+    admin: &Admin,
+    id: Uuid,
+    done: Option<&str>,
+) -> UiResult<UserPage> {
+    let lang = admin.lang();
+    let registry = state.registry();
+    let tz = registry.settings.usage_timezone;
+    let profile = users::load(state, id).await?;
+    let access = users::access(state, id).await?;
+    let restrictions = state.store.restrictions(id).await.map_err(ApiError::from)?;
+    let list = state.store.grants(id).await.map_err(ApiError::from)?;
+    let now = state.now();
+    let (rows, timeline, running) = grant_timeline(lang, &registry, &profile, &list, now);
+    let running_grants: Vec<&Grant> = running.iter().map(|&i| &list[i]).collect();
+    let tier_why = tier_reason(
+        lang,
+        state,
+        &profile,
+        &access.effective_tier,
+        &running_grants,
+    );
+    let timeline_states = grants::profile_timeline(&registry, &profile, &list, now);
+    let features = access
+        .features
+        .iter()
+        .map(|a| {
+            let r = restrictions.iter().find(|r| r.feature_id == a.feature);
+            let why = match a.source.as_str() {
+                "feature_inactive" => lang.t("admin.why_inactive").to_owned(),
+                "user_restriction" => {
+                    let r = r.map(|r| r.reason.clone()).unwrap_or_default();
+                    match restrictions
+                        .iter()
+                        .find(|x| x.feature_id == a.feature)
+                        .and_then(|x| x.valid_until)
+                    {
+                        Some(until) => {
+                            lang.tf("admin.why_personal_until", &[&r, &lang.datetime(until, tz)])
+                        }
+                        None => lang.tf("admin.why_personal", &[&r]),
+                    }
+                }
+                "tier_limit" => tier_why.clone(),
+                _ => lang.t("admin.why_default").to_owned(),
+            };
+            FeatureRow {
+                id: a.feature.clone(),
+                name: feature_name(lang, &registry, &a.feature),
+                limit: match (a.enabled, a.limit) {
+                    (false, _) => lang.t("plan.off").to_owned(),
+                    (true, None) => lang.t("plan.unlimited").to_owned(),
+                    (true, Some(n)) => lang.number(n as f64, 0),
+                },
+                used: lang.number(a.used as f64, 0),
+                why,
+                enabled: a.enabled,
+                personal: r.map(|r| limit_text(r.limit)).unwrap_or_default(),
+                reason: r.map(|r| r.reason.clone()).unwrap_or_default(),
+                until: end_day_text(r.and_then(|r| r.valid_until), tz),
+                has_personal: r.is_some(),
+            }
+        })
+        .collect();
+    let grant_items = list
+        .iter()
+        .zip(rows)
+        .enumerate()
+        .rev()
+        .map(|(i, (g, row)): (usize, (&Grant, GrantRow))| {
+            let status = timeline_states.state(i).status;
+            let live = !matches!(status, GrantStatus::Expired | GrantStatus::Revoked);
+            GrantItem {
+                id: g.id,
+                can_pause: live && status != GrantStatus::PausedAdmin,
+                can_resume: status == GrantStatus::PausedAdmin,
+                can_revoke: status != GrantStatus::Revoked,
+                tier: row.tier,
+                status: row.status,
+                status_key: row.status_key,
+                source: row.source,
+                detail: row.detail,
+            }
+        })
+        .collect();
+    let user_stats = stats::user(state, id).await?;
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| lang.datetime(t, tz))
+            .unwrap_or_else(|| "–".into())
+    };
+    let (recent, _) = activity::list(
+        state,
+        &ActivityParams {
+            profile_id: Some(id.to_string()),
+            action: None,
+            since: None,
+            limit: Some("15".into()),
+            cursor: None,
+        },
+    )
+    .await?;
+    Ok(UserPage {
+        ctx: admin.ctx(done),
+        id,
+        email: profile.email.clone(),
+        effective_tier: tier_name(lang, &registry, &access.effective_tier),
+        tier_ids: tier_ids(state),
+        profile: FormState::default()
+            .with("tier", profile.tier.clone())
+            .with("role", profile.role.as_str())
+            .with("trial_ends_at", end_day_text(profile.trial_ends_at, tz))
+            .with("disabled", if profile.disabled { "1" } else { "0" }),
+        grant: FormState::default()
+            .with("tier", registry.settings.trial_tier.clone())
+            .with("days", "30"),
+        error: None,
+        features,
+        grants: grant_items,
+        timeline,
+        stats: vec![
+            (
+                lang.t("admin.stat_created"),
+                lang.datetime(profile.created_at, tz),
+            ),
+            (lang.t("admin.stat_logins"), user_stats.logins.to_string()),
+            (
+                lang.t("admin.stat_last_login"),
+                when(user_stats.last_login_at),
+            ),
+            (
+                lang.t("admin.stat_last_active"),
+                when(user_stats.last_active_at),
+            ),
+            (
+                lang.t("admin.stat_redemptions"),
+                user_stats.redemptions.to_string(),
+            ),
+        ],
+        activity: recent
+            .into_iter()
+            .map(|e| {
+                (
+                    lang.datetime(e.created_at, tz),
+                    e.action,
+                    e.details.to_string(),
+                )
+            })
+            .collect(),
+    })
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    Params(q): Params<ListQuery>,
+) -> UiResult {
+    render(&user_page(&state, &admin, user_id(&id)?, q.done.as_deref()).await?)
+}
+
+/// The user's page again with a refusal (a field message or a general one).
+async fn refused(state: &AppState, admin: &Admin, id: Uuid, e: ApiError) -> UiResult {
+    let status = e.status();
+    let mut form = FormState::default();
+    form.refused(admin.lang(), e)?;
+    let mut page = user_page(state, admin, id, None).await?;
+    page.error = form
+        .general
+        .or_else(|| form.errors.0.values().next().cloned());
+    render_status(status, &page)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    admin: Admin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+    form: FormData,
+) -> UiResult {
+    admin.check(&form)?;
+    let id = user_id(&id)?;
+    let lang = admin.lang();
+    let tz = state.registry().settings.usage_timezone;
+    let mut errors = crate::ui::forms::FieldErrors::default();
+    let trial = day_end(&form, "trial_ends_at", tz, lang, &mut errors);
+    if !errors.is_empty() {
+        return refused(
+            &state,
+            &admin,
+            id,
+            ApiError::Invalid {
+                message: String::new(),
+                fields: errors.0,
+            },
+        )
+        .await;
+    }
+    let patch = UserPatch {
+        tier: Some(form.get("tier").to_owned()),
+        role: Some(form.get("role").to_owned()),
+        disabled: Some(form.get("disabled") == "1"),
+        trial_ends_at: Some(trial),
+    };
+    match users::update(&state, admin.profile(), ip, id, patch).await {
+        Ok(_) => Ok(see_other(&format!("/admin/users/{id}?done=saved"))),
+        Err(e) => refused(&state, &admin, id, e).await,
+    }
+}
+
+pub async fn add_grant(
+    State(state): State<AppState>,
+    admin: Admin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+    form: FormData,
+) -> UiResult {
+    admin.check(&form)?;
+    let id = user_id(&id)?;
+    let lang = admin.lang();
+    let tz = state.registry().settings.usage_timezone;
+    let mut errors = crate::ui::forms::FieldErrors::default();
+    let starts_at = day_start(&form, "starts_at", tz, lang, &mut errors);
+    let ends_at = day_end(&form, "ends_at", tz, lang, &mut errors);
+    // A window when both days are given; else the days of access time.
+    let days = if starts_at.is_some() || ends_at.is_some() {
+        None
+    } else {
+        optional_number(&form, "days", lang, &mut errors)
+    };
+    if !errors.is_empty() {
+        return refused(
+            &state,
+            &admin,
+            id,
+            ApiError::Invalid {
+                message: String::new(),
+                fields: errors.0,
+            },
+        )
+        .await;
+    }
+    let body = NewGrantBody {
+        tier: form.get("tier").to_owned(),
+        days,
+        starts_at,
+        ends_at,
+    };
+    match admin_grants::create(&state, admin.profile(), ip, id, body).await {
+        Ok(_) => Ok(see_other(&format!("/admin/users/{id}?done=grant_added"))),
+        Err(e) => refused(&state, &admin, id, e).await,
+    }
+}
+
+/// `POST /admin/users/{id}/restrictions/{feature}`: `do=set` (`limit`, `reason`,
+/// `valid_until`) or `do=clear`.
+pub async fn restriction(
+    State(state): State<AppState>,
+    admin: Admin,
+    ClientIp(ip): ClientIp,
+    Path((id, feature)): Path<(String, String)>,
+    form: FormData,
+) -> UiResult {
+    admin.check(&form)?;
+    let id = user_id(&id)?;
+    let lang = admin.lang();
+    if form.get("do") == "clear" {
+        return match users::clear_restriction(&state, admin.profile(), ip, id, &feature).await {
+            Ok(()) | Err(ApiError::NotFound) => Ok(see_other(&format!(
+                "/admin/users/{id}?done=restriction_cleared"
+            ))),
+            Err(e) => refused(&state, &admin, id, e).await,
+        };
+    }
+    let tz = state.registry().settings.usage_timezone;
+    let mut errors = crate::ui::forms::FieldErrors::default();
+    let valid_until = day_end(&form, "valid_until", tz, lang, &mut errors);
+    let limit = match parse_limit(form.get("limit")) {
+        Ok(l) => l,
+        Err(_) => {
+            errors.add("limit", lang.t("field.whole_number"));
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return refused(
+            &state,
+            &admin,
+            id,
+            ApiError::Invalid {
+                message: String::new(),
+                fields: errors.0,
+            },
+        )
+        .await;
+    }
+    let body = RestrictionBody {
+        limit: Some(limit),
+        reason: form.get("reason").to_owned(),
+        valid_until,
+    };
+    match users::set_restriction(&state, admin.profile(), ip, id, &feature, body).await {
+        Ok(_) => Ok(see_other(&format!(
+            "/admin/users/{id}?done=restriction_set"
+        ))),
+        Err(e) => refused(&state, &admin, id, e).await,
+    }
+}
+
+/// `POST /admin/grants/{id}/{pause|resume|revoke}` (`user`: the page to come back to).
+pub async fn change_grant(
+    State(state): State<AppState>,
+    admin: Admin,
+    ClientIp(ip): ClientIp,
+    Path((grant, change)): Path<(String, String)>,
+    form: FormData,
+) -> UiResult {
+    admin.check(&form)?;
+    let grant = user_id(&grant)?;
+    let user = user_id(form.get("user"))?;
+    let done = match change.as_str() {
+        "pause" => {
+            let body = PauseBody {
+                reason: form.get("reason").to_owned(),
+            };
+            admin_grants::pause(&state, admin.profile(), ip, grant, body)
+                .await
+                .map(drop)
+        }
+        "resume" => admin_grants::resume(&state, admin.profile(), ip, grant)
+            .await
+            .map(drop),
+        "revoke" => admin_grants::revoke(&state, admin.profile(), ip, grant).await,
+        _ => return Err(UiError::NotFound),
+    };
+    match done {
+        Ok(()) => Ok(see_other(&format!(
+            "/admin/users/{user}?done=grant_changed"
+        ))),
+        Err(e) => refused(&state, &admin, user, e).await,
+    }
+}

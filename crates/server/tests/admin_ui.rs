@@ -1,0 +1,300 @@
+//! The admin pages through the router: the guard on every page (signed out → sign in,
+//! user → 403, admin → the page), the limits grid with its review and bad cells, settings
+//! refused at the field, and the last admin kept.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::TestApp;
+use mitai_server::auth::token_hash;
+use mitai_server::ui::admin::PAGES;
+use mitai_server::ui::csrf_token;
+use mitai_store::Backend;
+use serde_json::json;
+
+struct Who {
+    cookie: String,
+    csrf: String,
+}
+
+fn who(token: &str) -> Who {
+    Who {
+        cookie: format!("mitai_session={token}"),
+        csrf: csrf_token(&token_hash(token)),
+    }
+}
+
+async fn get(
+    app: &TestApp,
+    path: &str,
+    w: Option<&Who>,
+) -> (StatusCode, String, axum::http::HeaderMap) {
+    let mut r = Request::get(path);
+    if let Some(w) = w {
+        r = r.header(header::COOKIE, &w.cookie);
+    }
+    let (status, headers, body) = app.send(r.body(Body::empty()).unwrap()).await;
+    (status, String::from_utf8_lossy(&body).into_owned(), headers)
+}
+
+async fn post(
+    app: &TestApp,
+    path: &str,
+    w: &Who,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String, axum::http::HeaderMap) {
+    let mut all = vec![("_csrf".to_owned(), w.csrf.clone())];
+    all.extend(
+        fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let body = all
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let r = Request::post(path)
+        .header(header::COOKIE, &w.cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, headers, body) = app.send(r).await;
+    (status, String::from_utf8_lossy(&body).into_owned(), headers)
+}
+
+fn enc(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every admin page and form, as an admin, a user and nobody.
+async fn every_admin_page_is_guarded(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = who(&app.admin().await);
+    let (user_token, user_id) = app.user("plain@example.org").await;
+    let user = who(&user_token);
+    let (status, coupon) = app
+        .post(
+            "/api/admin/coupons",
+            Some(&app.login("admin@example.org", "adminpass1").await),
+            json!({"kind": "single_use", "tier": "basic", "duration_days": 7}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{coupon}");
+    let coupon_id = coupon["id"].as_str().unwrap().to_owned();
+    let fill = |p: &str| {
+        p.replace("{feature}", "weight")
+            .replace("{tier}", "free")
+            .replace("{coupon}", &coupon_id)
+            .replace("{user}", &user_id)
+    };
+    for page in PAGES {
+        let path = fill(page);
+        let (status, _, headers) = get(&app, &path, None).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{path} signed out");
+        assert!(
+            headers[header::LOCATION]
+                .to_str()
+                .unwrap()
+                .starts_with("/login?next=")
+        );
+        let (status, body, _) = get(&app, &path, Some(&user)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path} as a user");
+        assert!(body.contains("Not allowed"), "{path}: the 403 page");
+        let (status, body, _) = get(&app, &path, Some(&admin)).await;
+        assert_eq!(status, StatusCode::OK, "{path} as the admin: {body}");
+    }
+    // The forms too: a user's post changes nothing.
+    for path in [
+        "/admin/limits".to_owned(),
+        "/admin/limits/review".to_owned(),
+        "/admin/features".to_owned(),
+        "/admin/features/weight".to_owned(),
+        "/admin/tiers".to_owned(),
+        "/admin/tiers/free".to_owned(),
+        "/admin/coupons".to_owned(),
+        "/admin/coupons/batch".to_owned(),
+        format!("/admin/coupons/{coupon_id}"),
+        format!("/admin/users/{user_id}"),
+        format!("/admin/users/{user_id}/grants"),
+        format!("/admin/users/{user_id}/restrictions/weight"),
+        "/admin/grants/00000000-0000-0000-0000-000000000000/pause".to_owned(),
+        "/admin/settings/trial_days".to_owned(),
+    ] {
+        let (status, _, _) = post(
+            &app,
+            &path,
+            &user,
+            &[("role", "admin"), ("trial_days", "99")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "POST {path} as a user");
+    }
+    let (_, me) = app.get("/api/me", Some(&user_token)).await;
+    assert_eq!(me["profile"]["role"], "user");
+}
+
+async fn the_grid_reviews_then_saves_and_refuses_bad_cells(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = who(&app.admin().await);
+    let (token, id) = app.user("grid@example.org").await;
+    let api_admin = app.login("admin@example.org", "adminpass1").await;
+    // This user is on the trial (premium); a personal limit of photos keeps winning.
+    app.put(
+        &format!("/api/admin/users/{id}/restrictions/photos"),
+        Some(&api_admin),
+        json!({"limit": 2, "reason": "test"}),
+    )
+    .await;
+    let (status, body, _) = post(
+        &app,
+        "/admin/limits",
+        &admin,
+        &[("step", "review"), ("limit.premium.photos", "7")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Affects 1 profiles") && body.contains("1 of them keep a personal limit"),
+        "{body}"
+    );
+    let (_, access) = app.get("/api/me/access/photos", Some(&token)).await;
+    assert_eq!(access["limit"], 2, "nothing changed by the review");
+    // A bad cell: the message at it, nothing saved.
+    let (status, body, _) = post(
+        &app,
+        "/admin/limits",
+        &admin,
+        &[
+            ("step", "apply"),
+            ("limit.premium.weight", "lots"),
+            ("limit.premium.photos", "7"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("c-premium-weight-e"), "{body}");
+    let (_, matrix) = app.get("/api/admin/tier-limits", Some(&api_admin)).await;
+    assert_eq!(matrix["limits"]["premium"]["photos"], 200);
+    // Applied: the matrix and the user's access follow.
+    let (status, _, headers) = post(
+        &app,
+        "/admin/limits",
+        &admin,
+        &[
+            ("step", "apply"),
+            ("limit.premium.weight", "40"),
+            ("default.premium.nutrition", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/admin/limits?done=saved");
+    let (_, matrix) = app.get("/api/admin/tier-limits", Some(&api_admin)).await;
+    assert_eq!(matrix["limits"]["premium"]["weight"], 40);
+    assert!(
+        matrix["limits"]["premium"].get("nutrition").is_none(),
+        "back to the default: {matrix}"
+    );
+    let (_, access) = app.get("/api/me/access/weight", Some(&token)).await;
+    assert_eq!(
+        (access["limit"].as_i64(), access["source"].as_str()),
+        (Some(40), Some("tier_limit"))
+    );
+    // One cell at a time (htmx): a fragment with its impact and a save button.
+    let (status, body, _) = post(
+        &app,
+        "/admin/limits/review",
+        &admin,
+        &[("limit.free.weight", "0")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !body.contains("<html") && body.contains("name=\"limit.free.weight\" value=\"0\""),
+        "{body}"
+    );
+}
+
+async fn settings_are_refused_at_their_field(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = who(&app.admin().await);
+    let (status, body, _) = post(
+        &app,
+        "/admin/settings/trial_days",
+        &admin,
+        &[("trial_days", "-4")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains("id=\"s-trial_days-e\"") && body.contains("role=\"alert\""),
+        "{body}"
+    );
+    let api_admin = app.login("admin@example.org", "adminpass1").await;
+    let (_, settings) = app.get("/api/admin/settings", Some(&api_admin)).await;
+    let trial = settings["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "trial_days")
+        .unwrap()
+        .clone();
+    assert_eq!(trial["value"], 14, "the old value is kept");
+    let (status, _, _) = post(
+        &app,
+        "/admin/settings/trial_days",
+        &admin,
+        &[("trial_days", "30")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, settings) = app.get("/api/admin/settings", Some(&api_admin)).await;
+    assert!(
+        settings["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["key"] == "trial_days" && s["value"] == 30)
+    );
+    let (status, _, _) = post(
+        &app,
+        "/admin/settings/registration_mode",
+        &admin,
+        &[("registration_mode", "invite_only")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+}
+
+async fn the_last_admin_cannot_demote_itself(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = who(&app.admin().await);
+    let api_admin = app.login("admin@example.org", "adminpass1").await;
+    let (_, me) = app.get("/api/me", Some(&api_admin)).await;
+    let id = me["profile"]["id"].as_str().unwrap().to_owned();
+    let (status, body, _) = post(
+        &app,
+        &format!("/admin/users/{id}"),
+        &admin,
+        &[("tier", "selfhosted"), ("role", "user")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("role=\"alert\""));
+    let (_, me) = app.get("/api/me", Some(&api_admin)).await;
+    assert_eq!(me["profile"]["role"], "admin");
+}
+
+on_both_backends!(
+    every_admin_page_is_guarded,
+    the_grid_reviews_then_saves_and_refuses_bad_cells,
+    settings_are_refused_at_their_field,
+    the_last_admin_cannot_demote_itself,
+);
