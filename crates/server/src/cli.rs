@@ -1,4 +1,7 @@
-//! The command line: `mitai serve`, `mitai user create|set-password`, `mitai jobs run`.
+//! The command line: `mitai serve`, `mitai user create|set-role|set-password`, `mitai jobs
+//! run`, `mitai db copy|backup|check`.
+
+mod db;
 
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
@@ -35,6 +38,11 @@ pub enum Command {
     Jobs {
         #[command(subcommand)]
         command: JobsCommand,
+    },
+    /// Copy a database to the other backend, back it up, check it.
+    Db {
+        #[command(subcommand)]
+        command: db::DbCommand,
     },
 }
 
@@ -191,6 +199,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Db { command } => {
+            init_tracing(LogFormat::Text);
+            db::run(command).await
+        }
         Command::Jobs {
             command: JobsCommand::Run { db, mail },
         } => {
@@ -229,10 +241,26 @@ async fn offline_state(database_url: &str) -> anyhow::Result<AppState> {
 async fn offline_state_with(args: ServeArgs) -> anyhow::Result<AppState> {
     let database_url = args.database_url.as_str();
     let config = Config::from_args(&args).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = mitai_store::connect(&config.database_url)
-        .await
-        .with_context(|| format!("opening {}", mitai_store::redact_url(database_url)))?;
+    let store = open_store(database_url).await?;
     AppState::new(store, config).await
+}
+
+/// The store at `url`, migrated; refused when it is the target of an unfinished `mitai db
+/// copy` (it lacks some of its data).
+async fn open_store(url: &str) -> anyhow::Result<Arc<dyn mitai_store::Store>> {
+    let store = mitai_store::connect(url)
+        .await
+        .with_context(|| format!("opening {}", mitai_store::redact_url(url)))?;
+    if let Some(m) = store.unfinished_copy().await? {
+        bail!(
+            "{} is the target of an unfinished `mitai db copy` (from {}, started {}) and \
+             incomplete; run the copy again with --force-empty-target",
+            mitai_store::redact_url(url),
+            m.source,
+            m.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+    Ok(store)
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
@@ -256,9 +284,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
 
 /// `mitai serve`: migrate, create the first admin, serve until SIGTERM/SIGINT.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let store = mitai_store::connect(&config.database_url)
-        .await
-        .with_context(|| format!("opening {}", mitai_store::redact_url(&config.database_url)))?;
+    let store = open_store(&config.database_url).await?;
     let listen = config.listen;
     if config.test_clock {
         tracing::warn!(

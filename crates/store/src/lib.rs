@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 pub mod accounts;
 pub mod activity;
+pub mod copy;
 pub mod coupons;
 pub mod data;
 pub mod mail;
@@ -88,6 +89,15 @@ impl StoreError {
     }
 }
 
+/// The mark a `mitai db copy` leaves on its target until every table is copied and
+/// verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyMarker {
+    /// Where the copy came from (the URL without its password).
+    pub source: String,
+    pub started_at: DateTime<Utc>,
+}
+
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -118,6 +128,10 @@ pub trait Store:
 
     /// Answers when the database answers.
     async fn ping(&self) -> Result<()>;
+
+    /// The mark of a `mitai db copy` into this database that has not finished (see
+    /// [`copy`]); such a database is incomplete and must not be served.
+    async fn unfinished_copy(&self) -> Result<Option<CopyMarker>>;
 
     /// Removes sessions, account tokens and invitations expired at `now`, and idempotency
     /// keys and rate-limit windows older than one day.

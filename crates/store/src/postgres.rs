@@ -57,6 +57,11 @@ pub struct PgStore {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The schema version this build migrates to (the last migration's version).
+pub(crate) fn schema_version() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
 impl PgStore {
     const BACKEND: Backend = Backend::Postgres;
 

@@ -35,7 +35,7 @@ fn uuid_of(r: IdRepr) -> Uuid {
 }
 
 /// Fixed-width RFC 3339 in UTC with microseconds, so that text order is time order.
-fn ts(t: DateTime<Utc>) -> TsRepr {
+pub(crate) fn ts(t: DateTime<Utc>) -> TsRepr {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
@@ -55,6 +55,11 @@ pub struct SqliteStore {
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The schema version this build migrates to (the last migration's version).
+pub(crate) fn schema_version() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
 
 impl SqliteStore {
     const BACKEND: Backend = Backend::Sqlite;

@@ -209,15 +209,19 @@ macro_rules! impl_account_store {
                 after: Option<uuid::Uuid>,
                 limit: i64,
             ) -> $crate::Result<Vec<Profile>> {
+                // The cursor condition is left out rather than disabled with `$2 IS NULL OR`,
+                // so that a page deep in the list seeks in the primary key instead of
+                // scanning up to the cursor.
+                let seek = if after.is_some() { "AND id > $3" } else { "AND $3 IS NULL" };
                 sqlx::query(&format!(
                     "SELECT {PROFILE_COLUMNS} FROM profiles \
                      WHERE ($1 IS NULL OR email_norm LIKE $1 ESCAPE '\\' OR name_norm LIKE $1 ESCAPE '\\') \
-                       AND ($2 IS NULL OR id > $2) \
-                     ORDER BY id LIMIT $3"
+                       {seek} \
+                     ORDER BY id LIMIT $2"
                 ))
                 .bind(query.map(like_pattern))
-                .bind(after.map(id))
                 .bind(limit)
+                .bind(after.map(id))
                 .fetch_all(self.reader())
                 .await?
                 .iter()

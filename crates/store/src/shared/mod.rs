@@ -128,6 +128,20 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn unfinished_copy(&self) -> $crate::Result<Option<$crate::CopyMarker>> {
+                let row: Option<(String, TsRepr)> =
+                    sqlx::query_as("SELECT source, started_at FROM db_copy_marker")
+                        .fetch_optional(self.reader())
+                        .await?;
+                row.map(|(source, started_at)| {
+                    Ok($crate::CopyMarker {
+                        source,
+                        started_at: ts_of(started_at)?,
+                    })
+                })
+                .transpose()
+            }
+
             async fn try_job_lock(&self, name: &str) -> $crate::Result<Option<$crate::JobLock>> {
                 self.job_lock_impl(name).await
             }

@@ -35,6 +35,7 @@ macro_rules! conformance {
 
 mod accounts;
 mod basics;
+mod copy;
 mod coupons;
 mod data;
 mod media;
