@@ -11,7 +11,7 @@ BIN="target/release/mitai"
 ADMIN_URL="${1:-postgres://postgres@127.0.0.1:5432/postgres}"
 NAME="mitai_bench_copy"
 TARGET_URL="${ADMIN_URL%/*}/$NAME"
-WORK="$(mktemp -d)"
+WORK="${MITAI_BENCH_DIR:-$(mktemp -d)}"
 cleanup() {
   rm -rf "$WORK"
   psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $NAME WITH (FORCE)" >/dev/null 2>&1 || true
@@ -61,6 +61,10 @@ psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $NAME WITH (FORCE)" >/dev/null
 psql "$ADMIN_URL" -qc "CREATE DATABASE $NAME" >/dev/null
 
 echo "== SQLite -> PostgreSQL"
-"$BIN" db copy --from "sqlite://$SOURCE" --to "$TARGET_URL" 2>/dev/null | head -1
+"$BIN" db copy --from "sqlite://$SOURCE" --to "$TARGET_URL" > "$WORK/to-pg.out" 2> "$WORK/to-pg.err" ||
+  { cat "$WORK/to-pg.err" >&2; exit 1; }
+grep -E "^copied|user_feature_usage|user_activity_log" "$WORK/to-pg.out"
 echo "== PostgreSQL -> SQLite"
-"$BIN" db copy --from "$TARGET_URL" --to "sqlite://$WORK/back.db" 2>/dev/null | head -1
+"$BIN" db copy --from "$TARGET_URL" --to "sqlite://$WORK/back.db" > "$WORK/to-sqlite.out" 2> "$WORK/to-sqlite.err" ||
+  { cat "$WORK/to-sqlite.err" >&2; exit 1; }
+grep -E "^copied|user_feature_usage|user_activity_log" "$WORK/to-sqlite.out"

@@ -119,6 +119,13 @@ pub struct DbArgs {
     pub database_url: String,
 }
 
+fn init_tracing_with(filter: &str) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -200,7 +207,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Db { command } => {
-            init_tracing(LogFormat::Text);
+            // A copy's big reads are slow statements by design: not worth a warning.
+            if std::env::var_os("RUST_LOG").is_none() {
+                init_tracing_with("info,sqlx::query=error");
+            } else {
+                init_tracing(LogFormat::Text);
+            }
             db::run(command).await
         }
         Command::Jobs {

@@ -473,6 +473,19 @@ async fn a_copy_serves_like_its_source_sqlite_to_postgres_and_back() {
     std::fs::remove_dir_all(&source.data_dir).ok();
 }
 
+/// The foreign keys of a PostgreSQL database, by table and definition.
+async fn foreign_keys(url: &str) -> Vec<String> {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query_scalar(
+        "SELECT conrelid::regclass::text || ' ' || pg_get_constraintdef(oid) \
+         FROM pg_constraint WHERE contype = 'f' ORDER BY 1",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap()
+}
+
 /// Fills the SQLite database at `url` with `rows` usage rows of one profile, straight in
 /// SQL (the API would take minutes for this many).
 async fn bulk_usage(db: &TestDb, rows: u32) {
@@ -552,6 +565,11 @@ async fn an_interrupted_copy_leaves_the_target_marked_and_unserved() {
     );
     let marker = target.store.unfinished_copy().await.unwrap();
     assert!(marker.is_some(), "the target must stay marked incomplete");
+    let all_keys = foreign_keys(&TestDb::new(Backend::Postgres).await.url).await;
+    assert!(
+        foreign_keys(&target.url).await.len() < all_keys.len(),
+        "the load runs without the foreign keys"
+    );
 
     // `mitai serve` refuses it with one line.
     let out = process::mitai(&dir)
@@ -584,6 +602,11 @@ async fn an_interrupted_copy_leaves_the_target_marked_and_unserved() {
     let out = copy_cli(&dir, &source.url, &target.url, &["--force-empty-target"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(target.store.unfinished_copy().await.unwrap(), None);
+    assert_eq!(
+        foreign_keys(&target.url).await,
+        all_keys,
+        "the foreign keys the interrupted copy dropped are back"
+    );
     let counts = copy::check(&source.url).await.unwrap().counts;
     assert_eq!(copy::check(&target.url).await.unwrap().counts, counts);
     let usage = counts

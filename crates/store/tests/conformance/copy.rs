@@ -59,6 +59,33 @@ fn compatible(backend: Backend, declared: &str, ty: Ty) -> bool {
     }
 }
 
+/// The foreign keys of the database's schema, by table and definition.
+async fn foreign_keys(db: &TestDb) -> Vec<String> {
+    use sqlx::Connection;
+    match db.store.backend() {
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query_scalar(
+                "SELECT conrelid::regclass::text || ' ' || pg_get_constraintdef(oid) \
+                 FROM pg_constraint WHERE contype = 'f' ORDER BY 1",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+        }
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::query_scalar(
+                "SELECT m.name || ' ' || f.\"from\" || ' ' || f.\"table\" FROM sqlite_master m, \
+                 pragma_foreign_key_list(m.name) f WHERE m.type = 'table' ORDER BY 1",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+        }
+    }
+}
+
 async fn copy_tables_are_the_migrated_schema(db: &TestDb) {
     let backend = db.store.backend();
     let mut schema: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -145,6 +172,11 @@ async fn copy_into_the_other_backend_keeps_every_row_and_refuses_a_second_time(d
     assert_eq!(progress.started.len(), TABLES.len());
     assert_eq!(progress.finished.iter().sum::<u64>(), summary.rows());
 
+    assert_eq!(
+        foreign_keys(&other).await,
+        foreign_keys(&TestDb::new(other.store.backend()).await).await,
+        "the foreign keys dropped for the load are all back"
+    );
     let source = copy::check(&db.url).await.unwrap();
     let target = copy::check(&other.url).await.unwrap();
     assert_eq!(source.counts, target.counts);
