@@ -201,13 +201,18 @@ impl Progress for Bars {
         self.started = Instant::now();
         if self.terminal {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "  {prefix:<26} [{bar:30}] {human_pos:>11}/{human_len:<11} {per_sec:>14} {elapsed:>4}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
+            let style = ProgressStyle::with_template(
+                "  {prefix:<26} [{bar:30}] {human_pos:>11}/{human_len:<11} {rate:>14} {elapsed:>4}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{} rows/s", thousands(state.per_sec() as u64));
+                },
+            )
+            .progress_chars("=> ");
+            bar.set_style(style);
             bar.set_prefix(table.to_owned());
             self.bar = Some(bar);
         } else {
@@ -232,18 +237,17 @@ impl Progress for Bars {
     }
 
     fn finish(&mut self, rows: u64, elapsed: Duration) {
-        match self.bar.take() {
-            Some(bar) => {
-                bar.set_position(rows);
-                bar.finish();
-            }
-            None => eprintln!(
-                "  {} done: {} rows in {:.1} s",
-                self.table,
-                thousands(rows),
-                elapsed.as_secs_f64()
-            ),
+        // The bar gives way to the same line as without a terminal, so that what is printed
+        // next starts on a line of its own.
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
+        eprintln!(
+            "  {} done: {} rows in {:.1} s",
+            self.table,
+            thousands(rows),
+            elapsed.as_secs_f64()
+        );
     }
 
     fn note(&mut self, what: &str) {
