@@ -635,6 +635,16 @@ fn backend_of(url: &str) -> CopyResult<Backend> {
     }
 }
 
+/// The same statement on whichever connection `conn` holds (each arm typed for its backend).
+macro_rules! on_either {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            Conn::Sqlite($c) => $body,
+            Conn::Pg($c) => $body,
+        }
+    };
+}
+
 /// A raw connection to either backend.
 enum Conn {
     Sqlite(SqliteConnection),
@@ -688,22 +698,14 @@ impl Conn {
     }
 
     async fn execute(&mut self, sql: &str) -> CopyResult<()> {
-        match self {
-            Conn::Sqlite(c) => {
-                sqlx::raw_sql(sql).execute(c).await?;
-            }
-            Conn::Pg(c) => {
-                sqlx::raw_sql(sql).execute(c).await?;
-            }
-        }
+        on_either!(self, c => {
+            sqlx::raw_sql(sql).execute(c).await?;
+        });
         Ok(())
     }
 
     async fn scalar_i64(&mut self, sql: &str) -> CopyResult<i64> {
-        Ok(match self {
-            Conn::Sqlite(c) => sqlx::query_scalar(sql).fetch_one(c).await?,
-            Conn::Pg(c) => sqlx::query_scalar(sql).fetch_one(c).await?,
-        })
+        Ok(on_either!(self, c => sqlx::query_scalar(sql).fetch_one(c).await?))
     }
 
     async fn table_exists(&mut self, table: &str) -> CopyResult<bool> {
@@ -807,18 +809,11 @@ impl Conn {
 
     /// The foreign keys an earlier, interrupted copy dropped and did not restore.
     async fn pending_foreign_keys(&mut self) -> CopyResult<Vec<ForeignKey>> {
-        let json: Option<String> = match self {
-            Conn::Sqlite(c) => {
-                sqlx::query_scalar("SELECT constraints FROM db_copy_marker")
-                    .fetch_optional(c)
-                    .await?
-            }
-            Conn::Pg(c) => {
-                sqlx::query_scalar("SELECT constraints FROM db_copy_marker")
-                    .fetch_optional(c)
-                    .await?
-            }
-        };
+        let json: Option<String> = on_either!(self, c => {
+            sqlx::query_scalar("SELECT constraints FROM db_copy_marker")
+                .fetch_optional(c)
+                .await?
+        });
         match json {
             None => Ok(Vec::new()),
             Some(json) => serde_json::from_str(&json).map_err(|e| CopyError::Value {
@@ -832,14 +827,9 @@ impl Conn {
     async fn save_pending_foreign_keys(&mut self, keys: &[ForeignKey]) -> CopyResult<()> {
         let json = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
         let sql = "UPDATE db_copy_marker SET constraints = $1";
-        match self {
-            Conn::Sqlite(c) => {
-                sqlx::query(sql).bind(json).execute(c).await?;
-            }
-            Conn::Pg(c) => {
-                sqlx::query(sql).bind(json).execute(c).await?;
-            }
-        }
+        on_either!(self, c => {
+            sqlx::query(sql).bind(&json).execute(c).await?;
+        });
         Ok(())
     }
 
@@ -953,16 +943,10 @@ impl Conn {
         table: &'static Table,
         sql: &'a str,
     ) -> BoxStream<'a, CopyResult<Vec<Value>>> {
-        match self {
-            Conn::Sqlite(c) => sqlx::query(sql)
-                .fetch(c)
-                .map(move |row| decode_sqlite(table, &row?))
-                .boxed(),
-            Conn::Pg(c) => sqlx::query(sql)
-                .fetch(c)
-                .map(move |row| decode_pg(table, &row?))
-                .boxed(),
-        }
+        on_either!(self, c => sqlx::query(sql)
+            .fetch(c)
+            .map(move |row| decode(table, &row?))
+            .boxed())
     }
 
     /// Writes `rows` of `table`; the self-referencing column is left NULL.
@@ -1127,100 +1111,70 @@ fn parse_ts(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("timestamp {s:?}: {e}"))
 }
 
-fn decode_sqlite(table: &'static Table, row: &SqliteRow) -> CopyResult<Vec<Value>> {
+/// One cell of a row, `None` for SQL NULL.
+fn cell<R, T>(row: &R, i: usize) -> Result<Option<T>, String>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    T: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    row.try_get::<Option<T>, _>(i).map_err(|e| e.to_string())
+}
+
+/// The columns whose representation differs between the backends: UUIDs, instants, JSON.
+trait BackendRow: Row {
+    fn special(&self, i: usize, ty: Ty) -> Result<Option<Value>, String>;
+}
+
+impl BackendRow for SqliteRow {
+    /// SQLite keeps them as text: parsed here.
+    fn special(&self, i: usize, ty: Ty) -> Result<Option<Value>, String> {
+        let Some(s) = cell::<_, String>(self, i)? else {
+            return Ok(None);
+        };
+        Ok(Some(match ty {
+            Ty::Uuid => Value::Uuid(Uuid::parse_str(&s).map_err(|e| format!("uuid {s:?}: {e}"))?),
+            Ty::Ts => Value::Ts(parse_ts(&s)?),
+            _ => Value::Json(serde_json::from_str(&s).map_err(|e| format!("JSON: {e}"))?),
+        }))
+    }
+}
+
+impl BackendRow for PgRow {
+    fn special(&self, i: usize, ty: Ty) -> Result<Option<Value>, String> {
+        Ok(match ty {
+            Ty::Uuid => cell(self, i)?.map(Value::Uuid),
+            Ty::Ts => cell::<_, DateTime<Utc>>(self, i)?.map(Value::Ts),
+            _ => cell(self, i)?.map(Value::Json),
+        })
+    }
+}
+
+fn decode<R>(table: &'static Table, row: &R) -> CopyResult<Vec<Value>>
+where
+    R: BackendRow,
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    NaiveDate: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     let mut values = Vec::with_capacity(table.columns.len());
     for (i, (column, ty)) in table.columns.iter().enumerate() {
-        let bad = |why: String| CopyError::Value {
+        let v = match ty {
+            Ty::Text => cell(row, i).map(|v| v.map(Value::Text)),
+            Ty::Int => cell(row, i).map(|v| v.map(Value::Int)),
+            Ty::Bool => cell(row, i).map(|v| v.map(Value::Bool)),
+            Ty::Float => cell(row, i).map(|v| v.map(Value::Float)),
+            Ty::Date => cell(row, i).map(|v| v.map(Value::Date)),
+            Ty::Uuid | Ty::Ts | Ty::Json => row.special(i, *ty),
+        }
+        .map_err(|why| CopyError::Value {
             table: table.name,
             column,
             why,
-        };
-        let db = |e: sqlx::Error| bad(e.to_string());
-        let v = match ty {
-            Ty::Text => row
-                .try_get::<Option<String>, _>(i)
-                .map_err(db)?
-                .map(Value::Text),
-            Ty::Int => row
-                .try_get::<Option<i64>, _>(i)
-                .map_err(db)?
-                .map(Value::Int),
-            Ty::Bool => row
-                .try_get::<Option<bool>, _>(i)
-                .map_err(db)?
-                .map(Value::Bool),
-            Ty::Float => row
-                .try_get::<Option<f64>, _>(i)
-                .map_err(db)?
-                .map(Value::Float),
-            Ty::Date => row
-                .try_get::<Option<NaiveDate>, _>(i)
-                .map_err(db)?
-                .map(Value::Date),
-            Ty::Uuid => match row.try_get::<Option<String>, _>(i).map_err(db)? {
-                None => None,
-                Some(s) => Some(Value::Uuid(
-                    Uuid::parse_str(&s).map_err(|e| bad(format!("uuid {s:?}: {e}")))?,
-                )),
-            },
-            Ty::Ts => match row.try_get::<Option<String>, _>(i).map_err(db)? {
-                None => None,
-                Some(s) => Some(Value::Ts(parse_ts(&s).map_err(bad)?)),
-            },
-            Ty::Json => match row.try_get::<Option<String>, _>(i).map_err(db)? {
-                None => None,
-                Some(s) => Some(Value::Json(
-                    serde_json::from_str(&s).map_err(|e| bad(format!("JSON: {e}")))?,
-                )),
-            },
-        };
-        values.push(v.unwrap_or(Value::Null));
-    }
-    Ok(values)
-}
-
-fn decode_pg(table: &'static Table, row: &PgRow) -> CopyResult<Vec<Value>> {
-    let mut values = Vec::with_capacity(table.columns.len());
-    for (i, (column, ty)) in table.columns.iter().enumerate() {
-        let db = |e: sqlx::Error| CopyError::Value {
-            table: table.name,
-            column,
-            why: e.to_string(),
-        };
-        let v = match ty {
-            Ty::Text => row
-                .try_get::<Option<String>, _>(i)
-                .map_err(db)?
-                .map(Value::Text),
-            Ty::Int => row
-                .try_get::<Option<i64>, _>(i)
-                .map_err(db)?
-                .map(Value::Int),
-            Ty::Bool => row
-                .try_get::<Option<bool>, _>(i)
-                .map_err(db)?
-                .map(Value::Bool),
-            Ty::Float => row
-                .try_get::<Option<f64>, _>(i)
-                .map_err(db)?
-                .map(Value::Float),
-            Ty::Date => row
-                .try_get::<Option<NaiveDate>, _>(i)
-                .map_err(db)?
-                .map(Value::Date),
-            Ty::Uuid => row
-                .try_get::<Option<Uuid>, _>(i)
-                .map_err(db)?
-                .map(Value::Uuid),
-            Ty::Ts => row
-                .try_get::<Option<DateTime<Utc>>, _>(i)
-                .map_err(db)?
-                .map(Value::Ts),
-            Ty::Json => row
-                .try_get::<Option<serde_json::Value>, _>(i)
-                .map_err(db)?
-                .map(Value::Json),
-        };
+        })?;
         values.push(v.unwrap_or(Value::Null));
     }
     Ok(values)
