@@ -65,6 +65,7 @@ async fn insert(state: &AppState, profile: Uuid, from: u64, count: u64) {
             cap: None,
             now,
             idempotency: None,
+            log: None,
         };
         let answer = |_: &mitai_store::Entry| StoredResponse {
             status: 201,

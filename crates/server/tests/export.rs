@@ -486,6 +486,7 @@ async fn exports_page_through_large_accounts(backend: Backend) {
                     cap: None,
                     now,
                     idempotency: None,
+                    log: None,
                 };
                 let answer = |_: &mitai_store::Entry| StoredResponse {
                     status: 201,

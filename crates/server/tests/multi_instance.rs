@@ -115,3 +115,106 @@ async fn consumption_is_exact_across_instances() {
     let (_, access) = app.get("/api/me/access/activity", Some(&token)).await;
     assert_eq!(access["used"], 30);
 }
+
+/// `GET uri` with a bearer token on `router`.
+async fn get_on(router: &axum::Router, uri: &str, token: &str) -> (StatusCode, serde_json::Value) {
+    let request = axum::http::Request::get(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+/// Polls `check` until it holds; fails when that takes a second or more.
+async fn within_a_second(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let started = tokio::time::Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{what}: the other instance still answers from its cache after a second"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cached_sessions_and_access_end_within_a_second_on_other_instances() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let admin = app.admin().await;
+    let (token, id) = app.user("cached@example.org").await;
+    let (_, other) = second_instance(&app).await;
+
+    // The other instance caches the session and the access facts.
+    for _ in 0..3 {
+        assert_eq!(get_on(&other, "/api/me", &token).await.0, StatusCode::OK);
+        let (status, access) = get_on(&other, "/api/me/access/weight", &token).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_ne!(access["limit"], json!(3));
+    }
+
+    // A restriction set on the first instance reaches the other's cached access facts.
+    let (status, _) = app
+        .put(
+            &format!("/api/admin/users/{id}/restrictions/weight"),
+            Some(&admin),
+            json!({"limit": 3, "reason": "cache"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    within_a_second("restriction", async || {
+        get_on(&other, "/api/me/access/weight", &token).await.1["limit"] == json!(3)
+    })
+    .await;
+
+    // A tier change (the profile inside the cached session) too.
+    let (status, _) = app
+        .patch(
+            &format!("/api/admin/users/{id}"),
+            Some(&admin),
+            json!({"tier": "premium"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    within_a_second("tier", async || {
+        get_on(&other, "/api/me", &token).await.1["profile"]["tier"] == json!("premium")
+    })
+    .await;
+
+    // Logout: at once on the instance that made it, within a second on the other.
+    assert_eq!(get_on(&other, "/api/me", &token).await.0, StatusCode::OK);
+    let (status, _) = app.post("/api/auth/logout", Some(&token), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    within_a_second("logout", async || {
+        get_on(&other, "/api/me", &token).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
+
+    // Disabling a profile ends its other sessions the same way.
+    let second = app.login("cached@example.org", "password123").await;
+    assert_eq!(get_on(&other, "/api/me", &second).await.0, StatusCode::OK);
+    let (status, _) = app
+        .patch(
+            &format!("/api/admin/users/{id}"),
+            Some(&admin),
+            json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/me", Some(&second)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    within_a_second("disable", async || {
+        get_on(&other, "/api/me", &second).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
+}

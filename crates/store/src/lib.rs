@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 pub mod accounts;
 pub mod activity;
+pub mod cache;
 pub mod copy;
 pub mod coupons;
 pub mod data;
@@ -74,6 +75,19 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl StoreError {
+    /// The same failure once more, for each of several requests that one failure ended
+    /// (a group commit that could not commit).
+    pub(crate) fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::Database(e) if self.is_unavailable() => StoreError::Database(match e {
+                sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+                sqlx::Error::WorkerCrashed => sqlx::Error::WorkerCrashed,
+                _ => sqlx::Error::PoolTimedOut,
+            }),
+            other => StoreError::Database(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+
     /// Whether the database could not be reached or did not answer in time (as opposed to
     /// refusing or failing a statement).
     pub fn is_unavailable(&self) -> bool {

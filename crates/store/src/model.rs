@@ -155,6 +155,34 @@ pub struct ConsumeRequest<'a> {
     pub cap: Option<i64>,
     pub now: DateTime<Utc>,
     pub idempotency: Option<IdempotencyKey<'a>>,
+    /// With `Some`, [`UsageStore::consume`](crate::UsageStore::consume) writes the
+    /// `feature_used` entry of a spend (and the profile's statistics) in the same statement
+    /// or transaction as the spend: both commit, or neither.
+    pub log: Option<SpendLog<'a>>,
+}
+
+/// The activity entry of a spend: `feature_used` by the profile itself, with details
+/// `{"feature", "amount", "used"}`.
+#[derive(Debug, Clone, Copy)]
+pub struct SpendLog<'a> {
+    pub activity_id: Uuid,
+    pub ip: Option<&'a str>,
+}
+
+impl ConsumeRequest<'_> {
+    /// The `feature_used` entry of this request once spent, with `used` the bucket's
+    /// usage afterwards; `None` when the request does not ask for one.
+    pub fn spend_activity(&self, used: i64) -> Option<crate::NewActivity> {
+        let log = self.log?;
+        let mut entry = crate::NewActivity::new(crate::actions::FEATURE_USED, self.now)
+            .by_self(self.profile_id)
+            .details(serde_json::json!({
+                "feature": self.feature_id, "amount": self.amount, "used": used,
+            }))
+            .ip(log.ip.map(str::to_owned));
+        entry.id = log.activity_id;
+        Some(entry)
+    }
 }
 
 /// An `Idempotency-Key` with a fingerprint of the request it was first used for.

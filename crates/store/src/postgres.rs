@@ -38,6 +38,35 @@ fn ts_of(t: TsRepr) -> Result<DateTime<Utc>> {
 
 /// The channel on which instances announce registry changes.
 const REGISTRY_CHANNEL: &str = "mitai_registry";
+/// The channel on which the database announces, at commit, every change to what the
+/// cache holds (sessions, profiles, restrictions, grants, pauses: triggers of migration
+/// 0011), whoever made it.
+const ACCESS_CHANNEL: &str = "mitai_access";
+
+/// A consume with its activity entry and statistics in one statement: the conditional
+/// upsert of [`CONSUME_SQL`](crate::shared::usage::CONSUME_SQL), and only for the row it
+/// returns, the `feature_used` entry and the profile's `last_active_at`. `$7` is the entry's
+/// id, `$8` its ip. No row back: refused, nothing written.
+const SPEND_LOGGED_SQL: &str = "WITH spent AS ( \
+        INSERT INTO user_feature_usage (profile_id, feature_id, period_start, used, updated_at) \
+        SELECT $1, $2, $3, $4, $5 WHERE $6::bigint IS NULL OR $4 <= $6 \
+        ON CONFLICT (profile_id, feature_id, period_start) DO UPDATE \
+            SET used = user_feature_usage.used + excluded.used, updated_at = excluded.updated_at \
+            WHERE $6 IS NULL OR user_feature_usage.used + excluded.used <= $6 \
+        RETURNING used), \
+    logged AS ( \
+        INSERT INTO user_activity_log (id, profile_id, actor_id, action, details, ip, created_at) \
+        SELECT $7, $1, $1, 'feature_used', \
+            jsonb_build_object('feature', $2::text, 'amount', $4::bigint, 'used', used), $8, $5 \
+        FROM spent), \
+    active AS ( \
+        INSERT INTO user_stats (profile_id, logins, last_login_at, last_active_at, \
+            feature_totals, redemptions, updated_at) \
+        SELECT $1, 0, NULL, $5, '{}', 0, $5 FROM spent \
+        ON CONFLICT (profile_id) DO UPDATE SET \
+            last_active_at = GREATEST(user_stats.last_active_at, excluded.last_active_at), \
+            updated_at = excluded.updated_at) \
+    SELECT used FROM spent";
 
 /// A stable 64-bit key for an advisory lock name (FNV-1a).
 fn advisory_key(name: &str) -> i64 {
@@ -53,6 +82,39 @@ fn advisory_key(name: &str) -> i64 {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    cache: std::sync::Arc<crate::cache::Cache>,
+    /// Ends the listener that outdates the cache when the last clone is dropped.
+    _follower: std::sync::Arc<Follower>,
+}
+
+/// The task following [`ACCESS_CHANNEL`]; aborted when dropped.
+#[derive(Debug)]
+struct Follower(tokio::task::JoinHandle<()>);
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Outdates the cache on every change announced by any instance (this one included). A
+/// lost connection may have lost announcements: the cache is outdated too, and the
+/// listener reconnects.
+async fn follow_access_changes(
+    mut listener: PgListener,
+    cache: std::sync::Arc<crate::cache::Cache>,
+) {
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(_)) => cache.changed(),
+            Ok(None) => cache.changed(),
+            Err(e) => {
+                cache.changed();
+                tracing::warn!(error = %e, "listening for access changes failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -67,15 +129,29 @@ impl PgStore {
 
     /// Connects to `url` and migrates the database.
     pub async fn connect(url: &str) -> Result<PgStore> {
+        // A hot-path request is one round trip, so a few connections per core keep the
+        // database busy; more only queue inside PostgreSQL.
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(u32::try_from(cores * 4).unwrap_or(16).clamp(8, 32))
             // Generous: under a burst every request waits its turn for a connection rather
             // than failing; the request timeout (60 s by default) bounds the wait.
             .acquire_timeout(Duration::from_secs(30))
+            // No ping before each use: a broken connection fails its statement, is
+            // dropped by the pool and replaced; the request answers 503.
+            .test_before_acquire(false)
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(PgStore { pool })
+        let cache = std::sync::Arc::<crate::cache::Cache>::default();
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(ACCESS_CHANNEL).await?;
+        let follower = tokio::spawn(follow_access_changes(listener, cache.clone()));
+        Ok(PgStore {
+            pool,
+            cache,
+            _follower: std::sync::Arc::new(Follower(follower)),
+        })
     }
 
     fn reader(&self) -> &PgPool {
@@ -110,6 +186,31 @@ impl PgStore {
         Ok(locked.then(|| crate::JobLock::advisory(conn, key)))
     }
 
+    /// A consume without an idempotency key: one statement, one round trip.
+    async fn spend_impl(&self, r: &ConsumeRequest<'_>) -> Result<Consumed> {
+        let used: Option<i64> = match r.log {
+            Some(log) => sqlx::query_scalar(SPEND_LOGGED_SQL)
+                .bind(r.profile_id)
+                .bind(r.feature_id)
+                .bind(r.period_start)
+                .bind(r.amount)
+                .bind(r.now)
+                .bind(r.cap)
+                .bind(log.activity_id)
+                .bind(log.ip)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| on_constraint(e, "profile or feature"))?,
+            None => consume_in(&self.pool, r).await?,
+        };
+        Ok(match used {
+            Some(used) => Consumed::Spent { used },
+            None => Consumed::LimitReached {
+                used: used_in(&self.pool, r).await?,
+            },
+        })
+    }
+
     async fn notify_impl(&self) -> Result<()> {
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(REGISTRY_CHANNEL)
@@ -126,8 +227,9 @@ impl PgStore {
         Ok(Some(Box::pin(listener.into_stream().map(|_| ()))))
     }
 
-    /// Closes the pool.
+    /// Closes the pool (and stops following changes).
     pub async fn close(&self) {
+        self._follower.0.abort();
         self.pool.close().await;
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use mitai_access::{Access, FeatureIdx, Refusal, Registry, TierIdx, consume_cap};
 use mitai_store::{
     ConsumeRequest, ConsumeResult, Consumed, IdempotencyKey, NewActivity, Profile, Restriction,
-    StoredResponse, actions,
+    SpendLog, StoredResponse, actions,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -224,6 +224,23 @@ impl Gate {
                 key,
                 request_hash: &self.request_hash,
             }),
+            log: None,
+        }
+    }
+
+    /// Like [`Gate::request`], with the `feature_used` entry written by the store with the
+    /// spend itself (one round trip on PostgreSQL, the same group commit on SQLite).
+    fn logged_request<'a>(
+        &'a self,
+        idempotency_key: Option<&'a str>,
+        activity_id: uuid::Uuid,
+    ) -> ConsumeRequest<'a> {
+        ConsumeRequest {
+            log: Some(SpendLog {
+                activity_id,
+                ip: self.ip.as_deref(),
+            }),
+            ..self.request(idempotency_key)
         }
     }
 
@@ -312,13 +329,11 @@ pub async fn consume(
             serde_json::to_value(gate.view(used)).unwrap_or(Value::Null)
         })
     };
-    match state
-        .store
-        .consume(&gate.request(idempotency_key), &respond)
-        .await
-    {
+    let request = gate.logged_request(idempotency_key, uuid::Uuid::now_v7());
+    match state.store.consume(&request, &respond).await {
         Ok(ConsumeResult::Fresh(Consumed::Spent { used })) => {
-            gate.spent(state, used).await;
+            // The store wrote the `feature_used` entry with the spend.
+            Metrics::count(&state.metrics.consume_spent);
             Ok(ConsumeAnswer::Fresh(gate.view(used)))
         }
         Ok(ConsumeResult::Fresh(Consumed::LimitReached { used })) => {

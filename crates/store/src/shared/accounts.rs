@@ -235,6 +235,7 @@ macro_rules! impl_account_store {
                 patch: &ProfilePatch,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<Option<Profile>> {
+                let _changed = self.cache.on_change();
                 let (set_trial, trial) = match patch.trial_ends_at {
                     Some(t) => (true, t),
                     None => (false, None),
@@ -325,6 +326,7 @@ macro_rules! impl_account_store {
                 password_hash: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<bool> {
+                let _changed = self.cache.on_change();
                 let done = sqlx::query(
                     "UPDATE profiles SET password_hash = $2, updated_at = $3 WHERE id = $1",
                 )
@@ -357,21 +359,13 @@ macro_rules! impl_account_store {
                 token_hash: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<Option<Profile>> {
-                let cols = profile_columns_of_p();
-                sqlx::query(&format!(
-                    "SELECT {cols} FROM sessions s JOIN profiles p ON p.id = s.profile_id \
-                     WHERE s.token_hash = $1 AND s.expires_at > $2"
-                ))
-                .bind(token_hash)
-                .bind(ts(now))
-                .fetch_optional(self.reader())
-                .await?
-                .as_ref()
-                .map(profile_from)
-                .transpose()
+                Ok($crate::AccountStore::session(self, token_hash, now)
+                    .await?
+                    .map(|s| s.profile))
             }
 
             async fn delete_session(&self, token_hash: &str) -> $crate::Result<bool> {
+                let _changed = self.cache.on_change();
                 let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash)
                     .execute(self.writer())
@@ -384,6 +378,10 @@ macro_rules! impl_account_store {
                 token_hash: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<Option<$crate::Session>> {
+                if let Some(session) = self.cache.session(token_hash) {
+                    return Ok((session.expires_at > now).then_some(session));
+                }
+                let generation = self.cache.generation();
                 let cols = profile_columns_of_p();
                 let row = sqlx::query(&format!(
                     "SELECT {cols}, s.created_at AS session_created_at, \
@@ -398,12 +396,14 @@ macro_rules! impl_account_store {
                 let Some(row) = row else {
                     return Ok(None);
                 };
-                Ok(Some($crate::Session {
+                let session = $crate::Session {
                     profile: profile_from(&row)?,
                     created_at: ts_of(row.try_get("session_created_at")?)?,
                     expires_at: ts_of(row.try_get("session_expires_at")?)?,
                     last_seen_at: ts_of(row.try_get("last_seen_at")?)?,
-                }))
+                };
+                self.cache.put_session(token_hash, &session, generation);
+                Ok(Some(session))
             }
 
             async fn renew_session(
@@ -412,6 +412,7 @@ macro_rules! impl_account_store {
                 now: chrono::DateTime<chrono::Utc>,
                 expires_at: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<bool> {
+                let _changed = self.cache.on_change();
                 let done = sqlx::query(
                     "UPDATE sessions SET expires_at = $3, last_seen_at = $2 \
                      WHERE token_hash = $1 AND expires_at > $2 AND expires_at < $3",
@@ -429,6 +430,7 @@ macro_rules! impl_account_store {
                 pid: uuid::Uuid,
                 except: Option<&str>,
             ) -> $crate::Result<u64> {
+                let _changed = self.cache.on_change();
                 delete_sessions_of(self.writer(), pid, except).await
             }
 
@@ -436,6 +438,7 @@ macro_rules! impl_account_store {
                 &self,
                 r: &$crate::NewRegistration,
             ) -> $crate::Result<$crate::RegisterOutcome> {
+                let _changed = self.cache.on_change();
                 use $crate::RegisterOutcome;
                 let p = &r.profile;
                 let mut tx = self.begin_write().await?;
@@ -563,6 +566,7 @@ macro_rules! impl_account_store {
                 now: chrono::DateTime<chrono::Utc>,
                 activity: &$crate::NewActivity,
             ) -> $crate::Result<Option<Profile>> {
+                let _changed = self.cache.on_change();
                 let mut tx = self.begin_write().await?;
                 let Some(pid) =
                     use_token(&mut tx, token_hash, $crate::TokenKind::VerifyEmail, now).await?
@@ -591,6 +595,7 @@ macro_rules! impl_account_store {
                 now: chrono::DateTime<chrono::Utc>,
                 activity: &$crate::NewActivity,
             ) -> $crate::Result<Option<Profile>> {
+                let _changed = self.cache.on_change();
                 let mut tx = self.begin_write().await?;
                 let Some(pid) =
                     use_token(&mut tx, token_hash, $crate::TokenKind::PasswordReset, now).await?
@@ -623,6 +628,7 @@ macro_rules! impl_account_store {
                 now: chrono::DateTime<chrono::Utc>,
                 activity: &$crate::NewActivity,
             ) -> $crate::Result<bool> {
+                let _changed = self.cache.on_change();
                 let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "UPDATE profiles SET password_hash = $3, updated_at = $4 \

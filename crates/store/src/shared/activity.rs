@@ -1,8 +1,35 @@
 //! The activity log and per-profile statistics, for both backends. Days of the log are
 //! grouped with the backend's `CREATED_DAY` expression; the rest of the SQL is shared.
 
+/// One activity entry: `$1` id, `$2` profile, `$3` actor, `$4` action, `$5` details,
+/// `$6` ip, `$7` created_at.
+pub(crate) const INSERT_ACTIVITY_SQL: &str = "INSERT INTO user_activity_log \
+    (id, profile_id, actor_id, action, details, ip, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Applies a [`StatsDelta`](crate::StatsDelta) to a profile's statistics: `$1` profile,
+/// `$2` logins, `$3` last_login_at, `$4` last_active_at, `$5` redemptions, `$6` updated_at.
+/// Instants move forward only: a late event does not move them back.
+pub(crate) const UPSERT_STATS_SQL: &str = "INSERT INTO user_stats (profile_id, logins, \
+        last_login_at, last_active_at, feature_totals, redemptions, updated_at) \
+    VALUES ($1, $2, $3, $4, '{}', $5, $6) \
+    ON CONFLICT (profile_id) DO UPDATE SET \
+        logins = user_stats.logins + excluded.logins, \
+        last_login_at = CASE WHEN excluded.last_login_at IS NOT NULL \
+            AND (user_stats.last_login_at IS NULL \
+                 OR excluded.last_login_at > user_stats.last_login_at) \
+            THEN excluded.last_login_at ELSE user_stats.last_login_at END, \
+        last_active_at = CASE WHEN excluded.last_active_at IS NOT NULL \
+            AND (user_stats.last_active_at IS NULL \
+                 OR excluded.last_active_at > user_stats.last_active_at) \
+            THEN excluded.last_active_at ELSE user_stats.last_active_at END, \
+        redemptions = user_stats.redemptions + excluded.redemptions, \
+        updated_at = excluded.updated_at";
+
 macro_rules! impl_activity_store {
     ($store:ty) => {
+        use $crate::shared::activity::{INSERT_ACTIVITY_SQL, UPSERT_STATS_SQL};
+
         const ACTIVITY_COLUMNS: &str = "id, profile_id, actor_id, action, details, ip, created_at";
 
         fn activity_from(row: &Row) -> $crate::Result<$crate::Activity> {
@@ -32,72 +59,38 @@ macro_rules! impl_activity_store {
         }
 
         /// Logs one event on `conn` (the caller's transaction) and applies its
-        /// [`StatsDelta`]($crate::StatsDelta) to the profile's `user_stats`.
+        /// [`StatsDelta`]($crate::StatsDelta) to the profile's `user_stats`. Per-feature
+        /// totals are not written here: [`user_stats`]($crate::ActivityStore::user_stats)
+        /// derives them from the log when they are read.
         async fn log_activity_in(
             conn: &mut <Db as sqlx::Database>::Connection,
             a: &$crate::NewActivity,
         ) -> $crate::Result<()> {
-            sqlx::query(
-                "INSERT INTO user_activity_log (id, profile_id, actor_id, action, details, ip, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id(a.id))
-            .bind(a.profile_id.map(id))
-            .bind(a.actor_id.map(id))
-            .bind(&a.action)
-            .bind(sqlx::types::Json(&a.details))
-            .bind(&a.ip)
-            .bind(ts(a.created_at))
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| on_constraint_of(e, "activity", "profile"))?;
+            sqlx::query(INSERT_ACTIVITY_SQL)
+                .bind(id(a.id))
+                .bind(a.profile_id.map(id))
+                .bind(a.actor_id.map(id))
+                .bind(&a.action)
+                .bind(sqlx::types::Json(&a.details))
+                .bind(&a.ip)
+                .bind(ts(a.created_at))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| on_constraint_of(e, "activity", "profile"))?;
             let delta = $crate::StatsDelta::of(a);
             let Some(profile_id) = a.profile_id.filter(|_| !delta.is_empty()) else {
                 return Ok(());
             };
-            // Instants move forward only: a late event does not move them back.
-            let totals: sqlx::types::Json<serde_json::Value> = sqlx::query_scalar(
-                "INSERT INTO user_stats (profile_id, logins, last_login_at, last_active_at, \
-                    feature_totals, redemptions, updated_at) \
-                 VALUES ($1, $2, $3, $4, '{}', $5, $6) \
-                 ON CONFLICT (profile_id) DO UPDATE SET \
-                    logins = user_stats.logins + excluded.logins, \
-                    last_login_at = CASE WHEN excluded.last_login_at IS NOT NULL \
-                        AND (user_stats.last_login_at IS NULL \
-                             OR excluded.last_login_at > user_stats.last_login_at) \
-                        THEN excluded.last_login_at ELSE user_stats.last_login_at END, \
-                    last_active_at = CASE WHEN excluded.last_active_at IS NOT NULL \
-                        AND (user_stats.last_active_at IS NULL \
-                             OR excluded.last_active_at > user_stats.last_active_at) \
-                        THEN excluded.last_active_at ELSE user_stats.last_active_at END, \
-                    redemptions = user_stats.redemptions + excluded.redemptions, \
-                    updated_at = excluded.updated_at \
-                 RETURNING feature_totals",
-            )
-            .bind(id(profile_id))
-            .bind(delta.logins)
-            .bind(delta.last_login_at.map(ts))
-            .bind(delta.last_active_at.map(ts))
-            .bind(delta.redemptions)
-            .bind(ts(a.created_at))
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| on_constraint(e, "profile"))?;
-            if let Some((feature, amount)) = &delta.feature {
-                // The row is locked by the upsert (PostgreSQL) or the single writer
-                // (SQLite) until the transaction ends, so this read-modify-write is safe.
-                let mut totals = match totals.0 {
-                    serde_json::Value::Object(map) => map,
-                    _ => serde_json::Map::new(),
-                };
-                let before = totals.get(feature).and_then(serde_json::Value::as_i64).unwrap_or(0);
-                totals.insert(feature.clone(), serde_json::json!(before.saturating_add(*amount)));
-                sqlx::query("UPDATE user_stats SET feature_totals = $2 WHERE profile_id = $1")
-                    .bind(id(profile_id))
-                    .bind(sqlx::types::Json(serde_json::Value::Object(totals)))
-                    .execute(&mut *conn)
-                    .await?;
-            }
+            sqlx::query(UPSERT_STATS_SQL)
+                .bind(id(profile_id))
+                .bind(delta.logins)
+                .bind(delta.last_login_at.map(ts))
+                .bind(delta.last_active_at.map(ts))
+                .bind(delta.redemptions)
+                .bind(ts(a.created_at))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| on_constraint(e, "profile"))?;
             Ok(())
         }
 
@@ -138,7 +131,7 @@ macro_rules! impl_activity_store {
                 &self,
                 profile_id: uuid::Uuid,
             ) -> $crate::Result<Option<$crate::UserStats>> {
-                sqlx::query(
+                let Some(mut stats) = sqlx::query(
                     "SELECT profile_id, logins, last_login_at, last_active_at, feature_totals, \
                      redemptions, updated_at FROM user_stats WHERE profile_id = $1",
                 )
@@ -147,7 +140,27 @@ macro_rules! impl_activity_store {
                 .await?
                 .as_ref()
                 .map(user_stats_from)
-                .transpose()
+                .transpose()?
+                else {
+                    return Ok(None);
+                };
+                // Units used, ever, per feature: the sum of the profile's `feature_used`
+                // entries (a spend and its entry commit together).
+                let rows: Vec<(Option<String>, i64)> = sqlx::query_as(
+                    "SELECT details ->> 'feature' AS feature, \
+                        CAST(SUM(CAST(details ->> 'amount' AS BIGINT)) AS BIGINT) AS amount \
+                     FROM user_activity_log WHERE profile_id = $1 AND action = 'feature_used' \
+                     GROUP BY 1 ORDER BY 1",
+                )
+                .bind(id(profile_id))
+                .fetch_all(self.reader())
+                .await?;
+                stats.feature_totals = serde_json::Value::Object(
+                    rows.into_iter()
+                        .filter_map(|(f, n)| Some((f?, serde_json::json!(n))))
+                        .collect(),
+                );
+                Ok(Some(stats))
             }
 
             async fn active_profiles(

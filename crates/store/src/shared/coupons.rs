@@ -312,6 +312,7 @@ macro_rules! impl_coupons_store {
             }
 
             async fn redeem(&self, r: &$crate::coupons::Redeem) -> $crate::Result<$crate::coupons::RedeemOutcome> {
+                let _changed = self.cache.on_change();
                 use $crate::coupons::RedeemOutcome;
                 let profile_id = r.grant.profile_id;
                 let mut tx = self.begin_write().await?;
@@ -400,6 +401,7 @@ macro_rules! impl_coupons_store {
             }
 
             async fn create_grant(&self, g: &$crate::coupons::NewGrant) -> $crate::Result<$crate::coupons::Grant> {
+                let _changed = self.cache.on_change();
                 let mut tx = self.begin_write().await?;
                 insert_grant(&mut *tx, g).await?;
                 let row = sqlx::query(&format!("{GRANT_SELECT} WHERE g.id = $1"))
@@ -433,6 +435,10 @@ macro_rules! impl_coupons_store {
             }
 
             async fn grants(&self, profile_id: uuid::Uuid) -> $crate::Result<Vec<$crate::coupons::Grant>> {
+                if let Some(cached) = self.cache.grants(profile_id) {
+                    return Ok(cached);
+                }
+                let generation = self.cache.generation();
                 let grants = sqlx::query(&format!(
                     "{GRANT_SELECT} WHERE g.profile_id = $1 ORDER BY g.created_at, g.id"
                 ))
@@ -443,6 +449,7 @@ macro_rules! impl_coupons_store {
                 .map(grant_from)
                 .collect::<$crate::Result<Vec<_>>>()?;
                 if grants.is_empty() {
+                    self.cache.put_grants(profile_id, &grants, generation);
                     return Ok(grants);
                 }
                 let pauses = sqlx::query(&format!(
@@ -456,7 +463,9 @@ macro_rules! impl_coupons_store {
                 .iter()
                 .map(pause_from)
                 .collect::<$crate::Result<Vec<_>>>()?;
-                Ok(with_pauses(grants, pauses))
+                let grants = with_pauses(grants, pauses);
+                self.cache.put_grants(profile_id, &grants, generation);
+                Ok(grants)
             }
 
             async fn grants_of(
@@ -513,6 +522,7 @@ macro_rules! impl_coupons_store {
                 reason: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<$crate::coupons::GrantChange> {
+                let _changed = self.cache.on_change();
                 use $crate::coupons::GrantChange;
                 let mut tx = self.begin_write().await?;
                 match grant_revoked(&mut *tx, gid).await? {
@@ -547,6 +557,7 @@ macro_rules! impl_coupons_store {
                 by: Option<uuid::Uuid>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<$crate::coupons::GrantChange> {
+                let _changed = self.cache.on_change();
                 use $crate::coupons::GrantChange;
                 let mut tx = self.begin_write().await?;
                 match grant_revoked(&mut *tx, gid).await? {
@@ -577,6 +588,7 @@ macro_rules! impl_coupons_store {
                 by: Option<uuid::Uuid>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<$crate::coupons::GrantChange> {
+                let _changed = self.cache.on_change();
                 use $crate::coupons::GrantChange;
                 let done = sqlx::query(
                     "UPDATE access_grants SET revoked_at = $2, revoked_by = $3 \

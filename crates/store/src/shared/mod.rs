@@ -73,13 +73,13 @@ mod registry;
 #[macro_use]
 mod accounts;
 #[macro_use]
-mod usage;
+pub(crate) mod usage;
 #[macro_use]
 mod coupons;
 #[macro_use]
 mod mail;
 #[macro_use]
-mod activity;
+pub(crate) mod activity;
 #[macro_use]
 mod data;
 #[macro_use]
@@ -186,6 +186,7 @@ macro_rules! impl_store {
                 &self,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::Result<Purged> {
+                let _changed = self.cache.on_change();
                 let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
                     .bind(ts(now))
                     .execute(self.writer())

@@ -1,7 +1,24 @@
 //! Restrictions, usage and exact consumption, for both backends.
 
+/// The conditional upsert at the heart of exact consumption: the bucket's usage
+/// rises by `amount` only if the result stays within the cap; otherwise no row
+/// comes back and nothing changes. One statement, so two racing requests for the
+/// last unit cannot both win.
+pub(crate) const CONSUME_SQL: &str = "INSERT INTO user_feature_usage \
+        (profile_id, feature_id, period_start, used, updated_at) \
+     SELECT $1, $2, $3, $4, $5 WHERE $6 IS NULL OR $4 <= $6 \
+     ON CONFLICT (profile_id, feature_id, period_start) DO UPDATE \
+        SET used = user_feature_usage.used + excluded.used, updated_at = excluded.updated_at \
+        WHERE $6 IS NULL OR user_feature_usage.used + excluded.used <= $6 \
+     RETURNING used";
+
+pub(crate) const USED_SQL: &str = "SELECT used FROM user_feature_usage \
+     WHERE profile_id = $1 AND feature_id = $2 AND period_start = $3";
+
 macro_rules! impl_usage_store {
     ($store:ty) => {
+        use $crate::shared::usage::{CONSUME_SQL, USED_SQL};
+
         fn restriction_from(row: &Row) -> $crate::Result<Restriction> {
             Ok(Restriction {
                 profile_id: uuid_of(row.try_get("profile_id")?),
@@ -13,21 +30,6 @@ macro_rules! impl_usage_store {
                 created_at: ts_of(row.try_get("created_at")?)?,
             })
         }
-
-        /// The conditional upsert at the heart of exact consumption: the bucket's usage
-        /// rises by `amount` only if the result stays within the cap; otherwise no row
-        /// comes back and nothing changes. One statement, so two racing requests for the
-        /// last unit cannot both win.
-        const CONSUME_SQL: &str = "INSERT INTO user_feature_usage \
-                (profile_id, feature_id, period_start, used, updated_at) \
-             SELECT $1, $2, $3, $4, $5 WHERE $6 IS NULL OR $4 <= $6 \
-             ON CONFLICT (profile_id, feature_id, period_start) DO UPDATE \
-                SET used = user_feature_usage.used + excluded.used, updated_at = excluded.updated_at \
-                WHERE $6 IS NULL OR user_feature_usage.used + excluded.used <= $6 \
-             RETURNING used";
-
-        const USED_SQL: &str = "SELECT used FROM user_feature_usage \
-             WHERE profile_id = $1 AND feature_id = $2 AND period_start = $3";
 
         async fn consume_in<'c, E>(exec: E, r: &ConsumeRequest<'_>) -> $crate::Result<Option<i64>>
         where
@@ -41,7 +43,8 @@ macro_rules! impl_usage_store {
                 .bind(ts(r.now))
                 .bind(r.cap)
                 .fetch_optional(exec)
-                .await?;
+                .await
+                .map_err(|e| on_constraint(e, "profile or feature"))?;
             Ok(used)
         }
 
@@ -58,6 +61,25 @@ macro_rules! impl_usage_store {
             Ok(used.unwrap_or(0))
         }
 
+        /// Decides a spend on `conn` (the caller's write transaction): the conditional
+        /// upsert, the `feature_used` entry when the request asks for one, or the unchanged
+        /// usage of a refusal.
+        async fn spend_in(
+            conn: &mut <Db as sqlx::Database>::Connection,
+            r: &ConsumeRequest<'_>,
+        ) -> $crate::Result<Consumed> {
+            match consume_in(&mut *conn, r).await? {
+                Some(used) => {
+                    if let Some(entry) = r.spend_activity(used) {
+                        log_activity_in(conn, &entry).await?;
+                    }
+                    Ok(Consumed::Spent { used })
+                }
+                None => Ok(Consumed::LimitReached {
+                    used: used_in(&mut *conn, r).await?,
+                }),
+            }
+        }
 
         /// Claims an idempotency key inside the caller's write transaction. `None`: claimed,
         /// go on (and store the answer with [`remember_response_in`] before committing).
@@ -133,6 +155,7 @@ macro_rules! impl_usage_store {
         #[async_trait::async_trait]
         impl $crate::UsageStore for $store {
             async fn put_restriction(&self, r: &Restriction) -> $crate::Result<()> {
+                let _changed = self.cache.on_change();
                 sqlx::query(
                     "INSERT INTO user_feature_restrictions (profile_id, feature_id, usage_limit, \
                      reason, valid_until, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -159,6 +182,7 @@ macro_rules! impl_usage_store {
                 profile_id: uuid::Uuid,
                 feature_id: &str,
             ) -> $crate::Result<bool> {
+                let _changed = self.cache.on_change();
                 let done = sqlx::query(
                     "DELETE FROM user_feature_restrictions WHERE profile_id = $1 AND feature_id = $2",
                 )
@@ -170,7 +194,11 @@ macro_rules! impl_usage_store {
             }
 
             async fn restrictions(&self, profile_id: uuid::Uuid) -> $crate::Result<Vec<Restriction>> {
-                sqlx::query(&format!(
+                if let Some(cached) = self.cache.restrictions(profile_id) {
+                    return Ok(cached);
+                }
+                let generation = self.cache.generation();
+                let found = sqlx::query(&format!(
                     "SELECT {RESTRICTION_COLUMNS} FROM user_feature_restrictions \
                      WHERE profile_id = $1 ORDER BY feature_id"
                 ))
@@ -179,7 +207,9 @@ macro_rules! impl_usage_store {
                 .await?
                 .iter()
                 .map(restriction_from)
-                .collect()
+                .collect::<$crate::Result<Vec<_>>>()?;
+                self.cache.put_restrictions(profile_id, &found, generation);
+                Ok(found)
             }
 
             async fn restrictions_of_feature(
@@ -245,25 +275,16 @@ macro_rules! impl_usage_store {
                 respond: &(dyn Fn(Consumed) -> StoredResponse + Send + Sync),
             ) -> $crate::Result<ConsumeResult> {
                 let Some(key) = r.idempotency else {
-                    // One statement decides; the refusal path reads the unchanged usage.
-                    return Ok(ConsumeResult::Fresh(match consume_in(self.writer(), r).await? {
-                        Some(used) => Consumed::Spent { used },
-                        None => Consumed::LimitReached {
-                            used: used_in(self.reader(), r).await?,
-                        },
-                    }));
+                    // The backend decides and records it in one round trip (PostgreSQL) or
+                    // in the writer's next group commit (SQLite).
+                    return Ok(ConsumeResult::Fresh(self.spend_impl(r).await?));
                 };
                 let mut tx = self.begin_write().await?;
                 if let Some(stored) = claim_idempotency_in(&mut tx, r.profile_id, key, r.now).await? {
                     tx.rollback().await?;
                     return Ok(ConsumeResult::Replayed(stored));
                 }
-                let decided = match consume_in(&mut *tx, r).await? {
-                    Some(used) => Consumed::Spent { used },
-                    None => Consumed::LimitReached {
-                        used: used_in(&mut *tx, r).await?,
-                    },
-                };
+                let decided = spend_in(&mut tx, r).await?;
                 let answer = respond(decided);
                 remember_response_in(&mut tx, r.profile_id, key, &answer).await?;
                 tx.commit().await?;

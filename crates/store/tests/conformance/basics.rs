@@ -17,7 +17,8 @@ use mitai_store::testing::TestDb;
 use mitai_store::{
     ActivityFilter, Backend, ConsumeRequest, ConsumeResult, Consumed, IdempotencyKey, MailCounts,
     MailStatus, NewActivity, NewMail, NewProfile, NewSession, OutboxMail, Profile, ProfilePatch,
-    RegistrySnapshot, Restriction, Role, Setting, Store, StoreError, StoredResponse, actions,
+    RegistrySnapshot, Restriction, Role, Setting, SpendLog, Store, StoreError, StoredResponse,
+    actions,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -62,6 +63,8 @@ conformance! {
         profiles_with_grants_are_listed_once,
         job_lock_is_exclusive_and_free_again_at_once_after_release,
         the_last_admin_keeps_role_and_access,
+        logged_consume_writes_its_entry_with_the_spend,
+        cached_reads_follow_every_change_at_once,
     ],
     concurrent: [
         consume_is_exact_under_concurrency,
@@ -72,6 +75,8 @@ conformance! {
         activity_stats_lose_no_update_under_concurrency,
         job_lock_is_held_by_one_of_many_at_once,
         admins_demoting_each_other_at_once_leave_one,
+        logged_consume_is_exact_under_concurrency,
+        a_failing_spend_does_not_fail_the_others,
     ],
 }
 
@@ -214,6 +219,7 @@ fn consume_request(
         cap,
         now: t0(),
         idempotency: None,
+        log: None,
     }
 }
 
@@ -2666,4 +2672,257 @@ async fn admins_demoting_each_other_at_once_leave_one(db: &TestDb) {
         assert_eq!(done, 1, "round {round}: exactly one change goes through");
         assert!(store(db).admin_exists().await.unwrap(), "round {round}");
     }
+}
+
+// --- the hot path -------------------------------------------------------------------------
+
+/// A consume that writes its own `feature_used` entry.
+fn logged(request: ConsumeRequest<'_>) -> ConsumeRequest<'_> {
+    ConsumeRequest {
+        log: Some(SpendLog {
+            activity_id: Uuid::now_v7(),
+            ip: Some("203.0.113.7"),
+        }),
+        ..request
+    }
+}
+
+async fn feature_used_entries(s: &dyn Store, profile_id: Uuid) -> Vec<mitai_store::Activity> {
+    let filter = ActivityFilter {
+        profile_id: Some(profile_id),
+        action: Some(actions::FEATURE_USED.to_owned()),
+        since: None,
+    };
+    s.activity(&filter, None, 10_000).await.expect("activity")
+}
+
+async fn logged_consume_writes_its_entry_with_the_spend(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "logged@example.org", "Logged").await;
+    let spend = logged(consume_request(p.id, "ai_calls", march(), 2, Some(3)));
+    let decided = s.consume(&spend, &answer).await.expect("consume");
+    assert_eq!(decided, ConsumeResult::Fresh(Consumed::Spent { used: 2 }));
+    let entries = feature_used_entries(s, p.id).await;
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert_eq!(entry.id, spend.log.unwrap().activity_id);
+    assert_eq!((entry.profile_id, entry.actor_id), (Some(p.id), Some(p.id)));
+    assert_eq!(
+        entry.details,
+        json!({"feature": "ai_calls", "amount": 2, "used": 2})
+    );
+    assert_eq!(entry.ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(entry.created_at, t0());
+
+    // A refusal changes nothing and writes no entry.
+    let refused = logged(consume_request(p.id, "ai_calls", march(), 2, Some(3)));
+    let decided = s.consume(&refused, &answer).await.expect("consume");
+    assert_eq!(
+        decided,
+        ConsumeResult::Fresh(Consumed::LimitReached { used: 2 })
+    );
+    assert_eq!(feature_used_entries(s, p.id).await.len(), 1);
+
+    // With an idempotency key the entry is written once, with the first answer.
+    let keyed = ConsumeRequest {
+        idempotency: Some(IdempotencyKey {
+            key: "logged-key",
+            request_hash: "h",
+        }),
+        ..logged(consume_request(p.id, "weight", march(), 1, None))
+    };
+    for _ in 0..2 {
+        s.consume(&keyed, &answer).await.expect("consume");
+    }
+    assert_eq!(feature_used_entries(s, p.id).await.len(), 2);
+
+    // The statistics: active at the spend; totals derived from the entries.
+    let stats = s.user_stats(p.id).await.unwrap().expect("stats");
+    assert_eq!(stats.last_active_at, Some(t0()));
+    assert_eq!(stats.feature_totals, json!({"ai_calls": 2, "weight": 1}));
+}
+
+async fn logged_consume_is_exact_under_concurrency(db: &TestDb) {
+    let pid = user(store(db), "logged-race@example.org", "Race").await.id;
+    let results = race(200, |_| {
+        let s = Arc::clone(&db.store);
+        async move {
+            let r = logged(consume_request(pid, "ai_calls", march(), 1, Some(50)));
+            s.consume(&r, &answer).await
+        }
+    })
+    .await;
+    let spent = results
+        .into_iter()
+        .filter(|r| matches!(r, Ok(ConsumeResult::Fresh(Consumed::Spent { .. }))))
+        .count();
+    assert_eq!(spent, 50);
+    assert_eq!(used(store(db), pid, "ai_calls", march()).await, 50);
+    // One entry per unit handed out, each naming the usage it left: 1, 2, …, 50.
+    let mut seen: Vec<i64> = feature_used_entries(store(db), pid)
+        .await
+        .iter()
+        .map(|a| a.details["used"].as_i64().unwrap())
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=50).collect::<Vec<i64>>());
+}
+
+/// Spends that arrive together (one group commit on SQLite) are decided each on its own:
+/// one for an unknown feature fails alone.
+async fn a_failing_spend_does_not_fail_the_others(db: &TestDb) {
+    let pid = user(store(db), "mixed@example.org", "Mixed").await.id;
+    let results = race(60, |task| {
+        let s = Arc::clone(&db.store);
+        async move {
+            let feature = if task % 10 == 3 {
+                "no_such_feature"
+            } else {
+                "weight"
+            };
+            let r = logged(consume_request(pid, feature, march(), 1, None));
+            (feature, s.consume(&r, &answer).await)
+        }
+    })
+    .await;
+    let mut spent = 0;
+    for (feature, result) in results {
+        match (feature, result) {
+            ("weight", Ok(ConsumeResult::Fresh(Consumed::Spent { .. }))) => spent += 1,
+            ("no_such_feature", Err(StoreError::MissingReference(_))) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(spent, 54);
+    assert_eq!(used(store(db), pid, "weight", march()).await, 54);
+    assert_eq!(feature_used_entries(store(db), pid).await.len(), 54);
+}
+
+/// Sessions and access facts are answered from memory; every change is seen by the next
+/// read at once, never a cached answer from before it.
+async fn cached_reads_follow_every_change_at_once(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "cached@example.org", "Cached").await;
+    let admin = user(s, "cache-admin@example.org", "Admin").await;
+    let new_session = |hash: &str| NewSession {
+        token_hash: hash.to_owned(),
+        profile_id: p.id,
+        created_at: t0(),
+        expires_at: t0() + chrono::Duration::days(30),
+        user_agent: None,
+    };
+    let live = async |hash: &str| s.session(hash, t0()).await.unwrap();
+    for hash in ["c-1", "c-2", "c-3"] {
+        s.create_session(&new_session(hash)).await.unwrap();
+        assert!(live(hash).await.is_some());
+    }
+
+    // The profile inside a cached session follows its changes.
+    let patch = ProfilePatch {
+        tier: Some("premium".into()),
+        ..ProfilePatch::default()
+    };
+    s.update_profile(p.id, &patch, t0()).await.unwrap();
+    assert_eq!(live("c-1").await.unwrap().profile.tier, "premium");
+
+    // Renewal.
+    let later = t0() + chrono::Duration::days(60);
+    assert!(s.renew_session("c-1", t0(), later).await.unwrap());
+    assert_eq!(live("c-1").await.unwrap().expires_at, later);
+
+    // Logout of one, then of the others.
+    assert!(s.delete_session("c-1").await.unwrap());
+    assert!(live("c-1").await.is_none());
+    assert!(live("c-2").await.is_some());
+    assert_eq!(s.delete_sessions(p.id, Some("c-2")).await.unwrap(), 1);
+    assert!(live("c-3").await.is_none());
+    assert!(live("c-2").await.is_some());
+
+    // A new password ends the other sessions; disabling ends all.
+    s.create_session(&new_session("c-4")).await.unwrap();
+    assert!(live("c-4").await.is_some());
+    let activity = NewActivity::new(actions::PASSWORD_CHANGED, t0()).by_self(p.id);
+    let changed = s
+        .change_password(
+            p.id,
+            &p_hash(&p),
+            "$argon2id$new",
+            Some("c-2"),
+            t0(),
+            &activity,
+        )
+        .await
+        .unwrap();
+    assert!(changed);
+    assert!(live("c-4").await.is_none());
+    assert!(live("c-2").await.is_some());
+    let disable = ProfilePatch {
+        disabled: Some(true),
+        ..ProfilePatch::default()
+    };
+    s.update_profile(p.id, &disable, t0()).await.unwrap();
+    assert!(live("c-2").await.is_none());
+
+    // Restrictions.
+    assert!(s.restrictions(p.id).await.unwrap().is_empty());
+    let restriction = Restriction {
+        profile_id: p.id,
+        feature_id: "weight".into(),
+        limit: Some(2),
+        reason: "cache".into(),
+        valid_until: None,
+        created_by: Some(admin.id),
+        created_at: t0(),
+    };
+    s.put_restriction(&restriction).await.unwrap();
+    assert_eq!(
+        s.restrictions(p.id).await.unwrap(),
+        vec![restriction.clone()]
+    );
+    let wider = Restriction {
+        limit: Some(5),
+        ..restriction
+    };
+    s.put_restriction(&wider).await.unwrap();
+    assert_eq!(s.restrictions(p.id).await.unwrap()[0].limit, Some(5));
+    assert!(s.delete_restriction(p.id, "weight").await.unwrap());
+    assert!(s.restrictions(p.id).await.unwrap().is_empty());
+
+    // Grants and their pauses.
+    assert!(s.grants(p.id).await.unwrap().is_empty());
+    let grant = s
+        .create_grant(&mitai_store::coupons::NewGrant {
+            id: Uuid::now_v7(),
+            profile_id: p.id,
+            tier_id: "premium".into(),
+            source: "admin".into(),
+            coupon_id: None,
+            span: mitai_store::coupons::GrantSpan::Duration { seconds: 86_400 },
+            created_by: Some(admin.id),
+            created_at: t0(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(s.grants(p.id).await.unwrap().len(), 1);
+    s.pause_grant(grant.id, Some(admin.id), "holiday", t0())
+        .await
+        .unwrap();
+    assert_eq!(s.grants(p.id).await.unwrap()[0].pauses.len(), 1);
+    s.resume_grant(grant.id, Some(admin.id), t0() + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(
+        s.grants(p.id).await.unwrap()[0].pauses[0]
+            .resumed_at
+            .is_some()
+    );
+    s.revoke_grant(grant.id, Some(admin.id), t0() + chrono::Duration::hours(2))
+        .await
+        .unwrap();
+    assert!(s.grants(p.id).await.unwrap()[0].revoked_at.is_some());
+}
+
+/// The stored password hash of a profile made by [`new_profile`].
+fn p_hash(p: &Profile) -> String {
+    format!("$argon2id$hash-of-{}", p.email)
 }

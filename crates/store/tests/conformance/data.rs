@@ -97,6 +97,7 @@ fn spend<'a>(profile: Uuid, feature: &'a str, cap: Option<i64>) -> ConsumeReques
         cap,
         now: t0(),
         idempotency: None,
+        log: None,
     }
 }
 

@@ -114,6 +114,7 @@ fn gate<'a>(
         cap,
         now: t0(),
         idempotency: key,
+        log: None,
     }
 }
 
