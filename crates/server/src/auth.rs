@@ -57,25 +57,66 @@ pub fn validate_password(password: &str) -> Result<(), String> {
     }
 }
 
-/// Argon2 runs at most one hash per core at once: each takes 19 MiB and a core for tens
-/// of milliseconds, so a burst of logins or registrations queues here instead of taking
-/// memory and every core at once.
-static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+/// Argon2 runs on a few threads of its own, one per core, so that at most one hash per
+/// core runs at once: each takes 19 MiB and a core for tens of milliseconds, so a burst of
+/// logins or registrations queues here instead of taking memory and every core at once.
+/// The same threads hash every time, so the memory of one hash is reused by the next
+/// instead of staying behind in the allocator of ever new blocking threads.
+static HASHERS: LazyLock<Mutex<std::sync::mpsc::Sender<HashJob>>> = LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    tokio::sync::Semaphore::new(cores)
+    let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
+    let queue = Arc::new(Mutex::new(queue));
+    for n in 0..cores {
+        let queue = Arc::clone(&queue);
+        let spawned = std::thread::Builder::new()
+            .name(format!("mitai-argon2-{n}"))
+            .spawn(move || {
+                loop {
+                    // Take the next job (the lock is held only while waiting for it).
+                    let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start a password-hashing thread");
+        }
+    }
+    Mutex::new(jobs)
 });
 
-/// Hashes a password with argon2id on a blocking thread.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Runs `work` on a hashing thread and waits for its answer.
+async fn on_hasher<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let job: HashJob = Box::new(move || {
+        let _ = answer.send(work());
+    });
+    HASHERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send(job)
+        .map_err(|_| anyhow::anyhow!("no password-hashing thread is running"))?;
+    answered
+        .await
+        .map_err(|_| anyhow::anyhow!("the password-hashing thread stopped"))?
+}
+
+/// Hashes a password with argon2id on a hashing thread.
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
-    let _permit = HASHING.acquire().await?;
-    tokio::task::spawn_blocking(move || {
+    on_hasher(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
     })
-    .await?
+    .await
 }
 
 /// A hash of a password nobody knows, verified when the account does not exist so that
@@ -88,10 +129,9 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
         .unwrap_or_default()
 });
 
-/// Verifies a password against a stored hash (or the dummy) on a blocking thread.
+/// Verifies a password against a stored hash (or the dummy) on a hashing thread.
 pub async fn verify_password(password: String, hash: Option<String>) -> anyhow::Result<bool> {
-    let _permit = HASHING.acquire().await?;
-    tokio::task::spawn_blocking(move || {
+    on_hasher(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
         let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
@@ -100,7 +140,7 @@ pub async fn verify_password(password: String, hash: Option<String>) -> anyhow::
             .is_ok();
         Ok(ok && known)
     })
-    .await?
+    .await
 }
 
 /// A new random session token (256 bits, hex).

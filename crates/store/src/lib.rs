@@ -27,6 +27,7 @@ mod model;
 mod shared;
 pub mod postgres;
 pub mod sqlite;
+mod sqlite_hot;
 pub mod testing;
 
 pub use accounts::{
@@ -70,6 +71,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A failure of the SQLite hot path's own connections (see `sqlite_hot`).
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -91,15 +95,25 @@ impl StoreError {
     /// Whether the database could not be reached or did not answer in time (as opposed to
     /// refusing or failing a statement).
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Database(
+        use rusqlite::ErrorCode as Code;
+        match self {
+            StoreError::Database(e) => matches!(
+                e,
                 sqlx::Error::PoolTimedOut
                     | sqlx::Error::PoolClosed
                     | sqlx::Error::Io(_)
                     | sqlx::Error::WorkerCrashed
-            )
-        )
+            ),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.code,
+                Code::DatabaseBusy
+                    | Code::DatabaseLocked
+                    | Code::SystemIoFailure
+                    | Code::CannotOpen
+                    | Code::DiskFull
+            ),
+            _ => false,
+        }
     }
 }
 

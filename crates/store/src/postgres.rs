@@ -211,6 +211,15 @@ impl PgStore {
         })
     }
 
+    /// Usage is read with the pool (`None`: no faster way here).
+    fn usage_fast(
+        &self,
+        _profile_id: Uuid,
+        _buckets: &[(&str, DateTime<Utc>)],
+    ) -> Result<Option<Vec<i64>>> {
+        Ok(None)
+    }
+
     async fn notify_impl(&self) -> Result<()> {
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(REGISTRY_CHANNEL)

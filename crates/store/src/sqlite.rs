@@ -2,9 +2,8 @@
 //!
 //! Writes go through a pool of one connection, so they queue in the process instead of
 //! spinning on SQLite's busy lock; reads use their own pool and see committed data (WAL).
-//! Consumes without an idempotency key are *group-committed*: a task takes every spend
-//! waiting in its queue and decides them one after the other, in order, in one
-//! transaction of the writer (see [`group_commit`]).
+//! Consumes without an idempotency key are *group-committed*, and usage is read, on
+//! connections of their own (`sqlite_hot`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,7 +14,7 @@ use sqlx::sqlite::{
 };
 use uuid::Uuid;
 
-use crate::{Backend, ChangeStream, Result, SpendLog};
+use crate::{Backend, ChangeStream, Result};
 
 type Db = sqlx::Sqlite;
 type IdRepr = uuid::fmt::Hyphenated;
@@ -56,93 +55,9 @@ pub struct SqliteStore {
     /// One job round at a time in this process (one SQLite file serves one instance).
     jobs: std::sync::Arc<tokio::sync::Mutex<()>>,
     cache: std::sync::Arc<crate::cache::Cache>,
-    /// Spends waiting for the writer's next group commit.
-    spends: tokio::sync::mpsc::Sender<Spend>,
-}
-
-/// The most spends one group commit decides.
-const MAX_BATCH: usize = 512;
-
-/// A consume waiting in the queue of [`group_commit`], owning its request.
-#[derive(Debug)]
-struct Spend {
-    profile_id: Uuid,
-    feature_id: String,
-    period_start: DateTime<Utc>,
-    amount: i64,
-    cap: Option<i64>,
-    now: DateTime<Utc>,
-    log: Option<(Uuid, Option<String>)>,
-    decided: tokio::sync::oneshot::Sender<Result<Consumed>>,
-}
-
-impl Spend {
-    fn request(&self) -> ConsumeRequest<'_> {
-        ConsumeRequest {
-            profile_id: self.profile_id,
-            feature_id: &self.feature_id,
-            period_start: self.period_start,
-            amount: self.amount,
-            cap: self.cap,
-            now: self.now,
-            idempotency: None,
-            log: self.log.as_ref().map(|(activity_id, ip)| SpendLog {
-                activity_id: *activity_id,
-                ip: ip.as_deref(),
-            }),
-        }
-    }
-}
-
-/// The writer's group commit: waits for a spend, takes every other one waiting (up to
-/// [`MAX_BATCH`]), and decides them in queue order in one `BEGIN IMMEDIATE` transaction,
-/// each exactly as alone (the conditional upsert, its activity entry or the refusal's
-/// usage). One commit then makes them all durable together, and only then is anyone
-/// answered. When a spend fails, the batch is rolled back and decided again with each
-/// spend in its own savepoint, so that the failure is that spend's alone. Ends when the
-/// store is dropped.
-async fn group_commit(writer: SqlitePool, mut queue: tokio::sync::mpsc::Receiver<Spend>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let outcomes = match decide_batch(&writer, &batch, false).await {
-            Ok(outcomes) => outcomes,
-            Err(_) => match decide_batch(&writer, &batch, true).await {
-                Ok(outcomes) => outcomes,
-                Err(e) => batch.iter().map(|_| Err(e.duplicate())).collect(),
-            },
-        };
-        for (spend, outcome) in batch.drain(..).zip(outcomes) {
-            // The requester may have gone away; what was decided stays decided.
-            let _ = spend.decided.send(outcome);
-        }
-    }
-}
-
-/// One transaction deciding `batch` in order. Not `isolated`: the first failure fails the
-/// whole batch (nothing is committed). `isolated`: each spend in its own savepoint.
-async fn decide_batch(
-    writer: &SqlitePool,
-    batch: &[Spend],
-    isolated: bool,
-) -> Result<Vec<Result<Consumed>>> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for spend in batch {
-        let request = spend.request();
-        if !isolated {
-            outcomes.push(Ok(spend_in(&mut tx, &request).await?));
-            continue;
-        }
-        sqlx::query("SAVEPOINT spend").execute(&mut *tx).await?;
-        let outcome = spend_in(&mut tx, &request).await;
-        if outcome.is_err() {
-            sqlx::query("ROLLBACK TO spend").execute(&mut *tx).await?;
-        }
-        sqlx::query("RELEASE spend").execute(&mut *tx).await?;
-        outcomes.push(outcome);
-    }
-    tx.commit().await?;
-    Ok(outcomes)
+    /// The group-commit writer and usage reads of a database file (`None` in memory,
+    /// where only sqlx's connection sees the database).
+    hot: Option<std::sync::Arc<crate::sqlite_hot::Hot>>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -174,7 +89,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // A file's WAL is checkpointed by the hot path's checkpointer (`sqlite_hot`).
+            .pragma("wal_autocheckpoint", if memory { "1000" } else { "0" });
         // No ping before each use: a file connection does not break the way a socket does,
         // and a statement on a broken one fails and is answered as unavailable.
         let writer = SqlitePoolOptions::new()
@@ -191,17 +108,22 @@ impl SqliteStore {
             SqlitePoolOptions::new()
                 .max_connections(u32::try_from(cores * 2).unwrap_or(8).clamp(2, 16))
                 .test_before_acquire(false)
-                .connect_with(options.read_only(true))
+                .connect_with(options.clone().read_only(true))
                 .await?
         };
-        let (spends, queue) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(group_commit(writer.clone(), queue));
+        let hot = if memory {
+            None
+        } else {
+            Some(std::sync::Arc::new(crate::sqlite_hot::Hot::start(
+                options.get_filename(),
+            )?))
+        };
         Ok(SqliteStore {
             writer,
             reader,
             jobs: Default::default(),
             cache: Default::default(),
-            spends,
+            hot,
         })
     }
 
@@ -226,26 +148,28 @@ impl SqliteStore {
             .map(crate::JobLock::local))
     }
 
-    /// A consume without an idempotency key: queued for the writer's next group commit.
+    /// A consume without an idempotency key: queued for the writer's next group commit
+    /// (in memory: a transaction of its own).
     async fn spend_impl(&self, r: &ConsumeRequest<'_>) -> Result<Consumed> {
-        let (decided, answer) = tokio::sync::oneshot::channel();
-        let spend = Spend {
-            profile_id: r.profile_id,
-            feature_id: r.feature_id.to_owned(),
-            period_start: r.period_start,
-            amount: r.amount,
-            cap: r.cap,
-            now: r.now,
-            log: r.log.map(|l| (l.activity_id, l.ip.map(str::to_owned))),
-            decided,
-        };
-        self.spends
-            .send(spend)
-            .await
-            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
+        if let Some(hot) = &self.hot {
+            return hot.spend(r).await;
+        }
+        let mut tx = self.begin_write().await?;
+        let decided = spend_in(&mut tx, r).await?;
+        tx.commit().await?;
+        Ok(decided)
+    }
+
+    /// Usage read on the hot path's own connections; `None`: in memory, read with sqlx.
+    fn usage_fast(
+        &self,
+        profile_id: Uuid,
+        buckets: &[(&str, DateTime<Utc>)],
+    ) -> Result<Option<Vec<i64>>> {
+        self.hot
+            .as_ref()
+            .map(|hot| hot.usage(profile_id, buckets))
+            .transpose()
     }
 
     async fn notify_impl(&self) -> Result<()> {

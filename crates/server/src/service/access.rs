@@ -26,6 +26,7 @@ pub struct AccessContext {
 }
 
 impl AccessContext {
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn load(state: &AppState, profile: &Profile) -> ApiResult<AccessContext> {
         let registry = state.registry();
         let now = state.now();
@@ -59,6 +60,7 @@ impl AccessContext {
 }
 
 /// The `<access>` view of every feature, with one usage query for all of them.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn access_list(
     state: &AppState,
     profile: &Profile,
@@ -82,6 +84,7 @@ pub async fn access_list(
 }
 
 /// The `<access>` view of one feature; 404 for an unknown feature.
+#[tracing::instrument(level = "debug", skip_all, fields(feature = feature_id))]
 pub async fn access_one(
     state: &AppState,
     profile: &Profile,
@@ -130,6 +133,7 @@ impl Gate {
     /// resolves the limit and refuses what the limit alone refuses (feature off, amount
     /// larger than the whole limit) before the database is asked. `fingerprint` names the
     /// request for idempotency keys (a key reused for another fingerprint is refused).
+    #[tracing::instrument(level = "debug", skip_all, fields(feature = feature_id, amount))]
     pub async fn open(
         state: &AppState,
         profile: &Profile,
@@ -190,6 +194,7 @@ impl Gate {
     /// Refuses (403 `feature_limit_reached`) when this period's usage leaves no room for
     /// the spend, before expensive work is done for it (decoding an image). Only a saving:
     /// the store still decides atomically when the spend is recorded.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn ensure_room(&self, state: &AppState) -> ApiResult<()> {
         let Some(cap) = self.cap else {
             return Ok(());
@@ -267,6 +272,7 @@ impl Gate {
     }
 
     /// Records a spend (metrics, `feature_used` in the activity log).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn spent(&self, state: &AppState, used: i64) {
         Metrics::count(&state.metrics.consume_spent);
         let details = json!({ "feature": self.feature_id(), "amount": self.amount, "used": used });
@@ -274,6 +280,7 @@ impl Gate {
     }
 
     /// Records a refusal at usage `used` (metrics, `limit_reached`) and returns its answer.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn refused(&self, state: &AppState, used: i64) -> ApiError {
         Metrics::count(&state.metrics.consume_limit_reached);
         let details = json!({
@@ -315,6 +322,7 @@ impl Gate {
 }
 
 /// Spends `amount` of a feature, exactly: the store raises usage only within the limit.
+#[tracing::instrument(level = "debug", skip_all, fields(feature = feature_id, amount))]
 pub async fn consume(
     state: &AppState,
     profile: &Profile,

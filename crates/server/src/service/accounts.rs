@@ -119,6 +119,7 @@ pub fn check_registration(
 /// (which also opens `invite_only`, but not `closed`) the invitation is used in the same
 /// transaction; the profile is then verified and `invited_by` the inviter, and no
 /// verification mail is sent. `ip` is the client's, for the activity log.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn register(
     state: &AppState,
     r: Registration,
@@ -301,6 +302,7 @@ pub struct Login {
 /// per IP ([`password_limits`]): each is counted *before* the password is checked, so
 /// parallel guesses cannot pass the limit, and beyond it the password is not even checked
 /// (429 `rate_limited`). A correct password is refunded: successful logins never count.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn login(
     state: &AppState,
     email: &str,
@@ -374,6 +376,7 @@ pub async fn login(
 }
 
 /// Ends the session of `user` (logout).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn logout(state: &AppState, user: &CurrentUser, ip: Option<String>) -> ApiResult<()> {
     state.store.delete_session(&user.token_hash).await?;
     activity::record(
@@ -387,6 +390,7 @@ pub async fn logout(state: &AppState, user: &CurrentUser, ip: Option<String>) ->
 }
 
 /// Ends every session of `user`'s profile, this one included (logout everywhere).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn logout_all(state: &AppState, user: &CurrentUser, ip: Option<String>) -> ApiResult<()> {
     let ended = state.store.delete_sessions(user.profile.id, None).await?;
     activity::record(
@@ -401,6 +405,7 @@ pub async fn logout_all(state: &AppState, user: &CurrentUser, ip: Option<String>
 }
 
 /// Creates a user from the CLI or the environment (no registration-mode check, verified).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_user(
     state: &AppState,
     email: &str,
@@ -451,6 +456,7 @@ pub async fn create_user(
 /// address first (perhaps not the operator, perhaps never verified) would become admin.
 /// If the address names a profile that is not an admin, start-up is refused with a line
 /// that says how to do it on purpose.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn ensure_admin(state: &AppState) -> anyhow::Result<bool> {
     let Some((email, password)) = state.config.admin.clone() else {
         return Ok(false);
@@ -479,6 +485,7 @@ pub async fn ensure_admin(state: &AppState) -> anyhow::Result<bool> {
 /// Sets the role of the profile with `email` (the CLI's `mitai user set-role`). An admin
 /// made this way also counts as verified (the operator vouches for it). Refused when it
 /// would leave no enabled admin.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_role(state: &AppState, email: &str, role: Role) -> anyhow::Result<Profile> {
     let Some((profile, _)) = state.store.credentials(email).await? else {
         anyhow::bail!("no user with e-mail {email}");

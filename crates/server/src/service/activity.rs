@@ -11,6 +11,7 @@ use crate::state::AppState;
 
 /// Logs an event (and updates its profile's statistics). The change it records has
 /// already happened, so a failure here is logged and is not the request's failure.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn record(state: &AppState, activity: NewActivity) {
     if let Err(e) = state.store.log_activity(&activity).await {
         tracing::error!(error = %e, action = %activity.action, "activity not logged");
@@ -18,6 +19,7 @@ pub async fn record(state: &AppState, activity: NewActivity) {
 }
 
 /// Logs what an admin did, about a profile or (`None`) about the instance.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn record_admin(
     state: &AppState,
     admin: Uuid,
@@ -35,6 +37,7 @@ pub async fn record_admin(
 }
 
 /// A page of the log, newest first, and the cursor of the next page.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     state: &AppState,
     filter: &ActivityFilter,
@@ -66,6 +69,7 @@ pub const FEATURE_DAYS: i32 = 30;
 /// How many coupons the stats list at most.
 const COUPONS_SHOWN: i64 = 500;
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn global(state: &AppState) -> ApiResult<GlobalStats> {
     let now = state.now();
     let registry = state.registry();
@@ -123,6 +127,7 @@ pub async fn global(state: &AppState) -> ApiResult<GlobalStats> {
 }
 
 /// A profile's statistics; zeros before its first counted event.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn of_profile(state: &AppState, profile: &Profile) -> ApiResult<UserStats> {
     Ok(state
         .store

@@ -51,6 +51,7 @@ pub enum Answered {
 }
 
 /// One question answered from the profile's recent data; spends one `ai_calls`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insight(
     state: &AppState,
     profile: &Profile,
@@ -94,6 +95,7 @@ pub async fn insight(
 }
 
 /// The multi-step analysis: needs `ai_pipeline`, spends one `ai_calls` per step.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn pipeline(
     state: &AppState,
     profile: &Profile,
@@ -155,6 +157,7 @@ pub async fn pipeline(
 }
 
 /// The profile's stored AI result; 404 for another profile's.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<AiResult> {
     state
         .store
@@ -164,6 +167,7 @@ pub async fn get(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<AiRe
 }
 
 /// A page of the profile's AI results, newest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     state: &AppState,
     profile_id: Uuid,

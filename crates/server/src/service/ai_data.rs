@@ -15,6 +15,7 @@ pub const PER_TYPE: i64 = 30;
 
 /// The profile's entries of the last [`DAYS`] days, newest first, at most [`PER_TYPE`] of
 /// each type.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn recent(state: &AppState, profile: &Profile) -> ApiResult<String> {
     let today = state.now().date_naive();
     let query = EntryQuery {

@@ -150,6 +150,7 @@ pub fn build_coupon(state: &AppState, spec: CouponSpec, admin: Uuid) -> ApiResul
 }
 
 /// Stores coupons; a chosen code that exists answers 409 `code_taken`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn store_coupons(state: &AppState, coupons: &[Coupon]) -> ApiResult<()> {
     match state.store.create_coupons(coupons).await {
         Ok(()) => Ok(()),
@@ -164,6 +165,7 @@ pub async fn store_coupons(state: &AppState, coupons: &[Coupon]) -> ApiResult<()
 
 /// Creates `count` single-use coupons with generated codes, all or none. A collision of
 /// generated codes (about 2^-60 per pair) is answered by generating the batch again.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_batch(
     state: &AppState,
     spec: CouponSpec,
@@ -228,6 +230,7 @@ fn invalid_coupon() -> ApiError {
 /// Redeems a code for a profile. Returns the new grant and the effective tier after it.
 /// A profile whose e-mail must be verified first is refused (403 `email_not_verified`)
 /// before anything else, so its attempts do not count against the guessing limits.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn redeem(
     state: &AppState,
     profile: &Profile,

@@ -95,6 +95,7 @@ pub enum CreateAnswer<V> {
 
 /// Creates an entry: checks the body, then spends one unit of the type's feature and
 /// inserts the entry in one store transaction. Over the limit → 403 and nothing written.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create<T: EntryType>(
     state: &AppState,
     profile: &Profile,
@@ -151,6 +152,7 @@ pub fn check_body<T: EntryType>(state: &AppState, body: Value) -> ApiResult<Chec
 /// Creates checked entries of `T` at once (a CSV import): one unit of the type's feature
 /// per entry, spent and written in one transaction — all, or none when they would pass
 /// the limit (403 `feature_limit_reached`, nothing written). Returns how many.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_batch<T: EntryType>(
     state: &AppState,
     profile: &Profile,
@@ -250,6 +252,7 @@ fn parse_cursor(c: &str) -> Option<EntryCursor> {
 
 /// A page of the profile's entries of one type, newest first (by date, then creation),
 /// and the cursor of the next page.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list<T: EntryType>(
     state: &AppState,
     profile: &Profile,
@@ -276,6 +279,7 @@ pub async fn list<T: EntryType>(
 }
 
 /// The profile's entry; 404 for another profile's, another type's, or none.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get<T: EntryType>(state: &AppState, profile: &Profile, id: Uuid) -> ApiResult<Entry> {
     state
         .store
@@ -289,6 +293,7 @@ const UPDATE_ATTEMPTS: usize = 5;
 
 /// Changes the fields named in `patch` (a JSON object; `null` clears an optional field)
 /// and checks the result as a create would. Spends nothing.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update<T: EntryType>(
     state: &AppState,
     profile: &Profile,
@@ -332,6 +337,7 @@ pub async fn update<T: EntryType>(
 }
 
 /// Deletes the profile's entry; 404 if it has none. The spent unit stays spent.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete<T: EntryType>(state: &AppState, profile: &Profile, id: Uuid) -> ApiResult<()> {
     if state.store.delete_entry(profile.id, T::KIND, id).await? {
         Ok(())

@@ -65,6 +65,7 @@ pub fn effective_tier(
 }
 
 /// The effective tier id of a profile now, loading its grants.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn effective_tier_id(state: &AppState, profile: &Profile) -> ApiResult<String> {
     let registry = state.registry();
     let grants = state.store.grants(profile.id).await?;
@@ -73,6 +74,7 @@ pub async fn effective_tier_id(state: &AppState, profile: &Profile) -> ApiResult
 }
 
 /// The `<grant>` views of a profile's grants, newest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn grant_views(state: &AppState, profile: &Profile) -> ApiResult<Vec<GrantView>> {
     let registry = state.registry();
     let grants = state.store.grants(profile.id).await?;
@@ -87,6 +89,7 @@ pub async fn grant_views(state: &AppState, profile: &Profile) -> ApiResult<Vec<G
 }
 
 /// The view of one grant of a profile (its state depends on the profile's other grants).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn grant_view(state: &AppState, grant_id: Uuid) -> ApiResult<GrantView> {
     let grant = state
         .store
@@ -117,6 +120,7 @@ pub enum GrantRequest {
 }
 
 /// Creates an admin grant for a profile.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_admin_grant(
     state: &AppState,
     admin: Uuid,
@@ -180,6 +184,7 @@ pub fn change_result(change: GrantChange, no_change: ErrorCode) -> ApiResult<()>
 }
 
 /// The API view of a profile, with its effective tier computed from its grants.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn profile_view(
     state: &AppState,
     profile: &Profile,
@@ -190,6 +195,7 @@ pub async fn profile_view(
 
 /// The effective tier id of each profile (in order), with the grants of all of them read
 /// at once: for pages and figures over many profiles.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn effective_tiers(state: &AppState, profiles: &[Profile]) -> ApiResult<Vec<String>> {
     let registry = state.registry();
     let now = state.now();

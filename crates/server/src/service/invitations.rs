@@ -21,6 +21,7 @@ pub const INVITATION_WINDOW: TimeDelta = TimeDelta::hours(1);
 /// `forbidden` otherwise) and, if verification is required, with a verified address.
 /// The invitation, its `invitation` mail (in `language`, by default the inviter's) and
 /// the `invitation_created` event commit together.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn invite(
     state: &AppState,
     inviter: &Profile,

@@ -47,6 +47,7 @@ impl JobReport {
 const MAIL_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(30);
 
 /// Runs every due job once. A failing job is logged and does not stop the others.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn run_due(state: &AppState) -> JobReport {
     let now = state.now();
     let mut report = JobReport::default();

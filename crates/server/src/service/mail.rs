@@ -52,6 +52,7 @@ pub fn retry_at(attempts: i32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 
 /// Enqueues one message on its own (for changes that have no transaction of their own in
 /// the store; store methods enqueue inside theirs).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn enqueue(
     state: &AppState,
     to: &str,
@@ -66,6 +67,7 @@ pub async fn enqueue(
 
 /// Sends what is due. Store failures end the run (the claimed mail is retried when its
 /// lease runs out); failures of single messages are recorded on them.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn send_due(state: &AppState) -> mitai_store::Result<MailReport> {
     let mut report = MailReport::default();
     let mut handled = 0;

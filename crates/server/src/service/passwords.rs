@@ -24,6 +24,7 @@ pub const RESET_WINDOW: TimeDelta = TimeDelta::minutes(15);
 /// `password_reset` mail enqueued (with `password_reset_requested` logged), in one
 /// transaction. Every request counts against the limits per address and per IP, known
 /// address or not.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn request_reset(state: &AppState, email: &str, ip: Option<String>) -> ApiResult<()> {
     let mut limits = vec![Limit::new(
         rate_limit::key("reset:email", &mitai_store::normalize_email(email)),
@@ -77,6 +78,7 @@ fn check_password(field: &str, password: &str) -> ApiResult<()> {
 
 /// Sets a new password with a reset token: single use, expiring; ends every session of
 /// the account and logs `password_changed` (`via: reset`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn confirm_reset(
     state: &AppState,
     token: &str,
@@ -117,6 +119,7 @@ fn wrong_password() -> ApiError {
 /// `invalid_credentials` otherwise; failures count against the login limits of the
 /// account). The other sessions end; this one stays. Logs `password_changed`
 /// (`via: change`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn change(
     state: &AppState,
     user: &CurrentUser,

@@ -72,6 +72,7 @@ pub fn thumb_path(state: &AppState, photo: &Photo) -> PathBuf {
 
 /// The thumbnail of the profile's photo: made from the stored file the first time it is
 /// asked for (photos are given one at upload too) and kept next to it.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn thumbnail(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<Vec<u8>> {
     let photo = get(state, profile_id, id).await?;
     let thumb = thumb_path(state, &photo);
@@ -105,6 +106,7 @@ pub fn fingerprint(upload: &Upload) -> String {
 }
 
 /// Checks, cleans and stores an upload; `profile` spends one `photos` unit.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(
     state: &AppState,
     profile: &Profile,
@@ -182,6 +184,7 @@ pub async fn create(
 }
 
 /// A page of the profile's photos, newest first: ids below `before`, `limit` at most.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     state: &AppState,
     profile_id: Uuid,
@@ -192,6 +195,7 @@ pub async fn list(
 }
 
 /// The profile's photo; 404 for a photo of another profile or none.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<Photo> {
     state
         .store
@@ -201,6 +205,7 @@ pub async fn get(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<Phot
 }
 
 /// The profile's photo and its file, opened for reading (downloads and exports).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn open(
     state: &AppState,
     profile_id: Uuid,
@@ -217,6 +222,7 @@ pub async fn open(
 
 /// Deletes the profile's photo and its file; 404 for a photo of another profile or none.
 /// Spent usage stays spent.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<Photo> {
     let photo = state
         .store

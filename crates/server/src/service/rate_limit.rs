@@ -59,6 +59,7 @@ pub struct Reserved {
 impl Reserved {
     /// Gives the attempt back to every limit it was counted against. Best effort: a failure
     /// is logged and leaves the attempt counted (the safe side).
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn refund(self, state: &AppState) {
         give_back(state, &self.taken).await;
     }
@@ -76,6 +77,7 @@ async fn give_back(state: &AppState, taken: &[(String, DateTime<Utc>)]) {
 /// (429 `rate_limited`, counting nothing) when any limit is used up. Each count is one
 /// atomic statement, so N attempts at once never pass more than a limit allows — on any
 /// number of instances.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn reserve(state: &AppState, limits: &[Limit]) -> ApiResult<Reserved> {
     let now = state.now();
     let mut taken = Vec::with_capacity(limits.len());
@@ -103,6 +105,7 @@ pub async fn reserve(state: &AppState, limits: &[Limit]) -> ApiResult<Reserved> 
 
 /// [`reserve`] for requests that count whatever their outcome (password-reset mails,
 /// invitations, registrations): nothing is ever refunded.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn take(state: &AppState, limits: &[Limit]) -> ApiResult<()> {
     let reserved = reserve(state, limits).await?;
     drop(reserved.taken);

@@ -26,6 +26,7 @@ fn tier_name(state: &AppState, tier: &str) -> String {
 }
 
 /// Runs the reminder and expiry jobs at `now`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn run(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Reminded> {
     let registry = state.registry();
     let lead = TimeDelta::days(registry.settings.reminder_lead_days);

@@ -21,6 +21,7 @@ pub(crate) fn plausible(token: &str) -> bool {
 /// Uses a verification token: the profile's e-mail counts as verified from now on
 /// (`email_verified` is logged with it). 400 `invalid_token` for an unknown, used or
 /// expired token — also for all but one of many concurrent uses of one token.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn verify_email(state: &AppState, token: &str, ip: Option<String>) -> ApiResult<Profile> {
     if !plausible(token) {
         return Err(invalid_token());
@@ -37,6 +38,7 @@ pub async fn verify_email(state: &AppState, token: &str, ip: Option<String>) -> 
 /// Sends a new verification mail (earlier links keep working until they expire or one
 /// of them is used). 409 `already_verified` when there is nothing to verify; 429 beyond
 /// [`RESENDS_PER_PROFILE`] per [`RESEND_WINDOW`].
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn resend(state: &AppState, profile: &Profile) -> ApiResult<()> {
     if profile.email_verified {
         return Err(ApiError::refused(

@@ -373,6 +373,7 @@ macro_rules! impl_account_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn session(
                 &self,
                 token_hash: &str,

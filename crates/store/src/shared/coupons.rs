@@ -434,6 +434,7 @@ macro_rules! impl_coupons_store {
                 Ok(with_pauses(vec![grant], pauses).pop())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn grants(&self, profile_id: uuid::Uuid) -> $crate::Result<Vec<$crate::coupons::Grant>> {
                 if let Some(cached) = self.cache.grants(profile_id) {
                     return Ok(cached);

@@ -193,6 +193,7 @@ macro_rules! impl_usage_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn restrictions(&self, profile_id: uuid::Uuid) -> $crate::Result<Vec<Restriction>> {
                 if let Some(cached) = self.cache.restrictions(profile_id) {
                     return Ok(cached);
@@ -228,6 +229,7 @@ macro_rules! impl_usage_store {
                 .collect()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn usage(
                 &self,
                 profile_id: uuid::Uuid,
@@ -235,6 +237,9 @@ macro_rules! impl_usage_store {
             ) -> $crate::Result<Vec<i64>> {
                 if buckets.is_empty() {
                     return Ok(Vec::new());
+                }
+                if let Some(used) = self.usage_fast(profile_id, buckets)? {
+                    return Ok(used);
                 }
                 // Exactly the buckets asked for, in one query.
                 let mut sql = String::from(
@@ -269,6 +274,7 @@ macro_rules! impl_usage_store {
                     .collect())
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn consume(
                 &self,
                 r: &ConsumeRequest<'_>,

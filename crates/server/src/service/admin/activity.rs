@@ -11,6 +11,7 @@ use crate::state::AppState;
 
 /// A page of the log, newest first, filtered by `params`, and the next (older) page's
 /// cursor. Refuses every bad parameter at once, each named (422).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     state: &AppState,
     params: &ActivityParams,

@@ -16,6 +16,7 @@ use crate::state::AppState;
 
 /// A page of coupons (`limit` of them after `after`), optionally of one campaign, and
 /// the next cursor. Refuses a campaign over 500 characters.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     state: &AppState,
     campaign: Option<&str>,
@@ -32,6 +33,7 @@ pub async fn list(
 
 /// Creates a coupon (generating a code when none is given). Refuses bad instants, kind
 /// or other values by the coupon rules (422) and a code in use (409 `code_taken`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(
     state: &AppState,
     admin: &Profile,
@@ -66,6 +68,7 @@ pub async fn create(
 /// Creates `count` single-use coupons with generated codes, all or none, and names the
 /// campaign's CSV export. Refuses another kind, a bad `valid_until`, a count outside
 /// 1–10000 and an empty campaign (422).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn batch(state: &AppState, admin: &Profile, body: BatchBody) -> ApiResult<Batch> {
     if parse_kind(&body.kind)? != CouponKind::SingleUse {
         return Err(ApiError::field("kind", "batches are single_use"));
@@ -105,6 +108,7 @@ pub async fn batch(state: &AppState, admin: &Profile, body: BatchBody) -> ApiRes
 
 /// A campaign's coupons as CSV: the file name (`coupons-<campaign>.csv`, made safe) and
 /// the text. Refuses a campaign over 500 characters.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn export_csv(state: &AppState, campaign: &str) -> ApiResult<(String, String)> {
     check_text("campaign", campaign, 500)?;
     let mut out = csv::line(
@@ -156,6 +160,7 @@ pub async fn export_csv(state: &AppState, campaign: &str) -> ApiResult<(String, 
 }
 
 /// One coupon; 404 if there is none.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(state: &AppState, id: Uuid) -> ApiResult<CouponView> {
     let coupon = state.store.coupon(id).await?.ok_or(ApiError::NotFound)?;
     Ok(CouponView::from(&coupon))
@@ -164,6 +169,7 @@ pub async fn get(state: &AppState, id: Uuid) -> ApiResult<CouponView> {
 /// Changes a coupon's activity, window, cap, campaign or note. Refuses an unknown
 /// coupon (404), bad instants, a cap on a single-use coupon or below the redemptions so
 /// far, a window ending before it starts and long texts (422).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(state: &AppState, id: Uuid, body: CouponPatchBody) -> ApiResult<CouponView> {
     let coupon = state.store.coupon(id).await?.ok_or(ApiError::NotFound)?;
     for (field, instant) in [
@@ -230,6 +236,7 @@ pub async fn update(state: &AppState, id: Uuid, body: CouponPatchBody) -> ApiRes
 
 /// A page of a coupon's redemptions (who, when, which grant) and the next cursor.
 /// Refuses an unknown coupon (404), then bad paging (422).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn redemptions(
     state: &AppState,
     id: Uuid,

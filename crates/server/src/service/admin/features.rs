@@ -24,6 +24,7 @@ pub fn get(state: &AppState, id: &str) -> ApiResult<FeatureView> {
 
 /// Adds a feature and reloads the registry. Refuses a bad id, kind, period, limit or
 /// text (422), and an id in use (409 `id_taken`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(state: &AppState, body: NewFeatureBody) -> ApiResult<FeatureView> {
     check_slug("id", &body.id)?;
     let feature = Feature {
@@ -55,6 +56,7 @@ pub async fn create(state: &AppState, body: NewFeatureBody) -> ApiResult<Feature
 
 /// Changes a feature (absent fields stay as they are) and reloads the registry.
 /// Refuses an unknown id (404) and bad values (422).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(state: &AppState, id: &str, patch: FeaturePatch) -> ApiResult<FeatureView> {
     let registry = state.registry();
     let mut f = registry

@@ -14,6 +14,7 @@ use crate::service::grants::{self, GrantRequest};
 use crate::state::AppState;
 
 /// A profile's grants with their status now, newest first; 404 if there is no profile.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(state: &AppState, profile_id: Uuid) -> ApiResult<Vec<GrantView>> {
     let profile = state
         .store
@@ -26,6 +27,7 @@ pub async fn list(state: &AppState, profile_id: Uuid) -> ApiResult<Vec<GrantView
 /// Gives a profile access (`days`: a duration grant; `starts_at` and `ends_at`: a fixed
 /// one) and logs `grant_created`. Refuses any other mix, bad instants, an inactive tier
 /// (422) and an unknown profile (404).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(
     state: &AppState,
     admin: &Profile,
@@ -63,6 +65,7 @@ pub async fn create(
 /// Pauses a grant (a duration grant keeps its remaining time) and logs `grant_paused`.
 /// Refuses an empty or long reason (422), an unknown grant (404), and a paused or
 /// revoked one (409).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn pause(
     state: &AppState,
     admin: &Profile,
@@ -88,6 +91,7 @@ pub async fn pause(
 
 /// Resumes a paused grant and logs `grant_resumed`. Refuses an unknown grant (404) and
 /// one not paused or revoked (409).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn resume(
     state: &AppState,
     admin: &Profile,
@@ -106,6 +110,7 @@ pub async fn resume(
 
 /// Revokes a grant, so it gives nothing from now on, and logs `grant_revoked`.
 /// Refuses an unknown grant (404); revoking twice is not an error (and not logged).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn revoke(
     state: &AppState,
     admin: &Profile,

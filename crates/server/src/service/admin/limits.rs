@@ -40,6 +40,7 @@ pub fn check_cell(state: &AppState, tier: &str, feature: &str) -> ApiResult<()> 
 
 /// Sets one cell (`None` = unlimited) and reloads the registry. Refuses an unknown tier
 /// or feature (404) and a limit out of range (422).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set(
     state: &AppState,
     tier: &str,
@@ -62,6 +63,7 @@ pub async fn set(
 
 /// Removes one cell, so the feature's default limit applies to the tier again, and
 /// reloads the registry. Refuses an unknown tier or feature (404).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn reset(state: &AppState, tier: &str, feature: &str) -> ApiResult<()> {
     check_cell(state, tier, feature)?;
     state.store.delete_tier_limit(tier, feature).await?;

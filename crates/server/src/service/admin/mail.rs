@@ -9,6 +9,7 @@ use crate::state::AppState;
 
 /// A page of the outbox, oldest first, optionally of one status, and the next cursor.
 /// Refuses an unknown status, then a limit outside 1–500, then a bad cursor (422).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     state: &AppState,
     params: &MailParams,

@@ -10,6 +10,7 @@ use crate::service::activity;
 use crate::state::AppState;
 
 /// All known settings, in the order of their keys.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(state: &AppState) -> ApiResult<Vec<SettingView>> {
     let snapshot = state.store.registry_snapshot().await?;
     let mut items: Vec<SettingView> = snapshot
@@ -25,6 +26,7 @@ pub async fn list(state: &AppState) -> ApiResult<Vec<SettingView>> {
 /// Changes one setting, reloads the registry and logs `setting_changed`. Refuses an
 /// unknown key (404), and a value that does not fit the key or holds control
 /// characters (422).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set(
     state: &AppState,
     admin: &Profile,

@@ -12,6 +12,7 @@ use crate::state::AppState;
 
 /// The global figures: profiles by effective tier, active profiles, use and refusals
 /// per feature and day, redemptions per coupon, the mail outbox.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn global(state: &AppState) -> ApiResult<Stats> {
     let s = activity::global(state).await?;
     Ok(Stats {
@@ -59,6 +60,7 @@ pub async fn global(state: &AppState) -> ApiResult<Stats> {
 }
 
 /// One profile's aggregates; 404 if there is no profile.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn user(state: &AppState, id: Uuid) -> ApiResult<UserStatsView> {
     let profile = state.store.profile(id).await?.ok_or(ApiError::NotFound)?;
     let s = activity::of_profile(state, &profile).await?;

@@ -25,6 +25,7 @@ pub fn get(state: &AppState, id: &str) -> ApiResult<TierView> {
 
 /// Adds a tier (its matrix cells start empty) and reloads the registry. Refuses a bad
 /// id, text or rank (422), and an id in use (409 `id_taken`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(state: &AppState, body: NewTierBody) -> ApiResult<TierView> {
     check_slug("id", &body.id)?;
     let tier = Tier {
@@ -53,6 +54,7 @@ pub async fn create(state: &AppState, body: NewTierBody) -> ApiResult<TierView> 
 /// Changes a tier (absent fields stay as they are) and reloads the registry. Refuses an
 /// unknown id (404), bad values (422), and deactivating the default or trial tier
 /// (409 `tier_in_use`).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(state: &AppState, id: &str, patch: TierPatch) -> ApiResult<TierView> {
     let registry = state.registry();
     let mut t = registry.tier_by_id(id).ok_or(ApiError::NotFound)?.clone();

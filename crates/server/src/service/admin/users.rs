@@ -13,6 +13,7 @@ use crate::state::AppState;
 
 /// A page of profiles (`limit` of them after `after`), optionally only those with
 /// `query` in e-mail or name, and the next cursor. Refuses a query over 200 characters.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     state: &AppState,
     query: Option<&str>,
@@ -36,11 +37,13 @@ pub async fn list(
 }
 
 /// A profile; 404 if there is none.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn load(state: &AppState, id: Uuid) -> ApiResult<Profile> {
     state.store.profile(id).await?.ok_or(ApiError::NotFound)
 }
 
 /// One profile with its restrictions; 404 if there is none.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn detail(state: &AppState, id: Uuid) -> ApiResult<UserDetail> {
     let profile = load(state, id).await?;
     let restrictions = state.store.restrictions(id).await?;
@@ -53,6 +56,7 @@ pub async fn detail(state: &AppState, id: Uuid) -> ApiResult<UserDetail> {
 /// Changes a profile's base tier, role, disabled flag or trial and logs each change.
 /// Refuses an unknown profile (404), bad values (422) and demoting or disabling the
 /// last active admin (409 `last_admin`, from the store).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     state: &AppState,
     admin: &Profile,
@@ -130,6 +134,7 @@ async fn log_changes(
 }
 
 /// The profile's access to every feature, as they see it; 404 if there is no profile.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn access(state: &AppState, id: Uuid) -> ApiResult<AccessList> {
     let profile = load(state, id).await?;
     let (effective_tier, features) = access::access_list(state, &profile).await?;
@@ -142,6 +147,7 @@ pub async fn access(state: &AppState, id: Uuid) -> ApiResult<AccessList> {
 /// Overrides one feature's limit for a profile (replacing an earlier override) and logs
 /// `restriction_set`. Refuses an unknown feature or profile (404), then a missing or bad
 /// limit, a long reason, or a `valid_until` not in the future (422).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn set_restriction(
     state: &AppState,
     admin: &Profile,
@@ -189,6 +195,7 @@ pub async fn set_restriction(
 
 /// Removes a profile's override of a feature, so the tier's limit applies again, and
 /// logs `restriction_cleared`. Refuses an unknown feature or a missing override (404).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn clear_restriction(
     state: &AppState,
     admin: &Profile,

@@ -91,6 +91,7 @@ pub struct Download {
 
 /// Spends one unit of the format's feature (403 and no body when refused), logs
 /// `export_downloaded` and starts streaming.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn start(
     state: &AppState,
     profile: &Profile,
@@ -191,6 +192,7 @@ impl EntryPages {
     }
 
     /// The next page; `None` after the last.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn next(&mut self, state: &AppState) -> anyhow::Result<Option<Vec<Entry>>> {
         if self.done {
             return Ok(None);
@@ -213,6 +215,7 @@ impl EntryPages {
 }
 
 /// One type's CSV.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn write_csv<W: AsyncWrite + Unpin + Send>(
     state: &AppState,
     profile_id: Uuid,
@@ -261,6 +264,7 @@ pub fn photo_file_name(photo: &mitai_store::Photo) -> String {
 /// `{"format": "mitai-export", "version": 1, "exported_at", "profile", "weight": […],
 /// "circumference": […], "caliper": […], "nutrition": […], "activity": […], "photos": […],
 /// "ai_results": […]}`; entries oldest first, as the API shows them.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn write_json<W: AsyncWrite + Unpin + Send>(
     state: &AppState,
     profile: &Profile,

@@ -15,6 +15,7 @@ use crate::state::AppState;
 
 type Zip = ZipFileWriter<Compat<Pipe>>;
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn write_zip(
     state: &AppState,
     profile: &Profile,

@@ -1,0 +1,295 @@
+//! The SQLite hot path, on connections of its own rather than through sqlx: sqlx runs each
+//! SQLite statement on a worker thread of the connection and hands every statement and
+//! every row across threads, which costs far more than SQLite takes to run the statement.
+//!
+//! - **Group commit.** One writer thread owns a connection. It waits for a spend, takes
+//!   every other one waiting (up to [`MAX_BATCH`]), and decides them in queue order in one
+//!   `BEGIN IMMEDIATE` transaction, each exactly as alone: the conditional upsert, then its
+//!   `feature_used` entry and statistics, or the refusal's usage. One commit makes them all
+//!   durable together, and only then is anyone answered. When a spend fails, the batch is
+//!   rolled back and decided again with each spend in its own savepoint, so the failure is
+//!   that spend's alone.
+//! - **Checkpoints** run on a thread of their own (`PRAGMA wal_checkpoint(PASSIVE)` a few
+//!   times a second), not inside the commit of whichever writer crossed the WAL's size
+//!   limit: the writer only appends to the WAL.
+//! - **Usage reads** run on a small pool of read-only connections, inline: a primary-key
+//!   lookup takes microseconds, less than a hand-off to another thread.
+//!
+//! The SQL is the shared text of `shared::usage` and `shared::activity` (`$N` parameters
+//! are bound by position, in the order they first appear). Other writes stay on sqlx's one
+//! writer connection; SQLite serialises the two writers (busy timeout).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use uuid::Uuid;
+
+use crate::shared::activity::{INSERT_ACTIVITY_SQL, UPSERT_STATS_SQL};
+use crate::shared::usage::{CONSUME_SQL, USED_SQL};
+use crate::sqlite::ts;
+use crate::{ConsumeRequest, Consumed, Result, StoreError};
+
+/// The most spends one group commit decides.
+pub(crate) const MAX_BATCH: usize = 512;
+/// Idle read connections kept.
+const READERS: usize = 8;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the checkpointer copies the WAL back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// A consume waiting for the writer, owning its request.
+#[derive(Debug)]
+struct Spend {
+    profile_id: String,
+    feature_id: String,
+    period_start: String,
+    amount: i64,
+    cap: Option<i64>,
+    now: String,
+    /// The `feature_used` entry: its id and the client's IP.
+    log: Option<(String, Option<String>)>,
+    decided: tokio::sync::oneshot::Sender<Result<Consumed>>,
+}
+
+/// The writer's queue and the read connections of one database file.
+#[derive(Debug)]
+pub(crate) struct Hot {
+    spends: tokio::sync::mpsc::Sender<Spend>,
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    /// Dropped with the store: the checkpointer's signal to stop.
+    _checkpoints: std::sync::mpsc::Sender<()>,
+}
+
+fn open(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+impl Hot {
+    /// Starts the writer thread on the (migrated, WAL) database at `path`.
+    pub(crate) fn start(path: &Path) -> Result<Hot> {
+        let writer = open(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        // Checkpoints are the checkpointer's (below); a larger page cache keeps the
+        // activity log's index pages that spends touch.
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        writer.pragma_update(None, "cache_size", -8192)?;
+        let checkpointer = open(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let (spends, queue) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
+        let (checkpoints, stop) = std::sync::mpsc::channel();
+        let thread = |name: &str| std::thread::Builder::new().name(name.into());
+        thread("mitai-sqlite-writer")
+            .spawn(move || group_commit(writer, queue))
+            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        thread("mitai-sqlite-checkpoint")
+            .spawn(move || checkpoint(&checkpointer, &stop))
+            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        Ok(Hot {
+            spends,
+            path: path.to_owned(),
+            readers: Mutex::new(Vec::new()),
+            _checkpoints: checkpoints,
+        })
+    }
+
+    /// Queues a consume for the writer's next group commit and waits for its decision.
+    pub(crate) async fn spend(&self, r: &ConsumeRequest<'_>) -> Result<Consumed> {
+        let (decided, answer) = tokio::sync::oneshot::channel();
+        let spend = Spend {
+            profile_id: r.profile_id.hyphenated().to_string(),
+            feature_id: r.feature_id.to_owned(),
+            period_start: ts(r.period_start),
+            amount: r.amount,
+            cap: r.cap,
+            now: ts(r.now),
+            log: r.log.map(|l| {
+                (
+                    l.activity_id.hyphenated().to_string(),
+                    l.ip.map(str::to_owned),
+                )
+            }),
+            decided,
+        };
+        self.spends
+            .send(spend)
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
+    }
+
+    /// The usage of each bucket, in order (0 where nothing was spent).
+    pub(crate) fn usage(
+        &self,
+        profile_id: Uuid,
+        buckets: &[(&str, DateTime<Utc>)],
+    ) -> Result<Vec<i64>> {
+        let pid = profile_id.hyphenated().to_string();
+        self.read(|conn| {
+            let mut used = Vec::with_capacity(buckets.len());
+            let mut statement = conn.prepare_cached(USED_SQL)?;
+            for (feature, start) in buckets {
+                let n: Option<i64> = statement
+                    .query_row(params![pid, feature, ts(*start)], |row| row.get(0))
+                    .optional()?;
+                used.push(n.unwrap_or(0));
+            }
+            Ok(used)
+        })
+    }
+
+    /// Runs `f` on an idle read connection (opening one when none is idle).
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let idle = self
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)?,
+        };
+        let out = f(&conn);
+        let mut readers = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if readers.len() < READERS {
+            readers.push(conn);
+        }
+        Ok(out?)
+    }
+}
+
+/// The checkpointer thread: a passive checkpoint every [`CHECKPOINT_EVERY`] (it never
+/// waits for writers or readers; what it cannot copy now it copies next time), and a last
+/// one when the store is dropped.
+fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
+    loop {
+        let stopping = !matches!(
+            stop.recv_timeout(CHECKPOINT_EVERY),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; trying again");
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// The writer thread: ends when the store (the queue's sender) is dropped.
+fn group_commit(mut conn: Connection, mut queue: tokio::sync::mpsc::Receiver<Spend>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = queue.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(spend) => batch.push(spend),
+                Err(_) => break,
+            }
+        }
+        let outcomes = match decide(&mut conn, &batch, false) {
+            Ok(outcomes) => outcomes,
+            Err(_) => match decide(&mut conn, &batch, true) {
+                Ok(outcomes) => outcomes,
+                Err(e) => batch.iter().map(|_| Err(e.duplicate())).collect(),
+            },
+        };
+        tracing::trace!(spends = batch.len(), "group commit");
+        for (spend, outcome) in batch.drain(..).zip(outcomes) {
+            // The requester may have gone away; what was decided stays decided.
+            let _ = spend.decided.send(outcome);
+        }
+    }
+}
+
+/// One transaction deciding `batch` in order. Not `isolated`: the first failure fails the
+/// whole batch (nothing is committed). `isolated`: each spend in its own savepoint.
+fn decide(conn: &mut Connection, batch: &[Spend], isolated: bool) -> Result<Vec<Result<Consumed>>> {
+    let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for spend in batch {
+        if !isolated {
+            outcomes.push(Ok(decide_one(&tx, spend)?));
+            continue;
+        }
+        let savepoint = tx.savepoint()?;
+        let outcome = decide_one(&savepoint, spend);
+        if outcome.is_ok() {
+            savepoint.commit()?;
+        }
+        // Dropped without commit: rolled back to before this spend.
+        outcomes.push(outcome);
+    }
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+fn decide_one(conn: &Connection, s: &Spend) -> Result<Consumed> {
+    let used: Option<i64> = conn
+        .prepare_cached(CONSUME_SQL)?
+        .query_row(
+            params![s.profile_id, s.feature_id, s.period_start, s.amount, s.now, s.cap],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|e| on_constraint(e, "profile or feature"))?;
+    let Some(used) = used else {
+        let used: Option<i64> = conn
+            .prepare_cached(USED_SQL)?
+            .query_row(params![s.profile_id, s.feature_id, s.period_start], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        return Ok(Consumed::LimitReached {
+            used: used.unwrap_or(0),
+        });
+    };
+    if let Some((activity_id, ip)) = &s.log {
+        let details = serde_json::json!({
+            "feature": s.feature_id, "amount": s.amount, "used": used,
+        })
+        .to_string();
+        conn.prepare_cached(INSERT_ACTIVITY_SQL)?
+            .execute(params![
+                activity_id,
+                s.profile_id,
+                s.profile_id,
+                crate::actions::FEATURE_USED,
+                details,
+                ip,
+                s.now
+            ])
+            .map_err(|e| on_constraint(e, "profile"))?;
+        // A spend by the profile itself: it was active now.
+        conn.prepare_cached(UPSERT_STATS_SQL)?
+            .execute(params![
+                s.profile_id,
+                0_i64,
+                None::<String>,
+                s.now,
+                0_i64,
+                s.now
+            ])
+            .map_err(|e| on_constraint(e, "profile"))?;
+    }
+    Ok(Consumed::Spent { used })
+}
+
+/// A foreign-key violation names what is missing; other failures stay what they are.
+fn on_constraint(e: rusqlite::Error, missing: &'static str) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+        {
+            StoreError::MissingReference(missing)
+        }
+        _ => StoreError::Sqlite(e),
+    }
+}
