@@ -42,10 +42,15 @@ async fn app() -> (axum::Router, String) {
         .update_profile(profile.id, &patch, state.now())
         .await
         .unwrap();
-    let login =
-        mitai_server::service::accounts::login(&state, "bench@example.org", "benchpass1", None, None)
-            .await
-            .unwrap();
+    let login = mitai_server::service::accounts::login(
+        &state,
+        "bench@example.org",
+        "benchpass1",
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     (mitai_server::app(state), login.token)
 }
 

@@ -83,8 +83,143 @@ fn advisory_key(name: &str) -> i64 {
 pub struct PgStore {
     pool: PgPool,
     cache: std::sync::Arc<crate::cache::Cache>,
+    /// The queues of the group-commit batchers, taken in turn.
+    batchers: std::sync::Arc<Batchers>,
     /// Ends the listener that outdates the cache when the last clone is dropped.
     _follower: std::sync::Arc<Follower>,
+}
+
+/// How many batches may be in flight at once: while one waits for its WAL flush, the
+/// others collect and run.
+const BATCHERS: usize = 4;
+/// The most spends one batch decides.
+const MAX_BATCH: usize = 256;
+
+/// A consume waiting for a batch, owning its request.
+#[derive(Debug)]
+struct PgSpend {
+    profile_id: Uuid,
+    feature_id: String,
+    period_start: DateTime<Utc>,
+    amount: i64,
+    cap: Option<i64>,
+    now: DateTime<Utc>,
+    entry: Option<Uuid>,
+    ip: Option<String>,
+    decided: tokio::sync::oneshot::Sender<Result<Consumed>>,
+}
+
+impl PgSpend {
+    fn request(&self) -> ConsumeRequest<'_> {
+        ConsumeRequest {
+            profile_id: self.profile_id,
+            feature_id: &self.feature_id,
+            period_start: self.period_start,
+            amount: self.amount,
+            cap: self.cap,
+            now: self.now,
+            idempotency: None,
+            log: self.entry.map(|activity_id| crate::SpendLog {
+                activity_id,
+                ip: self.ip.as_deref(),
+            }),
+        }
+    }
+}
+
+/// The batchers' queues; dropping them (with the last store clone) ends the batchers.
+#[derive(Debug)]
+struct Batchers {
+    queues: Vec<tokio::sync::mpsc::Sender<PgSpend>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+/// Group commit on PostgreSQL: takes every spend waiting in its queue (up to
+/// [`MAX_BATCH`]) and decides them in one call of `mitai_spend_batch` (migration 0011): one
+/// round trip, one transaction, one WAL flush for the lot. When the batch fails, each spend
+/// is decided on its own, so a failure is that spend's alone.
+async fn batcher(pool: PgPool, mut queue: tokio::sync::mpsc::Receiver<PgSpend>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        match spend_batch(&pool, &batch).await {
+            Ok(outcomes) => {
+                for (spend, outcome) in batch.drain(..).zip(outcomes) {
+                    let _ = spend.decided.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, spends = batch.len(), "batch failed; one by one");
+                for spend in batch.drain(..) {
+                    let outcome = spend_one(&pool, &spend.request()).await;
+                    let _ = spend.decided.send(outcome);
+                }
+            }
+        }
+    }
+}
+
+async fn spend_batch(pool: &PgPool, batch: &[PgSpend]) -> Result<Vec<Consumed>> {
+    let rows: Vec<(i32, i64, bool)> = sqlx::query_as(
+        "SELECT k, new_used, was_spent FROM mitai_spend_batch($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(batch.iter().map(|s| s.profile_id).collect::<Vec<_>>())
+    .bind(
+        batch
+            .iter()
+            .map(|s| s.feature_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(batch.iter().map(|s| s.period_start).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.amount).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.cap).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.now).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.entry).collect::<Vec<_>>())
+    .bind(batch.iter().map(|s| s.ip.as_deref()).collect::<Vec<_>>())
+    .fetch_all(pool)
+    .await?;
+    let mut outcomes = vec![None; batch.len()];
+    for (k, used, spent) in rows {
+        let slot = usize::try_from(k - 1)
+            .ok()
+            .and_then(|i| outcomes.get_mut(i))
+            .ok_or_else(|| StoreError::Corrupt(format!("batch answered for spend {k}")))?;
+        *slot = Some(if spent {
+            Consumed::Spent { used }
+        } else {
+            Consumed::LimitReached { used }
+        });
+    }
+    outcomes
+        .into_iter()
+        .map(|o| {
+            o.ok_or_else(|| StoreError::Corrupt("a spend of the batch went unanswered".into()))
+        })
+        .collect()
+}
+
+/// One consume in one statement, one round trip.
+async fn spend_one(pool: &PgPool, r: &ConsumeRequest<'_>) -> Result<Consumed> {
+    let used: Option<i64> = match r.log {
+        Some(log) => sqlx::query_scalar(SPEND_LOGGED_SQL)
+            .bind(r.profile_id)
+            .bind(r.feature_id)
+            .bind(r.period_start)
+            .bind(r.amount)
+            .bind(r.now)
+            .bind(r.cap)
+            .bind(log.activity_id)
+            .bind(log.ip)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| on_constraint(e, "profile or feature"))?,
+        None => consume_in(pool, r).await?,
+    };
+    Ok(match used {
+        Some(used) => Consumed::Spent { used },
+        None => Consumed::LimitReached {
+            used: used_in(pool, r).await?,
+        },
+    })
 }
 
 /// The task following [`ACCESS_CHANNEL`]; aborted when dropped.
@@ -133,7 +268,7 @@ impl PgStore {
         // database busy; more only queue inside PostgreSQL.
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let pool = PgPoolOptions::new()
-            .max_connections(u32::try_from(cores * 4).unwrap_or(16).clamp(8, 32))
+            .max_connections(u32::try_from(cores * 16).unwrap_or(32).clamp(16, 64))
             // Generous: under a burst every request waits its turn for a connection rather
             // than failing; the request timeout (60 s by default) bounds the wait.
             .acquire_timeout(Duration::from_secs(30))
@@ -147,9 +282,20 @@ impl PgStore {
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen(ACCESS_CHANNEL).await?;
         let follower = tokio::spawn(follow_access_changes(listener, cache.clone()));
+        let queues = (0..BATCHERS)
+            .map(|_| {
+                let (spends, queue) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
+                tokio::spawn(batcher(pool.clone(), queue));
+                spends
+            })
+            .collect();
         Ok(PgStore {
             pool,
             cache,
+            batchers: std::sync::Arc::new(Batchers {
+                queues,
+                next: std::sync::atomic::AtomicUsize::new(0),
+            }),
             _follower: std::sync::Arc::new(Follower(follower)),
         })
     }
@@ -186,29 +332,31 @@ impl PgStore {
         Ok(locked.then(|| crate::JobLock::advisory(conn, key)))
     }
 
-    /// A consume without an idempotency key: one statement, one round trip.
+    /// A consume without an idempotency key: queued for the next batch of a batcher.
     async fn spend_impl(&self, r: &ConsumeRequest<'_>) -> Result<Consumed> {
-        let used: Option<i64> = match r.log {
-            Some(log) => sqlx::query_scalar(SPEND_LOGGED_SQL)
-                .bind(r.profile_id)
-                .bind(r.feature_id)
-                .bind(r.period_start)
-                .bind(r.amount)
-                .bind(r.now)
-                .bind(r.cap)
-                .bind(log.activity_id)
-                .bind(log.ip)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| on_constraint(e, "profile or feature"))?,
-            None => consume_in(&self.pool, r).await?,
+        let (decided, answer) = tokio::sync::oneshot::channel();
+        let spend = PgSpend {
+            profile_id: r.profile_id,
+            feature_id: r.feature_id.to_owned(),
+            period_start: r.period_start,
+            amount: r.amount,
+            cap: r.cap,
+            now: r.now,
+            entry: r.log.map(|l| l.activity_id),
+            ip: r.log.and_then(|l| l.ip).map(str::to_owned),
+            decided,
         };
-        Ok(match used {
-            Some(used) => Consumed::Spent { used },
-            None => Consumed::LimitReached {
-                used: used_in(&self.pool, r).await?,
-            },
-        })
+        let n = self
+            .batchers
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.batchers.queues[n % BATCHERS]
+            .send(spend)
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
     }
 
     /// Usage is read with the pool (`None`: no faster way here).

@@ -147,11 +147,7 @@ impl Hot {
 
     /// Runs `f` on an idle read connection (opening one when none is idle).
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let idle = self
-            .readers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop();
+        let idle = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match idle {
             Some(conn) => conn,
             None => open(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)?,
@@ -235,7 +231,14 @@ fn decide_one(conn: &Connection, s: &Spend) -> Result<Consumed> {
     let used: Option<i64> = conn
         .prepare_cached(CONSUME_SQL)?
         .query_row(
-            params![s.profile_id, s.feature_id, s.period_start, s.amount, s.now, s.cap],
+            params![
+                s.profile_id,
+                s.feature_id,
+                s.period_start,
+                s.amount,
+                s.now,
+                s.cap
+            ],
             |row| row.get(0),
         )
         .optional()
