@@ -1,6 +1,7 @@
 //! Mitai's access rules, as plain functions over plain data.
 //!
 //! No I/O, no async, no clock reads: everything time-dependent takes `now`.
+//! - [`accounts`]: what e-mail addresses and passwords must look like.
 //! - [`registry`]: features, tiers and the tier × feature matrix.
 //! - [`resolve`]: which limit applies (user restriction > tier limit > default), the
 //!   effective tier, the `<access>` view and the consume decision.
@@ -10,6 +11,7 @@
 //! - [`entries`]: the tracked data (weight, circumference, caliper, nutrition, activity) and
 //!   its plausible ranges; [`caliper`]: Jackson–Pollock body density and Siri's body fat.
 
+pub mod accounts;
 pub mod caliper;
 pub mod coupons;
 pub mod entries;

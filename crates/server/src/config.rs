@@ -106,23 +106,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// Where mail goes.
-#[derive(Clone, PartialEq, Eq)]
-pub enum MailTransport {
-    Log,
-    File(PathBuf),
-    Smtp(String),
-}
-
-impl fmt::Debug for MailTransport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MailTransport::Log => write!(f, "Log"),
-            MailTransport::File(dir) => write!(f, "File({})", dir.display()),
-            MailTransport::Smtp(url) => write!(f, "Smtp({})", mitai_store::redact_url(url)),
-        }
-    }
-}
+pub use crate::mail::MailTransport;
 
 /// An OpenAI-compatible endpoint.
 #[derive(Clone)]
@@ -285,34 +269,19 @@ impl Config {
             Some(url) => http_url("MITAI_BASE_URL", url.trim())?,
             None => format!("http://{listen}"),
         };
-        let mail = match args.mail.trim() {
-            "log" => MailTransport::Log,
-            m if m.starts_with("file:") && m.len() > "file:".len() => {
-                MailTransport::File(PathBuf::from(&m["file:".len()..]))
-            }
-            m if (m.starts_with("smtp://") || m.starts_with("smtps://"))
-                && m.split_once("://")
-                    .is_some_and(|(_, rest)| !rest.is_empty()) =>
-            {
-                // Checked the way the send job will build it: a bad URL stops start-up.
-                crate::mail::smtp_transport(m)
-                    .map_err(|e| bad("MITAI_MAIL", &mitai_store::redact_url(m), &e.to_string()))?;
-                MailTransport::Smtp(m.to_owned())
-            }
-            m => {
-                return Err(bad(
-                    "MITAI_MAIL",
-                    &mitai_store::redact_url(m),
-                    "expected log, file:DIR, smtp://… or smtps://…",
-                ));
-            }
-        };
+        let mail = MailTransport::parse(&args.mail).map_err(|why| {
+            bad(
+                "MITAI_MAIL",
+                &mitai_store::redact_url(args.mail.trim()),
+                &why,
+            )
+        })?;
         let admin = match (&args.admin_email, &args.admin_password) {
             (None, None) => None,
             (Some(email), Some(password)) => {
-                crate::auth::validate_email(email)
+                mitai_access::accounts::validate_email(email)
                     .map_err(|why| bad("MITAI_ADMIN_EMAIL", email, &why))?;
-                crate::auth::validate_password(password)
+                mitai_access::accounts::validate_password(password)
                     .map_err(|why| ConfigError(format!("invalid MITAI_ADMIN_PASSWORD: {why}")))?;
                 Some((email.trim().to_owned(), password.clone()))
             }

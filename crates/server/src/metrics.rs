@@ -4,12 +4,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use crate::state::AppState;
+use mitai_access::Registry;
 
 /// Counters kept by this instance since it started.
 #[derive(Debug)]
@@ -41,7 +36,14 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn render(&self, state: &AppState) -> String {
+    /// Counts a response of status `status` (its class: 1xx … 5xx).
+    pub fn count_response(&self, status: u16) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        Metrics::count(&self.responses[class]);
+    }
+
+    /// The counters and the registry's size in the Prometheus text format.
+    pub fn render(&self, registry: &Registry) -> String {
         let mut out = String::with_capacity(1024);
         out.push_str("# HELP mitai_http_responses_total HTTP responses by status class.\n");
         out.push_str("# TYPE mitai_http_responses_total counter\n");
@@ -67,7 +69,6 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
-        let registry = state.registry();
         out.push_str("# HELP mitai_registry_features Features in the registry.\n");
         out.push_str("# TYPE mitai_registry_features gauge\n");
         let _ = writeln!(out, "mitai_registry_features {}", registry.features().len());
@@ -83,29 +84,4 @@ impl Metrics {
         );
         out
     }
-}
-
-/// Counts every response by its status class.
-pub async fn count_responses(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let response = next.run(request).await;
-    let class = usize::from(response.status().as_u16() / 100).clamp(1, 5) - 1;
-    Metrics::count(&state.metrics.responses[class]);
-    response
-}
-
-/// Prometheus metrics of this instance.
-#[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(&state),
-    )
 }

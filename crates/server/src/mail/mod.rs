@@ -10,9 +10,46 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
 
-use crate::config::MailTransport;
-
 pub mod templates;
+
+/// Where mail goes: `MITAI_MAIL` (`log`, `file:DIR`, `smtp://…`, `smtps://…`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum MailTransport {
+    Log,
+    File(PathBuf),
+    Smtp(String),
+}
+
+impl std::fmt::Debug for MailTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MailTransport::Log => write!(f, "Log"),
+            MailTransport::File(dir) => write!(f, "File({})", dir.display()),
+            MailTransport::Smtp(url) => write!(f, "Smtp({})", mitai_store::redact_url(url)),
+        }
+    }
+}
+
+impl MailTransport {
+    /// Reads a `MITAI_MAIL` value; an SMTP URL is checked the way the send job will build
+    /// it, so a bad one stops start-up.
+    pub fn parse(value: &str) -> Result<MailTransport, String> {
+        match value.trim() {
+            "log" => Ok(MailTransport::Log),
+            m if m.starts_with("file:") && m.len() > "file:".len() => {
+                Ok(MailTransport::File(PathBuf::from(&m["file:".len()..])))
+            }
+            m if (m.starts_with("smtp://") || m.starts_with("smtps://"))
+                && m.split_once("://")
+                    .is_some_and(|(_, rest)| !rest.is_empty()) =>
+            {
+                smtp_transport(m).map_err(|e| e.to_string())?;
+                Ok(MailTransport::Smtp(m.to_owned()))
+            }
+            _ => Err("expected log, file:DIR, smtp://… or smtps://…".into()),
+        }
+    }
+}
 
 /// How long one SMTP command may take (the outbox lease is much longer).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);

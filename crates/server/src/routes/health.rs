@@ -1,6 +1,9 @@
-//! Liveness and readiness.
+//! Liveness, readiness and metrics.
 
-use axum::extract::State;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, ErrorCode, Json};
@@ -28,4 +31,28 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
             ))
         }
     }
+}
+
+/// Counts every response by its status class.
+pub async fn count_responses(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    state.metrics.count_response(response.status().as_u16());
+    response
+}
+
+/// Prometheus metrics of this instance.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(&state.registry()),
+    )
 }

@@ -61,7 +61,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
     let mut router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
-        .routes(routes!(crate::metrics::metrics))
+        .routes(routes!(health::metrics))
         .nest(
             "/api/auth",
             OpenApiRouter::new()
@@ -180,7 +180,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::metrics::count_responses,
+            health::count_responses,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

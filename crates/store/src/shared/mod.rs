@@ -8,7 +8,15 @@
 //!   (native `uuid` on PostgreSQL, hyphenated text on SQLite);
 //! - `type TsRepr` with `ts(DateTime) -> TsRepr` and `ts_of(TsRepr) -> Result<DateTime>`
 //!   (`timestamptz` on PostgreSQL, fixed-width RFC 3339 text on SQLite, which sorts);
-//! - inherent methods `reader()`, `begin_write()`, `notify_impl()`, `changes_impl()`.
+//! - inherent methods `reader()`, `begin_write()`, `notify_impl()`, `changes_impl()`,
+//!   `spend_impl()` (a consume without a key: PostgreSQL's batchers, SQLite's group
+//!   commit) and `usage_fast()`; a field `cache` (see [`crate::cache`]).
+//!
+//! SQL that needs no backend type lives outside the macros as constants (`usage.rs`,
+//! `activity.rs`). Helpers take their connection one way: a single statement takes any
+//! `Executor` (the pool or a transaction), a helper of several statements the caller's
+//! `&mut Connection` (a transaction derefs to it), so it runs inside the caller's
+//! transaction.
 //!
 //! The SQL is one text for both (`$N` parameters work on SQLite too).
 

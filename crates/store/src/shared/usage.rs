@@ -81,14 +81,14 @@ macro_rules! impl_usage_store {
             }
         }
 
-        /// Claims an idempotency key inside the caller's write transaction. `None`: claimed,
+        /// Claims an idempotency key inside the caller's write transaction (`conn`). `None`: claimed,
         /// go on (and store the answer with [`remember_response_in`] before committing).
         /// `Some`: an earlier call with the key answered this; the caller rolls back and
         /// replays it. A concurrent holder of the key makes the claim wait until it commits
         /// (PostgreSQL: unique index; SQLite: one writer). A key used for another request
         /// is `IdempotencyMismatch`.
         async fn claim_idempotency_in(
-            tx: &mut sqlx::Transaction<'static, Db>,
+            conn: &mut <Db as sqlx::Database>::Connection,
             profile_id: uuid::Uuid,
             key: $crate::IdempotencyKey<'_>,
             now: chrono::DateTime<chrono::Utc>,
@@ -101,7 +101,7 @@ macro_rules! impl_usage_store {
             .bind(key.key)
             .bind(key.request_hash)
             .bind(ts(now))
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?
             .rows_affected()
                 == 1;
@@ -114,7 +114,7 @@ macro_rules! impl_usage_store {
             )
             .bind(id(profile_id))
             .bind(key.key)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *conn)
             .await?;
             let hash: String = row.try_get("request_hash")?;
             if hash != key.request_hash {
@@ -134,7 +134,7 @@ macro_rules! impl_usage_store {
 
         /// Stores the answer of a claimed key, in the same transaction as the change.
         async fn remember_response_in(
-            tx: &mut sqlx::Transaction<'static, Db>,
+            conn: &mut <Db as sqlx::Database>::Connection,
             profile_id: uuid::Uuid,
             key: $crate::IdempotencyKey<'_>,
             answer: &StoredResponse,
@@ -147,7 +147,7 @@ macro_rules! impl_usage_store {
             .bind(key.key)
             .bind(i32::from(answer.status))
             .bind(sqlx::types::Json(&answer.body))
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
             Ok(())
         }
