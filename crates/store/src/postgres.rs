@@ -127,11 +127,59 @@ impl PgSpend {
     }
 }
 
+/// A read of one usage bucket waiting for a batch.
+#[derive(Debug)]
+struct UsageRead {
+    profile_id: Uuid,
+    feature_id: String,
+    period_start: DateTime<Utc>,
+    answer: tokio::sync::oneshot::Sender<Result<i64>>,
+}
+
 /// The batchers' queues; dropping them (with the last store clone) ends the batchers.
 #[derive(Debug)]
 struct Batchers {
     queues: Vec<tokio::sync::mpsc::Sender<PgSpend>>,
+    reads: Vec<tokio::sync::mpsc::Sender<UsageRead>>,
     next: std::sync::atomic::AtomicUsize,
+}
+
+/// Reads of single usage buckets (the access check), batched like spends: every read
+/// waiting is answered by one statement, one round trip.
+async fn read_batcher(pool: PgPool, mut queue: tokio::sync::mpsc::Receiver<UsageRead>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let rows: Result<Vec<(i64, Option<i64>)>> = sqlx::query_as(
+            "SELECT q.k, u.used \
+             FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS q(p, f, s, k) \
+             LEFT JOIN user_feature_usage u \
+               ON u.profile_id = q.p AND u.feature_id = q.f AND u.period_start = q.s",
+        )
+        .bind(batch.iter().map(|r| r.profile_id).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.feature_id.as_str()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|r| r.period_start).collect::<Vec<_>>())
+        .fetch_all(&pool)
+        .await
+        .map_err(StoreError::from);
+        match rows {
+            Ok(rows) => {
+                let mut used = vec![0; batch.len()];
+                for (k, n) in rows {
+                    if let Some(slot) = usize::try_from(k - 1).ok().and_then(|i| used.get_mut(i)) {
+                        *slot = n.unwrap_or(0);
+                    }
+                }
+                for (read, n) in batch.drain(..).zip(used) {
+                    let _ = read.answer.send(Ok(n));
+                }
+            }
+            Err(e) => {
+                for read in batch.drain(..) {
+                    let _ = read.answer.send(Err(e.duplicate()));
+                }
+            }
+        }
+    }
 }
 
 /// Group commit on PostgreSQL: takes every spend waiting in its queue (up to
@@ -268,7 +316,7 @@ impl PgStore {
         // database busy; more only queue inside PostgreSQL.
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let pool = PgPoolOptions::new()
-            .max_connections(u32::try_from(cores * 16).unwrap_or(32).clamp(16, 64))
+            .max_connections(u32::try_from(cores * 4).unwrap_or(8).clamp(8, 32))
             // Generous: under a burst every request waits its turn for a connection rather
             // than failing; the request timeout (60 s by default) bounds the wait.
             .acquire_timeout(Duration::from_secs(30))
@@ -289,11 +337,19 @@ impl PgStore {
                 spends
             })
             .collect();
+        let reads = (0..BATCHERS)
+            .map(|_| {
+                let (reads, queue) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
+                tokio::spawn(read_batcher(pool.clone(), queue));
+                reads
+            })
+            .collect();
         Ok(PgStore {
             pool,
             cache,
             batchers: std::sync::Arc::new(Batchers {
                 queues,
+                reads,
                 next: std::sync::atomic::AtomicUsize::new(0),
             }),
             _follower: std::sync::Arc::new(Follower(follower)),
@@ -359,13 +415,35 @@ impl PgStore {
             .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
     }
 
-    /// Usage is read with the pool (`None`: no faster way here).
-    fn usage_fast(
+    /// One bucket (the access check) is read in the next batch of a read batcher; several
+    /// buckets with one query of their own (`None`).
+    async fn usage_fast(
         &self,
-        _profile_id: Uuid,
-        _buckets: &[(&str, DateTime<Utc>)],
+        profile_id: Uuid,
+        buckets: &[(&str, DateTime<Utc>)],
     ) -> Result<Option<Vec<i64>>> {
-        Ok(None)
+        let [(feature_id, period_start)] = buckets else {
+            return Ok(None);
+        };
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let read = UsageRead {
+            profile_id,
+            feature_id: (*feature_id).to_owned(),
+            period_start: *period_start,
+            answer,
+        };
+        let n = self
+            .batchers
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.batchers.reads[n % BATCHERS]
+            .send(read)
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        let used = answered
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))??;
+        Ok(Some(vec![used]))
     }
 
     async fn notify_impl(&self) -> Result<()> {

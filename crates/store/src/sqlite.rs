@@ -161,7 +161,7 @@ impl SqliteStore {
     }
 
     /// Usage read on the hot path's own connections; `None`: in memory, read with sqlx.
-    fn usage_fast(
+    async fn usage_fast(
         &self,
         profile_id: Uuid,
         buckets: &[(&str, DateTime<Utc>)],

@@ -238,7 +238,7 @@ macro_rules! impl_usage_store {
                 if buckets.is_empty() {
                     return Ok(Vec::new());
                 }
-                if let Some(used) = self.usage_fast(profile_id, buckets)? {
+                if let Some(used) = self.usage_fast(profile_id, buckets).await? {
                     return Ok(used);
                 }
                 // Exactly the buckets asked for, in one query.
