@@ -5,7 +5,7 @@
 //! - **Group commit.** One writer thread owns a connection. It waits for a spend, takes
 //!   every other one waiting (up to [`MAX_BATCH`]), and decides them in queue order in one
 //!   `BEGIN IMMEDIATE` transaction, each exactly as alone: the conditional upsert, then its
-//!   `feature_used` entry and statistics, or the refusal's usage. One commit makes them all
+//!   `feature_used` entry, or the refusal's usage; each profile's `last_active_at` last. One commit makes them all
 //!   durable together, and only then is anyone answered. When a spend fails, the batch is
 //!   rolled back and decided again with each spend in its own savepoint, so the failure is
 //!   that spend's alone.
@@ -206,30 +206,79 @@ fn group_commit(mut conn: Connection, mut queue: tokio::sync::mpsc::Receiver<Spe
 }
 
 /// One transaction deciding `batch` in order. Not `isolated`: the first failure fails the
-/// whole batch (nothing is committed). `isolated`: each spend in its own savepoint.
+/// whole batch (nothing is committed); the statements are prepared once for the batch, and
+/// each profile's `last_active_at` is written once, last. `isolated`: each spend in its own
+/// savepoint, with its own statistics.
 fn decide(conn: &mut Connection, batch: &[Spend], isolated: bool) -> Result<Vec<Result<Consumed>>> {
     let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut outcomes = Vec::with_capacity(batch.len());
-    for spend in batch {
-        if !isolated {
-            outcomes.push(Ok(decide_one(&tx, spend)?));
-            continue;
+    if isolated {
+        for spend in batch {
+            let savepoint = tx.savepoint()?;
+            let outcome = decide_one(spend, &mut Statements::prepare(&savepoint)?);
+            let outcome = outcome.and_then(|decided| {
+                if let (Consumed::Spent { .. }, Some(_)) = (decided, &spend.log) {
+                    touch(&savepoint, &spend.profile_id, &spend.now)?;
+                }
+                Ok(decided)
+            });
+            if outcome.is_ok() {
+                savepoint.commit()?;
+            }
+            // Dropped without commit: rolled back to before this spend.
+            outcomes.push(outcome);
         }
-        let savepoint = tx.savepoint()?;
-        let outcome = decide_one(&savepoint, spend);
-        if outcome.is_ok() {
-            savepoint.commit()?;
+    } else {
+        let mut statements = Statements::prepare(&tx)?;
+        let mut active: std::collections::BTreeMap<&str, &str> = Default::default();
+        for spend in batch {
+            let decided = decide_one(spend, &mut statements)?;
+            if let (Consumed::Spent { .. }, Some(_)) = (decided, &spend.log) {
+                let at = active.entry(&spend.profile_id).or_insert(&spend.now);
+                // Fixed-width RFC 3339: text order is time order.
+                *at = (*at).max(&spend.now);
+            }
+            outcomes.push(Ok(decided));
         }
-        // Dropped without commit: rolled back to before this spend.
-        outcomes.push(outcome);
+        drop(statements);
+        for (profile_id, now) in active {
+            touch(&tx, profile_id, now)?;
+        }
     }
     tx.commit()?;
     Ok(outcomes)
 }
 
-fn decide_one(conn: &Connection, s: &Spend) -> Result<Consumed> {
-    let used: Option<i64> = conn
-        .prepare_cached(CONSUME_SQL)?
+/// The statements of a spend, prepared once per batch.
+struct Statements<'c> {
+    consume: rusqlite::CachedStatement<'c>,
+    used: rusqlite::CachedStatement<'c>,
+    log: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> Statements<'c> {
+    fn prepare(conn: &'c Connection) -> rusqlite::Result<Statements<'c>> {
+        Ok(Statements {
+            consume: conn.prepare_cached(CONSUME_SQL)?,
+            used: conn.prepare_cached(USED_SQL)?,
+            log: conn.prepare_cached(INSERT_ACTIVITY_SQL)?,
+        })
+    }
+}
+
+/// A spend by the profile itself: it was active at `now`.
+fn touch(conn: &Connection, profile_id: &str, now: &str) -> Result<()> {
+    conn.prepare_cached(UPSERT_STATS_SQL)?
+        .execute(params![profile_id, 0_i64, None::<String>, now, 0_i64, now])
+        .map_err(|e| on_constraint(e, "profile"))?;
+    Ok(())
+}
+
+/// Decides one spend: the conditional upsert, then its `feature_used` entry, or the
+/// refusal's unchanged usage. The profile's statistics are the caller's (see [`touch`]).
+fn decide_one(s: &Spend, st: &mut Statements<'_>) -> Result<Consumed> {
+    let used: Option<i64> = st
+        .consume
         .query_row(
             params![
                 s.profile_id,
@@ -244,8 +293,8 @@ fn decide_one(conn: &Connection, s: &Spend) -> Result<Consumed> {
         .optional()
         .map_err(|e| on_constraint(e, "profile or feature"))?;
     let Some(used) = used else {
-        let used: Option<i64> = conn
-            .prepare_cached(USED_SQL)?
+        let used: Option<i64> = st
+            .used
             .query_row(params![s.profile_id, s.feature_id, s.period_start], |row| {
                 row.get(0)
             })
@@ -259,7 +308,7 @@ fn decide_one(conn: &Connection, s: &Spend) -> Result<Consumed> {
             "feature": s.feature_id, "amount": s.amount, "used": used,
         })
         .to_string();
-        conn.prepare_cached(INSERT_ACTIVITY_SQL)?
+        st.log
             .execute(params![
                 activity_id,
                 s.profile_id,
@@ -267,17 +316,6 @@ fn decide_one(conn: &Connection, s: &Spend) -> Result<Consumed> {
                 crate::actions::FEATURE_USED,
                 details,
                 ip,
-                s.now
-            ])
-            .map_err(|e| on_constraint(e, "profile"))?;
-        // A spend by the profile itself: it was active now.
-        conn.prepare_cached(UPSERT_STATS_SQL)?
-            .execute(params![
-                s.profile_id,
-                0_i64,
-                None::<String>,
-                s.now,
-                0_i64,
                 s.now
             ])
             .map_err(|e| on_constraint(e, "profile"))?;
