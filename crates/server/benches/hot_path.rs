@@ -1,7 +1,9 @@
 //! The hot path in-process, so that a regression shows without a database server: one
 //! profile's access check (`GET /api/me/access/{feature}`) and consume
 //! (`POST /api/me/access/{feature}/consume`) through the whole router (`oneshot`: auth from
-//! the session cache, the gate, the store), on SQLite in memory.
+//! the session cache, the gate, the store), on SQLite in memory: a database file on
+//! `/dev/shm` (tmpfs; the temp folder where there is none), so that the file-backed hot
+//! path runs — group commit, the hot path's own connections — and no disk is involved.
 //!
 //! `cargo bench -p mitai-server --bench hot_path` (criterion; figures per request).
 
@@ -13,12 +15,19 @@ use mitai_server::config::{Config, ServeArgs};
 use tower::ServiceExt;
 
 /// A router on a fresh in-memory database with one signed-in, unlimited profile; returns
-/// the router and the profile's bearer token.
-async fn app() -> (axum::Router, String) {
-    let url = "sqlite::memory:";
-    let store = mitai_store::connect(url).await.expect("in-memory SQLite");
+/// the router, the profile's bearer token and the database's folder.
+async fn app() -> (axum::Router, String, std::path::PathBuf) {
+    let shm = std::path::Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = base.join(format!("mitai-bench-{}", uuid::Uuid::now_v7().simple()));
+    let url = format!("sqlite://{}", dir.join("mitai.db").display());
+    let store = mitai_store::connect(&url).await.expect("SQLite in memory");
     let args = ServeArgs {
-        database_url: url.into(),
+        database_url: url.clone(),
         ..ServeArgs::default()
     };
     let state = AppState::new(store.clone(), Config::from_args(&args).unwrap())
@@ -51,7 +60,7 @@ async fn app() -> (axum::Router, String) {
     )
     .await
     .unwrap();
-    (mitai_server::app(state), login.token)
+    (mitai_server::app(state), login.token, dir)
 }
 
 async fn send(router: &axum::Router, request: Request<Body>) {
@@ -68,7 +77,7 @@ fn hot_path(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let (router, token) = rt.block_on(app());
+    let (router, token, dir) = rt.block_on(app());
     let bearer = format!("Bearer {token}");
     let mut group = c.benchmark_group("hot_path");
     group.bench_function("check", |b| {
@@ -94,6 +103,9 @@ fn hot_path(c: &mut Criterion) {
         });
     });
     group.finish();
+    drop(router);
+    drop(rt);
+    std::fs::remove_dir_all(dir).ok();
 }
 
 criterion_group!(benches, hot_path);
