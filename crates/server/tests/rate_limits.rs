@@ -171,7 +171,27 @@ async fn registrations_are_limited_per_ip(backend: Backend) {
     assert_eq!(count(&statuses, StatusCode::TOO_MANY_REQUESTS), 10);
 }
 
+/// Clients on this machine (loopback) are not limited per IP: load tests on the host, and
+/// everyone behind a local proxy that is not trusted, would share the address.
+async fn loopback_registrations_are_not_limited_per_ip(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let limit = usize::try_from(accounts::REGISTRATIONS_PER_IP).unwrap();
+    for i in 0..limit + 5 {
+        let request = Request::post("/api/auth/register")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", "::1")
+            .body(Body::from(
+                json!({"email": format!("local{i}@example.org"), "password": "password123"})
+                    .to_string(),
+            ))
+            .unwrap();
+        let (status, _, body) = app.send(request).await;
+        assert_eq!(status, StatusCode::CREATED, "registration {i}: {body:?}");
+    }
+}
+
 on_both_backends!(
+    loopback_registrations_are_not_limited_per_ip,
     parallel_wrong_passwords_pass_the_check_at_most_limit_times,
     parallel_right_passwords_are_refunded,
     parallel_wrong_codes_pass_the_lookup_at_most_limit_times,
