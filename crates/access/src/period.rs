@@ -75,7 +75,16 @@ pub fn resets_at(period: ResetPeriod, tz: Tz, t: DateTime<Utc>) -> Option<DateTi
 
 /// The local calendar date on which the period containing `t` begins.
 fn first_local_day(period: ResetPeriod, tz: Tz, t: DateTime<Utc>) -> Option<NaiveDate> {
-    let local = t.with_timezone(&tz).date_naive();
+    let mut local = t.with_timezone(&tz).date_naive();
+    // Where clocks went back across midnight (St. John's, 1992: from 00:01 back to 23:01),
+    // an instant just after the change reads the previous date again although the next
+    // day has begun. The day of `t` is the last day that has begun by `t`, so that days
+    // (and every period made of them) follow each other without overlap.
+    if let Some(next) = local.succ_opt()
+        && start_of_local_day(tz, next) <= t
+    {
+        local = next;
+    }
     match period {
         ResetPeriod::Never => None,
         ResetPeriod::Daily => Some(local),
@@ -191,6 +200,24 @@ mod tests {
         let end = resets_at(ResetPeriod::Daily, Berlin, t).unwrap();
         assert_eq!(start, utc("2026-10-24T22:00:00Z"));
         assert_eq!(end - start, TimeDelta::hours(25));
+    }
+
+    #[test]
+    fn a_day_that_began_before_the_clocks_went_back_over_midnight_keeps_its_instants() {
+        // St. John's, 1992-10-25: 00:00 NDT (02:30Z), at 00:01 back to 23:01 NST of the 24th.
+        let tz: Tz = "America/St_Johns".parse().unwrap();
+        let start = utc("1992-10-25T02:30:00Z");
+        for t in [
+            "1992-10-25T02:30:00Z",
+            "1992-10-25T02:45:00Z",
+            "1992-10-25T03:30:00Z",
+        ] {
+            assert_eq!(period_start(ResetPeriod::Daily, tz, utc(t)), start, "{t}");
+        }
+        assert_eq!(
+            period_start(ResetPeriod::Daily, tz, utc("1992-10-25T02:29:59Z")),
+            utc("1992-10-24T02:30:00Z")
+        );
     }
 
     #[test]
