@@ -192,7 +192,7 @@ fn sign_up_verify_and_sign_in(backend: Backend) {
     b.wait_until("the registration", Duration::from_secs(10), |b| {
         b.exists_now("[role=status]")
     });
-    assert!(b.find("[role=status]").text().contains("new@example.org"));
+    assert!(b.text_of("[role=status]").contains("new@example.org"));
     // The link of the mail confirms the address.
     let link = app.mailed_link("verify_email");
     b.goto(&app.url(&link));
@@ -201,9 +201,9 @@ fn sign_up_verify_and_sign_in(backend: Backend) {
     b.wait_until("the confirmation", Duration::from_secs(10), |b| {
         b.exists_now("[role=status]")
     });
-    assert!(b.find("[role=status]").text().contains("confirmed"));
+    assert!(b.text_of("[role=status]").contains("confirmed"));
     sign_in(&b, &app, "new@example.org");
-    assert!(b.find("main h1").text().contains("Nora"));
+    assert!(b.text_of("main h1").contains("Nora"));
     // Verified: the gated quick form works.
     b.find("input[name=weight_kg]").send_keys("64.2");
     b.find("form[action='/weight'] button[type=submit]").click();
@@ -224,7 +224,7 @@ fn add_list_and_delete_a_weight(backend: Backend, javascript: bool) {
     b.find("form[action='/weight'] button[type=submit]").click();
     wait_for_text(&b, "Entry added");
     assert_eq!(rows(&b), 1);
-    let row = b.find("main table.entries tbody tr").text();
+    let row = b.text_of("main table.entries tbody tr");
     assert!(
         row.contains("72.5") && row.contains("after the run"),
         "{row}"
@@ -271,7 +271,7 @@ fn a_gated_form_at_its_limit_writes_nothing(backend: Backend) {
             b.exists_now("[role=status]") || b.exists_now("[role=alert]")
         });
     }
-    let alert = b.find("main [role=alert]").text();
+    let alert = b.text_of("main [role=alert]");
     assert!(
         alert.contains("Weight entries") && alert.contains("1"),
         "{alert}"
@@ -294,7 +294,7 @@ fn redeem_a_coupon_and_see_the_tier(backend: Backend) {
     let b = session(&driver, true);
     sign_in(&b, &app, "saver@example.org");
     b.goto(&app.url("/plan"));
-    assert_eq!(b.find(".hero .big").text(), "Free");
+    assert_eq!(b.text_of(".hero .big"), "Free");
     // A wrong code: the API's refusal in words.
     b.find("input[name=code]").send_keys("NOPE-NOPE");
     b.find("form[action='/plan/redeem'] button[type=submit]")
@@ -302,7 +302,7 @@ fn redeem_a_coupon_and_see_the_tier(backend: Backend) {
     b.wait_until("the refusal", Duration::from_secs(10), |b| {
         b.exists_now("main [role=alert]")
     });
-    assert!(b.find("main [role=alert]").text().contains("not valid"));
+    assert!(b.text_of("main [role=alert]").contains("not valid"));
     b.find("input[name=code]").clear();
     b.find("input[name=code]").send_keys("spring 2027");
     b.find("form[action='/plan/redeem'] button[type=submit]")
@@ -310,8 +310,8 @@ fn redeem_a_coupon_and_see_the_tier(backend: Backend) {
     b.wait_until("the redemption", Duration::from_secs(10), |b| {
         b.exists_now("main [role=status]")
     });
-    assert!(b.find("main [role=status]").text().contains("Premium"));
-    assert_eq!(b.find(".hero .big").text(), "Premium");
+    assert!(b.text_of("main [role=status]").contains("Premium"));
+    assert_eq!(b.text_of(".hero .big"), "Premium");
     assert!(b.exists("svg.timeline rect.seg-running"));
     // Used once: a second time is refused.
     b.find("input[name=code]").send_keys("SPRING-2027");
@@ -332,7 +332,7 @@ fn the_german_ui(backend: Backend) {
     });
     b.goto(&app.url("/login"));
     assert_eq!(b.find("html").attr("lang").as_deref(), Some("de"));
-    assert_eq!(b.find("main h1").text(), "Anmelden");
+    assert_eq!(b.text_of("main h1"), "Anmelden");
     b.find("input[name=email]").send_keys("greta@example.org");
     b.find("input[name=password]").send_keys(PASSWORD);
     b.find("form[action='/login'] button[type=submit]").click();
@@ -341,7 +341,7 @@ fn the_german_ui(backend: Backend) {
     });
     // Signed in, the profile's language counts (English, as the account was made); the
     // switch in the header changes it.
-    assert!(b.find("main h1").text().starts_with("Hello"));
+    assert!(b.text_of("main h1").starts_with("Hello"));
     b.find("header button[name=language][value=de]").click();
     // Read in one script, never through an element the swap may replace meanwhile.
     b.wait_until("German", Duration::from_secs(10), |b| {
@@ -358,7 +358,7 @@ fn the_german_ui(backend: Backend) {
     b.find("input[name=weight_kg]").send_keys("72,5");
     b.find("form[action='/weight'] button[type=submit]").click();
     wait_for_text(&b, "Eintrag hinzugefügt");
-    let row = b.find("main table.entries tbody tr").text();
+    let row = b.text_of("main table.entries tbody tr");
     assert!(row.contains("72,5"), "a German number: {row}");
     assert!(row.contains('.'), "a German date: {row}");
     // The switch in the header: English from now on, for this profile too.
@@ -411,7 +411,7 @@ fn a_cross_origin_form_post_is_refused(backend: Backend) {
         b.url().starts_with(&app.base)
     });
     assert!(
-        b.find("main h1").text().contains("Not allowed"),
+        b.text_of("main h1").contains("Not allowed"),
         "{}",
         b.source()
     );
@@ -546,9 +546,9 @@ fn admin_changes_a_cell_and_the_plan_follows(backend: Backend) {
         b.exists_now("#pending .pending")
     });
     assert!(
-        admin.find("#pending").text().contains("Affects"),
+        admin.text_of("#pending").contains("Affects"),
         "{}",
-        admin.find("#pending").text()
+        admin.text_of("#pending")
     );
     admin.find("#pending button[type=submit]").click();
     wait_for_text(&admin, "Saved.");
@@ -589,7 +589,7 @@ fn admin_makes_a_coupon_that_a_user_redeems(backend: Backend) {
     admin.wait_until("the new code", Duration::from_secs(10), |b| {
         b.exists_now("main [role=status] code")
     });
-    let code = admin.find("main [role=status] code").text();
+    let code = admin.text_of("main [role=status] code");
     assert!(code.contains("WELCOME"), "{code}");
     let user = session(&driver, true);
     sign_in(&user, &app, "redeemer@example.org");
@@ -600,7 +600,7 @@ fn admin_makes_a_coupon_that_a_user_redeems(backend: Backend) {
     user.wait_until("the redemption", Duration::from_secs(10), |b| {
         b.exists_now("main [role=status]")
     });
-    assert_eq!(user.find(".hero .big").text(), "Premium");
+    assert_eq!(user.text_of(".hero .big"), "Premium");
     // The coupon's page lists the redemption.
     admin.goto(&app.url("/admin/coupons"));
     admin.find("main table a[href^='/admin/coupons/']").click();
@@ -623,7 +623,7 @@ fn admin_pauses_and_resumes_a_grant(backend: Backend) {
         .click();
     wait_for_text(&admin, "Grant added.");
     assert!(admin.exists("svg.timeline rect.seg-running"));
-    assert!(admin.find(".grants .badge").text().contains("running"));
+    assert!(admin.text_of(".grants .badge").contains("running"));
     admin
         .find(".grants input[name=reason]")
         .send_keys("support ticket");
@@ -636,19 +636,19 @@ fn admin_pauses_and_resumes_a_grant(backend: Backend) {
             .contains("paused by an administrator")
     );
     assert!(admin.exists("svg.timeline rect.seg-paused"));
-    assert!(admin.find(".grants").text().contains("support ticket"));
+    assert!(admin.text_of(".grants").contains("support ticket"));
     // The user sees it paused too.
     let user = session(&driver, true);
     sign_in(&user, &app, "granted@example.org");
     user.goto(&app.url("/plan"));
-    assert!(user.find(".grants").text().contains("paused"));
+    assert!(user.text_of(".grants").contains("paused"));
     admin.find(".grants form[action$='/resume'] button").click();
     admin.wait_until("the grant running again", Duration::from_secs(10), |b| {
         b.exists_now(".grants .badge.status-running")
     });
     assert!(admin.exists("svg.timeline rect.seg-running"));
     user.refresh();
-    assert_eq!(user.find(".hero .big").text(), "Premium");
+    assert_eq!(user.text_of(".hero .big"), "Premium");
 }
 
 fn a_bad_setting_is_refused_at_its_field(backend: Backend) {
@@ -702,7 +702,7 @@ fn every_admin_page_is_guarded_narrow_and_accessible(backend: Backend) {
     sign_in(&nosy, &app, "nosy@example.org");
     for path in &pages {
         nosy.goto(&app.url(path));
-        assert_eq!(nosy.find("main h1").text(), "Not allowed", "{path}");
+        assert_eq!(nosy.text_of("main h1"), "Not allowed", "{path}");
     }
     let admin = driver.session(SessionOptions {
         width: 375,
@@ -733,9 +733,9 @@ fn every_admin_page_is_guarded_narrow_and_accessible(backend: Backend) {
             == Some("de")
     });
     admin.goto(&app.url("/admin"));
-    assert_eq!(admin.find("main h1").text(), "Verwaltung");
+    assert_eq!(admin.text_of("main h1"), "Verwaltung");
     admin.goto(&app.url("/admin/limits"));
-    assert!(admin.find("main").text().contains("Änderungen prüfen"));
+    assert!(admin.text_of("main").contains("Änderungen prüfen"));
     let violations = axe_check(&admin);
     assert!(
         violations.is_empty(),

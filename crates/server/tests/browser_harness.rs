@@ -190,7 +190,7 @@ fn javascript_on_runs_page_scripts() {
     let driver = Driver::start();
     let browser = driver.session(SessionOptions::default());
     browser.goto(&url("/script"));
-    assert_eq!(browser.find("#out").text(), "script ran");
+    assert_eq!(browser.text_of("#out"), "script ran");
     assert_eq!(browser.title(), "Script");
     assert_eq!(browser.url(), url("/script"));
     assert!(browser.source().contains("id=\"out\""));
@@ -218,7 +218,7 @@ fn javascript_off_blocks_page_scripts() {
         ..SessionOptions::default()
     });
     browser.goto(&url("/script"));
-    assert_eq!(browser.find("#out").text(), "script did not run");
+    assert_eq!(browser.text_of("#out"), "script did not run");
     // WebDriver's own scripts still run.
     assert!(browser.exists_now("#out"));
     // A form still submits the old way: a click on its submit button.
@@ -226,7 +226,7 @@ fn javascript_off_blocks_page_scripts() {
     let input = browser.find("#name");
     input.send_keys("Grace");
     input.submit_form();
-    assert_eq!(browser.find("#out").text(), "Hello, Grace");
+    assert_eq!(browser.text_of("#out"), "Hello, Grace");
     assert_eq!(browser.url(), url("/submitted?name=Grace"));
 }
 
@@ -265,7 +265,7 @@ fn elements_forms_and_history() {
     browser.wait_until("the submitted page", Duration::from_secs(5), |b| {
         b.url().contains("/submitted")
     });
-    assert_eq!(browser.find("#out").text(), "Hello, Ada & <Lovelace>");
+    assert_eq!(browser.text_of("#out"), "Hello, Ada & <Lovelace>");
     browser.back();
     assert_eq!(browser.url(), url("/form"));
     browser.refresh();
@@ -300,7 +300,7 @@ fn cookies_and_language() {
     assert!(browser.cookies().is_empty());
 
     browser.goto(&url("/headers"));
-    let accept = browser.find("#out").text();
+    let accept = browser.text_of("#out");
     assert!(accept.starts_with("de"), "Accept-Language: {accept}");
     let language = browser.execute("return navigator.language", vec![]);
     assert!(

@@ -304,6 +304,24 @@ impl Browser {
         }
     }
 
+    /// The rendered text of the first element matching `css`. A page that htmx or a
+    /// navigation replaces between finding the element and reading it leaves a stale
+    /// reference: then it is found again (for up to ~2 s).
+    pub fn text_of(&self, css: &str) -> String {
+        let mut tries = 0;
+        loop {
+            let element = self.find(css);
+            match self.conn.try_cmd("GET", &element.path("/text"), None) {
+                Ok(value) => return as_string(value),
+                Err(e) if e.error == "stale element reference" && tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => panic!("WebDriver text of {css:?}: {}: {}", e.error, e.message),
+            }
+        }
+    }
+
     /// All elements matching `css` (waits up to ~2 s while there are none).
     pub fn find_all(&self, css: &str) -> Vec<Element> {
         let value = self.conn.cmd(
