@@ -47,6 +47,7 @@ pub async fn get(
 #[utoipa::path(patch, path = "/tiers/{id}", tag = "admin", params(("id" = String, Path)),
     request_body = TierPatch,
     responses((status = 200, body = TierView), (status = 404, body = ErrorBody),
+              (status = 409, description = "tier_in_use: the default or trial tier cannot be deactivated", body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn patch(
