@@ -7,7 +7,6 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use chrono::TimeDelta;
 use mitai_store::{Profile, Role};
@@ -170,11 +169,29 @@ fn request_token(parts: &Parts) -> Option<(String, TokenSource)> {
 }
 
 /// A slot in the request's extensions where [`CurrentUser`] leaves the renewed session
-/// cookie; [`renewed_session_cookie`] moves it onto the response.
+/// cookie: when a request signed in by cookie renewed its session, the response sets the
+/// cookie again with the new lifetime (unless the handler set it itself, as logout does),
+/// so the browser keeps it as long as the server does ([`crate::routes::every_request`]).
 #[derive(Debug, Clone, Default)]
-struct RenewedCookie(Arc<Mutex<Option<HeaderValue>>>);
+pub(crate) struct RenewedCookie(Arc<Mutex<Option<HeaderValue>>>);
 
 impl RenewedCookie {
+    /// Puts an empty slot into the request.
+    pub(crate) fn offer(request: &mut Request) -> RenewedCookie {
+        let slot = RenewedCookie::default();
+        request.extensions_mut().insert(slot.clone());
+        slot
+    }
+
+    /// Sets the renewed cookie on the response, if there is one.
+    pub(crate) fn apply(&self, response: &mut Response) {
+        if let Some(cookie) = self.take()
+            && !response.headers().contains_key(header::SET_COOKIE)
+        {
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
+    }
+
     fn set(&self, cookie: HeaderValue) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(cookie);
     }
@@ -182,21 +199,6 @@ impl RenewedCookie {
     fn take(&self) -> Option<HeaderValue> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
-}
-
-/// Middleware: when a request signed in by cookie renewed its session, the response
-/// sets the cookie again with the new lifetime (unless the handler set it itself, as
-/// logout does), so the browser keeps it as long as the server does.
-pub async fn renewed_session_cookie(mut request: Request, next: Next) -> Response {
-    let slot = RenewedCookie::default();
-    request.extensions_mut().insert(slot.clone());
-    let mut response = next.run(request).await;
-    if let Some(cookie) = slot.take()
-        && !response.headers().contains_key(header::SET_COOKIE)
-    {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    response
 }
 
 /// Extends a session used in the second half of its life to a full life from now. Best

@@ -15,9 +15,8 @@
 //! or a bearer token ([`require_body_or_bearer`]), so that even a browser that sends
 //! neither header cannot be made to spend with an empty cross-site request.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::CurrentUser;
@@ -75,29 +74,35 @@ pub fn is_cross_origin(headers: &HeaderMap, base_url: &str) -> bool {
     !(named.is_some_and(|h| !host.is_empty() && h.eq_ignore_ascii_case(host)))
 }
 
-/// Middleware: refuses cross-origin requests that change state (see the module docs).
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The refusal of a cross-origin request that changes state (see the module docs), or
+/// `None` to go on.
+pub fn refusal(state: &AppState, request: &Request) -> Option<Response> {
     let headers = request.headers();
-    if !has_bearer(headers)
-        && changes_state(request.method(), request.uri().path())
-        && is_cross_origin(headers, &state.config.base_url)
+    if has_bearer(headers)
+        || !changes_state(request.method(), request.uri().path())
+        || !is_cross_origin(headers, &state.config.base_url)
     {
-        if !request.uri().path().starts_with("/api/") {
-            // A form of the web UI: the 403 page, in the visitor's language.
-            let visitor = crate::ui::Visitor {
-                user: None,
-                lang: crate::ui::Lang::of_request(None, headers),
-                here: "/".into(),
-            };
-            return crate::ui::error_page(&visitor, axum::http::StatusCode::FORBIDDEN);
-        }
-        return ApiError::refused(
+        return None;
+    }
+    if !request.uri().path().starts_with("/api/") {
+        // A form of the web UI: the 403 page, in the visitor's language.
+        let visitor = crate::ui::Visitor {
+            user: None,
+            lang: crate::ui::Lang::of_request(None, headers),
+            here: "/".into(),
+        };
+        return Some(crate::ui::error_page(
+            &visitor,
+            axum::http::StatusCode::FORBIDDEN,
+        ));
+    }
+    Some(
+        ApiError::refused(
             ErrorCode::Forbidden,
             "requests from other sites may not change anything here",
         )
-        .into_response();
-    }
-    next.run(request).await
+        .into_response(),
+    )
 }
 
 /// A spending `POST` without a body is accepted only with a bearer token.

@@ -29,6 +29,7 @@ pub mod postgres;
 pub mod sqlite;
 mod sqlite_hot;
 pub mod testing;
+mod usage_cache;
 
 pub use accounts::{
     AccountToken, Invitation, NewAccountToken, NewInvitation, NewRegistration, RegisterOutcome,

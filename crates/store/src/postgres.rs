@@ -415,6 +415,9 @@ impl PgStore {
             .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
     }
 
+    /// Usage is not cached on PostgreSQL (other instances write it too): nothing to hold.
+    fn usage_write(&self, _profile_id: Uuid, _feature_id: &str, _start: DateTime<Utc>) {}
+
     /// One bucket (the access check) is read in the next batch of a read batcher; several
     /// buckets with one query of their own (`None`).
     async fn usage_fast(

@@ -160,6 +160,24 @@ impl SqliteStore {
         Ok(decided)
     }
 
+    /// Held around a usage write on sqlx's connection (from before its transaction until
+    /// after its commit or rollback), so the hot path's usage cache cannot answer the
+    /// bucket meanwhile (`usage_cache`).
+    fn usage_write(
+        &self,
+        profile_id: Uuid,
+        feature_id: &str,
+        start: DateTime<Utc>,
+    ) -> Option<crate::usage_cache::SqlxWrite<'_>> {
+        self.hot.as_ref().map(|hot| {
+            hot.sqlx_write(crate::usage_cache::Bucket {
+                profile_id,
+                feature_id,
+                start,
+            })
+        })
+    }
+
     /// Usage read on the hot path's own connections; `None`: in memory, read with sqlx.
     async fn usage_fast(
         &self,

@@ -12,15 +12,17 @@
 //! - **Checkpoints** run on a thread of their own (`PRAGMA wal_checkpoint(PASSIVE)` a few
 //!   times a second), not inside the commit of whichever writer crossed the WAL's size
 //!   limit: the writer only appends to the WAL.
-//! - **Usage reads** run on a small pool of read-only connections, inline: a primary-key
-//!   lookup takes microseconds, less than a hand-off to another thread.
+//! - **Usage reads** are answered from memory when they can be ([`UsageCache`]: the writer
+//!   leaves there what each spend committed), else on a small pool of read-only
+//!   connections, inline: a primary-key lookup takes microseconds, less than a hand-off to
+//!   another thread.
 //!
 //! The SQL is the shared text of `shared::usage` and `shared::activity` (`$N` parameters
 //! are bound by position, in the order they first appear). Other writes stay on sqlx's one
 //! writer connection; SQLite serialises the two writers (busy timeout).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -30,6 +32,7 @@ use uuid::Uuid;
 use crate::shared::activity::{INSERT_ACTIVITY_SQL, UPSERT_STATS_SQL};
 use crate::shared::usage::{CONSUME_SQL, USED_SQL};
 use crate::sqlite::ts;
+use crate::usage_cache::{Bucket, SqlxWrite, UsageCache};
 use crate::{ConsumeRequest, Consumed, Result, StoreError};
 
 /// The most spends one group commit decides.
@@ -43,6 +46,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// A consume waiting for the writer, owning its request.
 #[derive(Debug)]
 struct Spend {
+    profile: Uuid,
+    start: DateTime<Utc>,
     profile_id: String,
     feature_id: String,
     period_start: String,
@@ -60,6 +65,7 @@ pub(crate) struct Hot {
     spends: tokio::sync::mpsc::Sender<Spend>,
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
+    usage: Arc<UsageCache>,
     /// Dropped with the store: the checkpointer's signal to stop.
     _checkpoints: std::sync::mpsc::Sender<()>,
 }
@@ -83,9 +89,11 @@ impl Hot {
         let checkpointer = open(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         let (spends, queue) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
         let (checkpoints, stop) = std::sync::mpsc::channel();
+        let usage = Arc::new(UsageCache::default());
         let thread = |name: &str| std::thread::Builder::new().name(name.into());
+        let cache = Arc::clone(&usage);
         thread("mitai-sqlite-writer")
-            .spawn(move || group_commit(writer, queue))
+            .spawn(move || group_commit(writer, queue, &cache))
             .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         thread("mitai-sqlite-checkpoint")
             .spawn(move || checkpoint(&checkpointer, &stop))
@@ -94,6 +102,7 @@ impl Hot {
             spends,
             path: path.to_owned(),
             readers: Mutex::new(Vec::new()),
+            usage,
             _checkpoints: checkpoints,
         })
     }
@@ -102,6 +111,8 @@ impl Hot {
     pub(crate) async fn spend(&self, r: &ConsumeRequest<'_>) -> Result<Consumed> {
         let (decided, answer) = tokio::sync::oneshot::channel();
         let spend = Spend {
+            profile: r.profile_id,
+            start: r.period_start,
             profile_id: r.profile_id.hyphenated().to_string(),
             feature_id: r.feature_id.to_owned(),
             period_start: ts(r.period_start),
@@ -125,24 +136,52 @@ impl Hot {
             .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
     }
 
-    /// The usage of each bucket, in order (0 where nothing was spent).
+    /// The usage of each bucket, in order (0 where nothing was spent): from memory where it
+    /// is known, the rest in one read.
     pub(crate) fn usage(
         &self,
         profile_id: Uuid,
         buckets: &[(&str, DateTime<Utc>)],
     ) -> Result<Vec<i64>> {
+        fn bucket<'b>(
+            profile_id: Uuid,
+            &(feature_id, start): &(&'b str, DateTime<Utc>),
+        ) -> Bucket<'b> {
+            Bucket {
+                profile_id,
+                feature_id,
+                start,
+            }
+        }
+        let mut used: Vec<Option<i64>> = buckets
+            .iter()
+            .map(|b| self.usage.get(&bucket(profile_id, b)))
+            .collect();
+        if used.iter().all(Option::is_some) {
+            return Ok(used.into_iter().flatten().collect());
+        }
+        let epoch = self.usage.epoch();
         let pid = profile_id.hyphenated().to_string();
         self.read(|conn| {
-            let mut used = Vec::with_capacity(buckets.len());
             let mut statement = conn.prepare_cached(USED_SQL)?;
-            for (feature, start) in buckets {
-                let n: Option<i64> = statement
-                    .query_row(params![pid, feature, ts(*start)], |row| row.get(0))
-                    .optional()?;
-                used.push(n.unwrap_or(0));
+            for (b, n) in buckets.iter().zip(&mut used) {
+                if n.is_none() {
+                    let found: Option<i64> = statement
+                        .query_row(params![pid, b.0, ts(b.1)], |row| row.get(0))
+                        .optional()?;
+                    *n = Some(found.unwrap_or(0));
+                    self.usage
+                        .fill(&bucket(profile_id, b), found.unwrap_or(0), epoch);
+                }
             }
-            Ok(used)
-        })
+            Ok(())
+        })?;
+        Ok(used.into_iter().flatten().collect())
+    }
+
+    /// Announces a write of a bucket on sqlx's connection, until the guard is dropped.
+    pub(crate) fn sqlx_write(&self, bucket: Bucket<'_>) -> SqlxWrite<'_> {
+        self.usage.sqlx_write(bucket)
     }
 
     /// Runs `f` on an idle read connection (opening one when none is idle).
@@ -180,7 +219,11 @@ fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
 }
 
 /// The writer thread: ends when the store (the queue's sender) is dropped.
-fn group_commit(mut conn: Connection, mut queue: tokio::sync::mpsc::Receiver<Spend>) {
+fn group_commit(
+    mut conn: Connection,
+    mut queue: tokio::sync::mpsc::Receiver<Spend>,
+    usage: &UsageCache,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
@@ -190,6 +233,20 @@ fn group_commit(mut conn: Connection, mut queue: tokio::sync::mpsc::Receiver<Spe
                 Err(_) => break,
             }
         }
+        // Each bucket once, busy from before the transaction until the cache knows its
+        // value (the last decision of the batch for it).
+        let mut buckets: Vec<(Bucket<'_>, Option<i64>)> = Vec::new();
+        for s in &batch {
+            let b = Bucket {
+                profile_id: s.profile,
+                feature_id: &s.feature_id,
+                start: s.start,
+            };
+            if !buckets.iter().any(|(seen, _)| *seen == b) {
+                usage.begin(&b);
+                buckets.push((b, None));
+            }
+        }
         let outcomes = match decide(&mut conn, &batch, false) {
             Ok(outcomes) => outcomes,
             Err(_) => match decide(&mut conn, &batch, true) {
@@ -197,6 +254,21 @@ fn group_commit(mut conn: Connection, mut queue: tokio::sync::mpsc::Receiver<Spe
                 Err(e) => batch.iter().map(|_| Err(e.duplicate())).collect(),
             },
         };
+        if outcomes.iter().all(Result::is_ok) {
+            for (s, outcome) in batch.iter().zip(&outcomes) {
+                if let Ok(Consumed::Spent { used } | Consumed::LimitReached { used }) = outcome
+                    && let Some((_, value)) = buckets.iter_mut().find(|(b, _)| {
+                        b.profile_id == s.profile
+                            && b.feature_id == s.feature_id
+                            && b.start == s.start
+                    })
+                {
+                    *value = Some(*used);
+                }
+            }
+        }
+        // A failure leaves every bucket of the batch unknown.
+        usage.end(buckets, None);
         tracing::trace!(spends = batch.len(), "group commit");
         for (spend, outcome) in batch.drain(..).zip(outcomes) {
             // The requester may have gone away; what was decided stays decided.

@@ -1,9 +1,8 @@
 //! Liveness, readiness and metrics.
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, ErrorCode, Json};
@@ -31,17 +30,6 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
             ))
         }
     }
-}
-
-/// Counts every response by its status class.
-pub async fn count_responses(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let response = next.run(request).await;
-    state.metrics.count_response(response.status().as_u16());
-    response
 }
 
 /// Prometheus metrics of this instance.

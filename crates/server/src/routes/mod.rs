@@ -5,7 +5,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::HeaderName;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -114,28 +114,71 @@ fn completed(doc: &utoipa::openapi::OpenApi) -> serde_json::Value {
     json
 }
 
-/// Middleware: a request must be answered within `MITAI_REQUEST_TIMEOUT` (reading its body
-/// included), else 408 `timeout`. The AI routes may take as long as their provider calls
-/// (three for the pipeline). A streamed answer (an export) is answered as soon as it
-/// starts; its body is bounded by the idle timeout instead.
-pub async fn request_timeout(
+/// The middleware of every route, in one layer (each layer of a router is a boxed service
+/// cloned for every request), outermost first:
+///
+/// - request and response bodies that make no progress for `MITAI_IDLE_TIMEOUT` end
+///   ([`crate::serve::IdleTimeout`]);
+/// - a request must be answered within `MITAI_REQUEST_TIMEOUT` (reading its body
+///   included), else 408 `timeout`. The AI routes may take as long as their provider calls
+///   (three for the pipeline). A streamed answer (an export) is answered as soon as it
+///   starts; its body is bounded by the idle timeout instead;
+/// - cross-site writes are refused ([`crate::csrf::refusal`]);
+/// - every other response is counted by status in the metrics, and carries the session
+///   cookie again when the request renewed it ([`crate::auth::RenewedCookie`]).
+pub async fn every_request(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let idle = state.config.limits.idle_timeout;
+    let mut request = request.map(|body| crate::serve::IdleTimeout::wrap(body, idle));
     let mut limit = state.config.limits.request_timeout;
     if request.uri().path().starts_with("/api/ai/")
         && let Some(ai) = &state.config.ai
     {
         limit = limit.max(ai.timeout * 3 + std::time::Duration::from_secs(10));
     }
-    match tokio::time::timeout(limit, next.run(request)).await {
+    let answer = async {
+        if let Some(refused) = crate::csrf::refusal(&state, &request) {
+            return refused;
+        }
+        let renewed = crate::auth::RenewedCookie::offer(&mut request);
+        let mut response = next.run(request).await;
+        state.metrics.count_response(response.status().as_u16());
+        renewed.apply(&mut response);
+        response
+    };
+    let response = match tokio::time::timeout(limit, answer).await {
         Ok(response) => response,
         Err(_) => ApiError::refused(
             crate::error::ErrorCode::Timeout,
             "the request took too long",
         )
         .into_response(),
+    };
+    response.map(|body| crate::serve::IdleTimeout::wrap(body, idle))
+}
+
+/// Request ids: unique in this process (a counter) and across processes (a random
+/// prefix), in the UUID format, without asking the operating system for randomness
+/// each time.
+#[derive(Clone, Copy)]
+struct RequestIds;
+
+impl tower_http::request_id::MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<tower_http::request_id::RequestId> {
+        static PREFIX: std::sync::LazyLock<u64> =
+            std::sync::LazyLock::new(|| uuid::Uuid::new_v4().as_u64_pair().0);
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&PREFIX.to_be_bytes());
+        bytes[8..].copy_from_slice(&n.to_be_bytes());
+        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        axum::http::HeaderValue::from_str(&id.hyphenated().to_string())
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
     }
 }
 
@@ -175,52 +218,30 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::ui::router(&state))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(
-            crate::auth::renewed_session_cookie,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            health::count_responses,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::csrf::guard,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            request_timeout,
+            every_request,
         ));
-    let idle = state.config.limits.idle_timeout;
-    let router = router.with_state(state);
-    router
-        .layer(DefaultBodyLimit::max(1024 * 1024))
-        .layer(axum::middleware::map_request(
-            move |request: Request| async move {
-                request.map(|body| crate::serve::IdleTimeout::wrap(body, idle))
-            },
-        ))
-        .layer(axum::middleware::map_response(
-            move |response: Response| async move {
-                response.map(|body| crate::serve::IdleTimeout::wrap(body, idle))
-            },
-        ))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                let route = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("-", |p| p.as_str())
-                    .to_owned();
-                let id = request
-                    .headers()
-                    .get(&REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-")
-                    .to_owned();
-                tracing::info_span!("request", method = %request.method(), route, request_id = id)
-            }),
-        )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+    // One layer of a stack (the first is outermost), so one boxed service per route.
+    router.with_state(state).layer(
+        tower::ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("-", |p| p.as_str());
+                    let id = request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %request.method(), route, request_id = id)
+                }),
+            )
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(DefaultBodyLimit::max(1024 * 1024)),
+    )
 }

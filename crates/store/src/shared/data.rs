@@ -104,6 +104,8 @@ macro_rules! impl_data_store {
                 respond: &(dyn for<'e> Fn(&'e Entry) -> StoredResponse + Send + Sync),
             ) -> $crate::Result<$crate::media::GatedCreate<$crate::data::CreatedEntry>> {
                 use $crate::media::GatedCreate;
+                let _usage =
+                    self.usage_write(spend.profile_id, spend.feature_id, spend.period_start);
                 let mut tx = self.begin_write().await?;
                 if let Some(key) = spend.idempotency {
                     if let Some(stored) =
@@ -141,6 +143,8 @@ macro_rules! impl_data_store {
                 spend: &ConsumeRequest<'_>,
             ) -> $crate::Result<$crate::media::GatedCreate<(Vec<Entry>, i64)>> {
                 use $crate::media::GatedCreate;
+                let _usage =
+                    self.usage_write(spend.profile_id, spend.feature_id, spend.period_start);
                 let mut tx = self.begin_write().await?;
                 let spent = consume_in(&mut *tx, spend).await.map_err(|e| match e {
                     StoreError::Database(e) => on_constraint_of(e, "usage", "profile or feature"),

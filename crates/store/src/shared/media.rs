@@ -99,6 +99,7 @@ macro_rules! impl_media_store {
                 respond: &(dyn for<'p> Fn(&'p $crate::media::Photo) -> StoredResponse + Send + Sync),
             ) -> $crate::Result<$crate::media::GatedCreate<$crate::media::CreatedPhoto>> {
                 use $crate::media::GatedCreate;
+                let _usage = self.usage_write(gate.profile_id, gate.feature_id, gate.period_start);
                 let mut tx = self.begin_write().await?;
                 if let Some(key) = gate.idempotency {
                     if let Some(stored) =
@@ -289,6 +290,7 @@ macro_rules! impl_media_store {
             ) -> $crate::Result<i64> {
                 // One statement: the row lock (PostgreSQL) or the single writer (SQLite)
                 // serialises concurrent releases, and the CASE keeps usage at zero or above.
+                let _usage = self.usage_write(r.profile_id, r.feature_id, r.period_start);
                 let used: Option<i64> = sqlx::query_scalar(
                     "UPDATE user_feature_usage \
                         SET used = CASE WHEN used > $4 THEN used - $4 ELSE 0 END, \

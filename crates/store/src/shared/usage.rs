@@ -285,6 +285,7 @@ macro_rules! impl_usage_store {
                     // in the writer's next group commit (SQLite).
                     return Ok(ConsumeResult::Fresh(self.spend_impl(r).await?));
                 };
+                let _usage = self.usage_write(r.profile_id, r.feature_id, r.period_start);
                 let mut tx = self.begin_write().await?;
                 if let Some(stored) = claim_idempotency_in(&mut tx, r.profile_id, key, r.now).await? {
                     tx.rollback().await?;

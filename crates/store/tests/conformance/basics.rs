@@ -65,6 +65,7 @@ conformance! {
         the_last_admin_keeps_role_and_access,
         logged_consume_writes_its_entry_with_the_spend,
         cached_reads_follow_every_change_at_once,
+        usage_reads_follow_every_usage_write_at_once,
     ],
     concurrent: [
         consume_is_exact_under_concurrency,
@@ -77,6 +78,7 @@ conformance! {
         admins_demoting_each_other_at_once_leave_one,
         logged_consume_is_exact_under_concurrency,
         a_failing_spend_does_not_fail_the_others,
+        usage_reads_see_every_acknowledged_spend_under_concurrency,
     ],
 }
 
@@ -2925,4 +2927,94 @@ async fn cached_reads_follow_every_change_at_once(db: &TestDb) {
 /// The stored password hash of a profile made by [`new_profile`].
 fn p_hash(p: &Profile) -> String {
     format!("$argon2id$hash-of-{}", p.email)
+}
+
+/// The usage of a bucket, answered from memory where the backend can (a SQLite file), is
+/// what the database holds after every kind of usage write: group-committed spends,
+/// refusals, idempotent spends (and their replays) and releases.
+async fn usage_reads_follow_every_usage_write_at_once(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "usage-cache@example.org", "Usage").await;
+    let read = async || used(s, p.id, "weight", march()).await;
+    assert_eq!(read().await, 0);
+    let spend = |amount| consume_request(p.id, "weight", march(), amount, Some(5));
+    s.consume(&spend(2), &answer).await.unwrap();
+    assert_eq!(read().await, 2);
+    assert_eq!(read().await, 2, "and again, from wherever it is answered");
+    // A refusal leaves it as it is.
+    s.consume(&spend(4), &answer).await.unwrap();
+    assert_eq!(read().await, 2);
+    let keyed = ConsumeRequest {
+        idempotency: Some(IdempotencyKey {
+            key: "usage-cache-key",
+            request_hash: "h",
+        }),
+        ..spend(1)
+    };
+    s.consume(&keyed, &answer).await.unwrap();
+    assert_eq!(read().await, 3);
+    s.consume(&keyed, &answer).await.unwrap();
+    assert_eq!(read().await, 3, "a replay spends nothing");
+    let release = mitai_store::media::Release {
+        profile_id: p.id,
+        feature_id: "weight",
+        period_start: march(),
+        amount: 2,
+        now: t0(),
+    };
+    assert_eq!(s.release_usage(&release).await.unwrap(), 1);
+    assert_eq!(read().await, 1);
+    s.consume(&logged(spend(1)), &answer).await.unwrap();
+    assert_eq!(read().await, 2);
+    // Several buckets at once: known and unknown ones together.
+    let both = s
+        .usage(p.id, &[("weight", march()), ("nutrition", march())])
+        .await
+        .unwrap();
+    assert_eq!(both, vec![2, 0]);
+}
+
+/// Racing spends with reads in between: a read that begins after a spend was answered sees
+/// at least what that spend left, and the last read sees every spend. A cache that kept a
+/// value read before a write, or missed one, would answer less. Group-committed spends
+/// race first, then idempotent ones join them.
+async fn usage_reads_see_every_acknowledged_spend_under_concurrency(db: &TestDb) {
+    let pid = user(store(db), "usage-race@example.org", "Race").await.id;
+    for keyed in [false, true] {
+        let results = race(120, |task| {
+            let s = Arc::clone(&db.store);
+            async move {
+                let key = format!("race-{task}");
+                let mut r = consume_request(pid, "weight", march(), 1, None);
+                if keyed && task % 4 == 0 {
+                    r.idempotency = Some(IdempotencyKey {
+                        key: &key,
+                        request_hash: "h",
+                    });
+                }
+                let mut seen = Vec::new();
+                for _ in 0..3 {
+                    let left = match s.consume(&r, &answer).await.unwrap() {
+                        ConsumeResult::Fresh(Consumed::Spent { used }) => used,
+                        ConsumeResult::Replayed(stored) => stored.body["used"].as_i64().unwrap(),
+                        other => panic!("unexpected {other:?}"),
+                    };
+                    seen.push((left, used(&*s, pid, "weight", march()).await));
+                }
+                seen
+            }
+        })
+        .await;
+        for (left, seen) in results.iter().flatten() {
+            assert!(
+                seen >= left,
+                "a read after a spend that left {left} answered {seen}"
+            );
+        }
+    }
+    // 360 spends, then 90 tasks spending three times and 30 once (their key replays).
+    assert_eq!(
+        used(store(db), pid, "weight", march()).await,
+        360 + 90 * 3 + 30
+    );
 }
