@@ -11,7 +11,13 @@
 //!   that spend's alone.
 //! - **Checkpoints** run on a thread of their own (`PRAGMA wal_checkpoint(PASSIVE)` a few
 //!   times a second), not inside the commit of whichever writer crossed the WAL's size
-//!   limit: the writer only appends to the WAL.
+//!   limit: the writer only appends to the WAL. Under a steady stream of commits a passive
+//!   checkpoint never finds the WAL wholly copied, so the WAL would never start over and
+//!   would grow without end (gigabytes in a benchmark's minute). When it holds more than
+//!   [`RESTART_FRAMES`], the writer, between two batches, runs a `RESTART` checkpoint
+//!   (copies the rest, waits for readers to leave the WAL), and the next commit writes the
+//!   WAL from its start again; `journal_size_limit` truncates a WAL that grew beyond
+//!   [`WAL_LIMIT`].
 //! - **Usage reads** are answered from memory when they can be ([`UsageCache`]: the writer
 //!   leaves there what each spend committed), else on a small pool of read-only
 //!   connections, inline: a primary-key lookup takes microseconds, less than a hand-off to
@@ -42,6 +48,10 @@ const READERS: usize = 8;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the checkpointer copies the WAL back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// WAL frames (pages) after which the writer makes the WAL start over.
+const RESTART_FRAMES: i64 = 4096;
+/// The size a WAL is truncated to when it starts over.
+const WAL_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// A consume waiting for the writer, owning its request.
 #[derive(Debug)]
@@ -70,6 +80,13 @@ pub(crate) struct Hot {
     _checkpoints: std::sync::mpsc::Sender<()>,
 }
 
+/// Set by the checkpointer when the WAL should start over; done by the writer.
+type RestartDue = Arc<std::sync::atomic::AtomicBool>;
+
+fn take(due: &RestartDue) -> bool {
+    due.swap(false, std::sync::atomic::Ordering::AcqRel)
+}
+
 fn open(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -85,6 +102,7 @@ impl Hot {
         // Checkpoints are the checkpointer's (below); a larger page cache keeps the
         // activity log's index pages that spends touch.
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        writer.pragma_update(None, "journal_size_limit", WAL_LIMIT)?;
         writer.pragma_update(None, "cache_size", -8192)?;
         let checkpointer = open(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         let (spends, queue) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
@@ -92,11 +110,13 @@ impl Hot {
         let usage = Arc::new(UsageCache::default());
         let thread = |name: &str| std::thread::Builder::new().name(name.into());
         let cache = Arc::clone(&usage);
+        let due = RestartDue::default();
+        let restart = Arc::clone(&due);
         thread("mitai-sqlite-writer")
-            .spawn(move || group_commit(writer, queue, &cache))
+            .spawn(move || group_commit(writer, queue, &cache, &restart))
             .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         thread("mitai-sqlite-checkpoint")
-            .spawn(move || checkpoint(&checkpointer, &stop))
+            .spawn(move || checkpoint(&checkpointer, &stop, &due))
             .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         Ok(Hot {
             spends,
@@ -202,15 +222,23 @@ impl Hot {
 
 /// The checkpointer thread: a passive checkpoint every [`CHECKPOINT_EVERY`] (it never
 /// waits for writers or readers; what it cannot copy now it copies next time), and a last
-/// one when the store is dropped.
-fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
+/// one when the store is dropped. A WAL longer than [`RESTART_FRAMES`] is the writer's to
+/// restart (`due`).
+fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>, due: &RestartDue) {
     loop {
         let stopping = !matches!(
             stop.recv_timeout(CHECKPOINT_EVERY),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout)
         );
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "SQLite checkpoint failed; trying again");
+        // (busy, frames in the WAL, frames copied)
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            row.get::<_, i64>(1)
+        }) {
+            Ok(frames) if frames >= RESTART_FRAMES => {
+                due.store(true, std::sync::atomic::Ordering::Release);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; trying again"),
         }
         if stopping {
             return;
@@ -223,6 +251,7 @@ fn group_commit(
     mut conn: Connection,
     mut queue: tokio::sync::mpsc::Receiver<Spend>,
     usage: &UsageCache,
+    restart: &RestartDue,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
@@ -273,6 +302,11 @@ fn group_commit(
         for (spend, outcome) in batch.drain(..).zip(outcomes) {
             // The requester may have gone away; what was decided stays decided.
             let _ = spend.decided.send(outcome);
+        }
+        if take(restart)
+            && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+        {
+            tracing::warn!(error = %e, "SQLite WAL restart failed; trying again later");
         }
     }
 }
