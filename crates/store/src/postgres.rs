@@ -183,12 +183,47 @@ async fn read_batcher(pool: PgPool, mut queue: tokio::sync::mpsc::Receiver<Usage
 }
 
 /// Group commit on PostgreSQL: takes every spend waiting in its queue (up to
-/// [`MAX_BATCH`]) and decides them in one call of `mitai_spend_batch` (migration 0011): one
-/// round trip, one transaction, one WAL flush for the lot. When the batch fails, each spend
-/// is decided on its own, so a failure is that spend's alone.
+/// [`MAX_BATCH`]) and decides them in one call of `mitai_spend_batch` (migrations 0011,
+/// 0012): one round trip, one transaction, one WAL flush for the lot. A batch holds each
+/// bucket once, so that one statement decides it; a second spend of a bucket waits for the
+/// next batch (spends of a bucket stay in queue order). When the batch fails, each spend is
+/// decided on its own, so a failure is that spend's alone.
 async fn batcher(pool: PgPool, mut queue: tokio::sync::mpsc::Receiver<PgSpend>) {
+    let mut incoming = Vec::with_capacity(MAX_BATCH);
+    let mut carried = std::collections::VecDeque::new();
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut buckets = std::collections::HashSet::new();
+    loop {
+        if carried.is_empty() {
+            if queue.recv_many(&mut incoming, MAX_BATCH).await == 0 {
+                return;
+            }
+        } else {
+            while carried.len() + incoming.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(spend) => incoming.push(spend),
+                    Err(_) => break,
+                }
+            }
+        }
+        let mut later = std::collections::VecDeque::new();
+        for spend in carried.drain(..).chain(incoming.drain(..)) {
+            let bucket = (
+                spend.profile_id,
+                spend.feature_id.clone(),
+                spend.period_start,
+            );
+            if batch.len() < MAX_BATCH && !buckets.contains(&bucket) {
+                buckets.insert(bucket);
+                batch.push(spend);
+            } else {
+                // A later spend of a carried bucket is carried too: the order holds.
+                buckets.insert(bucket);
+                later.push_back(spend);
+            }
+        }
+        carried = later;
+        buckets.clear();
         match spend_batch(&pool, &batch).await {
             Ok(outcomes) => {
                 for (spend, outcome) in batch.drain(..).zip(outcomes) {
@@ -402,11 +437,10 @@ impl PgStore {
             ip: r.log.and_then(|l| l.ip).map(str::to_owned),
             decided,
         };
-        let n = self
-            .batchers
-            .next
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.batchers.queues[n % BATCHERS]
+        // A profile's spends all go to one batcher: batches in flight at once never wait
+        // for each other's row locks, and a bucket's spends are decided in order.
+        let n = usize::try_from(r.profile_id.as_u64_pair().1 % BATCHERS as u64).unwrap_or(0);
+        self.batchers.queues[n]
             .send(spend)
             .await
             .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;

@@ -78,6 +78,7 @@ conformance! {
         admins_demoting_each_other_at_once_leave_one,
         logged_consume_is_exact_under_concurrency,
         a_failing_spend_does_not_fail_the_others,
+        spends_of_many_profiles_at_once_are_each_exact,
         usage_reads_see_every_acknowledged_spend_under_concurrency,
     ],
 }
@@ -2798,6 +2799,108 @@ async fn a_failing_spend_does_not_fail_the_others(db: &TestDb) {
     assert_eq!(spent, 54);
     assert_eq!(used(store(db), pid, "weight", march()).await, 54);
     assert_eq!(feature_used_entries(store(db), pid).await.len(), 54);
+}
+
+/// Many profiles spending at once (on PostgreSQL: batches of distinct buckets, each decided
+/// by one statement; a profile's repeats wait for the next batch): every profile gets
+/// exactly its cap, each refusal names the usage it was refused at, and every spend has its
+/// entry and leaves the profile active.
+async fn spends_of_many_profiles_at_once_are_each_exact(db: &TestDb) {
+    let mut profiles = Vec::new();
+    for i in 0..12 {
+        let email = format!("many-{i}@example.org");
+        profiles.push(user(store(db), &email, "Many").await.id);
+    }
+    let ids = profiles.clone();
+    let results = race(180, |task| {
+        let s = Arc::clone(&db.store);
+        let pid = ids[task % ids.len()];
+        async move {
+            let r = logged(consume_request(pid, "ai_calls", march(), 1, Some(10)));
+            (pid, s.consume(&r, &answer).await)
+        }
+    })
+    .await;
+    for pid in &profiles {
+        let mine: Vec<_> = results.iter().filter(|(p, _)| p == pid).collect();
+        let spent = mine
+            .iter()
+            .filter(|(_, r)| matches!(r, Ok(ConsumeResult::Fresh(Consumed::Spent { .. }))))
+            .count();
+        assert_eq!(spent, 10, "profile {pid}");
+        for (_, r) in &mine {
+            match r {
+                Ok(ConsumeResult::Fresh(Consumed::Spent { used })) => {
+                    assert!((1..=10).contains(used));
+                }
+                Ok(ConsumeResult::Fresh(Consumed::LimitReached { used })) => {
+                    assert_eq!(*used, 10);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(used(store(db), *pid, "ai_calls", march()).await, 10);
+        let mut seen: Vec<i64> = feature_used_entries(store(db), *pid)
+            .await
+            .iter()
+            .map(|a| a.details["used"].as_i64().unwrap())
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=10).collect::<Vec<i64>>());
+        let stats = store(db).user_stats(*pid).await.unwrap().expect("stats");
+        assert_eq!(stats.last_active_at, Some(t0()));
+    }
+}
+
+/// `mitai_spend_batch` called as any client may call it: distinct buckets are decided by
+/// one statement (a refusal answers the usage it met), and a call holding a bucket twice
+/// decides its spends in the order given.
+#[tokio::test]
+async fn postgres_spend_batch_function_decides_in_order() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let a = user(store(&db), "batch-a@example.org", "A").await.id;
+    let b = user(store(&db), "batch-b@example.org", "B").await.id;
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let call = async |profiles: &[Uuid], amounts: &[i64], caps: &[Option<i64>]| {
+        let n = profiles.len();
+        let rows: Vec<(i32, i64, bool)> = sqlx::query_as(
+            "SELECT k, new_used, was_spent FROM mitai_spend_batch($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(profiles)
+        .bind(vec!["ai_calls"; n])
+        .bind(vec![march(); n])
+        .bind(amounts)
+        .bind(caps)
+        .bind(vec![t0(); n])
+        .bind((0..n).map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        .bind(vec![None::<String>; n])
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        rows.into_iter()
+            .map(|(_, used, spent)| (used, spent))
+            .collect::<Vec<_>>()
+    };
+    // Distinct buckets: A spends 3 of 5; B asks 4 over a cap of 3 and is refused at 0.
+    assert_eq!(
+        call(&[a, b], &[3, 4], &[Some(5), Some(3)]).await,
+        vec![(3, true), (0, false)]
+    );
+    // A twice in one call, in order: 2 more reach the cap of 5, the next 1 is refused at 5;
+    // B spends 2 alongside.
+    assert_eq!(
+        call(&[a, b, a], &[2, 2, 1], &[Some(5), Some(3), Some(5)]).await,
+        vec![(5, true), (2, true), (5, false)]
+    );
+    // A refusal of the set path names the usage it met.
+    assert_eq!(
+        call(&[b, a], &[2, 1], &[Some(3), None]).await,
+        vec![(2, false), (6, true)]
+    );
+    assert_eq!(used(store(&db), a, "ai_calls", march()).await, 6);
+    assert_eq!(used(store(&db), b, "ai_calls", march()).await, 2);
+    assert_eq!(feature_used_entries(store(&db), a).await.len(), 3);
+    assert_eq!(feature_used_entries(store(&db), b).await.len(), 1);
 }
 
 /// Sessions and access facts are answered from memory; every change is seen by the next
