@@ -29,6 +29,7 @@ on_both_backends!(
     photos_limit_is_exact_under_parallel_uploads,
     photos_are_private_to_their_owner,
     photos_delete_removes_the_file_and_lists_page,
+    photos_downloads_racing_a_delete_are_whole_or_404,
     photos_idempotency_key_stores_once,
     ai_insight_spends_one_and_is_stored,
     ai_provider_failures_spend_nothing,
@@ -751,6 +752,46 @@ async fn photos_delete_removes_the_file_and_lists_page(backend: Backend) {
     assert_eq!(dir.photo_files(&profile).len(), 2);
     // Deleting gives nothing back.
     assert_eq!(used(&app, &token, "photos").await, 3);
+}
+
+async fn photos_downloads_racing_a_delete_are_whole_or_404(backend: Backend) {
+    let (app, dir) = app(backend, None).await;
+    let (token, profile) = app.user("p@example.org").await;
+    let png = encoded(&pixels(8, 8), ImageFormat::Png);
+    for round in 0..12 {
+        let photo = uploaded(&app, &token, &png, &format!("{round}.png")).await;
+        let id = photo["id"].as_str().unwrap().to_owned();
+        let (_, _, whole) = download(&app, &token, &id).await;
+        let mut readers = Vec::new();
+        for _ in 0..6 {
+            let (app, token, id) = (app.clone(), token.clone(), id.clone());
+            readers.push(tokio::spawn(
+                async move { download(&app, &token, &id).await },
+            ));
+        }
+        let (status, body) = app.delete(&format!("/api/photos/{id}"), Some(&token)).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        for reader in readers {
+            let (status, _, bytes) = reader.await.unwrap();
+            match status {
+                StatusCode::OK => assert_eq!(bytes, whole, "a partial file"),
+                StatusCode::NOT_FOUND => {}
+                other => panic!("a download racing a delete answered {other}"),
+            }
+        }
+    }
+    // A file missing while its row is there is damage, and says so.
+    let photo = uploaded(&app, &token, &png, "kept.png").await;
+    let id = photo["id"].as_str().unwrap();
+    std::fs::remove_file(
+        dir.0
+            .join("photos")
+            .join(&profile)
+            .join(format!("{id}.png")),
+    )
+    .unwrap();
+    let (status, _, _) = download(&app, &token, id).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
 }
 
 async fn photos_idempotency_key_stores_once(backend: Backend) {

@@ -79,12 +79,36 @@ pub async fn thumbnail(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResul
     if let Ok(bytes) = tokio::fs::read(&thumb).await {
         return Ok(bytes);
     }
-    let stored = tokio::fs::read(path(state, &photo))
-        .await
-        .map_err(|e| anyhow::anyhow!("photo file of {} cannot be read: {e}", photo.id))?;
+    let stored = match tokio::fs::read(path(state, &photo)).await {
+        Ok(stored) => stored,
+        Err(e) => return Err(vanished_or_damaged(state, &photo, e).await),
+    };
     let bytes = make_thumbnail(stored).await?;
     write_atomically(thumb, bytes.clone()).await?;
+    // A delete that ran meanwhile removed the file before this wrote the thumbnail.
+    if state.store.photo(profile_id, id).await?.is_none() {
+        remove_file(&thumb_path(state, &photo)).await;
+        return Err(ApiError::NotFound);
+    }
     Ok(bytes)
+}
+
+/// The error for a photo whose file cannot be opened. A delete removes the row first and
+/// the file after it, so a missing file whose row is gone too is a photo deleted while it
+/// was being read: not found. A missing file whose row is still there is damage.
+pub async fn vanished_or_damaged(state: &AppState, photo: &Photo, e: std::io::Error) -> ApiError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        match state.store.photo(photo.profile_id, photo.id).await {
+            Ok(None) => return ApiError::NotFound,
+            Ok(Some(_)) => {}
+            Err(e) => return ApiError::from(e),
+        }
+    }
+    anyhow::anyhow!(
+        "photo file {} cannot be opened: {e}",
+        path(state, photo).display()
+    )
+    .into()
 }
 
 async fn make_thumbnail(stored: Vec<u8>) -> ApiResult<Vec<u8>> {
@@ -212,12 +236,10 @@ pub async fn open(
     id: Uuid,
 ) -> ApiResult<(Photo, tokio::fs::File)> {
     let photo = get(state, profile_id, id).await?;
-    let file_path = path(state, &photo);
-    let file = tokio::fs::File::open(&file_path).await.map_err(|e| {
-        // The row says it exists: a missing file is damage, not "not found".
-        anyhow::anyhow!("photo file {} cannot be opened: {e}", file_path.display())
-    })?;
-    Ok((photo, file))
+    match tokio::fs::File::open(path(state, &photo)).await {
+        Ok(file) => Ok((photo, file)),
+        Err(e) => Err(vanished_or_damaged(state, &photo, e).await),
+    }
 }
 
 /// Deletes the profile's photo and its file; 404 for a photo of another profile or none.

@@ -64,9 +64,19 @@ async fn add_photo_files(
         let page = state.store.list_photos(profile.id, before, PAGE).await?;
         for photo in &page {
             let path = crate::service::photos::path(state, photo);
-            let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
-                anyhow::anyhow!("photo file {} cannot be opened: {e}", path.display())
-            })?;
+            let mut file = match tokio::fs::File::open(&path).await {
+                Ok(file) => file,
+                // Deleted since the page was read: the export holds what is there.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && state.store.photo(profile.id, photo.id).await?.is_none() =>
+                {
+                    continue;
+                }
+                Err(e) => {
+                    anyhow::bail!("photo file {} cannot be opened: {e}", path.display())
+                }
+            };
             let mut entry =
                 open_entry(zip, photo_file_name(photo), Compression::Stored, stamp).await?;
             tokio::io::copy(&mut file, &mut entry).await?;
