@@ -14,10 +14,13 @@
 //!   limit: the writer only appends to the WAL. Under a steady stream of commits a passive
 //!   checkpoint never finds the WAL wholly copied, so the WAL would never start over and
 //!   would grow without end (gigabytes in a benchmark's minute). When it holds more than
-//!   [`RESTART_FRAMES`], the writer, between two batches, runs a `RESTART` checkpoint
-//!   (copies the rest, waits for readers to leave the WAL), and the next commit writes the
-//!   WAL from its start again; `journal_size_limit` truncates a WAL that grew beyond
-//!   [`WAL_LIMIT`].
+//!   [`RESTART_FRAMES`], the checkpointer copies, in a few more rounds, what was appended
+//!   meanwhile, and then the writer, between two batches, checkpoints the little that is
+//!   left itself: with no commit in between, that copies the whole WAL, and the next commit
+//!   writes the WAL from its start again (if a reader is still in the WAL, a later one
+//!   does). The writer never waits for readers (as a `RESTART` checkpoint would) and syncs
+//!   only the last few milliseconds of the WAL; `journal_size_limit` truncates a WAL that
+//!   grew beyond [`WAL_LIMIT`].
 //! - **Usage reads** are answered from memory when they can be ([`UsageCache`]: the writer
 //!   leaves there what each spend committed), else on a small pool of read-only
 //!   connections, inline: a primary-key lookup takes microseconds, less than a hand-off to
@@ -50,6 +53,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// WAL frames (pages) after which the writer makes the WAL start over.
 const RESTART_FRAMES: i64 = 4096;
+/// Frames the checkpointer may leave uncopied for the writer's restart.
+const RESTART_TAIL: i64 = 256;
+/// Passive checkpoints the checkpointer runs at most to bring the rest down to that.
+const CATCH_UP_ROUNDS: usize = 4;
 /// The size a WAL is truncated to when it starts over.
 const WAL_LIMIT: i64 = 64 * 1024 * 1024;
 
@@ -225,16 +232,31 @@ impl Hot {
 /// one when the store is dropped. A WAL longer than [`RESTART_FRAMES`] is the writer's to
 /// restart (`due`).
 fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>, due: &RestartDue) {
+    // (frames in the WAL, frames copied)
+    let passive = || {
+        let began = std::time::Instant::now();
+        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+        });
+        tracing::debug!(took = ?began.elapsed(), ?frames, "SQLite checkpoint");
+        frames
+    };
     loop {
         let stopping = !matches!(
             stop.recv_timeout(CHECKPOINT_EVERY),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout)
         );
-        // (busy, frames in the WAL, frames copied)
-        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            row.get::<_, i64>(1)
-        }) {
-            Ok(frames) if frames >= RESTART_FRAMES => {
+        match passive() {
+            Ok((mut frames, _)) if frames >= RESTART_FRAMES => {
+                // The restart holds the writer while it copies what is left and syncs: first
+                // copy here, round after round, what the writer appended meanwhile (each
+                // round shorter than the one before), so little is left for it.
+                for _ in 0..CATCH_UP_ROUNDS {
+                    match passive() {
+                        Ok((now, _)) if now - frames > RESTART_TAIL => frames = now,
+                        _ => break,
+                    }
+                }
                 due.store(true, std::sync::atomic::Ordering::Release);
             }
             Ok(_) => {}
@@ -303,10 +325,14 @@ fn group_commit(
             // The requester may have gone away; what was decided stays decided.
             let _ = spend.decided.send(outcome);
         }
-        if take(restart)
-            && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
-        {
-            tracing::warn!(error = %e, "SQLite WAL restart failed; trying again later");
+        if take(restart) {
+            let began = std::time::Instant::now();
+            match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                Ok(()) => tracing::debug!(took = ?began.elapsed(), "SQLite WAL restarted"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "SQLite WAL restart failed; trying again later")
+                }
+            }
         }
     }
 }

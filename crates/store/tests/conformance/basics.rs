@@ -3121,3 +3121,66 @@ async fn usage_reads_see_every_acknowledged_spend_under_concurrency(db: &TestDb)
         360 + 90 * 3 + 30
     );
 }
+
+/// Under a steady stream of spends a passive checkpoint never finds the whole WAL copied;
+/// the writer makes it start over (the WAL header's checkpoint sequence and salts change)
+/// instead of letting it grow without end, and every spend stays counted across it.
+#[tokio::test]
+async fn sqlite_wal_starts_over_under_steady_spends() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let wal = std::path::PathBuf::from(format!("{}-wal", db.url.trim_start_matches("sqlite://")));
+    // Bytes 12..24 of the WAL header: checkpoint sequence number, salt-1, salt-2.
+    let header = || {
+        std::fs::read(&wal)
+            .ok()
+            .filter(|h| h.len() >= 32)
+            .map(|h| h[12..24].to_vec())
+    };
+    let mut profiles = Vec::new();
+    for i in 0..16 {
+        let email = format!("wal-{i}@example.org");
+        profiles.push(user(store(&db), &email, "Wal").await.id);
+    }
+    // Spenders that never pause: an idle writer would let a passive checkpoint copy all.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spenders: Vec<_> = (0..32)
+        .map(|task| {
+            let (s, stop, pid) = (
+                Arc::clone(&db.store),
+                Arc::clone(&stop),
+                profiles[task % 16],
+            );
+            tokio::spawn(async move {
+                let mut spent = 0_i64;
+                while !stop.load(Ordering::Relaxed) {
+                    let r = logged(consume_request(pid, "ai_calls", march(), 1, None));
+                    let outcome = s.consume(&r, &answer).await;
+                    assert!(matches!(
+                        outcome,
+                        Ok(ConsumeResult::Fresh(Consumed::Spent { .. }))
+                    ));
+                    spent += 1;
+                }
+                spent
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = header().expect("a WAL with a header");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while header().as_ref() == Some(&started) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let restarted = header().as_ref() != Some(&started);
+    stop.store(true, Ordering::Relaxed);
+    let mut spent = 0;
+    for spender in spenders {
+        spent += spender.await.unwrap();
+    }
+    assert!(restarted, "the WAL never started over");
+    let mut total = 0;
+    for pid in &profiles {
+        total += used(store(&db), *pid, "ai_calls", march()).await;
+    }
+    assert_eq!(total, spent);
+}
