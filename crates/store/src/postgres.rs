@@ -89,9 +89,18 @@ pub struct PgStore {
     _follower: std::sync::Arc<Follower>,
 }
 
-/// How many batches may be in flight at once: while one waits for its WAL flush, the
-/// others collect and run.
-const BATCHERS: usize = 4;
+/// How many batches of spends may be in flight at once: while one waits for its WAL flush,
+/// the other collects and runs. A batch costs PostgreSQL a fixed ~450 µs of CPU plus ~45 µs
+/// a spend (`perf/spend-batch.sh`), so fewer batchers, each with a larger batch, cost less
+/// CPU per spend: measured with `perf/consume-cpu.py`, two batchers took 90–114 µs of
+/// PostgreSQL's CPU per consume where four took 141–161 µs (batches of ~8 against ~4), and
+/// served 8,200–9,300 consumes/s against 7,000–7,800; three were no better than four.
+const BATCHERS: usize = 2;
+/// How many batches of usage reads (access checks) may be in flight at once. A read waits
+/// for no flush, so one batcher keeps PostgreSQL busy, and its batches grow with the load:
+/// 10–11 µs of PostgreSQL's CPU per check and 35,500–38,000 checks/s, against 41–52 µs and
+/// 16,900–21,600 with four (`perf/consume-cpu.py`).
+const READ_BATCHERS: usize = 1;
 /// The most spends one batch decides.
 const MAX_BATCH: usize = 256;
 
@@ -372,7 +381,7 @@ impl PgStore {
                 spends
             })
             .collect();
-        let reads = (0..BATCHERS)
+        let reads = (0..READ_BATCHERS)
             .map(|_| {
                 let (reads, queue) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
                 tokio::spawn(read_batcher(pool.clone(), queue));
@@ -473,7 +482,7 @@ impl PgStore {
             .batchers
             .next
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.batchers.reads[n % BATCHERS]
+        self.batchers.reads[n % self.batchers.reads.len()]
             .send(read)
             .await
             .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
