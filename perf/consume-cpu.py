@@ -129,13 +129,25 @@ try:
         tokens.append(r["token"])
     with tempfile.NamedTemporaryFile("w", delete=False) as f:
         f.write("\n".join(tokens))
-    shared_perf = os.path.join(ROOT, "..", "shared", "perf")
+    # wrk scripts: each connection's requests rotate over the bearer tokens.
+    lua = os.path.join(tmp, "tokens.lua")
+    with open(lua, "w") as script:
+        script.write('local tokens = {}\n'
+                     'for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end\n'
+                     'local i = 0\n'
+                     'wrk.method = os.getenv("METHOD")\n'
+                     'if wrk.method == "POST" then wrk.body = \'{"amount": 1}\' end\n'
+                     'request = function()\n'
+                     '  i = i % #tokens + 1\n'
+                     '  return wrk.format(nil, nil, {["Content-Type"] = "application/json",\n'
+                     '                               ["Authorization"] = "Bearer " .. tokens[i]})\n'
+                     'end\n')
 
-    def run(label, path, script):
+    def run(label, path, method):
         t0, p0, x0, m0 = thread_cpu(server.pid), postgres_cpu(), commits(), machine()
-        out = subprocess.run(["wrk", "-t2", "-c32", f"-d{secs}s", "--latency", "-s",
-                              os.path.join(shared_perf, script), base + path],
-                             capture_output=True, text=True, env={**os.environ, "TOKENS_FILE": f.name}).stdout
+        out = subprocess.run(["wrk", "-t2", "-c32", f"-d{secs}s", "--latency", "-s", lua, base + path],
+                             capture_output=True, text=True,
+                             env={**os.environ, "TOKENS_FILE": f.name, "METHOD": method}).stdout
         t1, p1, x1, m1 = thread_cpu(server.pid), postgres_cpu(), commits(), machine()
         total = int(re.search(r"(\d+) requests in", out).group(1))
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -153,9 +165,9 @@ try:
               f"idle {(d[3] + d[4]) / 100:.1f} s, steal {d[7] / 100:.1f} s")
 
     if which in ("consume", "both"):
-        run("consume", "/api/me/access/bench/consume", "wrk_consume.lua")
+        run("consume", "/api/me/access/bench/consume", "POST")
     if which in ("check", "both"):
-        run("check", "/api/me/access/bench", "wrk_get.lua")
+        run("check", "/api/me/access/bench", "GET")
 finally:
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(20)
