@@ -14,7 +14,7 @@ commits per request (1 / batch size), and how busy the machine was (idle and ste
 
 MITAI_BENCH_PG names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432).
 Other variables are passed to the server (MITAI_*, RUST_LOG)."""
-import json, os, re, signal, socket, subprocess, sys, tempfile, time, uuid
+import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, uuid
 import urllib.error, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,7 +102,7 @@ server = subprocess.Popen([binary, "serve"], env={
     **os.environ, "MITAI_DATABASE_URL": url, "MITAI_LISTEN": f"127.0.0.1:{port}",
     "MITAI_DATA_DIR": tmp, "MITAI_MAIL": "log", "RUST_LOG": os.environ.get("RUST_LOG", "error"),
     "MITAI_ADMIN_EMAIL": "admin@example.com", "MITAI_ADMIN_PASSWORD": "admin-password-123"},
-    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    stdout=open(os.environ.get("SERVER_LOG", os.devnull), "w"), stderr=subprocess.STDOUT, start_new_session=True)
 try:
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -127,7 +127,7 @@ try:
         assert status == 201, (status, r)
         _, r = call(base, "POST", "/api/auth/login", {"email": email, "password": "password-123"})
         tokens.append(r["token"])
-    with tempfile.NamedTemporaryFile("w", delete=False) as f:
+    with open(os.path.join(tmp, "tokens"), "w") as f:
         f.write("\n".join(tokens))
     # wrk scripts: each connection's requests rotate over the bearer tokens.
     lua = os.path.join(tmp, "tokens.lua")
@@ -151,7 +151,7 @@ try:
         t1, p1, x1, m1 = thread_cpu(server.pid), postgres_cpu(), commits(), machine()
         total = int(re.search(r"(\d+) requests in", out).group(1))
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        lat = re.search(r"50%\s+(\S+).*?99%\s+(\S+)", out, re.S)
+        lat = re.search(r"^\s+50%\s+(\S+).*?^\s+99%\s+(\S+)", out, re.S | re.M)
         bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         print(f"{label}: {rps:,.0f} req/s, p50 {lat.group(1)}, p99 {lat.group(2)}"
               + (f", {bad.group(1)} non-2xx" if bad else ""))
@@ -173,3 +173,4 @@ finally:
     server.wait(20)
     if backend == "postgres":
         subprocess.run(["psql", f"{pg}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"])
+    shutil.rmtree(tmp, ignore_errors=True)

@@ -193,7 +193,7 @@ async fn read_batcher(pool: PgPool, mut queue: tokio::sync::mpsc::Receiver<Usage
 
 /// Group commit on PostgreSQL: takes every spend waiting in its queue (up to
 /// [`MAX_BATCH`]) and decides them in one call of `mitai_spend_batch` (migrations 0011,
-/// 0012): one round trip, one transaction, one WAL flush for the lot. A batch holds each
+/// 0012, 0013): one round trip, one transaction, one WAL flush for the lot. A batch holds each
 /// bucket once, so that one statement decides it; a second spend of a bucket waits for the
 /// next batch (spends of a bucket stay in queue order). When the batch fails, each spend is
 /// decided on its own, so a failure is that spend's alone.
@@ -269,17 +269,19 @@ async fn spend_batch(pool: &PgPool, batch: &[PgSpend]) -> Result<Vec<Consumed>> 
     .bind(batch.iter().map(|s| s.ip.as_deref()).collect::<Vec<_>>())
     .fetch_all(pool)
     .await?;
+    // A spend made has a row of its own; when any was refused, every spend has a refused
+    // row too (migration 0013): a spend's answer is its spent row if it has one.
     let mut outcomes = vec![None; batch.len()];
     for (k, used, spent) in rows {
         let slot = usize::try_from(k - 1)
             .ok()
             .and_then(|i| outcomes.get_mut(i))
             .ok_or_else(|| StoreError::Corrupt(format!("batch answered for spend {k}")))?;
-        *slot = Some(if spent {
-            Consumed::Spent { used }
-        } else {
-            Consumed::LimitReached { used }
-        });
+        if spent {
+            *slot = Some(Consumed::Spent { used });
+        } else if slot.is_none() {
+            *slot = Some(Consumed::LimitReached { used });
+        }
     }
     outcomes
         .into_iter()

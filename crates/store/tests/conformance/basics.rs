@@ -2877,9 +2877,15 @@ async fn postgres_spend_batch_function_decides_in_order() {
         .fetch_all(&pool)
         .await
         .unwrap();
-        rows.into_iter()
-            .map(|(_, used, spent)| (used, spent))
-            .collect::<Vec<_>>()
+        // A spend's answer is its spent row if it has one, else its refused row.
+        let mut answers = vec![None; n];
+        for (k, used, spent) in rows {
+            let slot = &mut answers[usize::try_from(k - 1).unwrap()];
+            if spent || slot.is_none() {
+                *slot = Some((used, spent));
+            }
+        }
+        answers.into_iter().map(Option::unwrap).collect::<Vec<_>>()
     };
     // Distinct buckets: A spends 3 of 5; B asks 4 over a cap of 3 and is refused at 0.
     assert_eq!(
