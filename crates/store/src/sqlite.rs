@@ -36,9 +36,11 @@ fn uuid_of(r: IdRepr) -> Uuid {
     r.into_uuid()
 }
 
-/// Fixed-width RFC 3339 in UTC with microseconds, so that text order is time order.
+/// Fixed-width RFC 3339 in UTC with microseconds, so that text order is time order
+/// (`%Y-%m-%dT%H:%M:%S%.6fZ`, written without parsing a format string: every spend writes
+/// a few).
 pub(crate) fn ts(t: DateTime<Utc>) -> TsRepr {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 fn ts_of(s: TsRepr) -> Result<DateTime<Utc>> {
@@ -206,3 +208,46 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore);
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeZone, Utc};
+
+    /// The stored text is what the format string wrote before, byte for byte (text order is
+    /// time order, and rows written by earlier builds compare with new ones).
+    #[test]
+    fn timestamps_keep_their_text() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let first = Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap().timestamp();
+        let last = Utc
+            .with_ymd_and_hms(9999, 12, 31, 23, 59, 59)
+            .unwrap()
+            .timestamp();
+        let span = u64::try_from(last - first).unwrap();
+        let mut samples = vec![
+            Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 12, 6, 8, 0, 0).unwrap(),
+            DateTime::from_timestamp(1_700_000_000, 999_999_999).unwrap(),
+            DateTime::from_timestamp(1_700_000_000, 1_000).unwrap(),
+            DateTime::from_timestamp(1_700_000_000, 999).unwrap(),
+        ];
+        for _ in 0..10_000 {
+            let secs = first + i64::try_from(next() % span).unwrap();
+            let nanos = u32::try_from(next() % 1_000_000_000).unwrap();
+            samples.push(DateTime::from_timestamp(secs, nanos).unwrap());
+        }
+        for t in samples {
+            assert_eq!(
+                super::ts(t),
+                t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+                "{t:?}"
+            );
+        }
+    }
+}

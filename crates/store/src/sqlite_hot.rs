@@ -30,6 +30,7 @@
 //! are bound by position, in the order they first appear). Other writes stay on sqlx's one
 //! writer connection; SQLite serialises the two writers (busy timeout).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -442,10 +443,7 @@ fn decide_one(s: &Spend, st: &mut Statements<'_>) -> Result<Consumed> {
         });
     };
     if let Some((activity_id, ip)) = &s.log {
-        let details = serde_json::json!({
-            "feature": s.feature_id, "amount": s.amount, "used": used,
-        })
-        .to_string();
+        let details = spend_details(&s.feature_id, s.amount, used);
         st.log
             .execute(params![
                 activity_id,
@@ -461,6 +459,19 @@ fn decide_one(s: &Spend, st: &mut Statements<'_>) -> Result<Consumed> {
     Ok(Consumed::Spent { used })
 }
 
+/// The details of a `feature_used` entry, `{"amount":…,"feature":…,"used":…}`: the text
+/// `serde_json::json!` writes (keys in order), without building a map on the writer's
+/// thread.
+fn spend_details(feature_id: &str, amount: i64, used: i64) -> String {
+    let mut details = String::with_capacity(48 + feature_id.len());
+    let _ = write!(
+        details,
+        "{{\"amount\":{amount},\"feature\":{},\"used\":{used}}}",
+        serde_json::Value::from(feature_id),
+    );
+    details
+}
+
 /// A foreign-key violation names what is missing; other failures stay what they are.
 fn on_constraint(e: rusqlite::Error, missing: &'static str) -> StoreError {
     match &e {
@@ -470,5 +481,24 @@ fn on_constraint(e: rusqlite::Error, missing: &'static str) -> StoreError {
             StoreError::MissingReference(missing)
         }
         _ => StoreError::Sqlite(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The entry's details are the text `json!` wrote, escapes included.
+    #[test]
+    fn spend_details_as_json_writes_them() {
+        for (feature, amount, used) in [
+            ("weight", 1, 1),
+            ("ai_calls", 5, i64::MAX),
+            ("odd \"name\"\\\n\u{1}é", -3, 0),
+        ] {
+            assert_eq!(
+                super::spend_details(feature, amount, used),
+                serde_json::json!({ "feature": feature, "amount": amount, "used": used })
+                    .to_string()
+            );
+        }
     }
 }
