@@ -40,7 +40,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use uuid::Uuid;
 
 use crate::shared::activity::{INSERT_ACTIVITY_SQL, UPSERT_STATS_SQL};
-use crate::shared::usage::{CONSUME_SQL, USED_SQL};
+use crate::shared::usage::{SPEND_SQL, USED_SQL};
 use crate::sqlite::ts;
 use crate::usage_cache::{Bucket, SqlxWrite, UsageCache};
 use crate::{ConsumeRequest, Consumed, Result, StoreError};
@@ -390,7 +390,7 @@ fn decide(conn: &mut Connection, batch: &[Spend], isolated: bool) -> Result<Vec<
 
 /// The statements of a spend, prepared once per batch.
 struct Statements<'c> {
-    consume: rusqlite::CachedStatement<'c>,
+    spend: rusqlite::CachedStatement<'c>,
     used: rusqlite::CachedStatement<'c>,
     log: rusqlite::CachedStatement<'c>,
 }
@@ -398,7 +398,7 @@ struct Statements<'c> {
 impl<'c> Statements<'c> {
     fn prepare(conn: &'c Connection) -> rusqlite::Result<Statements<'c>> {
         Ok(Statements {
-            consume: conn.prepare_cached(CONSUME_SQL)?,
+            spend: conn.prepare_cached(SPEND_SQL)?,
             used: conn.prepare_cached(USED_SQL)?,
             log: conn.prepare_cached(INSERT_ACTIVITY_SQL)?,
         })
@@ -416,32 +416,29 @@ fn touch(conn: &Connection, profile_id: &str, now: &str) -> Result<()> {
 /// Decides one spend: the conditional upsert, then its `feature_used` entry, or the
 /// refusal's unchanged usage. The profile's statistics are the caller's (see [`touch`]).
 fn decide_one(s: &Spend, st: &mut Statements<'_>) -> Result<Consumed> {
-    let used: Option<i64> = st
-        .consume
-        .query_row(
-            params![
-                s.profile_id,
-                s.feature_id,
-                s.period_start,
-                s.amount,
-                s.now,
-                s.cap
-            ],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(|e| on_constraint(e, "profile or feature"))?;
-    let Some(used) = used else {
-        let used: Option<i64> = st
-            .used
-            .query_row(params![s.profile_id, s.feature_id, s.period_start], |row| {
-                row.get(0)
-            })
-            .optional()?;
-        return Ok(Consumed::LimitReached {
-            used: used.unwrap_or(0),
-        });
-    };
+    let spent = st
+        .spend
+        .execute(params![
+            s.profile_id,
+            s.feature_id,
+            s.period_start,
+            s.amount,
+            s.now,
+            s.cap
+        ])
+        .map_err(|e| on_constraint(e, "profile or feature"))?
+        == 1;
+    // The bucket as this spend left it: the transaction holds SQLite's write lock.
+    let used: i64 = st
+        .used
+        .query_row(params![s.profile_id, s.feature_id, s.period_start], |row| {
+            row.get(0)
+        })
+        .optional()?
+        .unwrap_or(0);
+    if !spent {
+        return Ok(Consumed::LimitReached { used });
+    }
     if let Some((activity_id, ip)) = &s.log {
         let details = spend_details(&s.feature_id, s.amount, used);
         st.log

@@ -4,13 +4,24 @@
 /// rises by `amount` only if the result stays within the cap; otherwise no row
 /// comes back and nothing changes. One statement, so two racing requests for the
 /// last unit cannot both win.
-pub(crate) const CONSUME_SQL: &str = "INSERT INTO user_feature_usage \
-        (profile_id, feature_id, period_start, used, updated_at) \
-     SELECT $1, $2, $3, $4, $5 WHERE $6 IS NULL OR $4 <= $6 \
-     ON CONFLICT (profile_id, feature_id, period_start) DO UPDATE \
-        SET used = user_feature_usage.used + excluded.used, updated_at = excluded.updated_at \
-        WHERE $6 IS NULL OR user_feature_usage.used + excluded.used <= $6 \
-     RETURNING used";
+pub(crate) const CONSUME_SQL: &str = concat!(spend_sql!(), " RETURNING used");
+
+/// [`CONSUME_SQL`] without its `RETURNING`: one row changed or none. SQLite collects the
+/// rows of a `RETURNING` in a temporary b-tree it opens and closes for every statement,
+/// which cost the group-commit writer more than reading the row back (`sqlite_hot`).
+pub(crate) const SPEND_SQL: &str = spend_sql!();
+
+macro_rules! spend_sql {
+    () => {
+        "INSERT INTO user_feature_usage \
+            (profile_id, feature_id, period_start, used, updated_at) \
+         SELECT $1, $2, $3, $4, $5 WHERE $6 IS NULL OR $4 <= $6 \
+         ON CONFLICT (profile_id, feature_id, period_start) DO UPDATE \
+            SET used = user_feature_usage.used + excluded.used, updated_at = excluded.updated_at \
+            WHERE $6 IS NULL OR user_feature_usage.used + excluded.used <= $6"
+    };
+}
+use spend_sql;
 
 pub(crate) const USED_SQL: &str = "SELECT used FROM user_feature_usage \
      WHERE profile_id = $1 AND feature_id = $2 AND period_start = $3";
