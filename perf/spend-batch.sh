@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # PostgreSQL's CPU per group commit of consumes, without HTTP: pgbench calls
-# `mitai_spend_batch` (what each batcher sends, migrations 0011/0012) with batches of 1, 4
+# `mitai_spend_batch` (what each batcher sends, migrations 0011–0013) with batches of 1, 4
 # and 16 spends of distinct profiles, four clients at once (the batchers), on a freshly
 # migrated database with 100 profiles. Prints batches and spends per second and the CPU
 # the machine spent per batch and per spend, less pgbench's own; the first line is the same

@@ -94,7 +94,9 @@ pub struct PgStore {
 /// a spend (`perf/spend-batch.sh`), so fewer batchers, each with a larger batch, cost less
 /// CPU per spend: measured with `perf/consume-cpu.py`, two batchers took 90–114 µs of
 /// PostgreSQL's CPU per consume where four took 141–161 µs (batches of ~8 against ~4), and
-/// served 8,200–9,300 consumes/s against 7,000–7,800; three were no better than four.
+/// served 8,200–9,300 consumes/s against 7,000–7,800; three were no better than four. With
+/// the leaner body of migration 0013 (a batch of 1 ~385 µs, of 8 ~590 µs) two still beat
+/// three: 13,800–14,200 consumes/s at 60–62 µs against 11,800–12,000 at 78 µs.
 const BATCHERS: usize = 2;
 /// How many batches of usage reads (access checks) may be in flight at once. A read waits
 /// for no flush, so one batcher keeps PostgreSQL busy, and its batches grow with the load:
