@@ -243,7 +243,28 @@ pub struct IdleTimeout {
 }
 
 impl IdleTimeout {
+    /// A request's body, failing once it makes no progress for `idle`; a request without
+    /// a body (at its end already) is left as it is.
     pub fn wrap(inner: axum::body::Body, idle: Duration) -> axum::body::Body {
+        use hyper::body::Body as _;
+        if inner.is_end_stream() {
+            return inner;
+        }
+        IdleTimeout::watch(inner, idle)
+    }
+
+    /// An answer's body, the same; an answer whose exact size is known is left as it is:
+    /// only answers built in memory know it (streamed ones, `Body::from_stream`, do not),
+    /// and those cannot stall.
+    pub fn wrap_answer(inner: axum::body::Body, idle: Duration) -> axum::body::Body {
+        use hyper::body::Body as _;
+        if inner.is_end_stream() || inner.size_hint().exact().is_some() {
+            return inner;
+        }
+        IdleTimeout::watch(inner, idle)
+    }
+
+    fn watch(inner: axum::body::Body, idle: Duration) -> axum::body::Body {
         axum::body::Body::new(IdleTimeout {
             inner,
             idle,
@@ -291,5 +312,50 @@ impl hyper::body::Body for IdleTimeout {
 
     fn size_hint(&self) -> hyper::body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use http_body_util::BodyExt;
+
+    const IDLE: Duration = Duration::from_millis(50);
+
+    /// A streamed body that sends `first` and then nothing, never ending.
+    fn stalling(first: &'static str) -> axum::body::Body {
+        let chunks =
+            futures::stream::iter([Ok::<_, std::io::Error>(axum::body::Bytes::from(first))])
+                .chain(futures::stream::pending());
+        axum::body::Body::from_stream(chunks)
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_fails_after_the_idle_time_on_both_sides() {
+        for wrap in [IdleTimeout::wrap, IdleTimeout::wrap_answer] {
+            let mut body = wrap(stalling("first"), IDLE);
+            let frame = body.frame().await.unwrap().unwrap();
+            assert_eq!(frame.into_data().unwrap(), "first");
+            let began = Instant::now();
+            let stalled = body.frame().await.unwrap().unwrap_err();
+            assert!(began.elapsed() >= IDLE);
+            let inner = stalled.into_inner();
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*inner);
+            while let Some(e) = cause.filter(|e| !e.is::<Stalled>()) {
+                cause = e.source();
+            }
+            assert!(cause.is_some(), "{inner:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn bodies_that_cannot_stall_keep_their_size_and_data() {
+        let answer = IdleTimeout::wrap_answer(axum::body::Body::from("{\"ok\":true}"), IDLE);
+        assert_eq!(hyper::body::Body::size_hint(&answer).exact(), Some(11));
+        assert_eq!(answer.collect().await.unwrap().to_bytes(), "{\"ok\":true}");
+        let empty = IdleTimeout::wrap(axum::body::Body::empty(), IDLE);
+        assert!(hyper::body::Body::is_end_stream(&empty));
+        assert!(empty.collect().await.unwrap().to_bytes().is_empty());
     }
 }

@@ -157,7 +157,7 @@ pub async fn every_request(
         )
         .into_response(),
     };
-    response.map(|body| crate::serve::IdleTimeout::wrap(body, idle))
+    response.map(|body| crate::serve::IdleTimeout::wrap_answer(body, idle))
 }
 
 /// Request ids: unique in this process (a counter) and across processes (a random
