@@ -2909,6 +2909,76 @@ async fn postgres_spend_batch_function_decides_in_order() {
     assert_eq!(feature_used_entries(store(&db), b).await.len(), 1);
 }
 
+/// The batchers keep their connections from one batch to the next. When PostgreSQL cuts
+/// them (a restart, an administrator), a spend or read answers an error at worst, and the
+/// next ones are served on new connections; no spend answered as failed was counted.
+#[tokio::test]
+async fn postgres_batchers_recover_when_their_connections_are_cut() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let s = store(&db);
+    let p = user(s, "cut@example.org", "Cut").await.id;
+    let spend = async || {
+        s.consume(
+            &logged(consume_request(p, "ai_calls", march(), 1, None)),
+            &answer,
+        )
+        .await
+    };
+    assert!(matches!(
+        spend().await,
+        Ok(ConsumeResult::Fresh(Consumed::Spent { used: 1 }))
+    ));
+    assert_eq!(used(s, p, "ai_calls", march()).await, 1);
+    let admin = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let mut spent = 1;
+    for round in 0..3 {
+        let cut: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+        assert!(
+            cut.len() >= 2,
+            "round {round}: the batchers' connections were cut"
+        );
+        // A few calls may meet a cut connection; then every one is served.
+        let mut failed = 0;
+        for _ in 0..20 {
+            match spend().await {
+                Ok(ConsumeResult::Fresh(Consumed::Spent { used })) => {
+                    spent += 1;
+                    assert_eq!(used, spent, "round {round}");
+                }
+                Ok(other) => panic!("round {round}: {other:?}"),
+                Err(_) => failed += 1,
+            }
+        }
+        assert!(failed <= 10, "round {round}: {failed} of 20 spends failed");
+        for _ in 0..20 {
+            if s.usage(p, &[("ai_calls", march())]).await.is_ok() {
+                break;
+            }
+        }
+        assert_eq!(
+            used(s, p, "ai_calls", march()).await,
+            spent,
+            "round {round}"
+        );
+        assert_eq!(
+            spend().await.unwrap(),
+            ConsumeResult::Fresh(Consumed::Spent { used: spent + 1 }),
+            "round {round}"
+        );
+        spent += 1;
+    }
+    assert_eq!(
+        feature_used_entries(s, p).await.len(),
+        usize::try_from(spent).unwrap()
+    );
+}
+
 /// Sessions and access facts are answered from memory; every change is seen by the next
 /// read at once, never a cached answer from before it.
 async fn cached_reads_follow_every_change_at_once(db: &TestDb) {
