@@ -124,7 +124,10 @@ pub struct Gate {
     cap: Option<i64>,
     amount: i64,
     profile_id: uuid::Uuid,
-    request_hash: String,
+    /// Names the request for idempotency keys (see [`Gate::open`]).
+    fingerprint: String,
+    /// Hashed from the feature, the amount and the fingerprint when a key asks for it.
+    request_hash: std::sync::OnceLock<String>,
     ip: Option<String>,
 }
 
@@ -157,9 +160,8 @@ impl Gate {
             cap: None,
             amount,
             profile_id: profile.id,
-            request_hash: hex::encode(Sha256::digest(format!(
-                "{feature_id}\n{amount}\n{fingerprint}"
-            ))),
+            fingerprint: fingerprint.to_owned(),
+            request_hash: std::sync::OnceLock::new(),
             ip,
         };
         let kind = gate.ctx.registry.feature(feature).kind;
@@ -216,6 +218,19 @@ impl Gate {
         self.ctx.now
     }
 
+    /// What an idempotency key is stored with: a key reused for another request (another
+    /// feature, amount or fingerprint) is refused. Hashed only for requests with a key.
+    fn request_hash(&self) -> &str {
+        self.request_hash.get_or_init(|| {
+            hex::encode(Sha256::digest(format!(
+                "{}\n{}\n{}",
+                self.feature_id(),
+                self.amount,
+                self.fingerprint
+            )))
+        })
+    }
+
     /// What the store enforces: spend `amount` in this period's bucket within the cap.
     pub fn request<'a>(&'a self, idempotency_key: Option<&'a str>) -> ConsumeRequest<'a> {
         ConsumeRequest {
@@ -227,7 +242,7 @@ impl Gate {
             now: self.ctx.now,
             idempotency: idempotency_key.map(|key| IdempotencyKey {
                 key,
-                request_hash: &self.request_hash,
+                request_hash: self.request_hash(),
             }),
             log: None,
         }
