@@ -357,7 +357,8 @@ fn decide(conn: &mut Connection, batch: &[Spend], isolated: bool) -> Result<Vec<
             let outcome = decide_one(spend, &mut Statements::prepare(&savepoint)?);
             let outcome = outcome.and_then(|decided| {
                 if let (Consumed::Spent { .. }, Some(_)) = (decided, &spend.log) {
-                    touch(&savepoint, &spend.profile_id, &spend.now)?;
+                    let mut upsert = savepoint.prepare_cached(UPSERT_STATS_SQL)?;
+                    touch(&mut upsert, &spend.profile_id, &spend.now)?;
                 }
                 Ok(decided)
             });
@@ -379,10 +380,10 @@ fn decide(conn: &mut Connection, batch: &[Spend], isolated: bool) -> Result<Vec<
             }
             outcomes.push(Ok(decided));
         }
-        drop(statements);
         for (profile_id, now) in active {
-            touch(&tx, profile_id, now)?;
+            touch(&mut statements.touch, profile_id, now)?;
         }
+        drop(statements);
     }
     tx.commit()?;
     Ok(outcomes)
@@ -393,6 +394,7 @@ struct Statements<'c> {
     spend: rusqlite::CachedStatement<'c>,
     used: rusqlite::CachedStatement<'c>,
     log: rusqlite::CachedStatement<'c>,
+    touch: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> Statements<'c> {
@@ -401,13 +403,15 @@ impl<'c> Statements<'c> {
             spend: conn.prepare_cached(SPEND_SQL)?,
             used: conn.prepare_cached(USED_SQL)?,
             log: conn.prepare_cached(INSERT_ACTIVITY_SQL)?,
+            touch: conn.prepare_cached(UPSERT_STATS_SQL)?,
         })
     }
 }
 
-/// A spend by the profile itself: it was active at `now`.
-fn touch(conn: &Connection, profile_id: &str, now: &str) -> Result<()> {
-    conn.prepare_cached(UPSERT_STATS_SQL)?
+/// A spend by the profile itself: it was active at `now` (`upsert` is
+/// `UPSERT_STATS_SQL`).
+fn touch(upsert: &mut rusqlite::Statement<'_>, profile_id: &str, now: &str) -> Result<()> {
+    upsert
         .execute(params![profile_id, 0_i64, None::<String>, now, 0_i64, now])
         .map_err(|e| on_constraint(e, "profile"))?;
     Ok(())
