@@ -2979,6 +2979,49 @@ async fn postgres_batchers_recover_when_their_connections_are_cut() {
     );
 }
 
+/// On SQLite the group commit runs on the runtime's threads. While another connection
+/// holds the write lock, waiting spends wait on the runtime, not in SQLite's busy handler:
+/// on a single-threaded runtime (this test's) the lock's holder still gets to commit, and
+/// the spends are decided right after.
+#[tokio::test]
+async fn sqlite_spends_wait_for_another_writer_without_holding_the_runtime() {
+    use sqlx::Connection as _;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let s = store(&db);
+    let p = user(s, "locked@example.org", "Locked").await.id;
+    let mut other = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let began = std::time::Instant::now();
+    let requests: Vec<ConsumeRequest<'_>> = (0..3)
+        .map(|_| logged(consume_request(p, "ai_calls", march(), 1, None)))
+        .collect();
+    let spends = futures::future::join_all(requests.iter().map(|r| s.consume(r, &answer)));
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    };
+    let (spent, ()) = tokio::join!(spends, release);
+    let mut used: Vec<i64> = spent
+        .into_iter()
+        .map(|r| match r.unwrap() {
+            ConsumeResult::Fresh(Consumed::Spent { used }) => used,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    used.sort_unstable();
+    assert_eq!(used, vec![1, 2, 3]);
+    assert!(began.elapsed() >= Duration::from_millis(300));
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(feature_used_entries(s, p).await.len(), 3);
+}
+
 /// Sessions and access facts are answered from memory; every change is seen by the next
 /// read at once, never a cached answer from before it.
 async fn cached_reads_follow_every_change_at_once(db: &TestDb) {
