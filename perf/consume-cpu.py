@@ -145,7 +145,7 @@ try:
 
     def run(label, path, method):
         t0, p0, x0, m0 = thread_cpu(server.pid), postgres_cpu(), commits(), machine()
-        out = subprocess.run(["wrk", "-t2", "-c32", f"-d{secs}s", "--latency", "-s", lua, base + path],
+        out = subprocess.run(["wrk", "-t2", f"-c{os.environ.get('CONNS', 32)}", f"-d{secs}s", "--latency", "-s", lua, base + path],
                              capture_output=True, text=True,
                              env={**os.environ, "TOKENS_FILE": f.name, "METHOD": method}).stdout
         t1, p1, x1, m1 = thread_cpu(server.pid), postgres_cpu(), commits(), machine()

@@ -111,7 +111,13 @@ fn take(due: &RestartDue) -> bool {
 }
 
 fn open(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    configure(Connection::open_with_flags(
+        path,
+        flags | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?)
+}
+
+fn configure(conn: Connection) -> rusqlite::Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -122,7 +128,11 @@ impl Hot {
     /// Starts the writer task (on the current runtime) and the checkpointer thread on the
     /// (migrated, WAL) database at `path`.
     pub(crate) fn start(path: &Path) -> Result<Hot> {
-        let writer = open(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        // Its commits reach the WAL in one write each (`mitai_walvfs`).
+        let writer = configure(mitai_walvfs::open(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?)?;
         // Checkpoints are the checkpointer's (below); a larger page cache keeps the
         // activity log's index pages that spends touch.
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
