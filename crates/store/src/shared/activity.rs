@@ -26,6 +26,52 @@ pub(crate) const UPSERT_STATS_SQL: &str = "INSERT INTO user_stats (profile_id, l
         redemptions = user_stats.redemptions + excluded.redemptions, \
         updated_at = excluded.updated_at";
 
+/// The action of most entries (one per consume). SQLite's index on `(action, id)` leaves it
+/// out (migration 0013): listing it reads the log newest first anyway, and every consume
+/// saves the index's insert.
+const FEATURE_USED: &str = crate::actions::FEATURE_USED;
+
+/// The listing of [`ActivityStore::activity`](crate::ActivityStore::activity), newest
+/// first, with only the conditions of the filters given, so that the planner picks the
+/// index they match (a condition like `($1 IS NULL OR profile_id = $1)` matches none):
+/// parameters are numbered in the order profile, action, since, before, limit, skipping
+/// those absent. An action other than `feature_used` also states that it is not, the
+/// condition of SQLite's partial index on `(action, id)`.
+pub(crate) fn activity_list_sql(
+    columns: &str,
+    filter: &crate::ActivityFilter,
+    before: bool,
+) -> String {
+    let mut sql = format!("SELECT {columns} FROM user_activity_log");
+    let mut n = 0;
+    let mut condition = |sql: &mut String, text: &str| {
+        n += 1;
+        sql.push_str(if n == 1 { " WHERE " } else { " AND " });
+        sql.push_str(&text.replace('?', &format!("${n}")));
+    };
+    if filter.profile_id.is_some() {
+        condition(&mut sql, "profile_id = ?");
+    }
+    if let Some(action) = &filter.action {
+        if action == FEATURE_USED {
+            condition(&mut sql, "action = ?");
+        } else {
+            condition(
+                &mut sql,
+                &format!("action = ? AND action <> '{FEATURE_USED}'"),
+            );
+        }
+    }
+    if filter.since.is_some() {
+        condition(&mut sql, "created_at >= ?");
+    }
+    if before {
+        condition(&mut sql, "id < ?");
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", n + 1));
+    sql
+}
+
 macro_rules! impl_activity_store {
     ($store:ty) => {
         use $crate::shared::activity::{INSERT_ACTIVITY_SQL, UPSERT_STATS_SQL};
@@ -109,18 +155,27 @@ macro_rules! impl_activity_store {
                 before: Option<uuid::Uuid>,
                 limit: i64,
             ) -> $crate::Result<Vec<$crate::Activity>> {
-                sqlx::query(&format!(
-                    "SELECT {ACTIVITY_COLUMNS} FROM user_activity_log \
-                     WHERE ($1 IS NULL OR profile_id = $1) AND ($2 IS NULL OR action = $2) \
-                       AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR id < $4) \
-                     ORDER BY id DESC LIMIT $5"
-                ))
-                .bind(filter.profile_id.map(id))
-                .bind(filter.action.as_deref())
-                .bind(filter.since.map(ts))
-                .bind(before.map(id))
-                .bind(limit)
-                .fetch_all(self.reader())
+                let sql = $crate::shared::activity::activity_list_sql(
+                    ACTIVITY_COLUMNS,
+                    filter,
+                    before.is_some(),
+                );
+                let mut query = sqlx::query(&sql);
+                if let Some(profile_id) = filter.profile_id {
+                    query = query.bind(id(profile_id));
+                }
+                if let Some(action) = &filter.action {
+                    query = query.bind(action.as_str());
+                }
+                if let Some(since) = filter.since {
+                    query = query.bind(ts(since));
+                }
+                if let Some(before) = before {
+                    query = query.bind(id(before));
+                }
+                query
+                    .bind(limit)
+                    .fetch_all(self.reader())
                 .await?
                 .iter()
                 .map(activity_from)
@@ -304,4 +359,39 @@ macro_rules! impl_activity_store {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::activity_list_sql;
+    use crate::ActivityFilter;
+
+    /// Only the filters given are conditions, their parameters numbered in order.
+    #[test]
+    fn the_listing_names_the_filters_given() {
+        let all = ActivityFilter {
+            profile_id: Some(uuid::Uuid::nil()),
+            action: Some("login".into()),
+            since: Some(chrono::DateTime::UNIX_EPOCH),
+        };
+        assert_eq!(
+            activity_list_sql("id", &all, true),
+            "SELECT id FROM user_activity_log WHERE profile_id = $1 AND action = $2 \
+             AND action <> 'feature_used' AND created_at >= $3 AND id < $4 \
+             ORDER BY id DESC LIMIT $5"
+        );
+        assert_eq!(
+            activity_list_sql("id", &ActivityFilter::default(), false),
+            "SELECT id FROM user_activity_log ORDER BY id DESC LIMIT $1"
+        );
+        let used = ActivityFilter {
+            action: Some("feature_used".into()),
+            ..ActivityFilter::default()
+        };
+        assert_eq!(
+            activity_list_sql("id", &used, true),
+            "SELECT id FROM user_activity_log WHERE action = $1 AND id < $2 \
+             ORDER BY id DESC LIMIT $3"
+        );
+    }
 }

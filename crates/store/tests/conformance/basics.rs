@@ -2153,6 +2153,55 @@ async fn activity_is_listed_newest_first_with_filters_and_pages(db: &TestDb) {
             .unwrap()
             .is_empty()
     );
+
+    // Every combination of filters, with `feature_used` entries among the others (SQLite's
+    // index on the action leaves them out), and cursors: what a scan of the whole log keeps.
+    for (i, who) in [anna.id, boss.id, anna.id].into_iter().enumerate() {
+        s.log_activity(
+            &event(actions::FEATURE_USED, t0() + minute * (6 + i as i32))
+                .by_self(who)
+                .details(json!({"feature": "weight", "amount": 1, "used": i + 1})),
+        )
+        .await
+        .unwrap();
+    }
+    let all = s
+        .activity(&ActivityFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 9);
+    for profile_id in [None, Some(anna.id), Some(boss.id)] {
+        for action in [
+            None,
+            Some("feature_used"),
+            Some("login"),
+            Some("tier_changed"),
+        ] {
+            for since in [None, Some(t0() + minute * 5)] {
+                for before in [None, Some(all[1].id), Some(all[4].id)] {
+                    let filter = of(profile_id, action, since);
+                    let expected: Vec<Uuid> = all
+                        .iter()
+                        .filter(|a| profile_id.is_none_or(|p| a.profile_id == Some(p)))
+                        .filter(|a| action.is_none_or(|x| a.action == x))
+                        .filter(|a| since.is_none_or(|t| a.created_at >= t))
+                        .filter(|a| before.is_none_or(|b| a.id < b))
+                        .map(|a| a.id)
+                        .collect();
+                    let listed: Vec<Uuid> = s
+                        .activity(&filter, before, 100)
+                        .await
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.id)
+                        .collect();
+                    assert_eq!(listed, expected, "{filter:?} before {before:?}");
+                    let first_two = s.activity(&filter, before, 2).await.unwrap();
+                    assert_eq!(first_two.len(), expected.len().min(2));
+                }
+            }
+        }
+    }
 }
 
 async fn activity_keeps_user_stats_current(db: &TestDb) {
