@@ -310,6 +310,10 @@ async fn group_commit(
     let mut busy: Option<(std::time::Instant, Duration)> = None;
     loop {
         // Between two batches the runtime thread serves requests.
+        // First to the back of the thread's queue, where the other threads may take the
+        // writer (`tokio::task::yield_now` alone keeps it on this thread, after everything
+        // queued there), then after the runtime's next look at its sockets.
+        Requeue(false).await;
         tokio::task::yield_now().await;
         if batch.is_empty() && queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
             return;
@@ -329,6 +333,26 @@ async fn group_commit(
                 }
             }
         }
+    }
+}
+
+/// Pending once, woken at once: a task that wakes itself while it runs is put at the back
+/// of its runtime thread's queue, from where any thread of the runtime may take it.
+struct Requeue(bool);
+
+impl std::future::Future for Requeue {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
 
