@@ -89,15 +89,19 @@ pub struct PgStore {
     _follower: std::sync::Arc<Follower>,
 }
 
-/// How many batches of spends may be in flight at once: while one waits for its WAL flush,
-/// the other collects and runs. A batch costs PostgreSQL a fixed ~450 µs of CPU plus ~45 µs
+/// How many batches of spends may be in flight at once. A batch costs PostgreSQL a fixed ~450 µs of CPU plus ~45 µs
 /// a spend (`perf/spend-batch.sh`), so fewer batchers, each with a larger batch, cost less
 /// CPU per spend: measured with `perf/consume-cpu.py`, two batchers took 90–114 µs of
 /// PostgreSQL's CPU per consume where four took 141–161 µs (batches of ~8 against ~4), and
 /// served 8,200–9,300 consumes/s against 7,000–7,800; three were no better than four. With
 /// the leaner body of migration 0013 (a batch of 1 ~385 µs, of 8 ~590 µs) two still beat
-/// three: 13,800–14,200 consumes/s at 60–62 µs against 11,800–12,000 at 78 µs.
-const BATCHERS: usize = 2;
+/// three: 13,800–14,200 consumes/s at 60–62 µs against 11,800–12,000 at 78 µs. On a
+/// machine whose disk flushes faster (pgbench's upsert limit 17,800/s instead of 8,400),
+/// one batcher beats two: three alternating runs each, 23,000–23,500 consumes/s at
+/// 33–34 µs of PostgreSQL's CPU (batches of ~17, p99 3.0–3.3 ms) against 18,200–19,500 at
+/// 44–46 µs (batches of ~8, p99 3.8–5.3 ms). One batch in flight waits for its flush, but
+/// the next one grows meanwhile, and each spend shares a larger batch's fixed cost.
+const BATCHERS: usize = 1;
 /// How many batches of usage reads (access checks) may be in flight at once. A read waits
 /// for no flush, so one batcher keeps PostgreSQL busy, and its batches grow with the load:
 /// 10–11 µs of PostgreSQL's CPU per check and 35,500–38,000 checks/s, against 41–52 µs and
