@@ -12,7 +12,8 @@ commits per request (1 / batch size), and how busy the machine was (idle and ste
 
     cargo build --release && perf/consume-cpu.py sqlite|postgres [seconds] [consume|check|both]
 
-MITAI_BENCH_PG names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432).
+MITAI_BENCH_PG names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432),
+CONNS wrk's connections (default 32).
 Other variables are passed to the server (MITAI_*, RUST_LOG)."""
 import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, uuid
 import urllib.error, urllib.request
