@@ -75,11 +75,23 @@ async fn on_hasher<T: Send + 'static>(
         .map_err(|_| anyhow::anyhow!("the password-hashing thread stopped"))?
 }
 
+/// The password hasher: argon2id with the crate's default cost (19 MiB, 2 passes), or its
+/// least cost in a build for the test suite (feature `test-hashing`).
+fn argon2() -> Argon2<'static> {
+    if cfg!(feature = "test-hashing") {
+        let params =
+            argon2::Params::new(argon2::Params::MIN_M_COST, 1, 1, None).unwrap_or_default();
+        Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+    } else {
+        Argon2::default()
+    }
+}
+
 /// Hashes a password with argon2id on a hashing thread.
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
     on_hasher(move || {
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        Argon2::default()
+        argon2()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
@@ -91,7 +103,7 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
 /// a login for an unknown e-mail takes as long as one for a known e-mail.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Argon2::default()
+    argon2()
         .hash_password(b"no account has this password", &salt)
         .map(|h| h.to_string())
         .unwrap_or_default()
@@ -103,7 +115,7 @@ pub async fn verify_password(password: String, hash: Option<String>) -> anyhow::
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
         let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-        let ok = Argon2::default()
+        let ok = argon2()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok();
         Ok(ok && known)

@@ -32,6 +32,37 @@ pub struct Driver {
     port: u16,
     child: Child,
     sessions: Arc<Mutex<Vec<String>>>,
+    _turn: Turn,
+}
+
+/// How many drivers (tests with browsers) run at once in this process. The test binary
+/// runs more tests at once than the machine has cores (most tests wait on the database);
+/// a browser keeps a core busy, so browser tests take turns beyond this many.
+const BROWSERS_AT_ONCE: usize = 3;
+
+/// A place among the [`BROWSERS_AT_ONCE`] drivers that may run; given back on drop.
+struct Turn;
+
+static RUNNING: (Mutex<usize>, std::sync::Condvar) = (Mutex::new(0), std::sync::Condvar::new());
+
+impl Turn {
+    fn wait() -> Turn {
+        let (running, freed) = &RUNNING;
+        let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
+        while *running >= BROWSERS_AT_ONCE {
+            running = freed.wait(running).unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        Turn
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let (running, freed) = &RUNNING;
+        *running.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        freed.notify_one();
+    }
 }
 
 /// How to start a browser session.
@@ -95,6 +126,7 @@ impl Driver {
                  (apt-get install chromium chromium-driver)"
             );
         }
+        let turn = Turn::wait();
         let mut last = String::new();
         // The port is free when picked but may be taken before chromedriver binds it: retry.
         for _ in 0..3 {
@@ -119,6 +151,7 @@ impl Driver {
                         port,
                         child,
                         sessions: Arc::new(Mutex::new(Vec::new())),
+                        _turn: turn,
                     };
                 }
                 if Instant::now() > deadline {

@@ -2,13 +2,11 @@
 //! guesses sent at the same instant get no more checks than the limit allows. A limit
 //! that counted after the check would let every guess in flight through.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::TestApp;
 use mitai_server::service::{accounts, coupons};
 use mitai_store::Backend;
 use serde_json::{Value, json};

@@ -5,7 +5,9 @@
 //!
 //! `MITAI_UPDATE_SCREENSHOTS=1` also writes the README's screenshots to `docs/screenshots`.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod harness;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -2,11 +2,9 @@
 //! (403). The routes are enumerated from the OpenAPI document the server builds from the
 //! same router, so a route added later is covered without touching this file.
 
-mod common;
-
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use common::TestApp;
 use mitai_store::Backend;
 use serde_json::{Value, json};
 

@@ -1,12 +1,10 @@
 //! Exact consumption through the HTTP API, on both backends.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::TestApp;
 use mitai_store::Backend;
 use serde_json::json;
 

@@ -1,12 +1,10 @@
 //! The admin API as an admin uses it, on both backends: features, tiers, the tier-limit
 //! matrix, users, restrictions and settings, each checked by what users then see.
 
-mod common;
-
 use std::collections::BTreeSet;
 
+use crate::common::TestApp;
 use axum::http::StatusCode;
-use common::TestApp;
 use mitai_store::Backend;
 use serde_json::{Value, json};
 

@@ -2,14 +2,12 @@
 //! concurrency, idempotent), ranges, caliper results, scoping to the owner, lists, updates
 //! and deletes.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use chrono::{Days, NaiveDate};
-use common::TestApp;
 use mitai_store::Backend;
 use serde_json::{Value, json};
 

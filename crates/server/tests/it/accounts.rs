@@ -1,12 +1,10 @@
 //! Accounts over HTTP, on both backends: registration, the trial, login with bearer token
 //! and cookie, logout, disabled accounts and how sessions are stored.
 
-mod common;
-
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use chrono::{DateTime, TimeDelta, Utc};
-use common::TestApp;
 use mitai_server::config::ServeArgs;
 use mitai_store::Backend;
 use serde_json::{Value, json};

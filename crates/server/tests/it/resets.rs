@@ -6,10 +6,8 @@
 //! future and works from there. "Just before" a boundary is two minutes before it, which
 //! leaves room for the real time that passes while the test runs.
 
-mod common;
-
+use crate::common::TestApp;
 use axum::http::StatusCode;
-use common::TestApp;
 use mitai_server::config::ServeArgs;
 use mitai_store::Backend;
 use serde_json::{Value, json};

@@ -3,17 +3,15 @@
 //! pipeline against an OpenAI-compatible server started here on loopback, with its failure
 //! modes (500, timeout, malformed JSON).
 
-mod common;
-
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use common::TestApp;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 use mitai_server::config::ServeArgs;
 use mitai_store::Backend;

@@ -4,16 +4,14 @@
 //! access, grants, data and photos. An interrupted copy leaves its target marked; a
 //! non-empty target is refused; backups are consistent files that serve.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Cursor};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
+use crate::common::TestApp;
+use crate::common::process::{self, Server};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use common::TestApp;
-use common::process::{self, Server};
 use mitai_server::config::ServeArgs;
 use mitai_store::copy::{self, TABLES};
 use mitai_store::testing::TestDb;

@@ -3,12 +3,10 @@
 //! accounts, login rate limits, the pages of the e-mailed links, and their activity log.
 //! Expiry is shown with the test clock (frozen; it moves only when advanced).
 
-mod common;
-
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use chrono::{DateTime, TimeDelta, Utc};
-use common::TestApp;
 use mitai_store::Backend;
 use serde_json::{Value, json};
 

@@ -2,11 +2,9 @@
 //! shape (never a 5xx), with the specific codes of API.md where it names one, and a refused
 //! request changes nothing.
 
-mod common;
-
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
-use common::TestApp;
 use mitai_store::Backend;
 use serde_json::{Value, json};
 

@@ -1,9 +1,8 @@
 //! The browser harness itself (tests/common/browser.rs), against small static pages served
 //! from a plain std TcpListener: sessions with and without JavaScript, elements, forms,
 //! history, cookies, language, window sizes, screenshots and the axe-core check.
-mod common;
 
-use common::browser::{Driver, SessionOptions, axe_check, serious_violations_report};
+use crate::common::browser::{Driver, SessionOptions, axe_check, serious_violations_report};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

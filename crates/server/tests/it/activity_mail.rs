@@ -2,14 +2,12 @@
 //! job, on both backends — including delivery to a real SMTP server on loopback that is
 //! down at first.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::TestApp;
 use mitai_server::AppState;
 use mitai_server::config::{Config, ServeArgs};
 use mitai_server::mail::Transport;

@@ -1,12 +1,10 @@
 //! Several `mitai serve` instances on one PostgreSQL database: registry changes made on one
 //! reach the others' caches, and consumption stays exact across instances.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::TestApp;
 use axum::http::StatusCode;
-use common::TestApp;
 use mitai_server::AppState;
 use mitai_server::config::{Config, ServeArgs};
 use mitai_store::Backend;

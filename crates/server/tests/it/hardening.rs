@@ -2,13 +2,11 @@
 //! an image bomb, account takeover through the start-up admin, forged forwarding headers,
 //! and the start-up refusals that keep test features out of production.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::process::{Server, create_user, fresh_dir, mitai, raw, wait_for_exit};
+use crate::common::process::{Server, create_user, fresh_dir, mitai, raw, wait_for_exit};
 use serde_json::Value;
 
 const PASSWORD: &str = "correct-horse-1";
@@ -118,7 +116,7 @@ fn a_body_that_never_ends_gets_408_and_the_cap_queues_connections() {
             Err(_) => {}
         }
     }
-    let (status, _, _) = common::process::parse(&answer).expect("an answer");
+    let (status, _, _) = crate::common::process::parse(&answer).expect("an answer");
     assert_eq!(status, 408);
     drop(stream);
     std::thread::sleep(Duration::from_millis(300));
@@ -177,7 +175,7 @@ fn sigterm_finishes_requests_in_flight_and_exits_by_the_deadline() {
     stuck.write_all(b"GET /healthz HT").unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let Server { mut child, .. } = server;
-    common::process::signal(&child, "TERM");
+    crate::common::process::signal(&child, "TERM");
     std::thread::sleep(Duration::from_millis(100));
     // The request in flight is finished and answered …
     in_flight.write_all(&body[10..]).unwrap();
@@ -187,7 +185,7 @@ fn sigterm_finishes_requests_in_flight_and_exits_by_the_deadline() {
     let mut answer = Vec::new();
     in_flight.read_to_end(&mut answer).ok();
     let (status, _, _) =
-        common::process::parse(&answer).expect("the request in flight is answered");
+        crate::common::process::parse(&answer).expect("the request in flight is answered");
     assert_eq!(status, 401);
     // … and the stuck connection does not keep the process past the deadline.
     let exit = wait_for_exit(&mut child, Duration::from_secs(15));

@@ -1,13 +1,11 @@
 //! Scheduled jobs: reminders sent once, grant expiry logged once, and on PostgreSQL two
 //! `mitai serve` processes running jobs at the same time still send a due reminder once.
 
-mod common;
-
 use std::path::Path;
 
+use crate::common::TestApp;
+use crate::common::process::{Server, http};
 use axum::http::StatusCode;
-use common::TestApp;
-use common::process::{Server, http};
 use mitai_store::Backend;
 use mitai_store::testing::TestDb;
 use serde_json::{Value, json};

@@ -2,11 +2,9 @@
 //! change state or spend are refused when the browser says another site sent them; JSON
 //! bodies need a JSON media type; spending POSTs without a body need a bearer token.
 
-mod common;
-
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use common::TestApp;
 use mitai_store::Backend;
 use serde_json::Value;
 

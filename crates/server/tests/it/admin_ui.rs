@@ -2,11 +2,9 @@
 //! user → 403, admin → the page), the limits grid with its review and bad cells, settings
 //! refused at the field, and the last admin kept.
 
-mod common;
-
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::TestApp;
 use mitai_server::auth::token_hash;
 use mitai_server::ui::admin::PAGES;
 use mitai_server::ui::csrf_token;

@@ -2,11 +2,9 @@
 //! forms, a form sent twice creating one entry, messages at fields, the CSV import refused
 //! whole at the limit, the languages, the error pages and the security headers.
 
-mod common;
-
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::TestApp;
 use mitai_server::auth::token_hash;
 use mitai_server::ui::csrf_token;
 use mitai_store::Backend;

@@ -1,16 +1,14 @@
 //! Exports through the HTTP API, on both backends: CSV (one type and combined), JSON and a
 //! zip with photos; each spends its feature, is logged, and is refused with 403 and no file.
 
-mod common;
-
 use std::io::{Cursor, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use chrono::{Days, NaiveDate};
-use common::TestApp;
 use mitai_access::EntryData;
 use mitai_access::entries::Weight;
 use mitai_server::config::ServeArgs;

@@ -1,12 +1,10 @@
 //! End-to-end tests of the built `mitai` binary: start-up on a fresh folder, graceful
 //! shutdown, one-line configuration errors, and the user CLI.
 
-mod common;
-
 use std::io::Write;
 use std::process::Stdio;
 
-use common::process::{Server, fresh_dir, mitai};
+use crate::common::process::{Server, fresh_dir, mitai};
 
 #[test]
 fn serve_on_a_fresh_folder_creates_the_database_and_answers() {

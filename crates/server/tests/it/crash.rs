@@ -3,15 +3,13 @@
 //! answer never arrived is sent again with its `Idempotency-Key`. Afterwards every spend
 //! and entry is there exactly once, and usage equals what was created.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::process::{Server, create_user, fresh_dir, parse};
+use crate::common::process::{Server, create_user, fresh_dir, parse};
 use mitai_store::Backend;
 use mitai_store::testing::TestDb;
 use serde_json::Value;

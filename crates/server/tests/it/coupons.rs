@@ -1,12 +1,10 @@
 //! Coupons and grants end to end, on both backends: stacking scenarios with the test
 //! clock, admin pause/resume/revoke, Wellpass months, refusals, races and rate limits.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::TestApp;
 use axum::http::StatusCode;
-use common::TestApp;
 use mitai_store::Backend;
 use serde_json::{Value, json};
 
