@@ -8,6 +8,7 @@
 //! - [`period`]: reset periods aligned to local midnight in the usage time zone.
 //! - [`settings`]: the global settings, their types and validation.
 //! - [`grants`]: the grant timeline (stacking, pauses, statuses) and the grants running at t.
+//! - [`text`]: text people type (names, notes, reasons, …), trimmed and checked by kind.
 //! - [`entries`]: the tracked data (weight, circumference, caliper, nutrition, activity) and
 //!   its plausible ranges; [`caliper`]: Jackson–Pollock body density and Siri's body fat.
 
@@ -20,6 +21,7 @@ pub mod period;
 pub mod registry;
 pub mod resolve;
 pub mod settings;
+pub mod text;
 
 pub use entries::{EntryData, EntryKind, FieldErrors};
 pub use grants::{Grant, GrantKind, GrantState, GrantStatus, Pause, Span, Timeline, timeline};

@@ -12,14 +12,14 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use http_body_util::BodyExt;
 use mitai_access::EntryData;
 use mitai_access::entries::Weight;
 use mitai_server::AppState;
 use mitai_server::config::{Config, ServeArgs};
 use mitai_store::testing::TestDb;
-use mitai_store::{ConsumeRequest, GatedCreate, NewEntry, StoredResponse};
+use mitai_store::{ConsumeRequest, GatedCreate, NewEntry, Store, StoredResponse};
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -42,9 +42,8 @@ fn mib(kib: Option<u64>) -> String {
 }
 
 /// Adds `count` weight entries, three a day from 2000-01-01 on (continuing at `from`).
-async fn insert(state: &AppState, profile: Uuid, from: u64, count: u64) {
+async fn insert(store: &dyn Store, now: DateTime<Utc>, profile: Uuid, from: u64, count: u64) {
     let first = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap();
-    let now = state.now();
     let started = Instant::now();
     for i in from..from + count {
         let new = NewEntry {
@@ -71,11 +70,7 @@ async fn insert(state: &AppState, profile: Uuid, from: u64, count: u64) {
             status: 201,
             body: serde_json::Value::Null,
         };
-        let created = state
-            .store
-            .create_entry(&new, &spend, &answer)
-            .await
-            .unwrap();
+        let created = store.create_entry(&new, &spend, &answer).await.unwrap();
         assert!(matches!(created, GatedCreate::Created(_)));
     }
     let elapsed = started.elapsed();
@@ -165,11 +160,11 @@ fn main() {
             "/api/export/zip",
         ];
 
-        insert(&state, profile.id, 0, 10_000).await;
+        insert(db.store.as_ref(), state.now(), profile.id, 0, 10_000).await;
         for path in paths {
             download(&router, &login.token, path, 10_000).await;
         }
-        insert(&state, profile.id, 10_000, 90_000).await;
+        insert(db.store.as_ref(), state.now(), profile.id, 10_000, 90_000).await;
         for path in paths {
             download(&router, &login.token, path, 100_000).await;
         }

@@ -234,18 +234,18 @@ pub struct ListParams {
 pub fn page_args(
     limit: Option<i64>,
     cursor: Option<&str>,
-) -> Result<(i64, Option<Uuid>), crate::error::ApiError> {
-    use crate::error::ApiError;
+) -> Result<(i64, Option<Uuid>), crate::error::Error> {
+    use crate::error::Error;
     let limit = match limit {
         None => 50,
         Some(n) if (1..=500).contains(&n) => n,
-        Some(_) => return Err(ApiError::field("limit", "must be from 1 to 500")),
+        Some(_) => return Err(Error::field("limit", "must be from 1 to 500")),
     };
     let after = match cursor {
         None | Some("") => None,
         Some(c) => Some(
             Uuid::parse_str(c)
-                .map_err(|_| ApiError::field("cursor", "is not a cursor of this list"))?,
+                .map_err(|_| Error::field("cursor", "is not a cursor of this list"))?,
         ),
     };
     Ok((limit, after))

@@ -11,8 +11,8 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, LogFormat, ServeArgs};
+use crate::service::AppState;
 use crate::service::{accounts, jobs};
-use crate::state::AppState;
 
 #[derive(Parser)]
 #[command(
@@ -190,17 +190,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     db,
                 } => {
                     let state = offline_state(&db.database_url).await?;
-                    let Some((profile, _)) = state.store.credentials(&email).await? else {
-                        bail!("no user with e-mail {email}");
-                    };
                     let password = read_password(password_stdin)?;
-                    crate::auth::validate_password(&password)
-                        .map_err(|why| anyhow::anyhow!("password {why}"))?;
-                    let hash = crate::auth::hash_password(password).await?;
-                    state
-                        .store
-                        .set_password(profile.id, &hash, state.now())
-                        .await?;
+                    let profile = accounts::set_password(&state, &email, password).await?;
                     println!("password of {} changed", profile.email);
                     Ok(())
                 }

@@ -14,7 +14,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use crate::state::AppState;
+use crate::service::AppState;
 
 /// An address block: `10.0.0.0/8`, `2001:db8::/32`, or one address (`127.0.0.1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

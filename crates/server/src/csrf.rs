@@ -20,8 +20,8 @@ use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::CurrentUser;
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::state::AppState;
+use crate::error::{Error, ErrorCode, Result};
+use crate::service::AppState;
 
 /// Whether the request carries `Authorization: Bearer …`.
 pub fn has_bearer(headers: &HeaderMap) -> bool {
@@ -97,7 +97,7 @@ pub fn refusal(state: &AppState, request: &Request) -> Option<Response> {
         ));
     }
     Some(
-        ApiError::refused(
+        Error::refused(
             ErrorCode::Forbidden,
             "requests from other sites may not change anything here",
         )
@@ -106,9 +106,9 @@ pub fn refusal(state: &AppState, request: &Request) -> Option<Response> {
 }
 
 /// A spending `POST` without a body is accepted only with a bearer token.
-pub fn require_body_or_bearer(user: &CurrentUser, body: &[u8]) -> ApiResult<()> {
+pub fn require_body_or_bearer(user: &CurrentUser, body: &[u8]) -> Result<()> {
     if user.via_cookie && body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::refused(
+        return Err(Error::refused(
             ErrorCode::Forbidden,
             "signed in by cookie, send a JSON body (for example {}) or use a bearer token",
         ));

@@ -1,5 +1,6 @@
-//! The one error type of the API and the extractors that route axum's own rejections
-//! through it, so every failure answers `{"error": {"code", "message", …}}`.
+//! The API's answer to a failed request: a service [`Error`] as `{"error": {"code",
+//! "message", …}}` with its code's HTTP status, and the extractors that route axum's own
+//! rejections (bad JSON, a bad path or query) through the same shape.
 
 use std::collections::BTreeMap;
 
@@ -8,275 +9,23 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, Que
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use mitai_store::StoreError;
-use serde::Serialize;
-use serde_json::Value;
-use utoipa::ToSchema;
 
-/// Declares [`ErrorCode`]: every code of the API with its HTTP status, in one place.
-macro_rules! error_codes {
-    ($($(#[doc = $doc:literal])* $variant:ident = $code:tt => $status:ident,)*) => {
-        /// Every error code the API answers with, each with its one HTTP status. Clients
-        /// branch on the code; the OpenAPI document lists these values.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
-        pub enum ErrorCode {
-            $($(#[doc = $doc])* #[serde(rename = $code)] $variant,)*
-        }
+pub use crate::service::{Error, ErrorBody, ErrorCode, ErrorDetail, Result};
 
-        impl ErrorCode {
-            /// Every code, in declaration order.
-            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant,)*];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(ErrorCode::$variant => $code,)*
-                }
-            }
-
-            pub fn status(self) -> StatusCode {
-                match self {
-                    $(ErrorCode::$variant => StatusCode::$status,)*
-                }
-            }
-        }
-    };
+/// The HTTP status of a service error.
+pub fn status_of(e: &Error) -> StatusCode {
+    StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-error_codes! {
-    /// The request could not be read (a broken body, a malformed header).
-    BadRequest = "bad_request" => BAD_REQUEST,
-    /// An e-mailed token that is unknown, used or expired.
-    InvalidToken = "invalid_token" => BAD_REQUEST,
-    /// No session, or one that ended.
-    Unauthenticated = "unauthenticated" => UNAUTHORIZED,
-    /// Wrong e-mail or password at sign-in.
-    InvalidCredentials = "invalid_credentials" => UNAUTHORIZED,
-    /// Signed in, but not allowed (not an admin, a cross-origin request, …).
-    Forbidden = "forbidden" => FORBIDDEN,
-    /// The current password given to change it is wrong.
-    WrongPassword = "wrong_password" => FORBIDDEN,
-    AccountDisabled = "account_disabled" => FORBIDDEN,
-    RegistrationClosed = "registration_closed" => FORBIDDEN,
-    EmailNotVerified = "email_not_verified" => FORBIDDEN,
-    FeatureDisabled = "feature_disabled" => FORBIDDEN,
-    FeatureLimitReached = "feature_limit_reached" => FORBIDDEN,
-    NotFound = "not_found" => NOT_FOUND,
-    /// Unknown or inactive coupon code (the same answer for both).
-    InvalidCoupon = "invalid_coupon" => NOT_FOUND,
-    MethodNotAllowed = "method_not_allowed" => METHOD_NOT_ALLOWED,
-    /// Another request changes the same thing right now; try again.
-    Conflict = "conflict" => CONFLICT,
-    EmailTaken = "email_taken" => CONFLICT,
-    AlreadyVerified = "already_verified" => CONFLICT,
-    CodeTaken = "code_taken" => CONFLICT,
-    IdTaken = "id_taken" => CONFLICT,
-    TierInUse = "tier_in_use" => CONFLICT,
-    LastAdmin = "last_admin" => CONFLICT,
-    CouponAlreadyRedeemed = "coupon_already_redeemed" => CONFLICT,
-    GrantRevoked = "grant_revoked" => CONFLICT,
-    GrantAlreadyPaused = "grant_already_paused" => CONFLICT,
-    GrantNotPaused = "grant_not_paused" => CONFLICT,
-    CouponExpired = "coupon_expired" => GONE,
-    CouponExhausted = "coupon_exhausted" => GONE,
-    PayloadTooLarge = "payload_too_large" => PAYLOAD_TOO_LARGE,
-    UnsupportedMediaType = "unsupported_media_type" => UNSUPPORTED_MEDIA_TYPE,
-    /// Malformed JSON or invalid fields; `fields` names each.
-    InvalidInput = "invalid_input" => UNPROCESSABLE_ENTITY,
-    IdempotencyKeyReused = "idempotency_key_reused" => UNPROCESSABLE_ENTITY,
-    RateLimited = "rate_limited" => TOO_MANY_REQUESTS,
-    /// A failure of the server itself (logged with the request id; no details).
-    Internal = "internal" => INTERNAL_SERVER_ERROR,
-    AiFailed = "ai_failed" => BAD_GATEWAY,
-    AiUnavailable = "ai_unavailable" => SERVICE_UNAVAILABLE,
-    /// The database does not answer (readiness, and requests during an outage).
-    DatabaseUnavailable = "database_unavailable" => SERVICE_UNAVAILABLE,
-    /// The request took longer than the server allows.
-    Timeout = "timeout" => REQUEST_TIMEOUT,
-}
-
-impl std::fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The body of every failure: `{"error": {"code", "message", …details}}`. The server
-/// serialises exactly this type, and the OpenAPI document is generated from it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-/// `code` is stable; the other fields appear with the codes that carry them.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    pub code: ErrorCode,
-    /// For people; may change.
-    pub message: String,
-    /// `invalid_input`: why each named field was refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fields: Option<BTreeMap<String, String>>,
-    /// `feature_disabled`, `feature_limit_reached`: the feature.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub feature: Option<String>,
-    /// `feature_limit_reached`: the limit (`null` = unlimited).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<i64>)]
-    pub limit: Option<Option<i64>>,
-    /// `feature_limit_reached`: the uses of this period.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub used: Option<i64>,
-    /// `feature_limit_reached`: when the period resets (`null` = never).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
-    pub resets_at: Option<Option<DateTime<Utc>>>,
-    /// `rate_limited`: seconds until a new attempt may pass (also `Retry-After`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<u64>,
-}
-
-/// Everything a request can fail with. `code()` is stable; clients branch on it.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("authentication required")]
-    Unauthenticated,
-    #[error("you are not allowed to do this")]
-    Forbidden,
-    #[error("not found")]
-    NotFound,
-    #[error("{message}")]
-    Invalid {
-        message: String,
-        fields: BTreeMap<String, String>,
-    },
-    /// Any other refusal with its own code (`email_taken`, `registration_closed`, …).
-    #[error("{message}")]
-    Refused { code: ErrorCode, message: String },
-    #[error("the feature {feature} is not available")]
-    FeatureDisabled { feature: String },
-    #[error("the limit of {feature} is reached")]
-    LimitReached {
-        feature: String,
-        limit: Option<i64>,
-        used: i64,
-        resets_at: Option<DateTime<Utc>>,
-    },
-    #[error("too many attempts; try again later")]
-    RateLimited { retry_after_secs: u64 },
-    #[error("internal error")]
-    Internal(#[from] anyhow::Error),
-}
-
-impl ApiError {
-    pub fn refused(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError::Refused {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// 422 `invalid_input` naming one field.
-    pub fn field(name: &str, why: impl Into<String>) -> Self {
-        let why = why.into();
-        ApiError::Invalid {
-            message: format!("{name}: {why}"),
-            fields: BTreeMap::from([(name.to_owned(), why)]),
-        }
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.code().status()
-    }
-
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            ApiError::Unauthenticated => ErrorCode::Unauthenticated,
-            ApiError::Forbidden => ErrorCode::Forbidden,
-            ApiError::NotFound => ErrorCode::NotFound,
-            ApiError::Invalid { .. } => ErrorCode::InvalidInput,
-            ApiError::Refused { code, .. } => *code,
-            ApiError::FeatureDisabled { .. } => ErrorCode::FeatureDisabled,
-            ApiError::LimitReached { .. } => ErrorCode::FeatureLimitReached,
-            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
-            ApiError::Internal(_) => ErrorCode::Internal,
-        }
-    }
-
-    /// The typed body of this error.
-    pub fn error_body(&self) -> ErrorBody {
-        let mut detail = ErrorDetail {
-            code: self.code(),
-            message: self.to_string(),
-            fields: None,
-            feature: None,
-            limit: None,
-            used: None,
-            resets_at: None,
-            retry_after: None,
-        };
-        match self {
-            ApiError::Invalid { fields, .. } => detail.fields = Some(fields.clone()),
-            ApiError::FeatureDisabled { feature } => detail.feature = Some(feature.clone()),
-            ApiError::LimitReached {
-                feature,
-                limit,
-                used,
-                resets_at,
-            } => {
-                detail.feature = Some(feature.clone());
-                detail.limit = Some(*limit);
-                detail.used = Some(*used);
-                detail.resets_at = Some(*resets_at);
-            }
-            ApiError::RateLimited { retry_after_secs } => {
-                detail.retry_after = Some(*retry_after_secs);
-            }
-            _ => {}
-        }
-        ErrorBody { error: detail }
-    }
-
-    /// The JSON body: `{"error": {"code", "message", …details}}`.
-    pub fn body(&self) -> Value {
-        serde_json::to_value(self.error_body()).unwrap_or(Value::Null)
-    }
-}
-
-/// Store failures: the domain refusals the store reports map to their codes here, once;
-/// a database that fails or does not answer is 503 `database_unavailable` or a logged
-/// 500 — never 4xx, so a client never mistakes an outage for its own mistake.
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::IdempotencyMismatch => ApiError::refused(
-                ErrorCode::IdempotencyKeyReused,
-                "this Idempotency-Key was used for a different request",
-            ),
-            StoreError::LastAdmin => {
-                ApiError::refused(ErrorCode::LastAdmin, "this is the only active admin")
-            }
-            e if e.is_unavailable() => {
-                tracing::error!(error = %e, "the database does not answer");
-                ApiError::refused(
-                    ErrorCode::DatabaseUnavailable,
-                    "the database does not answer; try again shortly",
-                )
-            }
-            e => ApiError::Internal(anyhow::Error::new(e)),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
+impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(cause) = &self {
+        if let Error::Internal(cause) = &self {
             // The cause goes to the log (inside the request's span, with its id), never
             // to the client.
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
-        let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if let ApiError::RateLimited { retry_after_secs } = self {
+        let mut response = (status_of(&self), axum::Json(self.body())).into_response();
+        if let Error::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(retry_after_secs.max(1)),
@@ -286,54 +35,54 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl ApiError {
+impl Error {
     /// 415 `unsupported_media_type`: the body is not declared as JSON.
-    pub fn not_json() -> ApiError {
-        ApiError::refused(
+    pub fn not_json() -> Error {
+        Error::refused(
             ErrorCode::UnsupportedMediaType,
             "send the body as application/json",
         )
     }
 }
 
-impl From<JsonRejection> for ApiError {
+impl From<JsonRejection> for Error {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::MissingJsonContentType(_) => ApiError::not_json(),
-            JsonRejection::JsonDataError(e) => ApiError::Invalid {
+            JsonRejection::MissingJsonContentType(_) => Error::not_json(),
+            JsonRejection::JsonDataError(e) => Error::Invalid {
                 message: e.body_text(),
                 fields: BTreeMap::from([("body".to_owned(), e.body_text())]),
             },
-            JsonRejection::JsonSyntaxError(e) => ApiError::Invalid {
+            JsonRejection::JsonSyntaxError(e) => Error::Invalid {
                 message: "the body is not valid JSON".into(),
                 fields: BTreeMap::from([("body".to_owned(), e.body_text())]),
             },
             JsonRejection::BytesRejection(e) => e.into(),
-            other => ApiError::refused(ErrorCode::BadRequest, other.body_text()),
+            other => Error::refused(ErrorCode::BadRequest, other.body_text()),
         }
     }
 }
 
-impl From<BytesRejection> for ApiError {
+impl From<BytesRejection> for Error {
     fn from(rejection: BytesRejection) -> Self {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::refused(ErrorCode::PayloadTooLarge, "the request body is too large")
+            Error::refused(ErrorCode::PayloadTooLarge, "the request body is too large")
         } else {
-            ApiError::refused(ErrorCode::BadRequest, rejection.body_text())
+            Error::refused(ErrorCode::BadRequest, rejection.body_text())
         }
     }
 }
 
-impl From<PathRejection> for ApiError {
+impl From<PathRejection> for Error {
     fn from(_: PathRejection) -> Self {
         // A path that does not parse names nothing that exists.
-        ApiError::NotFound
+        Error::NotFound
     }
 }
 
-impl From<QueryRejection> for ApiError {
+impl From<QueryRejection> for Error {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::Invalid {
+        Error::Invalid {
             message: rejection.body_text(),
             fields: BTreeMap::from([("query".to_owned(), rejection.body_text())]),
         }
@@ -351,15 +100,15 @@ where
     T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
         if !is_json(req.headers()) {
-            return Err(ApiError::not_json());
+            return Err(Error::not_json());
         }
         let bytes = Bytes::from_request(req, state).await?;
         if has_escaped_nul(&bytes) {
-            return Err(ApiError::field("body", "must not contain NUL characters"));
+            return Err(Error::field("body", "must not contain NUL characters"));
         }
         let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Json(value))
@@ -412,15 +161,13 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
 
 /// `axum::extract::Path` whose rejections answer 404 in the API's error shape.
 #[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+#[from_request(via(axum::extract::Path), rejection(Error))]
 pub struct Path<T>(pub T);
 
 /// `axum::extract::Query` whose rejections answer 422 in the API's error shape.
 #[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+#[from_request(via(axum::extract::Query), rejection(Error))]
 pub struct Query<T>(pub T);
-
-pub type ApiResult<T> = Result<T, ApiError>;
 
 /// Deserialises a field that may be absent (`None`), `null` (`Some(None)`) or a value.
 pub fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>

@@ -14,8 +14,8 @@ pub mod metrics;
 pub mod routes;
 pub mod serve;
 pub mod service;
-pub mod state;
+
 pub mod ui;
 
 pub use routes::app;
-pub use state::AppState;
+pub use service::AppState;

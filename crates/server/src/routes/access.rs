@@ -9,16 +9,16 @@ use utoipa::ToSchema;
 use crate::api::{AccessList, AccessView, ErrorBody};
 use crate::auth::CurrentUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::error::{Error, Json, Path, Result};
+use crate::service::AppState;
 use crate::service::access::{self, ConsumeAnswer};
-use crate::state::AppState;
 
 /// Every feature with its limit, usage and next reset.
 #[utoipa::path(get, path = "/me/access", tag = "access",
     responses((status = 200, body = AccessList),
               (status = 401, description = "unauthenticated", body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>, user: CurrentUser) -> ApiResult<Json<AccessList>> {
+pub async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Json<AccessList>> {
     let (effective_tier, features) = access::access_list(&state, &user.profile).await?;
     Ok(Json(AccessList {
         effective_tier,
@@ -36,7 +36,7 @@ pub async fn one(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(feature): Path<String>,
-) -> ApiResult<Json<AccessView>> {
+) -> Result<Json<AccessView>> {
     Ok(Json(
         access::access_one(&state, &user.profile, &feature).await?,
     ))
@@ -70,7 +70,7 @@ pub async fn consume(
     Path(feature): Path<String>,
     headers: HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     // A body over the limit answers 413 in the API's error shape.
     let body = body?;
     crate::csrf::require_body_or_bearer(&user, &body)?;
@@ -79,21 +79,21 @@ pub async fn consume(
         1
     } else {
         if !crate::error::is_json(&headers) {
-            return Err(ApiError::not_json());
+            return Err(Error::not_json());
         }
         let parsed: ConsumeBody =
-            serde_json::from_slice(&body).map_err(|e| ApiError::field("body", e.to_string()))?;
+            serde_json::from_slice(&body).map_err(|e| Error::field("body", e.to_string()))?;
         parsed.amount.unwrap_or(1)
     };
     if !(1..=1_000_000).contains(&amount) {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "amount",
             "must be an integer from 1 to 1000000",
         ));
     }
     let key = match headers.get("idempotency-key") {
         Some(v) => Some(access::check_idempotency_key(v.to_str().map_err(
-            |_| ApiError::field("Idempotency-Key", "must be visible ASCII"),
+            |_| Error::field("Idempotency-Key", "must be visible ASCII"),
         )?)?),
         None => None,
     };

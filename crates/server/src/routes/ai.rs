@@ -14,10 +14,10 @@ use uuid::Uuid;
 use crate::api::{ErrorBody, Page, next_cursor, page_args};
 use crate::auth::CurrentUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::error::{Error, Json, Path, Query, Result};
+use crate::service::AppState;
 use crate::service::access::check_idempotency_key;
 use crate::service::ai::{self, Answered};
-use crate::state::AppState;
 
 /// The longest question, in characters.
 const QUESTION_MAX_CHARS: usize = 1000;
@@ -93,10 +93,10 @@ pub struct InsightBody {
 #[serde(deny_unknown_fields)]
 pub struct PipelineBody {}
 
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<&str>> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>> {
     match headers.get("idempotency-key") {
         Some(v) => Ok(Some(check_idempotency_key(v.to_str().map_err(|_| {
-            ApiError::field("Idempotency-Key", "must be visible ASCII")
+            Error::field("Idempotency-Key", "must be visible ASCII")
         })?)?)),
         None => Ok(None),
     }
@@ -142,30 +142,24 @@ pub async fn insight(
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let body = body?;
     crate::csrf::require_body_or_bearer(&user, &body)?;
     let parsed: InsightBody = if body.iter().all(u8::is_ascii_whitespace) {
         InsightBody::default()
     } else {
         if !crate::error::is_json(&headers) {
-            return Err(ApiError::not_json());
+            return Err(Error::not_json());
         }
-        serde_json::from_slice(&body).map_err(|e| ApiError::field("body", e.to_string()))?
+        serde_json::from_slice(&body).map_err(|e| Error::field("body", e.to_string()))?
     };
     let question = match parsed.question.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(q) if q.chars().count() > QUESTION_MAX_CHARS => {
-            return Err(ApiError::field(
-                "question",
-                "must be at most 1000 characters",
-            ));
+            return Err(Error::field("question", "must be at most 1000 characters"));
         }
         Some(q) if q.contains('\0') => {
-            return Err(ApiError::field(
-                "question",
-                "must not contain NUL characters",
-            ));
+            return Err(Error::field("question", "must not contain NUL characters"));
         }
         Some(q) => Some(q.to_owned()),
     };
@@ -197,15 +191,15 @@ pub async fn pipeline(
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let body = body?;
     crate::csrf::require_body_or_bearer(&user, &body)?;
     if !body.iter().all(u8::is_ascii_whitespace) {
         if !crate::error::is_json(&headers) {
-            return Err(ApiError::not_json());
+            return Err(Error::not_json());
         }
         let _: PipelineBody =
-            serde_json::from_slice(&body).map_err(|e| ApiError::field("body", e.to_string()))?;
+            serde_json::from_slice(&body).map_err(|e| Error::field("body", e.to_string()))?;
     }
     let key = idempotency_key(&headers)?;
     let respond = |r: &AiResult| StoredResponse {
@@ -238,13 +232,12 @@ pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     Query(params): Query<InsightListParams>,
-) -> ApiResult<Json<Page<InsightView>>> {
+) -> Result<Json<Page<InsightView>>> {
     let (limit, before) = page_args(params.limit, params.cursor.as_deref())?;
     let kind = match params.kind.as_deref() {
         None | Some("") => None,
         Some(k) => Some(
-            AiKind::parse(k)
-                .ok_or_else(|| ApiError::field("kind", "must be insight or pipeline"))?,
+            AiKind::parse(k).ok_or_else(|| Error::field("kind", "must be insight or pipeline"))?,
         ),
     };
     let mut rows = ai::list(&state, user.profile.id, kind, before, limit + 1).await?;
@@ -265,7 +258,7 @@ pub async fn one(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<InsightEnvelope>> {
+) -> Result<Json<InsightEnvelope>> {
     let result = ai::get(&state, user.profile.id, id).await?;
     Ok(Json(InsightEnvelope {
         insight: (&result).into(),

@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 use crate::api::{ErrorBody, ProfileEnvelope, ProfileView};
 use crate::auth::{CurrentUser, SESSION_DAYS, session_cookie};
 use crate::client_ip::ClientIp;
-use crate::error::{ApiResult, Json};
+use crate::error::{Json, Result};
+use crate::service::AppState;
 use crate::service::{accounts, grants};
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -38,7 +38,7 @@ pub async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Json(body): Json<RegisterBody>,
-) -> ApiResult<(StatusCode, Json<ProfileEnvelope>)> {
+) -> Result<(StatusCode, Json<ProfileEnvelope>)> {
     let r = accounts::check_registration(
         &body.email,
         &body.password,
@@ -77,7 +77,7 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(body): Json<LoginBody>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -100,7 +100,7 @@ pub async fn logout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     user: CurrentUser,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     accounts::logout(&state, &user, ip).await?;
     let cookie = session_cookie(&state, "", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
@@ -114,7 +114,7 @@ pub async fn logout_all(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     user: CurrentUser,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     accounts::logout_all(&state, &user, ip).await?;
     let cookie = session_cookie(&state, "", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
@@ -128,7 +128,7 @@ pub async fn logout_all(
 pub async fn me(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> Result<Json<serde_json::Value>> {
     let view = grants::profile_view(&state, &user.profile).await?;
     Ok(Json(json!({ "profile": view })))
 }

@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 use crate::api::{ErrorBody, GrantView};
 use crate::auth::CurrentUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiResult, Json};
+use crate::error::{Json, Result};
+use crate::service::AppState;
 use crate::service::{coupons, grants};
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -38,7 +38,7 @@ pub async fn redeem(
     user: CurrentUser,
     ClientIp(ip): ClientIp,
     Json(body): Json<RedeemBody>,
-) -> ApiResult<Json<Redeemed>> {
+) -> Result<Json<Redeemed>> {
     let (grant, effective_tier) =
         coupons::redeem(&state, &user.profile, &body.code, ip.as_deref()).await?;
     Ok(Json(Redeemed {
@@ -59,7 +59,7 @@ pub struct GrantList {
 pub async fn my_grants(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> ApiResult<Json<GrantList>> {
+) -> Result<Json<GrantList>> {
     Ok(Json(GrantList {
         items: grants::grant_views(&state, &user.profile).await?,
     }))

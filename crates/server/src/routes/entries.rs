@@ -16,10 +16,10 @@ use crate::api::entries::*;
 use crate::api::{ErrorBody, Page};
 use crate::auth::CurrentUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::error::{Error, Json, Path, Query, Result};
+use crate::service::AppState;
 use crate::service::access::check_idempotency_key;
 use crate::service::entries::{self, CreateAnswer, ListArgs};
-use crate::state::AppState;
 
 /// `from`, `to` (dates, inclusive), `limit` (default 50, max 500) and `cursor`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -35,13 +35,13 @@ pub struct EntryListParams {
 }
 
 /// The optional `Idempotency-Key` header, checked.
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<&str>> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>> {
     match headers.get("idempotency-key") {
         None => Ok(None),
         Some(v) => {
             let v = v
                 .to_str()
-                .map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII"))?;
+                .map_err(|_| Error::field("Idempotency-Key", "must be visible ASCII"))?;
             check_idempotency_key(v).map(Some)
         }
     }
@@ -53,7 +53,7 @@ async fn create<T: EntryType>(
     ip: Option<String>,
     headers: HeaderMap,
     body: Value,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let key = idempotency_key(&headers)?;
     match entries::create::<T>(&state, &user.profile, body, key, ip).await? {
         CreateAnswer::Created(view) => {
@@ -70,7 +70,7 @@ async fn list<T: EntryType>(
     state: AppState,
     user: CurrentUser,
     params: EntryListParams,
-) -> ApiResult<Json<Page<T::View>>> {
+) -> Result<Json<Page<T::View>>> {
     let args = ListArgs::parse(
         params.from.as_deref(),
         params.to.as_deref(),
@@ -85,7 +85,7 @@ async fn one<T: EntryType>(
     state: AppState,
     user: CurrentUser,
     id: Uuid,
-) -> ApiResult<Json<EntryEnvelope<T::View>>> {
+) -> Result<Json<EntryEnvelope<T::View>>> {
     let entry = entries::get::<T>(&state, &user.profile, id).await?;
     Ok(Json(EntryEnvelope {
         entry: T::view(&entry),
@@ -97,16 +97,12 @@ async fn update<T: EntryType>(
     user: CurrentUser,
     id: Uuid,
     patch: Value,
-) -> ApiResult<Json<EntryEnvelope<T::View>>> {
+) -> Result<Json<EntryEnvelope<T::View>>> {
     let entry = entries::update::<T>(&state, &user.profile, id, patch).await?;
     Ok(Json(EntryEnvelope { entry }))
 }
 
-async fn delete<T: EntryType>(
-    state: AppState,
-    user: CurrentUser,
-    id: Uuid,
-) -> ApiResult<StatusCode> {
+async fn delete<T: EntryType>(state: AppState, user: CurrentUser, id: Uuid) -> Result<StatusCode> {
     entries::delete::<T>(&state, &user.profile, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -136,7 +132,7 @@ macro_rules! entry_routes {
                 ClientIp(ip): ClientIp,
                 headers: HeaderMap,
                 Json(body): Json<Value>,
-            ) -> ApiResult<Response> {
+            ) -> Result<Response> {
                 super::create::<$type>(state, user, ip, headers, body).await
             }
 
@@ -151,7 +147,7 @@ macro_rules! entry_routes {
                 State(state): State<AppState>,
                 user: CurrentUser,
                 Query(params): Query<EntryListParams>,
-            ) -> ApiResult<Json<Page<$view>>> {
+            ) -> Result<Json<Page<$view>>> {
                 super::list::<$type>(state, user, params).await
             }
 
@@ -166,7 +162,7 @@ macro_rules! entry_routes {
                 State(state): State<AppState>,
                 user: CurrentUser,
                 Path(id): Path<Uuid>,
-            ) -> ApiResult<Json<EntryEnvelope<$view>>> {
+            ) -> Result<Json<EntryEnvelope<$view>>> {
                 super::one::<$type>(state, user, id).await
             }
 
@@ -186,7 +182,7 @@ macro_rules! entry_routes {
                 user: CurrentUser,
                 Path(id): Path<Uuid>,
                 Json(patch): Json<Value>,
-            ) -> ApiResult<Json<EntryEnvelope<$view>>> {
+            ) -> Result<Json<EntryEnvelope<$view>>> {
                 super::update::<$type>(state, user, id, patch).await
             }
 
@@ -201,7 +197,7 @@ macro_rules! entry_routes {
                 State(state): State<AppState>,
                 user: CurrentUser,
                 Path(id): Path<Uuid>,
-            ) -> ApiResult<StatusCode> {
+            ) -> Result<StatusCode> {
                 super::delete::<$type>(state, user, id).await
             }
         }

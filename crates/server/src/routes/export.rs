@@ -12,9 +12,9 @@ use utoipa_axum::routes;
 use crate::api::ErrorBody;
 use crate::auth::CurrentUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiError, ApiResult, ErrorCode, Query};
+use crate::error::{Error, ErrorCode, Query, Result};
+use crate::service::AppState;
 use crate::service::export::{self, Format};
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -32,10 +32,10 @@ async fn download(
     ip: Option<String>,
     method: Method,
     format: Format,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     // axum answers HEAD with the GET handler; a HEAD must not spend an export.
     if method == Method::HEAD {
-        return Err(ApiError::refused(
+        return Err(Error::refused(
             ErrorCode::MethodNotAllowed,
             "exports are downloaded with GET",
         ));
@@ -45,7 +45,7 @@ async fn download(
 }
 
 /// The answer that sends a started download as an attachment (the API's and the UI's).
-pub fn attachment(download: export::Download, format: Format) -> ApiResult<Response> {
+pub fn attachment(download: export::Download, format: Format) -> Result<Response> {
     let disposition = format!("attachment; filename=\"{}\"", download.file_name);
     let mut response = download.body.into_response();
     let headers = response.headers_mut();
@@ -55,7 +55,7 @@ pub fn attachment(download: export::Download, format: Format) -> ApiResult<Respo
     );
     headers.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&disposition).map_err(|e| ApiError::Internal(e.into()))?,
+        HeaderValue::from_str(&disposition).map_err(|e| Error::Internal(e.into()))?,
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
@@ -82,11 +82,11 @@ pub async fn csv(
     ClientIp(ip): ClientIp,
     method: Method,
     Query(params): Query<CsvParams>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let kind = match params.kind.as_deref().filter(|k| !k.is_empty()) {
         None => None,
         Some(k) => Some(EntryKind::parse(k).ok_or_else(|| {
-            ApiError::field(
+            Error::field(
                 "type",
                 "must be weight, circumference, caliper, nutrition or activity",
             )
@@ -110,7 +110,7 @@ pub async fn json(
     user: CurrentUser,
     ClientIp(ip): ClientIp,
     method: Method,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     download(state, user, ip, method, Format::Json).await
 }
 
@@ -128,7 +128,7 @@ pub async fn zip(
     user: CurrentUser,
     ClientIp(ip): ClientIp,
     method: Method,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     download(state, user, ip, method, Format::Zip).await
 }
 

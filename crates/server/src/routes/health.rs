@@ -5,8 +5,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use crate::error::{ApiError, ApiResult, ErrorCode, Json};
-use crate::state::AppState;
+use crate::error::{Json, Result};
+use crate::service::AppState;
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "health",
@@ -19,17 +19,9 @@ pub async fn healthz() -> Json<Value> {
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, description = "The database answers"),
               (status = 503, description = "The database does not answer", body = crate::api::ErrorBody)))]
-pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    match state.store.ping().await {
-        Ok(()) => Ok(Json(json!({ "status": "ok", "database": "ok" }))),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            Err(ApiError::refused(
-                ErrorCode::DatabaseUnavailable,
-                "the database does not answer",
-            ))
-        }
-    }
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>> {
+    crate::service::health::ready(&state).await?;
+    Ok(Json(json!({ "status": "ok", "database": "ok" })))
 }
 
 /// Prometheus metrics of this instance.

@@ -10,9 +10,9 @@ use uuid::Uuid;
 use crate::api::ErrorBody;
 use crate::auth::CurrentUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiResult, Json};
+use crate::error::{Json, Result};
+use crate::service::AppState;
 use crate::service::invitations;
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -51,7 +51,7 @@ pub async fn create(
     ClientIp(ip): ClientIp,
     user: CurrentUser,
     Json(body): Json<InviteBody>,
-) -> ApiResult<(StatusCode, Json<InvitationEnvelope>)> {
+) -> Result<(StatusCode, Json<InvitationEnvelope>)> {
     let invitation = invitations::invite(
         &state,
         &user.profile,

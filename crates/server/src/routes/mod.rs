@@ -13,8 +13,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::error::{ApiError, ErrorCode};
-use crate::state::AppState;
+use crate::error::{Error, ErrorCode};
+use crate::service::AppState;
 
 mod access;
 pub mod admin;
@@ -151,7 +151,7 @@ pub async fn every_request(
     };
     let response = match tokio::time::timeout(limit, answer).await {
         Ok(response) => response,
-        Err(_) => ApiError::refused(
+        Err(_) => Error::refused(
             crate::error::ErrorCode::Timeout,
             "the request took too long",
         )
@@ -188,14 +188,14 @@ async fn fallback(
     visitor: Result<crate::ui::Visitor, crate::ui::UiError>,
 ) -> Response {
     if uri.path().starts_with("/api/") || uri.path() == "/api" {
-        ApiError::NotFound.into_response()
+        Error::NotFound.into_response()
     } else {
         crate::ui::not_found(visitor).await
     }
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::refused(
+async fn method_not_allowed() -> Error {
+    Error::refused(
         ErrorCode::MethodNotAllowed,
         "this method is not allowed here",
     )
@@ -203,7 +203,7 @@ async fn method_not_allowed() -> ApiError {
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a handler panicked");
-    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+    Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

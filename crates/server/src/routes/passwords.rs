@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 use crate::api::{ErrorBody, ProfileEnvelope};
 use crate::auth::CurrentUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiResult, Json};
+use crate::error::{Json, Result};
+use crate::service::AppState;
 use crate::service::{grants, passwords};
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,7 +28,7 @@ pub async fn password_reset(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Json(body): Json<ResetBody>,
-) -> ApiResult<StatusCode> {
+) -> Result<StatusCode> {
     passwords::request_reset(&state, &body.email, ip).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -53,7 +53,7 @@ pub async fn password_reset_confirm(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Json(body): Json<ResetConfirmBody>,
-) -> ApiResult<Json<ProfileEnvelope>> {
+) -> Result<Json<ProfileEnvelope>> {
     let profile = passwords::confirm_reset(&state, &body.token, &body.password, ip).await?;
     let view = grants::profile_view(&state, &profile).await?;
     Ok(Json(ProfileEnvelope { profile: view }))
@@ -81,7 +81,7 @@ pub async fn change_password(
     ClientIp(ip): ClientIp,
     user: CurrentUser,
     Json(body): Json<ChangePasswordBody>,
-) -> ApiResult<Json<ProfileEnvelope>> {
+) -> Result<Json<ProfileEnvelope>> {
     passwords::change(&state, &user, &body.old_password, &body.new_password, ip).await?;
     let view = grants::profile_view(&state, &user.profile).await?;
     Ok(Json(ProfileEnvelope { profile: view }))

@@ -17,10 +17,10 @@ use uuid::Uuid;
 use crate::api::{ErrorBody, ListParams, Page, next_cursor, page_args};
 use crate::auth::CurrentUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiError, ApiResult, ErrorCode, Json, Path, Query};
+use crate::error::{Error, ErrorCode, Json, Path, Query, Result};
+use crate::service::AppState;
 use crate::service::access::check_idempotency_key;
 use crate::service::photos::{self, Upload, Uploaded};
-use crate::state::AppState;
 
 /// The body limit of an upload: the largest `photo_max_bytes` the setting accepts plus room
 /// for the form around the file. The setting in force is enforced while reading.
@@ -116,10 +116,10 @@ pub async fn upload(
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     form: Result<Multipart, MultipartRejection>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let key = match headers.get("idempotency-key") {
         Some(v) => Some(check_idempotency_key(v.to_str().map_err(|_| {
-            ApiError::field("Idempotency-Key", "must be visible ASCII")
+            Error::field("Idempotency-Key", "must be visible ASCII")
         })?)?),
         None => None,
     };
@@ -133,7 +133,7 @@ pub async fn upload(
         return Err(too_large(max));
     }
     let form = form.map_err(|_| {
-        ApiError::refused(
+        Error::refused(
             ErrorCode::UnsupportedMediaType,
             "send the photo as multipart/form-data with a field `file`",
         )
@@ -159,18 +159,18 @@ pub async fn upload(
     }
 }
 
-fn too_large(max: usize) -> ApiError {
-    ApiError::refused(
+fn too_large(max: usize) -> Error {
+    Error::refused(
         ErrorCode::PayloadTooLarge,
         format!("the photo is larger than {max} bytes"),
     )
 }
 
-fn form_error(e: MultipartError) -> ApiError {
+fn form_error(e: MultipartError) -> Error {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::refused(ErrorCode::PayloadTooLarge, "the request body is too large")
+        Error::refused(ErrorCode::PayloadTooLarge, "the request body is too large")
     } else {
-        ApiError::field(
+        Error::field(
             "body",
             format!("not a valid multipart form: {}", e.body_text()),
         )
@@ -184,14 +184,14 @@ pub(crate) async fn read_form(
     mut form: Multipart,
     max: usize,
     extra: &[&str],
-) -> ApiResult<(Upload, std::collections::BTreeMap<String, String>)> {
+) -> Result<(Upload, std::collections::BTreeMap<String, String>)> {
     let mut upload = Upload::default();
     let mut extras = std::collections::BTreeMap::new();
     let mut has_file = false;
     while let Some(field) = form.next_field().await.map_err(form_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
-            "file" if has_file => return Err(ApiError::field("file", "send one file")),
+            "file" if has_file => return Err(Error::field("file", "send one file")),
             "file" => {
                 upload.file = read_field(field, max)
                     .await?
@@ -203,7 +203,7 @@ pub(crate) async fn read_form(
                 let text = text.trim();
                 if !text.is_empty() {
                     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                        .map_err(|_| ApiError::field("taken_on", "must be a date YYYY-MM-DD"))?;
+                        .map_err(|_| Error::field("taken_on", "must be a date YYYY-MM-DD"))?;
                     upload.taken_on = Some(date);
                 }
             }
@@ -211,10 +211,10 @@ pub(crate) async fn read_form(
                 let text = read_text(field, "note", NOTE_MAX_CHARS * 4).await?;
                 let text = text.trim();
                 if text.chars().count() > NOTE_MAX_CHARS {
-                    return Err(ApiError::field("note", "must be at most 1000 characters"));
+                    return Err(Error::field("note", "must be at most 1000 characters"));
                 }
                 if text.contains('\0') {
-                    return Err(ApiError::field("note", "must not contain NUL characters"));
+                    return Err(Error::field("note", "must not contain NUL characters"));
                 }
                 upload.note = (!text.is_empty()).then(|| text.to_owned());
             }
@@ -223,7 +223,7 @@ pub(crate) async fn read_form(
                 extras.insert(other.to_owned(), text);
             }
             other => {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     if other.is_empty() { "body" } else { other },
                     "unknown field (expected file, taken_on, note)",
                 ));
@@ -231,7 +231,7 @@ pub(crate) async fn read_form(
         }
     }
     if !has_file {
-        return Err(ApiError::field("file", "is required"));
+        return Err(Error::field("file", "is required"));
     }
     Ok((upload, extras))
 }
@@ -245,7 +245,7 @@ pub(crate) fn max_bytes(state: &AppState) -> usize {
 pub(crate) const UPLOAD_LIMIT: usize = UPLOAD_BODY_LIMIT;
 
 /// A field's bytes, or `None` when it holds more than `max`.
-async fn read_field(mut field: Field<'_>, max: usize) -> ApiResult<Option<Vec<u8>>> {
+async fn read_field(mut field: Field<'_>, max: usize) -> Result<Option<Vec<u8>>> {
     let mut bytes = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(form_error)? {
         if bytes.len() + chunk.len() > max {
@@ -256,11 +256,11 @@ async fn read_field(mut field: Field<'_>, max: usize) -> ApiResult<Option<Vec<u8
     Ok(Some(bytes))
 }
 
-async fn read_text(field: Field<'_>, name: &str, max: usize) -> ApiResult<String> {
+async fn read_text(field: Field<'_>, name: &str, max: usize) -> Result<String> {
     let bytes = read_field(field, max)
         .await?
-        .ok_or_else(|| ApiError::field(name, "is too long"))?;
-    String::from_utf8(bytes).map_err(|_| ApiError::field(name, "must be UTF-8 text"))
+        .ok_or_else(|| Error::field(name, "is too long"))?;
+    String::from_utf8(bytes).map_err(|_| Error::field(name, "must be UTF-8 text"))
 }
 
 /// The profile's photos, newest first.
@@ -275,7 +275,7 @@ pub async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     Query(params): Query<ListParams>,
-) -> ApiResult<Json<Page<PhotoView>>> {
+) -> Result<Json<Page<PhotoView>>> {
     let (limit, before) = page_args(params.limit, params.cursor.as_deref())?;
     let mut rows = photos::list(&state, user.profile.id, before, limit + 1).await?;
     let next_cursor = next_cursor(&mut rows, limit, |p| p.id);
@@ -295,7 +295,7 @@ pub async fn one(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<PhotoEnvelope>> {
+) -> Result<Json<PhotoEnvelope>> {
     let photo = photos::get(&state, user.profile.id, id).await?;
     Ok(Json(PhotoEnvelope {
         photo: (&photo).into(),
@@ -313,7 +313,7 @@ pub async fn file(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let (photo, file) = photos::open(&state, user.profile.id, id).await?;
     let headers = [
         (
@@ -374,7 +374,7 @@ pub async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
+) -> Result<StatusCode> {
     photos::delete(&state, user.profile.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::ErrorBody;
-use crate::error::{ApiError, ApiResult, Json};
+use crate::error::{Error, Json, Result};
+use crate::service::AppState;
 use crate::service::jobs::{self, JobReport};
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -31,11 +31,11 @@ pub struct ClockAnswer {
 pub async fn clock(
     State(state): State<AppState>,
     Json(body): Json<ClockBody>,
-) -> ApiResult<Json<ClockAnswer>> {
+) -> Result<Json<ClockAnswer>> {
     let delta = match (body.advance_seconds, body.now) {
         (Some(secs), None) if (0..=100 * 366 * 86_400).contains(&secs) => TimeDelta::seconds(secs),
         (Some(_), None) => {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "advance_seconds",
                 "must be from 0 to 100 years in seconds",
             ));
@@ -43,15 +43,15 @@ pub async fn clock(
         (None, Some(target)) => {
             let delta = target - state.now();
             if delta < TimeDelta::zero() {
-                return Err(ApiError::field("now", "the clock only moves forward"));
+                return Err(Error::field("now", "the clock only moves forward"));
             }
             if delta > TimeDelta::days(100 * 366) {
-                return Err(ApiError::field("now", "at most 100 years ahead"));
+                return Err(Error::field("now", "at most 100 years ahead"));
             }
             delta
         }
         _ => {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "body",
                 "give exactly one of advance_seconds and now",
             ));

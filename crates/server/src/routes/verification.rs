@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 use crate::api::{ErrorBody, ProfileEnvelope};
 use crate::auth::CurrentUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiResult, Json};
+use crate::error::{Json, Result};
+use crate::service::AppState;
 use crate::service::{grants, verification};
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -29,7 +29,7 @@ pub async fn verify_email(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Json(body): Json<TokenBody>,
-) -> ApiResult<Json<ProfileEnvelope>> {
+) -> Result<Json<ProfileEnvelope>> {
     let profile = verification::verify_email(&state, &body.token, ip).await?;
     let view = grants::profile_view(&state, &profile).await?;
     Ok(Json(ProfileEnvelope { profile: view }))
@@ -46,7 +46,7 @@ pub async fn verify_email(
 pub async fn resend_verification(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> ApiResult<StatusCode> {
+) -> Result<StatusCode> {
     verification::resend(&state, &user.profile).await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api::AccessView;
-use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
-use crate::state::AppState;
+use crate::service::AppState;
+use crate::service::{Error, Result};
 
 /// Everything needed to resolve any feature for one profile at one instant.
 pub struct AccessContext {
@@ -27,7 +27,7 @@ pub struct AccessContext {
 
 impl AccessContext {
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn load(state: &AppState, profile: &Profile) -> ApiResult<AccessContext> {
+    pub async fn load(state: &AppState, profile: &Profile) -> Result<AccessContext> {
         let registry = state.registry();
         let now = state.now();
         let restrictions = state.store.restrictions(profile.id).await?;
@@ -61,10 +61,7 @@ impl AccessContext {
 
 /// The `<access>` view of every feature, with one usage query for all of them.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn access_list(
-    state: &AppState,
-    profile: &Profile,
-) -> ApiResult<(String, Vec<AccessView>)> {
+pub async fn access_list(state: &AppState, profile: &Profile) -> Result<(String, Vec<AccessView>)> {
     let ctx = AccessContext::load(state, profile).await?;
     let features: Vec<FeatureIdx> = ctx.registry.feature_idxs().collect();
     let resolved: Vec<_> = features.iter().map(|&f| ctx.resolve(f)).collect();
@@ -89,12 +86,12 @@ pub async fn access_one(
     state: &AppState,
     profile: &Profile,
     feature_id: &str,
-) -> ApiResult<AccessView> {
+) -> Result<AccessView> {
     let ctx = AccessContext::load(state, profile).await?;
     let f = ctx
         .registry
         .feature_idx(feature_id)
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     let (resolved, period) = ctx.resolve(f);
     let used = state
         .store
@@ -144,13 +141,13 @@ impl Gate {
         amount: i64,
         fingerprint: &str,
         ip: Option<String>,
-    ) -> ApiResult<Gate> {
+    ) -> Result<Gate> {
         crate::service::accounts::require_verified(state, profile)?;
         let ctx = AccessContext::load(state, profile).await?;
         let feature = ctx
             .registry
             .feature_idx(feature_id)
-            .ok_or(ApiError::NotFound)?;
+            .ok_or(Error::NotFound)?;
         let (resolved, period) = ctx.resolve(feature);
         let mut gate = Gate {
             ctx,
@@ -171,7 +168,7 @@ impl Gate {
             // change nothing, and a retry would be refused the same way.
             Err(Refusal::Disabled) => {
                 Metrics::count(&state.metrics.consume_disabled);
-                return Err(ApiError::FeatureDisabled {
+                return Err(Error::FeatureDisabled {
                     feature: gate.feature_id().to_owned(),
                 });
             }
@@ -197,7 +194,7 @@ impl Gate {
     /// the spend, before expensive work is done for it (decoding an image). Only a saving:
     /// the store still decides atomically when the spend is recorded.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn ensure_room(&self, state: &AppState) -> ApiResult<()> {
+    pub async fn ensure_room(&self, state: &AppState) -> Result<()> {
         let Some(cap) = self.cap else {
             return Ok(());
         };
@@ -277,8 +274,8 @@ impl Gate {
     }
 
     /// The 403 `feature_limit_reached` answer at usage `used`.
-    pub fn limit_reached(&self, used: i64) -> ApiError {
-        ApiError::LimitReached {
+    pub fn limit_reached(&self, used: i64) -> Error {
+        Error::LimitReached {
             feature: self.feature_id().to_owned(),
             limit: self.resolved.limit,
             used,
@@ -296,7 +293,7 @@ impl Gate {
 
     /// Records a refusal at usage `used` (metrics, `limit_reached`) and returns its answer.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn refused(&self, state: &AppState, used: i64) -> ApiError {
+    pub async fn refused(&self, state: &AppState, used: i64) -> Error {
         Metrics::count(&state.metrics.consume_limit_reached);
         let details = json!({
             "feature": self.feature_id(), "amount": self.amount,
@@ -320,7 +317,7 @@ impl Gate {
             Consumed::LimitReached { used } => {
                 let e = self.limit_reached(used);
                 StoredResponse {
-                    status: e.status().as_u16(),
+                    status: e.http_status(),
                     body: e.body(),
                 }
             }
@@ -345,7 +342,7 @@ pub async fn consume(
     amount: i64,
     idempotency_key: Option<&str>,
     ip: Option<String>,
-) -> ApiResult<ConsumeAnswer> {
+) -> Result<ConsumeAnswer> {
     let gate = Gate::open(state, profile, feature_id, amount, "consume", ip).await?;
     let respond = |decided: Consumed| {
         gate.stored_answer(decided, |used| {
@@ -371,12 +368,12 @@ pub async fn consume(
 }
 
 /// Checks an `Idempotency-Key` header value: 1–200 visible ASCII characters.
-pub fn check_idempotency_key(value: &str) -> ApiResult<&str> {
+pub fn check_idempotency_key(value: &str) -> Result<&str> {
     let ok = !value.is_empty() && value.len() <= 200 && value.bytes().all(|b| b.is_ascii_graphic());
     if ok {
         Ok(value)
     } else {
-        Err(ApiError::field(
+        Err(Error::field(
             "Idempotency-Key",
             "must be 1 to 200 visible ASCII characters",
         ))

@@ -2,18 +2,20 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use mitai_access::RegistrationMode;
+use mitai_access::text::Name;
 use mitai_store::{
     NewAccountToken, NewActivity, NewMail, NewProfile, NewRegistration, NewSession, Profile,
-    RegisterOutcome, Role, StoreError, TokenKind, actions,
+    ProfilePatch, RegisterOutcome, Role, StoreError, TokenKind, actions,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::{self, CurrentUser, SESSION_DAYS};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::service::AppState;
 use crate::service::activity;
+use crate::service::credentials;
 use crate::service::rate_limit::{self, Limit};
-use crate::state::AppState;
+use crate::service::sessions::{CurrentUser, SESSION_DAYS};
+use crate::service::{Error, ErrorCode, Result};
 
 /// How long an e-mailed verification link works.
 pub const VERIFY_TTL: TimeDelta = TimeDelta::hours(48);
@@ -30,17 +32,17 @@ pub const REGISTRATIONS_PER_IP: i64 = 20;
 pub const REGISTRATION_WINDOW: TimeDelta = TimeDelta::hours(1);
 
 /// 400 `invalid_token`: an e-mailed token that is unknown, used or expired.
-pub fn invalid_token() -> ApiError {
-    ApiError::refused(ErrorCode::InvalidToken, "this link is not valid (any more)")
+pub fn invalid_token() -> Error {
+    Error::refused(ErrorCode::InvalidToken, "this link is not valid (any more)")
 }
 
 /// The gate of gated features and redemption: with `require_email_verification` on, a
 /// profile whose e-mail is not verified is refused with 403 `email_not_verified`.
-pub fn require_verified(state: &AppState, profile: &Profile) -> ApiResult<()> {
+pub fn require_verified(state: &AppState, profile: &Profile) -> Result<()> {
     if profile.email_verified || !state.registry().settings.require_email_verification {
         return Ok(());
     }
-    Err(ApiError::refused(
+    Err(Error::refused(
         ErrorCode::EmailNotVerified,
         "confirm your e-mail address first (see the mail we sent you)",
     ))
@@ -79,12 +81,12 @@ pub fn check_registration(
     password: &str,
     name: Option<&str>,
     language: Option<&str>,
-) -> ApiResult<Registration> {
+) -> Result<Registration> {
     let mut fields = std::collections::BTreeMap::new();
-    if let Err(why) = auth::validate_email(email) {
+    if let Err(why) = credentials::validate_email(email) {
         fields.insert("email".to_owned(), why);
     }
-    if let Err(why) = auth::validate_password(password) {
+    if let Err(why) = credentials::validate_password(password) {
         fields.insert("password".to_owned(), why);
     }
     let name = name.unwrap_or("").trim();
@@ -99,7 +101,7 @@ pub fn check_registration(
         fields.insert("language".to_owned(), "must be de or en".to_owned());
     }
     if !fields.is_empty() {
-        return Err(ApiError::Invalid {
+        return Err(Error::Invalid {
             message: "some fields are invalid".into(),
             fields,
         });
@@ -125,7 +127,7 @@ pub async fn register(
     r: Registration,
     invitation_token: Option<&str>,
     ip: Option<String>,
-) -> ApiResult<Profile> {
+) -> Result<Profile> {
     let registry = state.registry();
     let settings = &registry.settings;
     let open = match settings.registration_mode {
@@ -134,7 +136,7 @@ pub async fn register(
         RegistrationMode::Closed => false,
     };
     if !open {
-        return Err(ApiError::refused(
+        return Err(Error::refused(
             ErrorCode::RegistrationClosed,
             "registration is not open",
         ));
@@ -157,7 +159,7 @@ pub async fn register(
         rate_limit::take(state, &[limit]).await?;
     }
     let now = state.now();
-    let invitation = invitation_token.map(auth::token_hash);
+    let invitation = invitation_token.map(credentials::token_hash);
     if let Some(hash) = &invitation {
         // A cheap look first, so a bad link costs no password hashing; the store decides.
         let found = state.store.invitation(hash, now).await?;
@@ -173,7 +175,7 @@ pub async fn register(
     let profile = NewProfile {
         id: Uuid::now_v7(),
         email: r.email,
-        password_hash: auth::hash_password(r.password).await?,
+        password_hash: credentials::hash_password(r.password).await?,
         name: r.name,
         role: Role::User,
         tier: settings.default_tier.clone(),
@@ -214,8 +216,8 @@ pub async fn register(
     }
 }
 
-fn email_taken() -> ApiError {
-    ApiError::refused(ErrorCode::EmailTaken, "an account with this e-mail exists")
+fn email_taken() -> Error {
+    Error::refused(ErrorCode::EmailTaken, "an account with this e-mail exists")
 }
 
 /// A verification token (to be stored for a profile) and the mail that carries it.
@@ -244,7 +246,7 @@ pub fn verification(
     language: &str,
     now: DateTime<Utc>,
 ) -> (PendingToken, NewMail) {
-    let token = auth::new_token();
+    let token = credentials::new_token();
     let mail = NewMail::new(
         email.trim(),
         "verify_email",
@@ -253,7 +255,7 @@ pub fn verification(
         now,
     );
     let pending = PendingToken {
-        token_hash: auth::token_hash(&token),
+        token_hash: credentials::token_hash(&token),
         created_at: now,
         expires_at: now + VERIFY_TTL,
     };
@@ -268,8 +270,8 @@ async fn create(
     trial_ends_at: Option<DateTime<Utc>>,
     email_verified: bool,
     now: DateTime<Utc>,
-) -> ApiResult<Profile> {
-    let password_hash = auth::hash_password(r.password).await?;
+) -> Result<Profile> {
+    let password_hash = credentials::hash_password(r.password).await?;
     let new = NewProfile {
         id: Uuid::now_v7(),
         email: r.email,
@@ -309,7 +311,7 @@ pub async fn login(
     password: &str,
     user_agent: Option<String>,
     ip: Option<String>,
-) -> ApiResult<Login> {
+) -> Result<Login> {
     let limits = password_limits(email, ip.as_deref());
     let attempt = rate_limit::reserve(state, &limits).await?;
     let found = state.store.credentials(email).await?;
@@ -317,7 +319,7 @@ pub async fn login(
         Some((profile, hash)) => (Some(profile), Some(hash)),
         None => (None, None),
     };
-    let ok = auth::verify_password(password.to_owned(), hash).await?;
+    let ok = credentials::verify_password(password.to_owned(), hash).await?;
     let failed = |profile: Option<Uuid>, reason: &str| {
         let email: String = mitai_store::normalize_email(email)
             .chars()
@@ -334,7 +336,7 @@ pub async fn login(
             let event = failed(profile.map(|p| p.id), "invalid_credentials");
             activity::record(state, event).await;
             // The wrong guess stays counted.
-            return Err(ApiError::refused(
+            return Err(Error::refused(
                 ErrorCode::InvalidCredentials,
                 "wrong e-mail or password",
             ));
@@ -343,18 +345,18 @@ pub async fn login(
     attempt.refund(state).await;
     if profile.disabled {
         activity::record(state, failed(Some(profile.id), "account_disabled")).await;
-        return Err(ApiError::refused(
+        return Err(Error::refused(
             ErrorCode::AccountDisabled,
             "this account is disabled",
         ));
     }
     let now = state.now();
-    let token = auth::new_token();
+    let token = credentials::new_token();
     let expires_at = now + TimeDelta::days(SESSION_DAYS);
     state
         .store
         .create_session(&NewSession {
-            token_hash: auth::token_hash(&token),
+            token_hash: credentials::token_hash(&token),
             profile_id: profile.id,
             created_at: now,
             expires_at,
@@ -377,7 +379,7 @@ pub async fn login(
 
 /// Ends the session of `user` (logout).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn logout(state: &AppState, user: &CurrentUser, ip: Option<String>) -> ApiResult<()> {
+pub async fn logout(state: &AppState, user: &CurrentUser, ip: Option<String>) -> Result<()> {
     state.store.delete_session(&user.token_hash).await?;
     activity::record(
         state,
@@ -391,7 +393,7 @@ pub async fn logout(state: &AppState, user: &CurrentUser, ip: Option<String>) ->
 
 /// Ends every session of `user`'s profile, this one included (logout everywhere).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn logout_all(state: &AppState, user: &CurrentUser, ip: Option<String>) -> ApiResult<()> {
+pub async fn logout_all(state: &AppState, user: &CurrentUser, ip: Option<String>) -> Result<()> {
     let ended = state.store.delete_sessions(user.profile.id, None).await?;
     activity::record(
         state,
@@ -412,7 +414,7 @@ pub async fn create_user(
     password: &str,
     name: Option<&str>,
     admin: bool,
-) -> ApiResult<Profile> {
+) -> Result<Profile> {
     let r = check_registration(email, password, name, None)?;
     let registry = state.registry();
     let now = state.now();
@@ -510,4 +512,55 @@ pub async fn set_role(state: &AppState, email: &str, role: Role) -> anyhow::Resu
         .details(json!({"from": profile.role.as_str(), "to": role.as_str(), "via": "cli"}));
     activity::record(state, event).await;
     Ok(updated)
+}
+
+/// Sets the password of the profile with `email` (the CLI's `mitai user set-password`).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn set_password(
+    state: &AppState,
+    email: &str,
+    password: String,
+) -> anyhow::Result<Profile> {
+    let Some((profile, _)) = state.store.credentials(email).await? else {
+        anyhow::bail!("no user with e-mail {email}");
+    };
+    credentials::validate_password(&password).map_err(|why| anyhow::anyhow!("password {why}"))?;
+    let hash = credentials::hash_password(password).await?;
+    state
+        .store
+        .set_password(profile.id, &hash, state.now())
+        .await?;
+    Ok(profile)
+}
+
+/// What a person may change of their own profile.
+#[derive(Debug, Default)]
+pub struct OwnProfileChange {
+    pub name: Option<Name>,
+    /// `de` or `en`.
+    pub language: Option<String>,
+}
+
+/// Changes the signed-in person's name and language.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn change_own_profile(
+    state: &AppState,
+    profile: &Profile,
+    change: OwnProfileChange,
+) -> Result<Profile> {
+    if let Some(language) = &change.language
+        && !matches!(language.as_str(), "de" | "en")
+    {
+        return Err(Error::field("language", "must be de or en"));
+    }
+    let patch = ProfilePatch {
+        name: change.name.map(String::from),
+        language: change.language,
+        ..Default::default()
+    };
+    state
+        .store
+        .update_profile(profile.id, &patch, state.now())
+        .await?
+        .ok_or(Error::Unauthenticated)
 }

@@ -6,8 +6,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use mitai_store::{Activity, ActivityFilter, NewActivity, Profile, UserStats};
 use uuid::Uuid;
 
-use crate::error::ApiResult;
-use crate::state::AppState;
+use crate::service::AppState;
+use crate::service::Result;
 
 /// Logs an event (and updates its profile's statistics). The change it records has
 /// already happened, so a failure here is logged and is not the request's failure.
@@ -43,7 +43,7 @@ pub async fn list(
     filter: &ActivityFilter,
     before: Option<Uuid>,
     limit: i64,
-) -> ApiResult<(Vec<Activity>, Option<Uuid>)> {
+) -> Result<(Vec<Activity>, Option<Uuid>)> {
     let mut items = state.store.activity(filter, before, limit + 1).await?;
     let next = crate::api::next_after(&mut items, limit, |a| a.id);
     Ok((items, next))
@@ -70,7 +70,7 @@ pub const FEATURE_DAYS: i32 = 30;
 const COUPONS_SHOWN: i64 = 500;
 
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn global(state: &AppState) -> ApiResult<GlobalStats> {
+pub async fn global(state: &AppState) -> Result<GlobalStats> {
     let now = state.now();
     let registry = state.registry();
     let mut by_effective_tier: BTreeMap<String, i64> =
@@ -128,7 +128,7 @@ pub async fn global(state: &AppState) -> ApiResult<GlobalStats> {
 
 /// A profile's statistics; zeros before its first counted event.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn of_profile(state: &AppState, profile: &Profile) -> ApiResult<UserStats> {
+pub async fn of_profile(state: &AppState, profile: &Profile) -> Result<UserStats> {
     Ok(state
         .store
         .user_stats(profile.id)

@@ -16,9 +16,9 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::ai::{AiClient, AiError, Message};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::service::AppState;
 use crate::service::access::Gate;
-use crate::state::AppState;
+use crate::service::{Error, ErrorCode, Result};
 
 pub const CALLS: &str = "ai_calls";
 pub const PIPELINE: &str = "ai_pipeline";
@@ -59,7 +59,7 @@ pub async fn insight(
     idempotency_key: Option<&str>,
     ip: Option<String>,
     respond: &(dyn for<'p> Fn(&'p AiResult) -> StoredResponse + Send + Sync),
-) -> ApiResult<Answered> {
+) -> Result<Answered> {
     let client = configured(state)?;
     let hash = request_hash("insight", question.as_deref());
     let key = key(idempotency_key, &hash);
@@ -102,7 +102,7 @@ pub async fn pipeline(
     idempotency_key: Option<&str>,
     ip: Option<String>,
     respond: &(dyn for<'p> Fn(&'p AiResult) -> StoredResponse + Send + Sync),
-) -> ApiResult<Answered> {
+) -> Result<Answered> {
     let client = configured(state)?;
     let hash = request_hash("pipeline", None);
     let key = key(idempotency_key, &hash);
@@ -158,12 +158,12 @@ pub async fn pipeline(
 
 /// The profile's stored AI result; 404 for another profile's.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn get(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<AiResult> {
+pub async fn get(state: &AppState, profile_id: Uuid, id: Uuid) -> Result<AiResult> {
     state
         .store
         .ai_result(profile_id, id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(Error::NotFound)
 }
 
 /// A page of the profile's AI results, newest first.
@@ -174,16 +174,16 @@ pub async fn list(
     kind: Option<AiKind>,
     before: Option<Uuid>,
     limit: i64,
-) -> ApiResult<Vec<AiResult>> {
+) -> Result<Vec<AiResult>> {
     Ok(state
         .store
         .list_ai_results(profile_id, kind, before, limit)
         .await?)
 }
 
-fn configured(state: &AppState) -> ApiResult<&AiClient> {
+fn configured(state: &AppState) -> Result<&AiClient> {
     state.ai.as_ref().ok_or_else(|| {
-        ApiError::refused(
+        Error::refused(
             ErrorCode::AiUnavailable,
             "no AI provider is configured on this server",
         )
@@ -208,7 +208,7 @@ async fn replay(
     state: &AppState,
     profile_id: Uuid,
     key: Option<IdempotencyKey<'_>>,
-) -> ApiResult<Option<StoredResponse>> {
+) -> Result<Option<StoredResponse>> {
     let Some(key) = key else {
         return Ok(None);
     };
@@ -216,7 +216,7 @@ async fn replay(
         .store
         .stored_response(profile_id, key)
         .await
-        .map_err(ApiError::from)
+        .map_err(Error::from)
 }
 
 /// Units spent ahead of work that may fail.
@@ -227,7 +227,7 @@ struct Reservation {
 
 /// Spends the gate's units now, before the call; 403 when the limit is reached. Nothing
 /// is logged as used until [`Reservation::commit`].
-async fn reserve(state: &AppState, gate: Gate) -> ApiResult<Reservation> {
+async fn reserve(state: &AppState, gate: Gate) -> Result<Reservation> {
     let respond = |decided: Consumed| gate.stored_answer(decided, |_| serde_json::Value::Null);
     match state.store.consume(&gate.request(None), &respond).await? {
         ConsumeResult::Fresh(Consumed::Spent { used }) => Ok(Reservation { gate, used }),
@@ -262,12 +262,12 @@ impl Reservation {
 }
 
 /// Gives back what was reserved and answers 502 `ai_failed`.
-async fn failed(state: &AppState, reservations: Vec<Reservation>, e: AiError) -> ApiError {
+async fn failed(state: &AppState, reservations: Vec<Reservation>, e: AiError) -> Error {
     tracing::warn!(error = %e, "AI call failed; reservation released");
     for r in reservations {
         r.release(state).await;
     }
-    ApiError::refused(
+    Error::refused(
         ErrorCode::AiFailed,
         "the AI provider failed or did not answer in time; nothing was spent",
     )
@@ -281,7 +281,7 @@ async fn commit(
     result: &AiResult,
     key: Option<IdempotencyKey<'_>>,
     respond: &(dyn for<'p> Fn(&'p AiResult) -> StoredResponse + Send + Sync),
-) -> ApiResult<Answered> {
+) -> Result<Answered> {
     match state.store.create_ai_result(result, key, respond).await {
         Ok(GatedCreate::Created(result)) => {
             for r in reservations {
@@ -302,7 +302,7 @@ async fn commit(
             for r in reservations {
                 r.release(state).await;
             }
-            Err(ApiError::from(e))
+            Err(Error::from(e))
         }
     }
 }

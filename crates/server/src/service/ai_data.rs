@@ -5,8 +5,8 @@ use chrono::{Datelike, TimeDelta};
 use mitai_access::{EntryData, EntryKind};
 use mitai_store::{Entry, EntryOrder, EntryQuery, Profile};
 
-use crate::error::ApiResult;
-use crate::state::AppState;
+use crate::service::AppState;
+use crate::service::Result;
 
 /// How far back the prompt looks.
 pub const DAYS: i64 = 90;
@@ -16,7 +16,7 @@ pub const PER_TYPE: i64 = 30;
 /// The profile's entries of the last [`DAYS`] days, newest first, at most [`PER_TYPE`] of
 /// each type.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn recent(state: &AppState, profile: &Profile) -> ApiResult<String> {
+pub async fn recent(state: &AppState, profile: &Profile) -> Result<String> {
     let today = state.now().date_naive();
     let query = EntryQuery {
         from: Some(today - TimeDelta::days(DAYS)),

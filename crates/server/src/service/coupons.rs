@@ -10,10 +10,10 @@ use rand::RngCore;
 use uuid::Uuid;
 
 use crate::api::GrantView;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::service::AppState;
 use crate::service::grants;
 use crate::service::rate_limit::{self, Limit};
-use crate::state::AppState;
+use crate::service::{Error, ErrorCode, Result};
 
 /// Unknown-code attempts allowed per profile, and per IP, in one window.
 pub const UNKNOWN_CODE_LIMIT_PER_PROFILE: i64 = 10;
@@ -44,16 +44,16 @@ pub fn generate_code() -> String {
 }
 
 /// Checks a spec against the coupon rules and builds the coupon.
-pub fn build_coupon(state: &AppState, spec: CouponSpec, admin: Uuid) -> ApiResult<Coupon> {
+pub fn build_coupon(state: &AppState, spec: CouponSpec, admin: Uuid) -> Result<Coupon> {
     let registry = state.registry();
     let now = state.now();
     if !registry.tier_by_id(&spec.tier).is_some_and(|t| t.active) {
-        return Err(ApiError::field("tier", "must be the id of an active tier"));
+        return Err(Error::field("tier", "must be the id of an active tier"));
     }
     let (code, display) = match &spec.code {
         Some(given) => {
             let code = normalize_code(given).ok_or_else(|| {
-                ApiError::field(
+                Error::field(
                     "code",
                     "must be 1 to 64 letters, digits or _ (spaces and dashes are ignored)",
                 )
@@ -69,20 +69,20 @@ pub fn build_coupon(state: &AppState, spec: CouponSpec, admin: Uuid) -> ApiResul
     if let (Some(from), Some(until)) = (spec.valid_from, spec.valid_until)
         && until <= from
     {
-        return Err(ApiError::field("valid_until", "must be after valid_from"));
+        return Err(Error::field("valid_until", "must be after valid_from"));
     }
     if spec
         .max_redemptions
         .is_some_and(|m| !(1..=10_000_000).contains(&m))
     {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "max_redemptions",
             "must be from 1 to 10000000",
         ));
     }
     for (field, value) in [("campaign", &spec.campaign), ("note", &spec.note)] {
         if value.as_ref().is_some_and(|v| v.chars().count() > 500) {
-            return Err(ApiError::field(field, "must be at most 500 characters"));
+            return Err(Error::field(field, "must be at most 500 characters"));
         }
     }
     let mut coupon = Coupon {
@@ -108,14 +108,14 @@ pub fn build_coupon(state: &AppState, spec: CouponSpec, admin: Uuid) -> ApiResul
             match spec.duration_days {
                 Some(days) if (1..=3650).contains(&days) => coupon.duration_days = Some(days),
                 _ => {
-                    return Err(ApiError::field(
+                    return Err(Error::field(
                         "duration_days",
                         "a single_use coupon needs 1 to 3650 days",
                     ));
                 }
             }
             if spec.max_redemptions.is_some_and(|m| m != 1) {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     "max_redemptions",
                     "a single_use coupon is redeemed once",
                 ));
@@ -125,7 +125,7 @@ pub fn build_coupon(state: &AppState, spec: CouponSpec, admin: Uuid) -> ApiResul
         CouponKind::Period => match spec.period_ends_at {
             Some(end) if end > now => coupon.period_ends_at = Some(end),
             _ => {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     "period_ends_at",
                     "a period coupon needs an end in the future",
                 ));
@@ -133,7 +133,7 @@ pub fn build_coupon(state: &AppState, spec: CouponSpec, admin: Uuid) -> ApiResul
         },
         CouponKind::Wellpass => {
             if spec.duration_days.is_some() || spec.period_ends_at.is_some() {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     "kind",
                     "a wellpass coupon lasts a calendar month; give no duration or end",
                 ));
@@ -141,7 +141,7 @@ pub fn build_coupon(state: &AppState, spec: CouponSpec, admin: Uuid) -> ApiResul
         }
     }
     if spec.kind != CouponKind::SingleUse && spec.duration_days.is_some() {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "duration_days",
             "only single_use coupons have a duration",
         ));
@@ -151,14 +151,14 @@ pub fn build_coupon(state: &AppState, spec: CouponSpec, admin: Uuid) -> ApiResul
 
 /// Stores coupons; a chosen code that exists answers 409 `code_taken`.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn store_coupons(state: &AppState, coupons: &[Coupon]) -> ApiResult<()> {
+pub async fn store_coupons(state: &AppState, coupons: &[Coupon]) -> Result<()> {
     match state.store.create_coupons(coupons).await {
         Ok(()) => Ok(()),
-        Err(StoreError::Conflict(_)) => Err(ApiError::refused(
+        Err(StoreError::Conflict(_)) => Err(Error::refused(
             ErrorCode::CodeTaken,
             "a coupon with this code exists",
         )),
-        Err(StoreError::MissingReference(_)) => Err(ApiError::field("tier", "no such tier")),
+        Err(StoreError::MissingReference(_)) => Err(Error::field("tier", "no such tier")),
         Err(e) => Err(e.into()),
     }
 }
@@ -171,7 +171,7 @@ pub async fn create_batch(
     spec: CouponSpec,
     count: usize,
     admin: Uuid,
-) -> ApiResult<Vec<Coupon>> {
+) -> Result<Vec<Coupon>> {
     for _ in 0..3 {
         let coupons = (0..count)
             .map(|_| {
@@ -184,14 +184,14 @@ pub async fn create_batch(
                     admin,
                 )
             })
-            .collect::<ApiResult<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         match state.store.create_coupons(&coupons).await {
             Ok(()) => return Ok(coupons),
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Internal(anyhow::anyhow!(
+    Err(Error::Internal(anyhow::anyhow!(
         "generated codes collided three times"
     )))
 }
@@ -223,8 +223,8 @@ async fn failed(state: &AppState, profile: &Profile, code: &str, reason: &str, i
     crate::service::activity::record(state, event).await;
 }
 
-fn invalid_coupon() -> ApiError {
-    ApiError::refused(ErrorCode::InvalidCoupon, "this code is not valid")
+fn invalid_coupon() -> Error {
+    Error::refused(ErrorCode::InvalidCoupon, "this code is not valid")
 }
 
 /// Redeems a code for a profile. Returns the new grant and the effective tier after it.
@@ -236,7 +236,7 @@ pub async fn redeem(
     profile: &Profile,
     code: &str,
     ip: Option<&str>,
-) -> ApiResult<(GrantView, String)> {
+) -> Result<(GrantView, String)> {
     crate::service::accounts::require_verified(state, profile)?;
     let now = state.now();
     // Counted before the code is looked up, so parallel guesses cannot pass the limit;
@@ -270,7 +270,7 @@ pub async fn redeem(
         CouponKind::Period => {
             let ends_at = coupon.period_ends_at.unwrap_or(now);
             if ends_at <= now {
-                return Err(ApiError::refused(
+                return Err(Error::refused(
                     ErrorCode::CouponExpired,
                     "this coupon's period is over",
                 ));
@@ -356,15 +356,15 @@ pub async fn redeem(
             Ok((view, tier))
         }
         RedeemOutcome::Invalid => Err(invalid_coupon()),
-        RedeemOutcome::Expired => Err(ApiError::refused(
+        RedeemOutcome::Expired => Err(Error::refused(
             ErrorCode::CouponExpired,
             "this coupon cannot be redeemed now",
         )),
-        RedeemOutcome::Exhausted => Err(ApiError::refused(
+        RedeemOutcome::Exhausted => Err(Error::refused(
             ErrorCode::CouponExhausted,
             "this coupon has been redeemed as often as it may",
         )),
-        RedeemOutcome::AlreadyRedeemed => Err(ApiError::refused(
+        RedeemOutcome::AlreadyRedeemed => Err(Error::refused(
             ErrorCode::CouponAlreadyRedeemed,
             if coupon.kind == CouponKind::Wellpass {
                 "you redeemed this coupon this month already"

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use mitai_access::entries::{check_date, clean_note};
-use mitai_access::{EntryData, FieldErrors};
+use mitai_access::{EntryData, EntryKind, FieldErrors};
 use mitai_store::{
     CreatedEntry, Entry, EntryChange, EntryCursor, EntryOrder, EntryQuery, EntryUpdate,
     GatedCreate, NewEntry, Profile, StoredResponse,
@@ -12,10 +12,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::api::entries::{EntryEnvelope, EntryType};
-use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::metrics::Metrics;
+use crate::service::AppState;
 use crate::service::access::Gate;
-use crate::state::AppState;
+use crate::service::{Error, ErrorCode, Result};
 
 /// A body checked against every rule: the entry's date, note and data.
 pub struct Checked {
@@ -25,7 +25,7 @@ pub struct Checked {
 }
 
 /// Deserialises a JSON body as `T`'s input; a field that does not fit is named.
-pub fn parse_input<T: EntryType>(body: Value) -> ApiResult<T::Input> {
+pub fn parse_input<T: EntryType>(body: Value) -> Result<T::Input> {
     serde_path_to_error::deserialize::<_, T::Input>(body).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
@@ -39,12 +39,12 @@ pub fn parse_input<T: EntryType>(body: Value) -> ApiResult<T::Input> {
             ("." | "", None) => "body".to_owned(),
             (path, _) => path.to_owned(),
         };
-        ApiError::field(&field, inner)
+        Error::field(&field, inner)
     })
 }
 
 /// Checks a body: the date (1900 to tomorrow), the note, and the data's ranges.
-pub fn check<T: EntryType>(input: &T::Input, today: NaiveDate) -> ApiResult<Checked> {
+pub fn check<T: EntryType>(input: &T::Input, today: NaiveDate) -> Result<Checked> {
     let mut errors = FieldErrors::default();
     let (date, note) = T::common(input);
     let date = match NaiveDate::parse_from_str(date, "%Y-%m-%d") {
@@ -76,14 +76,14 @@ pub fn check<T: EntryType>(input: &T::Input, today: NaiveDate) -> ApiResult<Chec
     }
 }
 
-fn invalid(errors: FieldErrors) -> ApiError {
+fn invalid(errors: FieldErrors) -> Error {
     let fields = errors.into_map();
     let message = fields
         .iter()
         .map(|(field, why)| format!("{field}: {why}"))
         .collect::<Vec<_>>()
         .join("; ");
-    ApiError::Invalid { message, fields }
+    Error::Invalid { message, fields }
 }
 
 /// What a create answers: a fresh entry, or the stored answer of an earlier request with
@@ -102,7 +102,7 @@ pub async fn create<T: EntryType>(
     body: Value,
     idempotency_key: Option<&str>,
     ip: Option<String>,
-) -> ApiResult<CreateAnswer<T::View>> {
+) -> Result<CreateAnswer<T::View>> {
     let input = parse_input::<T>(body)?;
     let checked = check::<T>(&input, state.now().date_naive())?;
     // The key's fingerprint is the parsed body (fields in a fixed order), so a retry that
@@ -144,7 +144,7 @@ pub async fn create<T: EntryType>(
 }
 
 /// Checks a JSON body of `T` as a create would (the first step of an import).
-pub fn check_body<T: EntryType>(state: &AppState, body: Value) -> ApiResult<Checked> {
+pub fn check_body<T: EntryType>(state: &AppState, body: Value) -> Result<Checked> {
     let input = parse_input::<T>(body)?;
     check::<T>(&input, state.now().date_naive())
 }
@@ -158,7 +158,7 @@ pub async fn create_batch<T: EntryType>(
     profile: &Profile,
     entries: Vec<Checked>,
     ip: Option<String>,
-) -> ApiResult<usize> {
+) -> Result<usize> {
     let n = i64::try_from(entries.len()).unwrap_or(i64::MAX);
     if n == 0 {
         return Ok(0);
@@ -205,27 +205,27 @@ impl ListArgs {
         to: Option<&str>,
         limit: Option<i64>,
         cursor: Option<&str>,
-    ) -> ApiResult<ListArgs> {
-        let day = |field: &str, v: Option<&str>| -> ApiResult<Option<NaiveDate>> {
+    ) -> Result<ListArgs> {
+        let day = |field: &str, v: Option<&str>| -> Result<Option<NaiveDate>> {
             match v.filter(|s| !s.is_empty()) {
                 None => Ok(None),
                 Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
                     .ok()
                     .filter(|_| s.len() == 10)
                     .map(Some)
-                    .ok_or_else(|| ApiError::field(field, "must be a date YYYY-MM-DD")),
+                    .ok_or_else(|| Error::field(field, "must be a date YYYY-MM-DD")),
             }
         };
         let limit = match limit {
             None => 50,
             Some(n) if (1..=500).contains(&n) => n,
-            Some(_) => return Err(ApiError::field("limit", "must be from 1 to 500")),
+            Some(_) => return Err(Error::field("limit", "must be from 1 to 500")),
         };
         let after = match cursor.filter(|c| !c.is_empty()) {
             None => None,
             Some(c) => Some(
                 parse_cursor(c)
-                    .ok_or_else(|| ApiError::field("cursor", "is not a cursor of this list"))?,
+                    .ok_or_else(|| Error::field("cursor", "is not a cursor of this list"))?,
             ),
         };
         Ok(ListArgs {
@@ -257,7 +257,7 @@ pub async fn list<T: EntryType>(
     state: &AppState,
     profile: &Profile,
     args: ListArgs,
-) -> ApiResult<(Vec<T::View>, Option<String>)> {
+) -> Result<(Vec<T::View>, Option<String>)> {
     let query = EntryQuery {
         from: args.from,
         to: args.to,
@@ -278,14 +278,63 @@ pub async fn list<T: EntryType>(
     Ok((entries.iter().map(T::view).collect(), next))
 }
 
+/// A page of the profile's entries of one kind as stored, newest first, from `cursor` on
+/// (an unreadable cursor starts at the newest), and the cursor of the next page.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn page_of_kind(
+    state: &AppState,
+    profile_id: Uuid,
+    kind: EntryKind,
+    cursor: Option<&str>,
+    size: i64,
+) -> Result<(Vec<Entry>, Option<String>)> {
+    let query = EntryQuery {
+        from: None,
+        to: None,
+        after: cursor.and_then(parse_cursor),
+        limit: size + 1,
+        order: EntryOrder::NewestFirst,
+    };
+    let mut entries = state.store.list_entries(profile_id, kind, &query).await?;
+    let next = if entries.len() as i64 > size {
+        entries.truncate(usize::try_from(size).unwrap_or(0));
+        entries.last().map(cursor_of)
+    } else {
+        None
+    };
+    Ok((entries, next))
+}
+
+/// The newest `max` entries of one kind dated on or after `from` (all dates without it),
+/// oldest first: what a chart shows.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn series(
+    state: &AppState,
+    profile_id: Uuid,
+    kind: EntryKind,
+    from: Option<NaiveDate>,
+    max: i64,
+) -> Result<Vec<Entry>> {
+    let query = EntryQuery {
+        from,
+        to: None,
+        after: None,
+        limit: max,
+        order: EntryOrder::NewestFirst,
+    };
+    let mut entries = state.store.list_entries(profile_id, kind, &query).await?;
+    entries.reverse();
+    Ok(entries)
+}
+
 /// The profile's entry; 404 for another profile's, another type's, or none.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn get<T: EntryType>(state: &AppState, profile: &Profile, id: Uuid) -> ApiResult<Entry> {
+pub async fn get<T: EntryType>(state: &AppState, profile: &Profile, id: Uuid) -> Result<Entry> {
     state
         .store
         .entry(profile.id, T::KIND, id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(Error::NotFound)
 }
 
 /// How often an update is tried again when another update came in between.
@@ -299,14 +348,14 @@ pub async fn update<T: EntryType>(
     profile: &Profile,
     id: Uuid,
     patch: Value,
-) -> ApiResult<T::View> {
+) -> Result<T::View> {
     let Value::Object(patch) = patch else {
-        return Err(ApiError::field("body", "must be a JSON object"));
+        return Err(Error::field("body", "must be a JSON object"));
     };
     for _ in 0..UPDATE_ATTEMPTS {
         let entry = get::<T>(state, profile, id).await?;
         let mut merged =
-            serde_json::to_value(T::input_of(&entry)).map_err(|e| ApiError::Internal(e.into()))?;
+            serde_json::to_value(T::input_of(&entry)).map_err(|e| Error::Internal(e.into()))?;
         if let Value::Object(fields) = &mut merged {
             for (key, value) in &patch {
                 fields.insert(key.clone(), value.clone());
@@ -325,12 +374,12 @@ pub async fn update<T: EntryType>(
         };
         match state.store.update_entry(&change).await? {
             EntryUpdate::Updated(entry) => return Ok(T::view(&entry)),
-            EntryUpdate::NotFound => return Err(ApiError::NotFound),
+            EntryUpdate::NotFound => return Err(Error::NotFound),
             // Another update came in between: merge into its result.
             EntryUpdate::Stale => continue,
         }
     }
-    Err(ApiError::refused(
+    Err(Error::refused(
         ErrorCode::Conflict,
         "the entry is being changed by another request; try again",
     ))
@@ -338,10 +387,10 @@ pub async fn update<T: EntryType>(
 
 /// Deletes the profile's entry; 404 if it has none. The spent unit stays spent.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn delete<T: EntryType>(state: &AppState, profile: &Profile, id: Uuid) -> ApiResult<()> {
+pub async fn delete<T: EntryType>(state: &AppState, profile: &Profile, id: Uuid) -> Result<()> {
     if state.store.delete_entry(profile.id, T::KIND, id).await? {
         Ok(())
     } else {
-        Err(ApiError::NotFound)
+        Err(Error::NotFound)
     }
 }

@@ -8,8 +8,8 @@ use mitai_store::coupons::{Grant, GrantChange, GrantSpan, NewGrant};
 use uuid::Uuid;
 
 use crate::api::GrantView;
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::state::AppState;
+use crate::service::AppState;
+use crate::service::{Error, ErrorCode, Result};
 
 /// The pure-domain form of a stored grant.
 pub fn to_access(g: &Grant) -> grants::Grant {
@@ -64,9 +64,14 @@ pub fn effective_tier(
     registry.effective_tier(&profile.tier, trial, timeline.running_tiers_at_now(), now)
 }
 
+/// The profile's grants as stored (every status), oldest first.
+pub async fn of_profile(state: &AppState, profile_id: Uuid) -> Result<Vec<Grant>> {
+    Ok(state.store.grants(profile_id).await?)
+}
+
 /// The effective tier id of a profile now, loading its grants.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn effective_tier_id(state: &AppState, profile: &Profile) -> ApiResult<String> {
+pub async fn effective_tier_id(state: &AppState, profile: &Profile) -> Result<String> {
     let registry = state.registry();
     let grants = state.store.grants(profile.id).await?;
     let tier = effective_tier(&registry, profile, &grants, state.now());
@@ -75,7 +80,7 @@ pub async fn effective_tier_id(state: &AppState, profile: &Profile) -> ApiResult
 
 /// The `<grant>` views of a profile's grants, newest first.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn grant_views(state: &AppState, profile: &Profile) -> ApiResult<Vec<GrantView>> {
+pub async fn grant_views(state: &AppState, profile: &Profile) -> Result<Vec<GrantView>> {
     let registry = state.registry();
     let grants = state.store.grants(profile.id).await?;
     let timeline = profile_timeline(&registry, profile, &grants, state.now());
@@ -90,22 +95,18 @@ pub async fn grant_views(state: &AppState, profile: &Profile) -> ApiResult<Vec<G
 
 /// The view of one grant of a profile (its state depends on the profile's other grants).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn grant_view(state: &AppState, grant_id: Uuid) -> ApiResult<GrantView> {
-    let grant = state
-        .store
-        .grant(grant_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+pub async fn grant_view(state: &AppState, grant_id: Uuid) -> Result<GrantView> {
+    let grant = state.store.grant(grant_id).await?.ok_or(Error::NotFound)?;
     let profile = state
         .store
         .profile(grant.profile_id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     grant_views(state, &profile)
         .await?
         .into_iter()
         .find(|v| v.id == grant_id)
-        .ok_or(ApiError::NotFound)
+        .ok_or(Error::NotFound)
 }
 
 /// What an admin asks for.
@@ -127,28 +128,28 @@ pub async fn create_admin_grant(
     profile_id: Uuid,
     tier: &str,
     request: GrantRequest,
-) -> ApiResult<GrantView> {
+) -> Result<GrantView> {
     let registry = state.registry();
     if !registry.tier_by_id(tier).is_some_and(|t| t.active) {
-        return Err(ApiError::field("tier", "must be the id of an active tier"));
+        return Err(Error::field("tier", "must be the id of an active tier"));
     }
     state
         .store
         .profile(profile_id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     let span = match request {
         GrantRequest::Duration { days } if (1..=3650).contains(&days) => GrantSpan::Duration {
             seconds: days * 86_400,
         },
         GrantRequest::Duration { .. } => {
-            return Err(ApiError::field("days", "must be from 1 to 3650"));
+            return Err(Error::field("days", "must be from 1 to 3650"));
         }
         GrantRequest::Fixed { starts_at, ends_at } if starts_at < ends_at => {
             GrantSpan::Fixed { starts_at, ends_at }
         }
         GrantRequest::Fixed { .. } => {
-            return Err(ApiError::field("ends_at", "must be after starts_at"));
+            return Err(Error::field("ends_at", "must be after starts_at"));
         }
     };
     let grant = state
@@ -168,15 +169,15 @@ pub async fn create_admin_grant(
 }
 
 /// Maps an admin change to its answer.
-pub fn change_result(change: GrantChange, no_change: ErrorCode) -> ApiResult<()> {
+pub fn change_result(change: GrantChange, no_change: ErrorCode) -> Result<()> {
     match change {
         GrantChange::Done => Ok(()),
-        GrantChange::NotFound => Err(ApiError::NotFound),
-        GrantChange::Revoked => Err(ApiError::refused(
+        GrantChange::NotFound => Err(Error::NotFound),
+        GrantChange::Revoked => Err(Error::refused(
             ErrorCode::GrantRevoked,
             "this grant is revoked",
         )),
-        GrantChange::NoChange => Err(ApiError::refused(
+        GrantChange::NoChange => Err(Error::refused(
             no_change,
             no_change.as_str().replace('_', " "),
         )),
@@ -185,10 +186,7 @@ pub fn change_result(change: GrantChange, no_change: ErrorCode) -> ApiResult<()>
 
 /// The API view of a profile, with its effective tier computed from its grants.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn profile_view(
-    state: &AppState,
-    profile: &Profile,
-) -> ApiResult<crate::api::ProfileView> {
+pub async fn profile_view(state: &AppState, profile: &Profile) -> Result<crate::api::ProfileView> {
     let tier = effective_tier_id(state, profile).await?;
     Ok(crate::api::ProfileView::new(profile, tier))
 }
@@ -196,7 +194,7 @@ pub async fn profile_view(
 /// The effective tier id of each profile (in order), with the grants of all of them read
 /// at once: for pages and figures over many profiles.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn effective_tiers(state: &AppState, profiles: &[Profile]) -> ApiResult<Vec<String>> {
+pub async fn effective_tiers(state: &AppState, profiles: &[Profile]) -> Result<Vec<String>> {
     let registry = state.registry();
     let now = state.now();
     let ids: Vec<Uuid> = profiles.iter().map(|p| p.id).collect();

@@ -5,11 +5,11 @@ use mitai_store::{Invitation, NewActivity, NewInvitation, NewMail, Profile, Role
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth;
-use crate::error::{ApiError, ApiResult};
+use crate::service::AppState;
 use crate::service::accounts::require_verified;
+use crate::service::credentials;
 use crate::service::rate_limit::{self, Limit};
-use crate::state::AppState;
+use crate::service::{Error, Result};
 
 /// How long an invitation works.
 pub const INVITATION_TTL: TimeDelta = TimeDelta::days(7);
@@ -28,18 +28,18 @@ pub async fn invite(
     email: &str,
     language: Option<&str>,
     ip: Option<String>,
-) -> ApiResult<Invitation> {
+) -> Result<Invitation> {
     let admin = inviter.role == Role::Admin;
     if !admin {
         if !state.registry().settings.users_can_invite {
-            return Err(ApiError::Forbidden);
+            return Err(Error::Forbidden);
         }
         require_verified(state, inviter)?;
     }
-    auth::validate_email(email).map_err(|why| ApiError::field("email", why))?;
+    credentials::validate_email(email).map_err(|why| Error::field("email", why))?;
     let language = language.unwrap_or(&inviter.language);
     if !matches!(language, "de" | "en") {
-        return Err(ApiError::field("language", "must be de or en"));
+        return Err(Error::field("language", "must be de or en"));
     }
     if !admin {
         let limit = Limit::new(
@@ -50,10 +50,10 @@ pub async fn invite(
         rate_limit::take(state, &[limit]).await?;
     }
     let now = state.now();
-    let token = auth::new_token();
+    let token = credentials::new_token();
     let invitation = NewInvitation {
         id: Uuid::now_v7(),
-        token_hash: auth::token_hash(&token),
+        token_hash: credentials::token_hash(&token),
         email: email.trim().to_owned(),
         invited_by: Some(inviter.id),
         created_at: now,
@@ -82,7 +82,16 @@ pub async fn invite(
     {
         Ok(created) => Ok(created),
         // The inviter was removed meanwhile: no session can be left either.
-        Err(StoreError::MissingReference(_)) => Err(ApiError::Unauthenticated),
+        Err(StoreError::MissingReference(_)) => Err(Error::Unauthenticated),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The invitation of an e-mailed link, if it can still be used.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn find(state: &AppState, token: &str) -> Result<Option<Invitation>> {
+    Ok(state
+        .store
+        .invitation(&credentials::token_hash(token), state.now())
+        .await?)
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::state::AppState;
+use crate::service::AppState;
 
 /// What one round of jobs did.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]

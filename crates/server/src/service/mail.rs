@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::mail::templates::{self, RenderError};
 use crate::mail::{Outgoing, SendError};
-use crate::state::AppState;
+use crate::service::AppState;
 
 /// Attempts before a message is given up (about 38 hours of retries in all).
 pub const MAX_ATTEMPTS: i32 = 15;

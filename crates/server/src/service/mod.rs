@@ -11,6 +11,7 @@ pub mod coupons;
 pub mod entries;
 pub mod export;
 pub mod grants;
+pub mod health;
 pub mod invitations;
 pub mod jobs;
 pub mod mail;
@@ -19,3 +20,11 @@ pub mod photos;
 pub mod rate_limit;
 pub mod reminders;
 pub mod verification;
+
+pub mod credentials;
+mod error;
+pub mod sessions;
+mod state;
+
+pub use error::{Error, ErrorBody, ErrorCode, ErrorDetail, Result, field};
+pub use state::{AppState, Clock, Inner, RegistryCache, load_registry};

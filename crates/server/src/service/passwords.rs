@@ -4,12 +4,13 @@ use chrono::TimeDelta;
 use mitai_store::{NewAccountToken, NewActivity, NewMail, Profile, TokenKind, actions};
 use serde_json::json;
 
-use crate::auth::{self, CurrentUser};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::service::AppState;
 use crate::service::accounts::{invalid_token, password_limits};
+use crate::service::credentials;
 use crate::service::rate_limit::{self, Limit};
+use crate::service::sessions::CurrentUser;
 use crate::service::verification::plausible;
-use crate::state::AppState;
+use crate::service::{Error, ErrorCode, Result};
 
 /// How long an e-mailed reset link works.
 pub const RESET_TTL: TimeDelta = TimeDelta::hours(1);
@@ -25,7 +26,7 @@ pub const RESET_WINDOW: TimeDelta = TimeDelta::minutes(15);
 /// transaction. Every request counts against the limits per address and per IP, known
 /// address or not.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn request_reset(state: &AppState, email: &str, ip: Option<String>) -> ApiResult<()> {
+pub async fn request_reset(state: &AppState, email: &str, ip: Option<String>) -> Result<()> {
     let mut limits = vec![Limit::new(
         rate_limit::key("reset:email", &mitai_store::normalize_email(email)),
         RESETS_PER_EMAIL,
@@ -46,9 +47,9 @@ pub async fn request_reset(state: &AppState, email: &str, ip: Option<String>) ->
         return Ok(());
     }
     let now = state.now();
-    let token = auth::new_token();
+    let token = credentials::new_token();
     let stored = NewAccountToken {
-        token_hash: auth::token_hash(&token),
+        token_hash: credentials::token_hash(&token),
         kind: TokenKind::PasswordReset,
         profile_id: profile.id,
         created_at: now,
@@ -72,8 +73,8 @@ pub async fn request_reset(state: &AppState, email: &str, ip: Option<String>) ->
     Ok(())
 }
 
-fn check_password(field: &str, password: &str) -> ApiResult<()> {
-    auth::validate_password(password).map_err(|why| ApiError::field(field, why))
+fn check_password(field: &str, password: &str) -> Result<()> {
+    credentials::validate_password(password).map_err(|why| Error::field(field, why))
 }
 
 /// Sets a new password with a reset token: single use, expiring; ends every session of
@@ -84,12 +85,12 @@ pub async fn confirm_reset(
     token: &str,
     password: &str,
     ip: Option<String>,
-) -> ApiResult<Profile> {
+) -> Result<Profile> {
     check_password("password", password)?;
     if !plausible(token) {
         return Err(invalid_token());
     }
-    let hash = auth::token_hash(token);
+    let hash = credentials::token_hash(token);
     // A look first, so a bad link costs no password hashing; the store decides.
     if state
         .store
@@ -99,7 +100,7 @@ pub async fn confirm_reset(
     {
         return Err(invalid_token());
     }
-    let password_hash = auth::hash_password(password.to_owned()).await?;
+    let password_hash = credentials::hash_password(password.to_owned()).await?;
     let now = state.now();
     let event = NewActivity::new(actions::PASSWORD_CHANGED, now)
         .details(json!({ "via": "reset" }))
@@ -111,8 +112,8 @@ pub async fn confirm_reset(
         .ok_or_else(invalid_token)
 }
 
-fn wrong_password() -> ApiError {
-    ApiError::refused(ErrorCode::WrongPassword, "the current password is wrong")
+fn wrong_password() -> Error {
+    Error::refused(ErrorCode::WrongPassword, "the current password is wrong")
 }
 
 /// Changes the password of the signed-in profile, which must give the current one (403
@@ -126,21 +127,21 @@ pub async fn change(
     old_password: &str,
     new_password: &str,
     ip: Option<String>,
-) -> ApiResult<()> {
+) -> Result<()> {
     check_password("new_password", new_password)?;
     let profile = &user.profile;
     let limits = password_limits(&profile.email, ip.as_deref());
     let attempt = rate_limit::reserve(state, &limits).await?;
     let Some((_, current_hash)) = state.store.credentials(&profile.email).await? else {
         attempt.refund(state).await;
-        return Err(ApiError::Unauthenticated);
+        return Err(Error::Unauthenticated);
     };
-    if !auth::verify_password(old_password.to_owned(), Some(current_hash.clone())).await? {
+    if !credentials::verify_password(old_password.to_owned(), Some(current_hash.clone())).await? {
         // A wrong password stays counted.
         return Err(wrong_password());
     }
     attempt.refund(state).await;
-    let new_hash = auth::hash_password(new_password.to_owned()).await?;
+    let new_hash = credentials::hash_password(new_password.to_owned()).await?;
     let now = state.now();
     let event = NewActivity::new(actions::PASSWORD_CHANGED, now)
         .by_self(profile.id)
@@ -163,4 +164,21 @@ pub async fn change(
     } else {
         Err(wrong_password())
     }
+}
+
+/// Whether the password-reset link with this token can still be used.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn reset_link_usable(state: &AppState, token: &str) -> Result<bool> {
+    if token.is_empty() {
+        return Ok(false);
+    }
+    Ok(state
+        .store
+        .account_token(
+            &credentials::token_hash(token),
+            TokenKind::PasswordReset,
+            state.now(),
+        )
+        .await?
+        .is_some())
 }

@@ -14,11 +14,11 @@ use mitai_store::{GatedCreate, Photo, Profile, StoredResponse};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::imaging::{self, Rejected};
 use crate::metrics::Metrics;
+use crate::service::AppState;
 use crate::service::access::Gate;
-use crate::state::AppState;
+use crate::service::{Error, ErrorCode, Result};
 
 /// The feature every upload spends.
 pub const FEATURE: &str = "photos";
@@ -73,7 +73,7 @@ pub fn thumb_path(state: &AppState, photo: &Photo) -> PathBuf {
 /// The thumbnail of the profile's photo: made from the stored file the first time it is
 /// asked for (photos are given one at upload too) and kept next to it.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn thumbnail(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<Vec<u8>> {
+pub async fn thumbnail(state: &AppState, profile_id: Uuid, id: Uuid) -> Result<Vec<u8>> {
     let photo = get(state, profile_id, id).await?;
     let thumb = thumb_path(state, &photo);
     if let Ok(bytes) = tokio::fs::read(&thumb).await {
@@ -88,7 +88,7 @@ pub async fn thumbnail(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResul
     // A delete that ran meanwhile removed the file before this wrote the thumbnail.
     if state.store.photo(profile_id, id).await?.is_none() {
         remove_file(&thumb_path(state, &photo)).await;
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound);
     }
     Ok(bytes)
 }
@@ -96,12 +96,12 @@ pub async fn thumbnail(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResul
 /// The error for a photo whose file cannot be opened. A delete removes the row first and
 /// the file after it, so a missing file whose row is gone too is a photo deleted while it
 /// was being read: not found. A missing file whose row is still there is damage.
-pub async fn vanished_or_damaged(state: &AppState, photo: &Photo, e: std::io::Error) -> ApiError {
+pub async fn vanished_or_damaged(state: &AppState, photo: &Photo, e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::NotFound {
         match state.store.photo(photo.profile_id, photo.id).await {
-            Ok(None) => return ApiError::NotFound,
+            Ok(None) => return Error::NotFound,
             Ok(Some(_)) => {}
-            Err(e) => return ApiError::from(e),
+            Err(e) => return Error::from(e),
         }
     }
     anyhow::anyhow!(
@@ -111,7 +111,7 @@ pub async fn vanished_or_damaged(state: &AppState, photo: &Photo, e: std::io::Er
     .into()
 }
 
-async fn make_thumbnail(stored: Vec<u8>) -> ApiResult<Vec<u8>> {
+async fn make_thumbnail(stored: Vec<u8>) -> Result<Vec<u8>> {
     let _permit = DECODES.acquire().await.map_err(anyhow::Error::from)?;
     tokio::task::spawn_blocking(move || imaging::thumbnail(&stored))
         .await
@@ -138,7 +138,7 @@ pub async fn create(
     idempotency_key: Option<&str>,
     ip: Option<String>,
     respond: &(dyn for<'p> Fn(&'p Photo) -> StoredResponse + Send + Sync),
-) -> ApiResult<Uploaded> {
+) -> Result<Uploaded> {
     let gate = Gate::open(state, profile, FEATURE, 1, &fingerprint(&upload), ip).await?;
     let profile_id = profile.id;
     // A retry of an answered upload is answered at once, without touching the image.
@@ -147,7 +147,7 @@ pub async fn create(
             .store
             .stored_response(profile_id, key)
             .await
-            .map_err(ApiError::from)?
+            .map_err(Error::from)?
     {
         Metrics::count(&state.metrics.consume_replayed);
         return Ok(Uploaded::Replayed(stored));
@@ -196,7 +196,7 @@ pub async fn create(
         }
         Err(e) => {
             remove_file(&target).await;
-            return Err(ApiError::from(e));
+            return Err(Error::from(e));
         }
     };
     gate.spent(state, created.used).await;
@@ -214,18 +214,18 @@ pub async fn list(
     profile_id: Uuid,
     before: Option<Uuid>,
     limit: i64,
-) -> ApiResult<Vec<Photo>> {
+) -> Result<Vec<Photo>> {
     Ok(state.store.list_photos(profile_id, before, limit).await?)
 }
 
 /// The profile's photo; 404 for a photo of another profile or none.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn get(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<Photo> {
+pub async fn get(state: &AppState, profile_id: Uuid, id: Uuid) -> Result<Photo> {
     state
         .store
         .photo(profile_id, id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(Error::NotFound)
 }
 
 /// The profile's photo and its file, opened for reading (downloads and exports).
@@ -234,7 +234,7 @@ pub async fn open(
     state: &AppState,
     profile_id: Uuid,
     id: Uuid,
-) -> ApiResult<(Photo, tokio::fs::File)> {
+) -> Result<(Photo, tokio::fs::File)> {
     let photo = get(state, profile_id, id).await?;
     match tokio::fs::File::open(path(state, &photo)).await {
         Ok(file) => Ok((photo, file)),
@@ -245,29 +245,27 @@ pub async fn open(
 /// Deletes the profile's photo and its file; 404 for a photo of another profile or none.
 /// Spent usage stays spent.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn delete(state: &AppState, profile_id: Uuid, id: Uuid) -> ApiResult<Photo> {
+pub async fn delete(state: &AppState, profile_id: Uuid, id: Uuid) -> Result<Photo> {
     let photo = state
         .store
         .delete_photo(profile_id, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     remove_file(&path(state, &photo)).await;
     remove_file(&thumb_path(state, &photo)).await;
     Ok(photo)
 }
 
-fn rejected(r: Rejected) -> ApiError {
+fn rejected(r: Rejected) -> Error {
     match r {
-        Rejected::UnsupportedType => {
-            ApiError::refused(ErrorCode::UnsupportedMediaType, r.to_string())
-        }
-        Rejected::Corrupt(_) | Rejected::TooLarge => ApiError::field("file", r.to_string()),
+        Rejected::UnsupportedType => Error::refused(ErrorCode::UnsupportedMediaType, r.to_string()),
+        Rejected::Corrupt(_) | Rejected::TooLarge => Error::field("file", r.to_string()),
     }
 }
 
 /// Writes `bytes` to `target` so that readers see the whole file or none: a temporary file
 /// in the same folder, fsync, rename over the target, fsync of the folder.
-async fn write_atomically(target: PathBuf, bytes: Vec<u8>) -> ApiResult<()> {
+async fn write_atomically(target: PathBuf, bytes: Vec<u8>) -> Result<()> {
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         let dir = target
             .parent()

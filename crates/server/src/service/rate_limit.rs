@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::service::AppState;
+use crate::service::{Error, Result};
 
 /// At most `max` attempts per `window` in the counter `bucket`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,9 +33,9 @@ impl Limit {
         DateTime::from_timestamp(start, 0).unwrap_or(now)
     }
 
-    fn refused(&self, now: DateTime<Utc>) -> ApiError {
+    fn refused(&self, now: DateTime<Utc>) -> Error {
         let left = (self.window_start(now) + self.window - now).num_seconds();
-        ApiError::RateLimited {
+        Error::RateLimited {
             retry_after_secs: u64::try_from(left.max(1)).unwrap_or(1),
         }
     }
@@ -78,7 +78,7 @@ async fn give_back(state: &AppState, taken: &[(String, DateTime<Utc>)]) {
 /// atomic statement, so N attempts at once never pass more than a limit allows — on any
 /// number of instances.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn reserve(state: &AppState, limits: &[Limit]) -> ApiResult<Reserved> {
+pub async fn reserve(state: &AppState, limits: &[Limit]) -> Result<Reserved> {
     let now = state.now();
     let mut taken = Vec::with_capacity(limits.len());
     for limit in limits {
@@ -106,7 +106,7 @@ pub async fn reserve(state: &AppState, limits: &[Limit]) -> ApiResult<Reserved> 
 /// [`reserve`] for requests that count whatever their outcome (password-reset mails,
 /// invitations, registrations): nothing is ever refunded.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn take(state: &AppState, limits: &[Limit]) -> ApiResult<()> {
+pub async fn take(state: &AppState, limits: &[Limit]) -> Result<()> {
     let reserved = reserve(state, limits).await?;
     drop(reserved.taken);
     Ok(())
@@ -125,7 +125,7 @@ mod tests {
         let start = limit.window_start(now);
         assert_eq!(start.to_rfc3339(), "2030-01-01T10:15:00+00:00");
         match limit.refused(now) {
-            ApiError::RateLimited { retry_after_secs } => assert_eq!(retry_after_secs, 570),
+            Error::RateLimited { retry_after_secs } => assert_eq!(retry_after_secs, 570),
             other => panic!("{other:?}"),
         }
         assert_eq!(key("login", &"x".repeat(300)).len(), "login:".len() + 256);

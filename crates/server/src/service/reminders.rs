@@ -7,8 +7,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use mitai_access::grants::GrantStatus;
 use mitai_store::{NewActivity, NewMail, actions};
 
+use crate::service::AppState;
 use crate::service::grants::profile_timeline;
-use crate::state::AppState;
 
 /// What one round did.
 #[derive(Debug, Default, Clone, Copy)]

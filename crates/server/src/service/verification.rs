@@ -3,11 +3,11 @@
 use chrono::TimeDelta;
 use mitai_store::{NewActivity, Profile, actions};
 
-use crate::auth;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::service::AppState;
 use crate::service::accounts::{self, invalid_token};
+use crate::service::credentials;
 use crate::service::rate_limit::{self, Limit};
-use crate::state::AppState;
+use crate::service::{Error, ErrorCode, Result};
 
 /// New verification mails a profile may ask for in one window.
 pub const RESENDS_PER_PROFILE: i64 = 5;
@@ -22,7 +22,7 @@ pub(crate) fn plausible(token: &str) -> bool {
 /// (`email_verified` is logged with it). 400 `invalid_token` for an unknown, used or
 /// expired token — also for all but one of many concurrent uses of one token.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn verify_email(state: &AppState, token: &str, ip: Option<String>) -> ApiResult<Profile> {
+pub async fn verify_email(state: &AppState, token: &str, ip: Option<String>) -> Result<Profile> {
     if !plausible(token) {
         return Err(invalid_token());
     }
@@ -30,7 +30,7 @@ pub async fn verify_email(state: &AppState, token: &str, ip: Option<String>) -> 
     let event = NewActivity::new(actions::EMAIL_VERIFIED, now).ip(ip);
     state
         .store
-        .verify_email(&auth::token_hash(token), now, &event)
+        .verify_email(&credentials::token_hash(token), now, &event)
         .await?
         .ok_or_else(invalid_token)
 }
@@ -39,9 +39,9 @@ pub async fn verify_email(state: &AppState, token: &str, ip: Option<String>) -> 
 /// of them is used). 409 `already_verified` when there is nothing to verify; 429 beyond
 /// [`RESENDS_PER_PROFILE`] per [`RESEND_WINDOW`].
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn resend(state: &AppState, profile: &Profile) -> ApiResult<()> {
+pub async fn resend(state: &AppState, profile: &Profile) -> Result<()> {
     if profile.email_verified {
-        return Err(ApiError::refused(
+        return Err(Error::refused(
             ErrorCode::AlreadyVerified,
             "this e-mail address is verified already",
         ));

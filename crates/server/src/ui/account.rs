@@ -7,17 +7,18 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use mitai_access::RegistrationMode;
-use mitai_store::{ProfilePatch, Role, TokenKind};
+use mitai_access::text::Name;
+use mitai_store::Role;
 use serde::Deserialize;
 
 use super::forms::{FieldErrors, FormData, Params, safe_next};
 use super::{Ctx, Lang, Member, UiError, UiResult, Visitor, refusal, render, render_status};
 use crate::auth::{self, SESSION_DAYS};
 use crate::client_ip::ClientIp;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
+use crate::service::AppState;
 use crate::service::export::Format;
 use crate::service::{accounts, invitations, passwords, verification};
-use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
@@ -93,7 +94,7 @@ pub async fn login(
             );
             Ok(response)
         }
-        Err(ApiError::RateLimited { retry_after_secs }) => refused(
+        Err(Error::RateLimited { retry_after_secs }) => refused(
             StatusCode::TOO_MANY_REQUESTS,
             lang.tf("login.rate_limited", &[&minutes(retry_after_secs)]),
         ),
@@ -143,15 +144,11 @@ pub async fn set_language(
     let lang = Lang::parse(form.get("language")).unwrap_or(visitor.lang);
     if let Some(user) = &visitor.user {
         form.check_csrf(user)?;
-        let patch = ProfilePatch {
+        let change = accounts::OwnProfileChange {
             language: Some(lang.code().to_owned()),
             ..Default::default()
         };
-        state
-            .store
-            .update_profile(user.profile.id, &patch, state.now())
-            .await
-            .map_err(ApiError::from)?;
+        accounts::change_own_profile(&state, &user.profile, change).await?;
     }
     let mut response = super::see_other(safe_next(form.get("next")));
     let cookie = format!(
@@ -206,11 +203,7 @@ async fn registration(state: &AppState, visitor: &Visitor, invitation: &str) -> 
     let lang = visitor.lang;
     let mode = state.registry().settings.registration_mode;
     if !invitation.is_empty() {
-        let found = state
-            .store
-            .invitation(&auth::token_hash(invitation), state.now())
-            .await
-            .map_err(ApiError::from)?;
+        let found = invitations::find(state, invitation).await?;
         match found {
             Some(invite) if mode != RegistrationMode::Closed => {
                 page.invited = true;
@@ -292,7 +285,7 @@ pub async fn register(
     );
     let registration = match checked {
         Ok(r) => r,
-        Err(ApiError::Invalid { fields, .. }) => {
+        Err(Error::Invalid { fields, .. }) => {
             page.errors = FieldErrors::from_api(lang, &fields);
             return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
@@ -309,7 +302,7 @@ pub async fn register(
             render_status(StatusCode::CREATED, &page)
         }
         Err(e) => {
-            let status = e.status();
+            let status = crate::error::status_of(&e);
             match e.code() {
                 ErrorCode::EmailTaken => page.errors.add("email", lang.t("register.taken")),
                 ErrorCode::RegistrationClosed => {
@@ -410,7 +403,7 @@ pub async fn forgot(
     // The same answer whether the address has an account or not, and whether this
     // request was one too many (then simply no mail goes out).
     match passwords::request_reset(&state, form.get("email"), ip).await {
-        Ok(()) | Err(ApiError::RateLimited { .. }) => {}
+        Ok(()) | Err(Error::RateLimited { .. }) => {}
         Err(e) => return Err(e.into()),
     }
     let mut page = forgot_form(&visitor);
@@ -497,17 +490,7 @@ pub async fn reset_page(
     Params(query): Params<PageQuery>,
 ) -> UiResult {
     let token = token_from(&query, |q| q.token.as_ref());
-    let usable = !token.is_empty()
-        && state
-            .store
-            .account_token(
-                &auth::token_hash(&token),
-                TokenKind::PasswordReset,
-                state.now(),
-            )
-            .await
-            .map_err(ApiError::from)?
-            .is_some();
+    let usable = passwords::reset_link_usable(&state, &token).await?;
     let mut page = reset_form(&visitor, token);
     if !usable {
         page.show_form = false;
@@ -534,7 +517,7 @@ pub async fn reset(
             page.links.push(("/login", lang.t("login.title")));
             render(&page)
         }
-        Err(ApiError::Invalid { fields, .. }) => {
+        Err(Error::Invalid { fields, .. }) => {
             let errors = FieldErrors::from_api(lang, &fields);
             page.fields[0].error = errors.get("password").map(str::to_owned);
             render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
@@ -599,27 +582,22 @@ pub async fn save_profile(
     let lang = member.lang();
     let mut page = account_page_for(&member, &state, None);
     page.name = form.get("name").to_owned();
+    let name = Name::parse_or_empty(form.raw("name"));
     let language = Lang::parse(form.get("language"));
-    if page.name.chars().count() > 100 {
-        page.errors
-            .add("name", lang.tf("field.too_long_n", &["100"]));
+    if let Err(why) = &name {
+        page.errors.add("name", FieldErrors::reason(lang, why));
     }
     if language.is_none() {
         page.errors.add("language", lang.t("field.invalid"));
     }
-    if !page.errors.is_empty() {
+    let (Ok(name), Some(language), true) = (name, language, page.errors.is_empty()) else {
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
-    }
-    let patch = ProfilePatch {
-        name: Some(page.name.clone()),
-        language: language.map(|l| l.code().to_owned()),
-        ..Default::default()
     };
-    state
-        .store
-        .update_profile(member.profile().id, &patch, state.now())
-        .await
-        .map_err(ApiError::from)?;
+    let change = accounts::OwnProfileChange {
+        name: Some(name),
+        language: Some(language.code().to_owned()),
+    };
+    accounts::change_own_profile(&state, member.profile(), change).await?;
     Ok(super::see_other("/account?done=saved"))
 }
 
@@ -642,14 +620,14 @@ pub async fn change_password(
     let mut page = account_page_for(&member, &state, None);
     match result {
         Ok(()) => return Ok(super::see_other("/account?done=password_changed")),
-        Err(ApiError::Invalid { fields, .. }) => {
+        Err(Error::Invalid { fields, .. }) => {
             page.errors = FieldErrors::from_api(lang, &fields);
         }
         Err(e) if e.code() == ErrorCode::WrongPassword => {
             page.errors
                 .add("current_password", lang.t("account.wrong_password"));
         }
-        Err(ApiError::RateLimited { retry_after_secs }) => {
+        Err(Error::RateLimited { retry_after_secs }) => {
             page.errors.add(
                 "current_password",
                 lang.tf("login.rate_limited", &[&minutes(retry_after_secs)]),
@@ -661,11 +639,11 @@ pub async fn change_password(
 }
 
 /// The account page with the refusal of a gate or limit; other errors are error pages.
-fn refused(state: &AppState, member: &Member, mut page: AccountPage, e: ApiError) -> UiResult {
+fn refused(state: &AppState, member: &Member, mut page: AccountPage, e: Error) -> UiResult {
     match refusal(state, member.lang(), &e) {
         Some(r) => {
             page.refusal = Some(r);
-            render_status(e.status(), &page)
+            render_status(crate::error::status_of(&e), &page)
         }
         None => Err(e.into()),
     }
@@ -708,7 +686,7 @@ pub async fn invite(
     page.invite_email = form.get("email").to_owned();
     match invitations::invite(&state, member.profile(), form.get("email"), None, ip).await {
         Ok(_) => Ok(super::see_other("/account?done=invited")),
-        Err(ApiError::Invalid { fields, .. }) => {
+        Err(Error::Invalid { fields, .. }) => {
             page.errors = FieldErrors::from_api(lang, &fields);
             render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }

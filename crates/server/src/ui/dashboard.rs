@@ -5,16 +5,15 @@ use askama::Template;
 use axum::extract::State;
 use chrono::TimeDelta;
 use mitai_access::EntryData;
-use mitai_store::{EntryOrder, EntryQuery};
+
 use serde::Deserialize;
 
 use super::charts::LineChart;
 use super::forms::{Params, new_idempotency_key};
 use super::plan::{FeatureRow, feature_rows, tier_name};
 use super::{Ctx, Member, UiResult, render};
-use crate::error::ApiError;
-use crate::service::access;
-use crate::state::AppState;
+use crate::service::AppState;
+use crate::service::{access, entries};
 use mitai_access::EntryKind;
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,19 +66,14 @@ pub async fn page(
         )
     });
     // The last 90 days of weights: the chart, the latest value and its trend.
-    let weights_query = EntryQuery {
-        from: Some(today - TimeDelta::days(90)),
-        to: None,
-        after: None,
-        limit: 10_000,
-        order: EntryOrder::NewestFirst,
-    };
-    let mut weights = state
-        .store
-        .list_entries(profile.id, EntryKind::Weight, &weights_query)
-        .await
-        .map_err(ApiError::from)?;
-    weights.reverse();
+    let weights = entries::series(
+        &state,
+        profile.id,
+        EntryKind::Weight,
+        Some(today - TimeDelta::days(90)),
+        10_000,
+    )
+    .await?;
     let (chart, _) = super::data::weight_chart(lang, &weights);
     let kg = |e: &mitai_store::Entry| match &e.data {
         EntryData::Weight(w) => Some(w.weight_kg),

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use chrono::{Datelike, NaiveDate, TimeDelta};
 use mitai_access::caliper::{Method, Sex, sites};
 use mitai_access::{EntryData, EntryKind};
-use mitai_store::{Entry, EntryOrder, EntryQuery, Profile};
+use mitai_store::{Entry, Profile};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -26,9 +26,9 @@ use crate::api::entries::{
     ActivityType, CaliperType, CircumferenceType, EntryType, NutritionType, WeightType,
 };
 use crate::client_ip::ClientIp;
-use crate::error::ApiError;
+use crate::error::Error;
+use crate::service::AppState;
 use crate::service::entries::{self as service, CreateAnswer};
-use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -117,32 +117,7 @@ async fn page_of(
     kind: EntryKind,
     cursor: Option<&str>,
 ) -> UiResult<(Vec<Entry>, Option<String>)> {
-    let args =
-        service::ListArgs::parse(None, None, Some(PAGE), cursor).unwrap_or(service::ListArgs {
-            from: None,
-            to: None,
-            limit: PAGE,
-            after: None,
-        });
-    let query = EntryQuery {
-        from: None,
-        to: None,
-        after: args.after,
-        limit: PAGE + 1,
-        order: EntryOrder::NewestFirst,
-    };
-    let mut entries = state
-        .store
-        .list_entries(profile.id, kind, &query)
-        .await
-        .map_err(ApiError::from)?;
-    let older = if entries.len() as i64 > PAGE {
-        entries.truncate(usize::try_from(PAGE).unwrap_or(0));
-        entries.last().map(service::cursor_of)
-    } else {
-        None
-    };
-    Ok((entries, older))
+    Ok(service::page_of_kind(state, profile.id, kind, cursor, PAGE).await?)
 }
 
 /// The entries of a chart: dated on or after `from` (all without it), oldest first.
@@ -152,20 +127,7 @@ async fn chart_entries(
     kind: EntryKind,
     from: Option<NaiveDate>,
 ) -> UiResult<Vec<Entry>> {
-    let query = EntryQuery {
-        from,
-        to: None,
-        after: None,
-        limit: CHART_MAX,
-        order: EntryOrder::NewestFirst,
-    };
-    let mut entries = state
-        .store
-        .list_entries(profile.id, kind, &query)
-        .await
-        .map_err(ApiError::from)?;
-    entries.reverse();
-    Ok(entries)
+    Ok(service::series(state, profile.id, kind, from, CHART_MAX).await?)
 }
 
 fn listing(lang: Lang, today: NaiveDate, entries: &[Entry], older: Option<String>) -> Listing {
@@ -361,11 +323,11 @@ async fn create<T: EntryType>(
     match service::create::<T>(state, member.profile(), body, key, ip).await {
         // A replay is the answer of the same form sent before: it was created then.
         Ok(CreateAnswer::Created(_) | CreateAnswer::Replayed(_)) => Ok(Outcome::Created),
-        Err(ApiError::Invalid { fields, .. }) => {
+        Err(Error::Invalid { fields, .. }) => {
             Ok(Outcome::Invalid(FieldErrors::from_api(lang, &fields)))
         }
         Err(e) => match refusal(state, lang, &e) {
-            Some(r) => Ok(Outcome::Refused(r, e.status())),
+            Some(r) => Ok(Outcome::Refused(r, crate::error::status_of(&e))),
             None => Err(e.into()),
         },
     }
@@ -403,7 +365,7 @@ async fn delete<T: EntryType>(
     let id = Uuid::parse_str(&id).map_err(|_| UiError::NotFound)?;
     match service::delete::<T>(&state, member.profile(), id).await {
         // Already gone (a second click): the same page.
-        Ok(()) | Err(ApiError::NotFound) => {}
+        Ok(()) | Err(Error::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
     Ok(super::see_other(&format!(

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{FromRequest, Request};
+use mitai_access::text::TextError;
 
 use super::{Lang, UiError};
 use crate::auth::CurrentUser;
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// The query of a page; a query that does not parse is an empty one (a page never fails
 /// on a mangled link).
@@ -42,7 +43,7 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
     async fn from_request(req: Request, state: &S) -> Result<Self, UiError> {
         match axum::Form::<Vec<(String, String)>>::from_request(req, state).await {
             Ok(axum::Form(fields)) => Ok(FormData(fields)),
-            Err(_) => Err(UiError::Api(ApiError::refused(
+            Err(_) => Err(UiError::Api(Error::refused(
                 crate::error::ErrorCode::BadRequest,
                 "the form could not be read",
             ))),
@@ -118,6 +119,15 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Why a typed text was refused, in the page's language.
+    pub fn reason(lang: Lang, why: &TextError) -> String {
+        match why {
+            TextError::Missing => lang.t("field.required").to_owned(),
+            TextError::TooLong { max } => lang.tf("field.too_long_n", &[&max.to_string()]),
+            TextError::Nul | TextError::Control => lang.t("field.control").to_owned(),
+        }
+    }
+
     /// The messages of a 422 `invalid_input` from a service, translated where a message
     /// of the UI fits the field's complaint (else the API's own words).
     pub fn from_api(lang: Lang, fields: &BTreeMap<String, String>) -> FieldErrors {
@@ -145,6 +155,10 @@ fn translate_reason(lang: Lang, why: &str) -> String {
         Some(("field.too_long", None))
     } else if why.contains("future") || why.contains("tomorrow") {
         Some(("field.future", None))
+    } else if why.contains("control characters") || why.contains("NUL") {
+        Some(("field.control", None))
+    } else if why == "must not be empty" {
+        Some(("field.required", None))
     } else {
         None
     };

@@ -11,9 +11,9 @@ use serde_json::{Map, Value, json};
 
 use super::{Lang, UiResult, parse_decimal, refusal};
 use crate::api::entries::WeightType;
-use crate::error::ApiError;
+use crate::error::Error;
+use crate::service::AppState;
 use crate::service::entries;
-use crate::state::AppState;
 
 /// The most lines one import may hold.
 pub const MAX_LINES: usize = 5_000;
@@ -105,7 +105,7 @@ pub async fn weights(
                     checked.push(c);
                     continue;
                 }
-                Err(ApiError::Invalid { fields, .. }) => {
+                Err(Error::Invalid { fields, .. }) => {
                     let errors = super::forms::FieldErrors::from_api(lang, &fields);
                     errors
                         .0
@@ -126,7 +126,7 @@ pub async fn weights(
     match entries::create_batch::<WeightType>(state, profile, checked, ip).await {
         Ok(n) => Ok(Imported::Done(n)),
         Err(e) => match refusal(state, lang, &e) {
-            Some(r) => Ok(Imported::Refused(r.text, e.status())),
+            Some(r) => Ok(Imported::Refused(r.text, crate::error::status_of(&e))),
             None => Err(e.into()),
         },
     }

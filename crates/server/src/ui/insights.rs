@@ -9,9 +9,9 @@ use mitai_store::{AiResult, StoredResponse};
 use super::forms::{FormData, new_idempotency_key};
 use super::{Ctx, Member, Refusal, UiResult, refusal, render, render_status};
 use crate::client_ip::ClientIp;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
+use crate::service::AppState;
 use crate::service::{access, ai};
-use crate::state::AppState;
 
 /// An answer as the page shows it.
 pub struct Shown {
@@ -107,7 +107,7 @@ fn respond(r: &AiResult) -> StoredResponse {
 }
 
 /// Shows a refusal of an AI request on the page (nothing was spent).
-async fn refused(state: &AppState, member: &Member, e: ApiError, question: String) -> UiResult {
+async fn refused(state: &AppState, member: &Member, e: Error, question: String) -> UiResult {
     let lang = member.lang();
     let mut page = view(state, member).await?;
     page.question = question;
@@ -117,10 +117,10 @@ async fn refused(state: &AppState, member: &Member, e: ApiError, question: Strin
         _ => match refusal(state, lang, &e) {
             Some(r) => {
                 page.refusal = Some(r);
-                return render_status(e.status(), &page);
+                return render_status(crate::error::status_of(&e), &page);
             }
             None => match e {
-                ApiError::Invalid { fields, .. } => {
+                Error::Invalid { fields, .. } => {
                     fields.values().cloned().collect::<Vec<_>>().join("; ")
                 }
                 e => return Err(e.into()),

@@ -114,6 +114,10 @@ pub const EN: &[(&str, &str)] = &[
     ("field.too_long_n", "At most {0} characters."),
     ("field.future", "This date is in the future."),
     ("field.invalid", "This value is not valid."),
+    (
+        "field.control",
+        "Please use letters, digits and punctuation only (no control characters).",
+    ),
     ("field.required", "Please fill this in."),
     ("field.number", "Please enter a number, such as 72.5."),
     ("field.whole_number", "Please enter a whole number."),
@@ -750,6 +754,10 @@ pub const DE: &[(&str, &str)] = &[
     ("field.too_long_n", "Höchstens {0} Zeichen."),
     ("field.future", "Dieses Datum liegt in der Zukunft."),
     ("field.invalid", "Dieser Wert ist nicht gültig."),
+    (
+        "field.control",
+        "Bitte nur Buchstaben, Ziffern und Satzzeichen (keine Steuerzeichen).",
+    ),
     ("field.required", "Bitte fülle das aus."),
     (
         "field.number",

@@ -36,8 +36,8 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use crate::auth::CurrentUser;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::error::Error;
+use crate::service::AppState;
 
 pub use i18n::{Lang, parse_decimal};
 
@@ -195,12 +195,12 @@ pub struct Refusal {
 }
 
 /// The refusal of a gate (or a rate limit) as the page shows it; `None` for other errors.
-pub fn refusal(state: &AppState, lang: Lang, e: &ApiError) -> Option<Refusal> {
+pub fn refusal(state: &AppState, lang: Lang, e: &Error) -> Option<Refusal> {
     let registry = state.registry();
     let tz = registry.settings.usage_timezone;
     let name = |id: &str| plan::feature_name(lang, &registry, id);
     let (text, plan_link) = match e {
-        ApiError::LimitReached {
+        Error::LimitReached {
             feature,
             limit,
             resets_at,
@@ -216,17 +216,17 @@ pub fn refusal(state: &AppState, lang: Lang, e: &ApiError) -> Option<Refusal> {
             };
             (text, true)
         }
-        ApiError::FeatureDisabled { feature } => {
+        Error::FeatureDisabled { feature } => {
             (lang.tf("refusal.disabled", &[&name(feature)]), true)
         }
-        ApiError::RateLimited { retry_after_secs } => (
+        Error::RateLimited { retry_after_secs } => (
             lang.tf(
                 "refusal.rate_limited",
                 &[&retry_after_secs.div_ceil(60).max(1).to_string()],
             ),
             false,
         ),
-        ApiError::Forbidden => (lang.t("refusal.forbidden").to_owned(), false),
+        Error::Forbidden => (lang.t("refusal.forbidden").to_owned(), false),
         e if e.code() == crate::error::ErrorCode::EmailNotVerified => {
             (lang.t("refusal.unverified").to_owned(), false)
         }
@@ -343,15 +343,15 @@ pub enum UiError {
     NotFound,
     /// Anything else from the services: rendered as the page of its status, without
     /// details (internal causes are logged).
-    Api(ApiError),
+    Api(Error),
 }
 
-impl From<ApiError> for UiError {
-    fn from(e: ApiError) -> UiError {
+impl From<Error> for UiError {
+    fn from(e: Error) -> UiError {
         match e {
-            ApiError::Unauthenticated => UiError::SignIn("/".into()),
-            ApiError::Forbidden => UiError::Forbidden,
-            ApiError::NotFound => UiError::NotFound,
+            Error::Unauthenticated => UiError::SignIn("/".into()),
+            Error::Forbidden => UiError::Forbidden,
+            Error::NotFound => UiError::NotFound,
             e => UiError::Api(e),
         }
     }
@@ -359,7 +359,7 @@ impl From<ApiError> for UiError {
 
 impl From<askama::Error> for UiError {
     fn from(e: askama::Error) -> UiError {
-        UiError::Api(ApiError::Internal(anyhow::anyhow!("template: {e}")))
+        UiError::Api(Error::Internal(anyhow::anyhow!("template: {e}")))
     }
 }
 
@@ -377,7 +377,7 @@ impl IntoResponse for UiError {
             UiError::Forbidden => StatusCode::FORBIDDEN,
             UiError::NotFound => StatusCode::NOT_FOUND,
             UiError::Api(e) => {
-                let status = e.status();
+                let status = crate::error::status_of(&e);
                 // Logs an internal cause with the request's id.
                 drop(e.into_response());
                 status

@@ -9,17 +9,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use mitai_access::{EntryData, EntryKind};
-use mitai_store::{EntryOrder, EntryQuery, Photo, StoredResponse};
+use mitai_store::{Photo, StoredResponse};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::forms::{FieldErrors, FormData, Params, new_idempotency_key};
 use super::{Ctx, Lang, Member, Refusal, UiError, UiResult, refusal, render, render_status};
 use crate::client_ip::ClientIp;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::routes::photos::{UPLOAD_LIMIT, max_bytes, read_form};
+use crate::service::AppState;
+use crate::service::entries;
 use crate::service::photos::{self as service, Uploaded};
-use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -137,18 +138,7 @@ async fn view(
 }
 
 async fn weights(state: &AppState, profile_id: Uuid) -> UiResult<Vec<(NaiveDate, f64)>> {
-    let query = EntryQuery {
-        from: None,
-        to: None,
-        after: None,
-        limit: 10_000,
-        order: EntryOrder::NewestFirst,
-    };
-    let entries = state
-        .store
-        .list_entries(profile_id, EntryKind::Weight, &query)
-        .await
-        .map_err(ApiError::from)?;
+    let entries = entries::series(state, profile_id, EntryKind::Weight, None, 10_000).await?;
     Ok(entries
         .iter()
         .filter_map(|e| match &e.data {
@@ -184,7 +174,7 @@ async fn upload(
 ) -> UiResult {
     let lang = member.lang();
     let Ok(multipart) = multipart else {
-        return Err(UiError::Api(ApiError::not_json()));
+        return Err(UiError::Api(Error::not_json()));
     };
     let read = read_form(multipart, max_bytes(&state), &["_csrf", "idempotency_key"]).await;
     let mut page = view(&state, &member, &PhotosQuery::default(), None).await?;
@@ -213,10 +203,10 @@ async fn upload(
 }
 
 /// The page again with the refusal of an upload at its field (or as the gate's refusal).
-fn refused(state: &AppState, lang: Lang, page: &mut PhotosPage, e: ApiError) -> UiResult {
-    let status = e.status();
+fn refused(state: &AppState, lang: Lang, page: &mut PhotosPage, e: Error) -> UiResult {
+    let status = crate::error::status_of(&e);
     match &e {
-        ApiError::Invalid { fields, .. } => page.errors = FieldErrors::from_api(lang, fields),
+        Error::Invalid { fields, .. } => page.errors = FieldErrors::from_api(lang, fields),
         _ if matches!(
             status,
             StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -264,7 +254,7 @@ async fn delete(
     form.check_csrf(&member.user)?;
     let id = Uuid::parse_str(&id).map_err(|_| UiError::NotFound)?;
     match service::delete(&state, member.profile().id, id).await {
-        Ok(_) | Err(ApiError::NotFound) => Ok(super::see_other("/photos?done=photo_deleted")),
+        Ok(_) | Err(Error::NotFound) => Ok(super::see_other("/photos?done=photo_deleted")),
         Err(e) => Err(e.into()),
     }
 }

@@ -16,8 +16,8 @@ use super::forms::{FormData, Params};
 use super::{Ctx, Lang, Member, Refusal, UiResult, refusal, render, render_status};
 use crate::api::AccessView;
 use crate::client_ip::ClientIp;
+use crate::service::AppState;
 use crate::service::{access, coupons, grants};
-use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PlanQuery {
@@ -284,11 +284,7 @@ async fn plan_view(state: &AppState, member: &Member, done: Option<&str>) -> UiR
     let registry = state.registry();
     let profile = member.profile();
     let (tier, views) = access::access_list(state, profile).await?;
-    let list = state
-        .store
-        .grants(profile.id)
-        .await
-        .map_err(crate::error::ApiError::from)?;
+    let list = crate::service::grants::of_profile(state, profile.id).await?;
     let now = state.now();
     let (mut grant_rows, timeline, running) = grant_timeline(lang, &registry, profile, &list, now);
     grant_rows.reverse();
@@ -351,13 +347,13 @@ pub async fn redeem(
                 plan_link: false,
                 plan_label: lang.t("refusal.plan_link"),
             }));
-            render_status(e.status(), &page)
+            render_status(crate::error::status_of(&e), &page)
         }
     }
 }
 
 /// The words for each refusal of a redemption.
-fn coupon_refusal(lang: Lang, e: &crate::error::ApiError) -> String {
+fn coupon_refusal(lang: Lang, e: &crate::error::Error) -> String {
     use crate::error::ErrorCode as C;
     let key = match e.code() {
         C::InvalidCoupon => "coupon.invalid",

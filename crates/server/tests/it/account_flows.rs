@@ -202,7 +202,7 @@ async fn register_invited(app: &TestApp, email: &str, invitation: &str) -> (Stat
 
 /// The stored expiry of the session of a bearer token.
 async fn session_expiry(app: &TestApp, token: &str) -> DateTime<Utc> {
-    let hash = mitai_server::auth::token_hash(token);
+    let hash = mitai_server::service::credentials::token_hash(token);
     let now = now(app).await;
     app.db
         .store
@@ -244,7 +244,7 @@ async fn registration_mails_a_hashed_single_use_verification_link(backend: Backe
         .db
         .store
         .account_token(
-            &mitai_server::auth::token_hash(token),
+            &mitai_server::service::credentials::token_hash(token),
             mitai_store::TokenKind::VerifyEmail,
             now(&app).await,
         )
@@ -665,7 +665,7 @@ async fn unusable_invitations_are_refused(backend: Backend) {
     let taken = token_of(&app, "taken@example.org", "invitation").await;
     let (status, body) = register_invited(&app, "taken@example.org", &taken).await;
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "email_taken"));
-    let hash = mitai_server::auth::token_hash(&taken);
+    let hash = mitai_server::service::credentials::token_hash(&taken);
     let still = app
         .db
         .store
@@ -1128,7 +1128,7 @@ async fn disabling_an_account_ends_its_sessions(backend: Backend) {
     let admin = app.admin().await;
     let (token, id) = app.user("gone@example.org").await;
     app.login("gone@example.org", PASSWORD).await;
-    let hash = mitai_server::auth::token_hash(&token);
+    let hash = mitai_server::service::credentials::token_hash(&token);
     let (status, body) = app
         .patch(
             &format!("/api/admin/users/{id}"),

@@ -491,7 +491,7 @@ async fn exports_page_through_large_accounts(backend: Backend) {
                     body: Value::Null,
                 };
                 let r = app
-                    .state
+                    .db
                     .store
                     .create_entry(&new, &spend, &answer)
                     .await

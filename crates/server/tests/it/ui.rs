@@ -5,7 +5,7 @@
 use crate::common::TestApp;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use mitai_server::auth::token_hash;
+use mitai_server::service::credentials::token_hash;
 use mitai_server::ui::csrf_token;
 use mitai_store::Backend;
 use serde_json::{Value, json};

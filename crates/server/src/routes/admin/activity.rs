@@ -4,9 +4,9 @@ use axum::extract::State;
 
 use crate::api::admin::{ActivityLogEntry, ActivityParams};
 use crate::api::{ErrorBody, Page};
-use crate::error::{ApiResult, Json, Query};
+use crate::error::{Json, Query, Result};
+use crate::service::AppState;
 use crate::service::admin::activity;
-use crate::state::AppState;
 
 /// The activity log, newest first.
 ///
@@ -19,7 +19,7 @@ use crate::state::AppState;
 pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<ActivityParams>,
-) -> ApiResult<Json<Page<ActivityLogEntry>>> {
+) -> Result<Json<Page<ActivityLogEntry>>> {
     let (items, next_cursor) = activity::list(&state, &params).await?;
     Ok(Json(Page { items, next_cursor }))
 }

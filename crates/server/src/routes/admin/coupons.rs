@@ -11,9 +11,9 @@ use crate::api::admin::{
 };
 use crate::api::{ErrorBody, Page, page_args};
 use crate::auth::AdminUser;
-use crate::error::{ApiResult, Json, Path, Query};
+use crate::error::{Json, Path, Query, Result};
+use crate::service::AppState;
 use crate::service::admin::coupons;
-use crate::state::AppState;
 
 /// Coupons, optionally of one campaign.
 #[utoipa::path(get, path = "/coupons", tag = "admin", params(CouponListParams),
@@ -22,7 +22,7 @@ use crate::state::AppState;
 pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<CouponListParams>,
-) -> ApiResult<Json<Page<CouponView>>> {
+) -> Result<Json<Page<CouponView>>> {
     let (limit, after) = page_args(params.limit, params.cursor.as_deref())?;
     let campaign = params.campaign.as_deref();
     let (items, next_cursor) = coupons::list(&state, campaign, limit, after).await?;
@@ -38,7 +38,7 @@ pub async fn create(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Json(body): Json<NewCouponBody>,
-) -> ApiResult<(StatusCode, Json<CouponView>)> {
+) -> Result<(StatusCode, Json<CouponView>)> {
     let coupon = coupons::create(&state, &admin.profile, body).await?;
     Ok((StatusCode::CREATED, Json(coupon)))
 }
@@ -51,7 +51,7 @@ pub async fn batch(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Json(body): Json<BatchBody>,
-) -> ApiResult<(StatusCode, Json<Batch>)> {
+) -> Result<(StatusCode, Json<Batch>)> {
     let batch = coupons::batch(&state, &admin.profile, body).await?;
     Ok((StatusCode::CREATED, Json(batch)))
 }
@@ -63,7 +63,7 @@ pub async fn batch(
 pub async fn export_csv(
     State(state): State<AppState>,
     Query(params): Query<ExportParams>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let (name, csv) = coupons::export_csv(&state, &params.campaign).await?;
     Ok((
         [
@@ -82,10 +82,7 @@ pub async fn export_csv(
 #[utoipa::path(get, path = "/coupons/{id}", tag = "admin", params(("id" = Uuid, Path)),
     responses((status = 200, body = CouponView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get(
-    State(state): State<AppState>,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<CouponView>> {
+pub async fn get(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<CouponView>> {
     Ok(Json(coupons::get(&state, id).await?))
 }
 
@@ -98,7 +95,7 @@ pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     Json(body): Json<CouponPatchBody>,
-) -> ApiResult<Json<CouponView>> {
+) -> Result<Json<CouponView>> {
     Ok(Json(coupons::update(&state, id, body).await?))
 }
 
@@ -111,7 +108,7 @@ pub async fn redemptions(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     Query(params): Query<PageParams>,
-) -> ApiResult<Json<Page<RedemptionView>>> {
+) -> Result<Json<Page<RedemptionView>>> {
     let (items, next_cursor) = coupons::redemptions(&state, id, &params).await?;
     Ok(Json(Page { items, next_cursor }))
 }

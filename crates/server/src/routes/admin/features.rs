@@ -5,9 +5,9 @@ use axum::http::StatusCode;
 
 use crate::api::admin::{FeaturePatch, NewFeatureBody};
 use crate::api::{ErrorBody, FeatureView, Page};
-use crate::error::{ApiResult, Json, Path};
+use crate::error::{Json, Path, Result};
+use crate::service::AppState;
 use crate::service::admin::features;
-use crate::state::AppState;
 
 /// All features, in display order.
 #[utoipa::path(get, path = "/features", tag = "admin",
@@ -28,7 +28,7 @@ pub async fn list(State(state): State<AppState>) -> Json<Page<FeatureView>> {
 pub async fn create(
     State(state): State<AppState>,
     Json(body): Json<NewFeatureBody>,
-) -> ApiResult<(StatusCode, Json<FeatureView>)> {
+) -> Result<(StatusCode, Json<FeatureView>)> {
     let feature = features::create(&state, body).await?;
     Ok((StatusCode::CREATED, Json(feature)))
 }
@@ -41,7 +41,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<FeatureView>> {
+) -> Result<Json<FeatureView>> {
     Ok(Json(features::get(&state, &id)?))
 }
 
@@ -55,6 +55,6 @@ pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Json(body): Json<FeaturePatch>,
-) -> ApiResult<Json<FeatureView>> {
+) -> Result<Json<FeatureView>> {
     Ok(Json(features::update(&state, &id, body).await?))
 }

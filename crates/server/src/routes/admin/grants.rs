@@ -8,19 +8,16 @@ use crate::api::admin::{NewGrantBody, PauseBody};
 use crate::api::{ErrorBody, GrantView};
 use crate::auth::AdminUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiResult, Json, Path};
+use crate::error::{Json, Path, Result};
 use crate::routes::coupons::GrantList;
+use crate::service::AppState;
 use crate::service::admin::grants;
-use crate::state::AppState;
 
 /// A user's grants with their status now.
 #[utoipa::path(get, path = "/users/{id}/grants", tag = "admin", params(("id" = Uuid, Path)),
     responses((status = 200, body = GrantList), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list(
-    State(state): State<AppState>,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<GrantList>> {
+pub async fn list(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<GrantList>> {
     Ok(Json(GrantList {
         items: grants::list(&state, id).await?,
     }))
@@ -37,7 +34,7 @@ pub async fn create(
     ClientIp(ip): ClientIp,
     Path(id): Path<Uuid>,
     Json(body): Json<NewGrantBody>,
-) -> ApiResult<(StatusCode, Json<GrantView>)> {
+) -> Result<(StatusCode, Json<GrantView>)> {
     let view = grants::create(&state, &admin.profile, ip, id, body).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -54,7 +51,7 @@ pub async fn pause(
     ClientIp(ip): ClientIp,
     Path(id): Path<Uuid>,
     Json(body): Json<PauseBody>,
-) -> ApiResult<Json<GrantView>> {
+) -> Result<Json<GrantView>> {
     Ok(Json(
         grants::pause(&state, &admin.profile, ip, id, body).await?,
     ))
@@ -70,7 +67,7 @@ pub async fn resume(
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<GrantView>> {
+) -> Result<Json<GrantView>> {
     Ok(Json(grants::resume(&state, &admin.profile, ip, id).await?))
 }
 
@@ -83,7 +80,7 @@ pub async fn revoke(
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
     Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
+) -> Result<StatusCode> {
     grants::revoke(&state, &admin.profile, ip, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

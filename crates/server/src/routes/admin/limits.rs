@@ -5,9 +5,9 @@ use axum::http::StatusCode;
 
 use crate::api::ErrorBody;
 use crate::api::admin::{Cell, LimitBody, Matrix};
-use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::error::{Error, Json, Path, Result};
+use crate::service::AppState;
 use crate::service::admin::limits;
-use crate::state::AppState;
 
 /// The whole matrix.
 #[utoipa::path(get, path = "/tier-limits", tag = "admin",
@@ -25,11 +25,11 @@ pub async fn put(
     State(state): State<AppState>,
     Path((tier, feature)): Path<(String, String)>,
     Json(body): Json<LimitBody>,
-) -> ApiResult<Json<Cell>> {
+) -> Result<Json<Cell>> {
     // An absent `limit` (unlike `null`) is refused, but an unknown cell answers 404 first.
     let Some(limit) = body.limit else {
         limits::check_cell(&state, &tier, &feature)?;
-        return Err(ApiError::field("limit", "is required (null for unlimited)"));
+        return Err(Error::field("limit", "is required (null for unlimited)"));
     };
     Ok(Json(limits::set(&state, &tier, &feature, limit).await?))
 }
@@ -42,7 +42,7 @@ pub async fn put(
 pub async fn delete(
     State(state): State<AppState>,
     Path((tier, feature)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
+) -> Result<StatusCode> {
     limits::reset(&state, &tier, &feature).await?;
     Ok(StatusCode::NO_CONTENT)
 }

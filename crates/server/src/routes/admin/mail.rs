@@ -4,9 +4,9 @@ use axum::extract::State;
 
 use crate::api::admin::{MailParams, MailView};
 use crate::api::{ErrorBody, Page};
-use crate::error::{ApiResult, Json, Query};
+use crate::error::{Json, Query, Result};
+use crate::service::AppState;
 use crate::service::admin::mail;
-use crate::state::AppState;
 
 /// The outbox, oldest first.
 #[utoipa::path(get, path = "/mail", tag = "admin", params(MailParams),
@@ -16,7 +16,7 @@ use crate::state::AppState;
 pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<MailParams>,
-) -> ApiResult<Json<Page<MailView>>> {
+) -> Result<Json<Page<MailView>>> {
     let (items, next_cursor) = mail::list(&state, &params).await?;
     Ok(Json(Page { items, next_cursor }))
 }

@@ -5,7 +5,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AdminUser;
-use crate::state::AppState;
+use crate::service::AppState;
 
 mod activity;
 mod coupons;

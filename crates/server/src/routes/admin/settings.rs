@@ -6,14 +6,14 @@ use crate::api::admin::SettingBody;
 use crate::api::{ErrorBody, Page, SettingView};
 use crate::auth::AdminUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiResult, Json, Path};
+use crate::error::{Json, Path, Result};
+use crate::service::AppState;
 use crate::service::admin::settings;
-use crate::state::AppState;
 
 /// All settings.
 #[utoipa::path(get, path = "/settings", tag = "admin",
     responses((status = 200, body = Page<SettingView>)), security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Page<SettingView>>> {
+pub async fn list(State(state): State<AppState>) -> Result<Json<Page<SettingView>>> {
     Ok(Json(Page {
         items: settings::list(&state).await?,
         next_cursor: None,
@@ -32,7 +32,7 @@ pub async fn put(
     ClientIp(ip): ClientIp,
     Path(key): Path<String>,
     Json(body): Json<SettingBody>,
-) -> ApiResult<Json<SettingView>> {
+) -> Result<Json<SettingView>> {
     let setting = settings::set(&state, &admin.profile, ip, &key, body.value).await?;
     Ok(Json(setting))
 }

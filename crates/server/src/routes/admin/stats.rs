@@ -5,15 +5,15 @@ use uuid::Uuid;
 
 use crate::api::ErrorBody;
 use crate::api::admin::{Stats, UserStatsView};
-use crate::error::{ApiResult, Json, Path};
+use crate::error::{Json, Path, Result};
+use crate::service::AppState;
 use crate::service::admin::stats;
-use crate::state::AppState;
 
 /// Global statistics: profiles by effective tier, active profiles, use and refusals per
 /// feature and day, redemptions per coupon, the mail outbox.
 #[utoipa::path(get, path = "/stats", tag = "admin",
     responses((status = 200, body = Stats)), security(("bearer" = [])))]
-pub async fn global(State(state): State<AppState>) -> ApiResult<Json<Stats>> {
+pub async fn global(State(state): State<AppState>) -> Result<Json<Stats>> {
     Ok(Json(stats::global(&state).await?))
 }
 
@@ -24,6 +24,6 @@ pub async fn global(State(state): State<AppState>) -> ApiResult<Json<Stats>> {
 pub async fn user(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<UserStatsView>> {
+) -> Result<Json<UserStatsView>> {
     Ok(Json(stats::user(&state, id).await?))
 }

@@ -5,9 +5,9 @@ use axum::http::StatusCode;
 
 use crate::api::admin::{NewTierBody, TierPatch};
 use crate::api::{ErrorBody, Page, TierView};
-use crate::error::{ApiResult, Json, Path};
+use crate::error::{Json, Path, Result};
+use crate::service::AppState;
 use crate::service::admin::tiers;
-use crate::state::AppState;
 
 /// All tiers, in display order.
 #[utoipa::path(get, path = "/tiers", tag = "admin",
@@ -27,7 +27,7 @@ pub async fn list(State(state): State<AppState>) -> Json<Page<TierView>> {
 pub async fn create(
     State(state): State<AppState>,
     Json(body): Json<NewTierBody>,
-) -> ApiResult<(StatusCode, Json<TierView>)> {
+) -> Result<(StatusCode, Json<TierView>)> {
     let tier = tiers::create(&state, body).await?;
     Ok((StatusCode::CREATED, Json(tier)))
 }
@@ -36,10 +36,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/tiers/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = TierView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<TierView>> {
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<TierView>> {
     Ok(Json(tiers::get(&state, &id)?))
 }
 
@@ -54,6 +51,6 @@ pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Json(body): Json<TierPatch>,
-) -> ApiResult<Json<TierView>> {
+) -> Result<Json<TierView>> {
     Ok(Json(tiers::update(&state, &id, body).await?))
 }

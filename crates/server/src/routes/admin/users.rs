@@ -11,9 +11,9 @@ use crate::api::{
 };
 use crate::auth::AdminUser;
 use crate::client_ip::ClientIp;
-use crate::error::{ApiResult, Json, Path, Query};
+use crate::error::{Json, Path, Query, Result};
+use crate::service::AppState;
 use crate::service::admin::users;
-use crate::state::AppState;
 
 /// Profiles, optionally filtered by a text in e-mail or name.
 #[utoipa::path(get, path = "/users", tag = "admin", params(ListParams),
@@ -22,7 +22,7 @@ use crate::state::AppState;
 pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<ListParams>,
-) -> ApiResult<Json<Page<ProfileView>>> {
+) -> Result<Json<Page<ProfileView>>> {
     let (limit, after) = page_args(params.limit, params.cursor.as_deref())?;
     let (items, next_cursor) = users::list(&state, params.query.as_deref(), limit, after).await?;
     Ok(Json(Page { items, next_cursor }))
@@ -32,10 +32,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/users/{id}", tag = "admin", params(("id" = Uuid, Path)),
     responses((status = 200, body = UserDetail), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get(
-    State(state): State<AppState>,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<UserDetail>> {
+pub async fn get(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<UserDetail>> {
     Ok(Json(users::detail(&state, id).await?))
 }
 
@@ -52,7 +49,7 @@ pub async fn patch(
     ClientIp(ip): ClientIp,
     Path(id): Path<Uuid>,
     Json(body): Json<UserPatch>,
-) -> ApiResult<Json<ProfileEnvelope>> {
+) -> Result<Json<ProfileEnvelope>> {
     let profile = users::update(&state, &admin.profile, ip, id, body).await?;
     Ok(Json(ProfileEnvelope { profile }))
 }
@@ -64,7 +61,7 @@ pub async fn patch(
 pub async fn access(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<AccessList>> {
+) -> Result<Json<AccessList>> {
     Ok(Json(users::access(&state, id).await?))
 }
 
@@ -80,7 +77,7 @@ pub async fn put_restriction(
     ClientIp(ip): ClientIp,
     Path((id, feature)): Path<(Uuid, String)>,
     Json(body): Json<RestrictionBody>,
-) -> ApiResult<Json<RestrictionView>> {
+) -> Result<Json<RestrictionView>> {
     let view = users::set_restriction(&state, &admin.profile, ip, id, &feature, body).await?;
     Ok(Json(view))
 }
@@ -95,7 +92,7 @@ pub async fn delete_restriction(
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
     Path((id, feature)): Path<(Uuid, String)>,
-) -> ApiResult<StatusCode> {
+) -> Result<StatusCode> {
     users::clear_restriction(&state, &admin.profile, ip, id, &feature).await?;
     Ok(StatusCode::NO_CONTENT)
 }

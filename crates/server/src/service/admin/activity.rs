@@ -5,9 +5,9 @@ use mitai_store::ActivityFilter;
 use uuid::Uuid;
 
 use crate::api::admin::{ActivityLogEntry, ActivityParams};
-use crate::error::{ApiError, ApiResult};
+use crate::service::AppState;
 use crate::service::activity;
-use crate::state::AppState;
+use crate::service::{Error, Result};
 
 /// A page of the log, newest first, filtered by `params`, and the next (older) page's
 /// cursor. Refuses every bad parameter at once, each named (422).
@@ -15,7 +15,7 @@ use crate::state::AppState;
 pub async fn list(
     state: &AppState,
     params: &ActivityParams,
-) -> ApiResult<(Vec<ActivityLogEntry>, Option<String>)> {
+) -> Result<(Vec<ActivityLogEntry>, Option<String>)> {
     let (filter, cursor, limit) = parse(params)?;
     let (items, next) = activity::list(state, &filter, cursor, limit).await?;
     Ok((
@@ -30,7 +30,7 @@ fn given(value: &Option<String>) -> Option<&str> {
 }
 
 /// The filter, the cursor and the page size; each bad value is named.
-fn parse(params: &ActivityParams) -> ApiResult<(ActivityFilter, Option<Uuid>, i64)> {
+fn parse(params: &ActivityParams) -> Result<(ActivityFilter, Option<Uuid>, i64)> {
     let mut fields = std::collections::BTreeMap::new();
     let mut uuid = |field: &str, value: Option<&str>, why: &str| {
         value.and_then(|v| {
@@ -81,7 +81,7 @@ fn parse(params: &ActivityParams) -> ApiResult<(ActivityFilter, Option<Uuid>, i6
         },
     };
     if !fields.is_empty() {
-        return Err(ApiError::Invalid {
+        return Err(Error::Invalid {
             message: "some query parameters are invalid".into(),
             fields,
         });

@@ -9,10 +9,10 @@ use crate::api::admin::{
     Batch, BatchBody, CouponPatchBody, CouponView, NewCouponBody, PageParams, RedemptionView,
 };
 use crate::api::{next_cursor, page_args};
-use crate::error::{ApiError, ApiResult};
+use crate::service::AppState;
 use crate::service::coupons::{self, CouponSpec};
 use crate::service::export::csv;
-use crate::state::AppState;
+use crate::service::{Error, Result};
 
 /// A page of coupons (`limit` of them after `after`), optionally of one campaign, and
 /// the next cursor. Refuses a campaign over 500 characters.
@@ -22,7 +22,7 @@ pub async fn list(
     campaign: Option<&str>,
     limit: i64,
     after: Option<Uuid>,
-) -> ApiResult<(Vec<CouponView>, Option<String>)> {
+) -> Result<(Vec<CouponView>, Option<String>)> {
     if let Some(campaign) = campaign {
         check_text("campaign", campaign, 500)?;
     }
@@ -34,11 +34,7 @@ pub async fn list(
 /// Creates a coupon (generating a code when none is given). Refuses bad instants, kind
 /// or other values by the coupon rules (422) and a code in use (409 `code_taken`).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn create(
-    state: &AppState,
-    admin: &Profile,
-    body: NewCouponBody,
-) -> ApiResult<CouponView> {
+pub async fn create(state: &AppState, admin: &Profile, body: NewCouponBody) -> Result<CouponView> {
     for (field, instant) in [
         ("valid_from", body.valid_from),
         ("valid_until", body.valid_until),
@@ -69,19 +65,19 @@ pub async fn create(
 /// campaign's CSV export. Refuses another kind, a bad `valid_until`, a count outside
 /// 1–10000 and an empty campaign (422).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn batch(state: &AppState, admin: &Profile, body: BatchBody) -> ApiResult<Batch> {
+pub async fn batch(state: &AppState, admin: &Profile, body: BatchBody) -> Result<Batch> {
     if parse_kind(&body.kind)? != CouponKind::SingleUse {
-        return Err(ApiError::field("kind", "batches are single_use"));
+        return Err(Error::field("kind", "batches are single_use"));
     }
     if let Some(until) = body.valid_until {
         check_instant("valid_until", until)?;
     }
     if !(1..=10_000).contains(&body.count) {
-        return Err(ApiError::field("count", "must be from 1 to 10000"));
+        return Err(Error::field("count", "must be from 1 to 10000"));
     }
     let campaign = body.campaign.trim().to_owned();
     if campaign.is_empty() {
-        return Err(ApiError::field("campaign", "must not be empty"));
+        return Err(Error::field("campaign", "must not be empty"));
     }
     let spec = CouponSpec {
         code: None,
@@ -109,7 +105,7 @@ pub async fn batch(state: &AppState, admin: &Profile, body: BatchBody) -> ApiRes
 /// A campaign's coupons as CSV: the file name (`coupons-<campaign>.csv`, made safe) and
 /// the text. Refuses a campaign over 500 characters.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn export_csv(state: &AppState, campaign: &str) -> ApiResult<(String, String)> {
+pub async fn export_csv(state: &AppState, campaign: &str) -> Result<(String, String)> {
     check_text("campaign", campaign, 500)?;
     let mut out = csv::line(
         [
@@ -161,8 +157,8 @@ pub async fn export_csv(state: &AppState, campaign: &str) -> ApiResult<(String, 
 
 /// One coupon; 404 if there is none.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn get(state: &AppState, id: Uuid) -> ApiResult<CouponView> {
-    let coupon = state.store.coupon(id).await?.ok_or(ApiError::NotFound)?;
+pub async fn get(state: &AppState, id: Uuid) -> Result<CouponView> {
+    let coupon = state.store.coupon(id).await?.ok_or(Error::NotFound)?;
     Ok(CouponView::from(&coupon))
 }
 
@@ -170,8 +166,8 @@ pub async fn get(state: &AppState, id: Uuid) -> ApiResult<CouponView> {
 /// coupon (404), bad instants, a cap on a single-use coupon or below the redemptions so
 /// far, a window ending before it starts and long texts (422).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn update(state: &AppState, id: Uuid, body: CouponPatchBody) -> ApiResult<CouponView> {
-    let coupon = state.store.coupon(id).await?.ok_or(ApiError::NotFound)?;
+pub async fn update(state: &AppState, id: Uuid, body: CouponPatchBody) -> Result<CouponView> {
+    let coupon = state.store.coupon(id).await?.ok_or(Error::NotFound)?;
     for (field, instant) in [
         ("valid_from", body.valid_from),
         ("valid_until", body.valid_until),
@@ -182,13 +178,13 @@ pub async fn update(state: &AppState, id: Uuid, body: CouponPatchBody) -> ApiRes
     }
     if let Some(max) = body.max_redemptions {
         if coupon.kind == CouponKind::SingleUse {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "max_redemptions",
                 "a single_use coupon is redeemed once",
             ));
         }
         if max.is_some_and(|m| m < coupon.redeemed_count.max(1) || m > 10_000_000) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "max_redemptions",
                 "must be at least the redemptions so far (and at most 10000000)",
             ));
@@ -199,7 +195,7 @@ pub async fn update(state: &AppState, id: Uuid, body: CouponPatchBody) -> ApiRes
     if let (Some(from), Some(until)) = (from, until)
         && until <= from
     {
-        return Err(ApiError::field("valid_until", "must be after valid_from"));
+        return Err(Error::field("valid_until", "must be after valid_from"));
     }
     for (field, value) in [("campaign", &body.campaign), ("note", &body.note)] {
         if value
@@ -207,7 +203,7 @@ pub async fn update(state: &AppState, id: Uuid, body: CouponPatchBody) -> ApiRes
             .and_then(|v| v.as_ref())
             .is_some_and(|v| v.chars().count() > 500)
         {
-            return Err(ApiError::field(field, "must be at most 500 characters"));
+            return Err(Error::field(field, "must be at most 500 characters"));
         }
     }
     let patch = CouponPatch {
@@ -220,12 +216,12 @@ pub async fn update(state: &AppState, id: Uuid, body: CouponPatchBody) -> ApiRes
     };
     match state.store.update_coupon(id, &patch).await {
         Ok(Some(c)) => Ok(CouponView::from(&c)),
-        Ok(None) => Err(ApiError::NotFound),
+        Ok(None) => Err(Error::NotFound),
         // A redemption raced the lowered cap; the database kept the invariant.
         Err(StoreError::Conflict(_)) | Err(StoreError::Database(_))
             if patch.max_redemptions.is_some() =>
         {
-            Err(ApiError::field(
+            Err(Error::field(
                 "max_redemptions",
                 "must be at least the redemptions so far",
             ))
@@ -241,8 +237,8 @@ pub async fn redemptions(
     state: &AppState,
     id: Uuid,
     params: &PageParams,
-) -> ApiResult<(Vec<RedemptionView>, Option<String>)> {
-    state.store.coupon(id).await?.ok_or(ApiError::NotFound)?;
+) -> Result<(Vec<RedemptionView>, Option<String>)> {
+    state.store.coupon(id).await?.ok_or(Error::NotFound)?;
     let (limit, after) = page_args(params.limit, params.cursor.as_deref())?;
     let mut rows = state.store.redemptions(id, after, limit + 1).await?;
     let next_cursor = next_cursor(&mut rows, limit, |r| r.id);
@@ -260,9 +256,9 @@ pub async fn redemptions(
     Ok((items, next_cursor))
 }
 
-fn parse_kind(kind: &str) -> ApiResult<CouponKind> {
+fn parse_kind(kind: &str) -> Result<CouponKind> {
     CouponKind::parse(kind)
-        .ok_or_else(|| ApiError::field("kind", "must be single_use, period or wellpass"))
+        .ok_or_else(|| Error::field("kind", "must be single_use, period or wellpass"))
 }
 
 fn url_escape(s: &str) -> String {

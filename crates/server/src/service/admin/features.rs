@@ -6,8 +6,8 @@ use mitai_store::StoreError;
 use super::{check_limit, check_slug, check_text};
 use crate::api::FeatureView;
 use crate::api::admin::{FeaturePatch, NewFeatureBody};
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::state::AppState;
+use crate::service::AppState;
+use crate::service::{Error, ErrorCode, Result};
 
 /// All features, in display order.
 pub fn list(state: &AppState) -> Vec<FeatureView> {
@@ -16,16 +16,16 @@ pub fn list(state: &AppState) -> Vec<FeatureView> {
 }
 
 /// One feature; 404 if there is none with this id.
-pub fn get(state: &AppState, id: &str) -> ApiResult<FeatureView> {
+pub fn get(state: &AppState, id: &str) -> Result<FeatureView> {
     let registry = state.registry();
-    let feature = registry.feature_by_id(id).ok_or(ApiError::NotFound)?;
+    let feature = registry.feature_by_id(id).ok_or(Error::NotFound)?;
     Ok(FeatureView::from(feature))
 }
 
 /// Adds a feature and reloads the registry. Refuses a bad id, kind, period, limit or
 /// text (422), and an id in use (409 `id_taken`).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn create(state: &AppState, body: NewFeatureBody) -> ApiResult<FeatureView> {
+pub async fn create(state: &AppState, body: NewFeatureBody) -> Result<FeatureView> {
     check_slug("id", &body.id)?;
     let feature = Feature {
         id: body.id,
@@ -43,7 +43,7 @@ pub async fn create(state: &AppState, body: NewFeatureBody) -> ApiResult<Feature
     match state.store.create_feature(&feature, state.now()).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::refused(
+            return Err(Error::refused(
                 ErrorCode::IdTaken,
                 "a feature with this id exists",
             ));
@@ -57,12 +57,9 @@ pub async fn create(state: &AppState, body: NewFeatureBody) -> ApiResult<Feature
 /// Changes a feature (absent fields stay as they are) and reloads the registry.
 /// Refuses an unknown id (404) and bad values (422).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn update(state: &AppState, id: &str, patch: FeaturePatch) -> ApiResult<FeatureView> {
+pub async fn update(state: &AppState, id: &str, patch: FeaturePatch) -> Result<FeatureView> {
     let registry = state.registry();
-    let mut f = registry
-        .feature_by_id(id)
-        .ok_or(ApiError::NotFound)?
-        .clone();
+    let mut f = registry.feature_by_id(id).ok_or(Error::NotFound)?.clone();
     if let Some(name) = patch.name {
         f.name = name.trim().to_owned();
     }
@@ -92,28 +89,28 @@ pub async fn update(state: &AppState, id: &str, patch: FeaturePatch) -> ApiResul
     }
     check_feature_text(&f)?;
     if !state.store.update_feature(&f, state.now()).await? {
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound);
     }
     state.registry_changed().await?;
     Ok(FeatureView::from(&f))
 }
 
-fn parse_kind(s: &str) -> ApiResult<FeatureKind> {
-    FeatureKind::parse(s).ok_or_else(|| ApiError::field("kind", "must be count or boolean"))
+fn parse_kind(s: &str) -> Result<FeatureKind> {
+    FeatureKind::parse(s).ok_or_else(|| Error::field("kind", "must be count or boolean"))
 }
 
-fn parse_period(s: &str) -> ApiResult<ResetPeriod> {
+fn parse_period(s: &str) -> Result<ResetPeriod> {
     ResetPeriod::parse(s).ok_or_else(|| {
-        ApiError::field(
+        Error::field(
             "reset_period",
             "must be never, daily, weekly, monthly or yearly",
         )
     })
 }
 
-fn check_feature_text(f: &Feature) -> ApiResult<()> {
+fn check_feature_text(f: &Feature) -> Result<()> {
     if f.name.is_empty() {
-        return Err(ApiError::field("name", "must not be empty"));
+        return Err(Error::field("name", "must not be empty"));
     }
     check_text("name", &f.name, 100)?;
     check_text("description", &f.description, 1000)?;

@@ -8,19 +8,19 @@ use uuid::Uuid;
 use super::{check_instant, check_text};
 use crate::api::GrantView;
 use crate::api::admin::{NewGrantBody, PauseBody};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::service::AppState;
 use crate::service::activity;
 use crate::service::grants::{self, GrantRequest};
-use crate::state::AppState;
+use crate::service::{Error, ErrorCode, Result};
 
 /// A profile's grants with their status now, newest first; 404 if there is no profile.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn list(state: &AppState, profile_id: Uuid) -> ApiResult<Vec<GrantView>> {
+pub async fn list(state: &AppState, profile_id: Uuid) -> Result<Vec<GrantView>> {
     let profile = state
         .store
         .profile(profile_id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     grants::grant_views(state, &profile).await
 }
 
@@ -34,7 +34,7 @@ pub async fn create(
     ip: Option<String>,
     profile_id: Uuid,
     body: NewGrantBody,
-) -> ApiResult<GrantView> {
+) -> Result<GrantView> {
     let request = match (body.days, body.starts_at, body.ends_at) {
         (Some(days), None, None) => GrantRequest::Duration { days },
         (None, Some(starts_at), Some(ends_at)) => {
@@ -43,7 +43,7 @@ pub async fn create(
             GrantRequest::Fixed { starts_at, ends_at }
         }
         _ => {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "body",
                 "give either days (duration grant) or starts_at and ends_at (fixed grant)",
             ));
@@ -72,10 +72,10 @@ pub async fn pause(
     ip: Option<String>,
     id: Uuid,
     body: PauseBody,
-) -> ApiResult<GrantView> {
+) -> Result<GrantView> {
     let reason = body.reason.trim();
     if reason.is_empty() {
-        return Err(ApiError::field("reason", "must not be empty"));
+        return Err(Error::field("reason", "must not be empty"));
     }
     check_text("reason", reason, 500)?;
     let change = state
@@ -97,7 +97,7 @@ pub async fn resume(
     admin: &Profile,
     ip: Option<String>,
     id: Uuid,
-) -> ApiResult<GrantView> {
+) -> Result<GrantView> {
     let change = state
         .store
         .resume_grant(id, Some(admin.id), state.now())
@@ -111,18 +111,13 @@ pub async fn resume(
 /// Revokes a grant, so it gives nothing from now on, and logs `grant_revoked`.
 /// Refuses an unknown grant (404); revoking twice is not an error (and not logged).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn revoke(
-    state: &AppState,
-    admin: &Profile,
-    ip: Option<String>,
-    id: Uuid,
-) -> ApiResult<()> {
+pub async fn revoke(state: &AppState, admin: &Profile, ip: Option<String>, id: Uuid) -> Result<()> {
     match state
         .store
         .revoke_grant(id, Some(admin.id), state.now())
         .await?
     {
-        GrantChange::NotFound => Err(ApiError::NotFound),
+        GrantChange::NotFound => Err(Error::NotFound),
         GrantChange::Done => {
             let view = grants::grant_view(state, id).await?;
             log_change(state, admin, actions::GRANT_REVOKED, &view, None, ip).await
@@ -139,12 +134,8 @@ async fn log_change(
     view: &GrantView,
     reason: Option<&str>,
     ip: Option<String>,
-) -> ApiResult<()> {
-    let grant = state
-        .store
-        .grant(view.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+) -> Result<()> {
+    let grant = state.store.grant(view.id).await?.ok_or(Error::NotFound)?;
     activity::record_admin(
         state,
         admin.id,

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use super::check_limit;
 use crate::api::admin::{Cell, Matrix};
 use crate::api::{FeatureView, TierView};
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::service::AppState;
+use crate::service::{Error, Result};
 
 /// The whole matrix: every tier (with its set cells), every feature.
 pub fn matrix(state: &AppState) -> Matrix {
@@ -30,10 +30,10 @@ pub fn matrix(state: &AppState) -> Matrix {
 }
 
 /// Checks that the cell exists: 404 unless both the tier and the feature do.
-pub fn check_cell(state: &AppState, tier: &str, feature: &str) -> ApiResult<()> {
+pub fn check_cell(state: &AppState, tier: &str, feature: &str) -> Result<()> {
     let registry = state.registry();
     if registry.tier_by_id(tier).is_none() || registry.feature_by_id(feature).is_none() {
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound);
     }
     Ok(())
 }
@@ -41,12 +41,7 @@ pub fn check_cell(state: &AppState, tier: &str, feature: &str) -> ApiResult<()> 
 /// Sets one cell (`None` = unlimited) and reloads the registry. Refuses an unknown tier
 /// or feature (404) and a limit out of range (422).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn set(
-    state: &AppState,
-    tier: &str,
-    feature: &str,
-    limit: Option<i64>,
-) -> ApiResult<Cell> {
+pub async fn set(state: &AppState, tier: &str, feature: &str, limit: Option<i64>) -> Result<Cell> {
     check_cell(state, tier, feature)?;
     let limit = check_limit("limit", limit)?;
     state
@@ -64,9 +59,43 @@ pub async fn set(
 /// Removes one cell, so the feature's default limit applies to the tier again, and
 /// reloads the registry. Refuses an unknown tier or feature (404).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn reset(state: &AppState, tier: &str, feature: &str) -> ApiResult<()> {
+pub async fn reset(state: &AppState, tier: &str, feature: &str) -> Result<()> {
     check_cell(state, tier, feature)?;
     state.store.delete_tier_limit(tier, feature).await?;
     state.registry_changed().await?;
     Ok(())
+}
+
+/// How many enabled profiles have `tier` as their effective tier now, and how many of
+/// them keep a personal (unexpired) limit of `feature` that wins over any tier's limit.
+pub async fn impact(state: &AppState, tier: &str, feature: &str) -> Result<(i64, i64)> {
+    let now = state.now();
+    let personal: std::collections::HashSet<uuid::Uuid> = state
+        .store
+        .restrictions_of_feature(feature)
+        .await?
+        .into_iter()
+        .filter(|r| r.valid_until.is_none_or(|u| u > now))
+        .map(|r| r.profile_id)
+        .collect();
+    let (mut on_tier, mut keep) = (0, 0);
+    let mut after = None;
+    loop {
+        let page = state.store.list_profiles(None, after, 500).await?;
+        let enabled: Vec<_> = page.iter().filter(|p| !p.disabled).cloned().collect();
+        let tiers = crate::service::grants::effective_tiers(state, &enabled).await?;
+        for (p, t) in enabled.iter().zip(tiers) {
+            if t == tier {
+                on_tier += 1;
+                if personal.contains(&p.id) {
+                    keep += 1;
+                }
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == 500 => after = Some(last.id),
+            _ => break,
+        }
+    }
+    Ok((on_tier, keep))
 }

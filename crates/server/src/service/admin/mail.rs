@@ -1,11 +1,19 @@
 //! The mail outbox as admins see it (without the messages' data, which holds tokens).
 
-use mitai_store::MailStatus;
+use mitai_store::{MailStatus, OutboxMail};
 use uuid::Uuid;
 
 use crate::api::admin::{MailParams, MailView};
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::service::AppState;
+use crate::service::{Error, Result};
+
+/// The messages waiting to be sent (at most `max`, oldest first): the overview's mail health.
+pub async fn waiting(state: &AppState, max: i64) -> Result<Vec<OutboxMail>> {
+    Ok(state
+        .store
+        .outbox(Some(MailStatus::Pending), None, max)
+        .await?)
+}
 
 /// A page of the outbox, oldest first, optionally of one status, and the next cursor.
 /// Refuses an unknown status, then a limit outside 1–500, then a bad cursor (422).
@@ -13,23 +21,24 @@ use crate::state::AppState;
 pub async fn list(
     state: &AppState,
     params: &MailParams,
-) -> ApiResult<(Vec<MailView>, Option<String>)> {
-    let status = match params.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(MailStatus::parse(s).ok_or_else(|| {
-            ApiError::field("status", "must be pending, sending, sent or failed")
-        })?),
-    };
+) -> Result<(Vec<MailView>, Option<String>)> {
+    let status =
+        match params.status.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(MailStatus::parse(s).ok_or_else(|| {
+                Error::field("status", "must be pending, sending, sent or failed")
+            })?),
+        };
     let limit = match params.limit {
         None => 50,
         Some(n) if (1..=500).contains(&n) => n,
-        Some(_) => return Err(ApiError::field("limit", "must be from 1 to 500")),
+        Some(_) => return Err(Error::field("limit", "must be from 1 to 500")),
     };
     let after = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(
             Uuid::parse_str(c)
-                .map_err(|_| ApiError::field("cursor", "is not a cursor of this list"))?,
+                .map_err(|_| Error::field("cursor", "is not a cursor of this list"))?,
         ),
     };
     let mut items = state.store.outbox(status, after, limit + 1).await?;

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Datelike, Utc};
 
-use crate::error::ApiError;
+use crate::service::Error;
 
 pub mod activity;
 pub mod coupons;
@@ -17,7 +17,7 @@ pub mod tiers;
 pub mod users;
 
 /// Ids of features and tiers: a lowercase slug.
-pub fn check_slug(field: &str, id: &str) -> Result<(), ApiError> {
+pub fn check_slug(field: &str, id: &str) -> Result<(), Error> {
     let mut chars = id.chars();
     let ok = id.len() <= 64
         && chars.next().is_some_and(|c| c.is_ascii_lowercase())
@@ -25,7 +25,7 @@ pub fn check_slug(field: &str, id: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::field(
+        Err(Error::field(
             field,
             "must be a slug: a lowercase letter, then lowercase letters, digits or _ (at most 64)",
         ))
@@ -33,9 +33,9 @@ pub fn check_slug(field: &str, id: &str) -> Result<(), ApiError> {
 }
 
 /// A limit as given by an admin: `null` (unlimited), 0 (disabled) or a positive count.
-pub fn check_limit(field: &str, limit: Option<i64>) -> Result<Option<i64>, ApiError> {
+pub fn check_limit(field: &str, limit: Option<i64>) -> Result<Option<i64>, Error> {
     match limit {
-        Some(n) if !(0..=1_000_000_000_000).contains(&n) => Err(ApiError::field(
+        Some(n) if !(0..=1_000_000_000_000).contains(&n) => Err(Error::field(
             field,
             "must be null or an integer from 0 to 10^12",
         )),
@@ -45,14 +45,14 @@ pub fn check_limit(field: &str, limit: Option<i64>) -> Result<Option<i64>, ApiEr
 
 /// Checks a free-text field's length; NUL characters are refused (PostgreSQL cannot
 /// store them).
-pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), Error> {
     if value.chars().count() > max {
-        Err(ApiError::field(
+        Err(Error::field(
             field,
             format!("must be at most {max} characters"),
         ))
     } else if value.contains('\0') {
-        Err(ApiError::field(field, "must not contain NUL characters"))
+        Err(Error::field(field, "must not contain NUL characters"))
     } else {
         Ok(())
     }
@@ -60,11 +60,11 @@ pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> 
 
 /// Checks an instant given by an admin: years 1970 to 9999, which both backends store
 /// and read back (SQLite keeps fixed-width RFC 3339 text; PostgreSQL has no year < -4713).
-pub fn check_instant(field: &str, instant: DateTime<Utc>) -> Result<(), ApiError> {
+pub fn check_instant(field: &str, instant: DateTime<Utc>) -> Result<(), Error> {
     if (1970..=9999).contains(&instant.year()) {
         Ok(())
     } else {
-        Err(ApiError::field(
+        Err(Error::field(
             field,
             "must be between 1970-01-01 and 9999-12-31",
         ))

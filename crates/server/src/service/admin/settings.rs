@@ -5,13 +5,13 @@ use mitai_store::{Profile, actions};
 use serde_json::{Value, json};
 
 use crate::api::SettingView;
-use crate::error::{ApiError, ApiResult};
+use crate::service::AppState;
 use crate::service::activity;
-use crate::state::AppState;
+use crate::service::{Error, Result};
 
 /// All known settings, in the order of their keys.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn list(state: &AppState) -> ApiResult<Vec<SettingView>> {
+pub async fn list(state: &AppState) -> Result<Vec<SettingView>> {
     let snapshot = state.store.registry_snapshot().await?;
     let mut items: Vec<SettingView> = snapshot
         .settings
@@ -33,20 +33,17 @@ pub async fn set(
     ip: Option<String>,
     key: &str,
     value: Value,
-) -> ApiResult<SettingView> {
+) -> Result<SettingView> {
     let registry = state.registry();
     let tier_exists = |id: &str| registry.tier_by_id(id).is_some_and(|t| t.active);
     let value = match settings::validate(key, &value, tier_exists) {
         // Settings end up in mail headers and links: no line breaks or other controls.
         Ok(Value::String(s)) if s.chars().any(char::is_control) => {
-            return Err(ApiError::field(
-                "value",
-                "must not contain control characters",
-            ));
+            return Err(Error::field("value", "must not contain control characters"));
         }
         Ok(value) => value,
-        Err(SettingError::UnknownKey) => return Err(ApiError::NotFound),
-        Err(SettingError::Invalid(why)) => return Err(ApiError::field("value", why)),
+        Err(SettingError::UnknownKey) => return Err(Error::NotFound),
+        Err(SettingError::Invalid(why)) => return Err(Error::field("value", why)),
     };
     let stored = state
         .store

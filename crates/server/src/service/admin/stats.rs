@@ -6,14 +6,14 @@ use crate::api::admin::{
     ActiveCounts, CouponRedemptionsView, FeatureDayView, MailCountsView, ProfileCounts, Stats,
     UserStatsView,
 };
-use crate::error::{ApiError, ApiResult};
+use crate::service::AppState;
 use crate::service::activity;
-use crate::state::AppState;
+use crate::service::{Error, Result};
 
 /// The global figures: profiles by effective tier, active profiles, use and refusals
 /// per feature and day, redemptions per coupon, the mail outbox.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn global(state: &AppState) -> ApiResult<Stats> {
+pub async fn global(state: &AppState) -> Result<Stats> {
     let s = activity::global(state).await?;
     Ok(Stats {
         generated_at: s.now,
@@ -61,8 +61,8 @@ pub async fn global(state: &AppState) -> ApiResult<Stats> {
 
 /// One profile's aggregates; 404 if there is no profile.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn user(state: &AppState, id: Uuid) -> ApiResult<UserStatsView> {
-    let profile = state.store.profile(id).await?.ok_or(ApiError::NotFound)?;
+pub async fn user(state: &AppState, id: Uuid) -> Result<UserStatsView> {
+    let profile = state.store.profile(id).await?.ok_or(Error::NotFound)?;
     let s = activity::of_profile(state, &profile).await?;
     Ok(UserStatsView {
         profile_id: s.profile_id,

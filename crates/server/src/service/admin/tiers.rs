@@ -6,8 +6,8 @@ use mitai_store::StoreError;
 use super::{check_slug, check_text};
 use crate::api::TierView;
 use crate::api::admin::{NewTierBody, TierPatch};
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::state::AppState;
+use crate::service::AppState;
+use crate::service::{Error, ErrorCode, Result};
 
 /// All tiers, in display order.
 pub fn list(state: &AppState) -> Vec<TierView> {
@@ -16,17 +16,17 @@ pub fn list(state: &AppState) -> Vec<TierView> {
 }
 
 /// One tier; 404 if there is none with this id.
-pub fn get(state: &AppState, id: &str) -> ApiResult<TierView> {
+pub fn get(state: &AppState, id: &str) -> Result<TierView> {
     let registry = state.registry();
     Ok(TierView::from(
-        registry.tier_by_id(id).ok_or(ApiError::NotFound)?,
+        registry.tier_by_id(id).ok_or(Error::NotFound)?,
     ))
 }
 
 /// Adds a tier (its matrix cells start empty) and reloads the registry. Refuses a bad
 /// id, text or rank (422), and an id in use (409 `id_taken`).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn create(state: &AppState, body: NewTierBody) -> ApiResult<TierView> {
+pub async fn create(state: &AppState, body: NewTierBody) -> Result<TierView> {
     check_slug("id", &body.id)?;
     let tier = Tier {
         id: body.id,
@@ -40,7 +40,7 @@ pub async fn create(state: &AppState, body: NewTierBody) -> ApiResult<TierView> 
     match state.store.create_tier(&tier, state.now()).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::refused(
+            return Err(Error::refused(
                 ErrorCode::IdTaken,
                 "a tier with this id exists",
             ));
@@ -55,9 +55,9 @@ pub async fn create(state: &AppState, body: NewTierBody) -> ApiResult<TierView> 
 /// unknown id (404), bad values (422), and deactivating the default or trial tier
 /// (409 `tier_in_use`).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn update(state: &AppState, id: &str, patch: TierPatch) -> ApiResult<TierView> {
+pub async fn update(state: &AppState, id: &str, patch: TierPatch) -> Result<TierView> {
     let registry = state.registry();
-    let mut t = registry.tier_by_id(id).ok_or(ApiError::NotFound)?.clone();
+    let mut t = registry.tier_by_id(id).ok_or(Error::NotFound)?.clone();
     if let Some(name) = patch.name {
         t.name = name.trim().to_owned();
     }
@@ -70,7 +70,7 @@ pub async fn update(state: &AppState, id: &str, patch: TierPatch) -> ApiResult<T
     if let Some(active) = patch.active {
         let settings = &registry.settings;
         if !active && (settings.default_tier == t.id || settings.trial_tier == t.id) {
-            return Err(ApiError::refused(
+            return Err(Error::refused(
                 ErrorCode::TierInUse,
                 "this tier is the default or trial tier; change those settings first",
             ));
@@ -82,20 +82,20 @@ pub async fn update(state: &AppState, id: &str, patch: TierPatch) -> ApiResult<T
     }
     check_tier(&t)?;
     if !state.store.update_tier(&t, state.now()).await? {
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound);
     }
     state.registry_changed().await?;
     Ok(TierView::from(&t))
 }
 
-fn check_tier(t: &Tier) -> ApiResult<()> {
+fn check_tier(t: &Tier) -> Result<()> {
     if t.name.is_empty() {
-        return Err(ApiError::field("name", "must not be empty"));
+        return Err(Error::field("name", "must not be empty"));
     }
     check_text("name", &t.name, 100)?;
     check_text("description", &t.description, 1000)?;
     if !(-1_000_000..=1_000_000).contains(&t.rank) {
-        return Err(ApiError::field("rank", "must be from -1000000 to 1000000"));
+        return Err(Error::field("rank", "must be from -1000000 to 1000000"));
     }
     Ok(())
 }

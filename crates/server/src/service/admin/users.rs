@@ -7,9 +7,9 @@ use uuid::Uuid;
 use super::{check_instant, check_limit, check_text};
 use crate::api::admin::{RestrictionBody, UserDetail, UserPatch};
 use crate::api::{AccessList, ProfileView, RestrictionView, next_cursor};
-use crate::error::{ApiError, ApiResult};
+use crate::service::AppState;
+use crate::service::{Error, Result};
 use crate::service::{access, activity, grants};
-use crate::state::AppState;
 
 /// A page of profiles (`limit` of them after `after`), optionally only those with
 /// `query` in e-mail or name, and the next cursor. Refuses a query over 200 characters.
@@ -19,7 +19,7 @@ pub async fn list(
     query: Option<&str>,
     limit: i64,
     after: Option<Uuid>,
-) -> ApiResult<(Vec<ProfileView>, Option<String>)> {
+) -> Result<(Vec<ProfileView>, Option<String>)> {
     let query = query.map(str::trim).filter(|q| !q.is_empty());
     if let Some(q) = query {
         check_text("query", q, 200)?;
@@ -38,13 +38,18 @@ pub async fn list(
 
 /// A profile; 404 if there is none.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn load(state: &AppState, id: Uuid) -> ApiResult<Profile> {
-    state.store.profile(id).await?.ok_or(ApiError::NotFound)
+pub async fn load(state: &AppState, id: Uuid) -> Result<Profile> {
+    state.store.profile(id).await?.ok_or(Error::NotFound)
+}
+
+/// The profile's personal limits (expired ones too).
+pub async fn restrictions(state: &AppState, id: Uuid) -> Result<Vec<Restriction>> {
+    Ok(state.store.restrictions(id).await?)
 }
 
 /// One profile with its restrictions; 404 if there is none.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn detail(state: &AppState, id: Uuid) -> ApiResult<UserDetail> {
+pub async fn detail(state: &AppState, id: Uuid) -> Result<UserDetail> {
     let profile = load(state, id).await?;
     let restrictions = state.store.restrictions(id).await?;
     Ok(UserDetail {
@@ -63,7 +68,7 @@ pub async fn update(
     ip: Option<String>,
     id: Uuid,
     patch: UserPatch,
-) -> ApiResult<ProfileView> {
+) -> Result<ProfileView> {
     let registry = state.registry();
     let profile = load(state, id).await?;
     if let Some(Some(ends)) = patch.trial_ends_at {
@@ -72,12 +77,12 @@ pub async fn update(
     if let Some(tier) = &patch.tier
         && registry.tier_by_id(tier).is_none()
     {
-        return Err(ApiError::field("tier", "no such tier"));
+        return Err(Error::field("tier", "no such tier"));
     }
     let role = match patch.role.as_deref() {
         None => None,
         Some(r) => {
-            Some(Role::parse(r).ok_or_else(|| ApiError::field("role", "must be user or admin"))?)
+            Some(Role::parse(r).ok_or_else(|| Error::field("role", "must be user or admin"))?)
         }
     };
     let changes = ProfilePatch {
@@ -91,7 +96,7 @@ pub async fn update(
         .store
         .update_profile(id, &changes, state.now())
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(Error::NotFound)?;
     log_changes(state, admin.id, &profile, &updated, ip).await;
     grants::profile_view(state, &updated).await
 }
@@ -135,7 +140,7 @@ async fn log_changes(
 
 /// The profile's access to every feature, as they see it; 404 if there is no profile.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn access(state: &AppState, id: Uuid) -> ApiResult<AccessList> {
+pub async fn access(state: &AppState, id: Uuid) -> Result<AccessList> {
     let profile = load(state, id).await?;
     let (effective_tier, features) = access::access_list(state, &profile).await?;
     Ok(AccessList {
@@ -155,20 +160,20 @@ pub async fn set_restriction(
     id: Uuid,
     feature: &str,
     body: RestrictionBody,
-) -> ApiResult<RestrictionView> {
+) -> Result<RestrictionView> {
     if state.registry().feature_by_id(feature).is_none() {
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound);
     }
     load(state, id).await?;
     let limit = body
         .limit
-        .ok_or_else(|| ApiError::field("limit", "is required (null for unlimited)"))?;
+        .ok_or_else(|| Error::field("limit", "is required (null for unlimited)"))?;
     let limit = check_limit("limit", limit)?;
     check_text("reason", &body.reason, 500)?;
     let now = state.now();
     if let Some(until) = body.valid_until {
         if until <= now {
-            return Err(ApiError::field("valid_until", "must be in the future"));
+            return Err(Error::field("valid_until", "must be in the future"));
         }
         check_instant("valid_until", until)?;
     }
@@ -202,12 +207,12 @@ pub async fn clear_restriction(
     ip: Option<String>,
     id: Uuid,
     feature: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     if state.registry().feature_by_id(feature).is_none() {
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound);
     }
     if !state.store.delete_restriction(id, feature).await? {
-        return Err(ApiError::NotFound);
+        return Err(Error::NotFound);
     }
     let details = json!({ "feature": feature });
     let action = actions::RESTRICTION_CLEARED;

@@ -26,9 +26,9 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use uuid::Uuid;
 
 use crate::api::entries::view_json;
-use crate::error::ApiResult;
+use crate::service::AppState;
+use crate::service::Result;
 use crate::service::access::Gate;
-use crate::state::AppState;
 
 /// Entries (or photos) read from the store at a time.
 pub const PAGE: i64 = 500;
@@ -97,7 +97,7 @@ pub async fn start(
     profile: &Profile,
     format: Format,
     ip: Option<String>,
-) -> ApiResult<Download> {
+) -> Result<Download> {
     let gate = Gate::open(state, profile, format.feature_id(), 1, "export", ip.clone()).await?;
     let respond = |decided: Consumed| {
         gate.stored_answer(decided, |used| {

@@ -11,7 +11,7 @@ use mitai_store::Profile;
 use tokio_util::compat::{Compat, FuturesAsyncWriteCompatExt};
 
 use super::{PAGE, Pipe, photo_file_name, write_csv, write_json};
-use crate::state::AppState;
+use crate::service::AppState;
 
 type Zip = ZipFileWriter<Compat<Pipe>>;
 

@@ -10,10 +10,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::{Admin, limit_text, parse_limit};
-use crate::error::ApiError;
+use crate::service::AppState;
 use crate::service::admin::limits;
-use crate::service::grants;
-use crate::state::AppState;
 use crate::ui::forms::{FormData, Params};
 use crate::ui::plan::{feature_name, tier_name};
 use crate::ui::{Ctx, Lang, UiResult, render, render_status, see_other};
@@ -203,45 +201,6 @@ fn read(
     out
 }
 
-/// How many enabled profiles have `tier` as their effective tier now, and how many of
-/// them keep a personal (unexpired) limit of `feature` that wins over any tier's limit.
-async fn impact(state: &AppState, tier: &str, feature: &str) -> UiResult<(i64, i64)> {
-    let now = state.now();
-    let personal: std::collections::HashSet<uuid::Uuid> = state
-        .store
-        .restrictions_of_feature(feature)
-        .await
-        .map_err(ApiError::from)?
-        .into_iter()
-        .filter(|r| r.valid_until.is_none_or(|u| u > now))
-        .map(|r| r.profile_id)
-        .collect();
-    let (mut on_tier, mut keep) = (0, 0);
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .list_profiles(None, after, 500)
-            .await
-            .map_err(ApiError::from)?;
-        let enabled: Vec<_> = page.iter().filter(|p| !p.disabled).cloned().collect();
-        let tiers = grants::effective_tiers(state, &enabled).await?;
-        for (p, t) in enabled.iter().zip(tiers) {
-            if t == tier {
-                on_tier += 1;
-                if personal.contains(&p.id) {
-                    keep += 1;
-                }
-            }
-        }
-        match page.last() {
-            Some(last) if page.len() == 500 => after = Some(last.id),
-            _ => break,
-        }
-    }
-    Ok((on_tier, keep))
-}
-
 /// The changes among `cells`, each with its impact.
 async fn pending_of(
     state: &AppState,
@@ -256,7 +215,7 @@ async fn pending_of(
         if *wanted == was {
             continue;
         }
-        let (affected, keep) = impact(state, tier, feature).await?;
+        let (affected, keep) = limits::impact(state, tier, feature).await?;
         let (field, value) = match wanted {
             Wanted::Default => (format!("default.{tier}.{feature}"), "1".to_owned()),
             Wanted::Limit(_) => (format!("limit.{tier}.{feature}"), text.clone()),

@@ -9,9 +9,9 @@ use serde_json::Value;
 use super::Admin;
 use crate::api::admin::{ActivityParams, MailParams};
 use crate::client_ip::ClientIp;
-use crate::error::ApiError;
+use crate::error::Error;
+use crate::service::AppState;
 use crate::service::admin::{activity, mail, settings};
-use crate::state::AppState;
 use crate::ui::forms::{FieldErrors, FormData, Params, url_encode};
 use crate::ui::{Ctx, UiResult, render, render_status, see_other};
 
@@ -65,7 +65,7 @@ pub async fn activity(
     };
     let (items, next, error, status) = match activity::list(&state, &params).await {
         Ok((items, next)) => (items, next, None, StatusCode::OK),
-        Err(ApiError::Invalid { fields, .. }) => {
+        Err(Error::Invalid { fields, .. }) => {
             let errors = FieldErrors::from_api(lang, &fields);
             let why = errors
                 .0
@@ -249,7 +249,7 @@ pub async fn set_setting(
             "/admin/settings?saved={}#s-{key}",
             url_encode(&key)
         ))),
-        Err(ApiError::Invalid { fields, .. }) => {
+        Err(Error::Invalid { fields, .. }) => {
             let errors = FieldErrors::from_api(lang, &fields);
             let why = errors.0.values().next().cloned().unwrap_or_default();
             let page = settings_page(&state, &admin, Some((&key, why, typed)), None).await?;
@@ -301,7 +301,7 @@ pub async fn mail(
         cursor: q.cursor.clone(),
     };
     let (items, next) = mail::list(&state, &params).await.or_else(|e| match e {
-        ApiError::Invalid { .. } => Ok((Vec::new(), None)),
+        Error::Invalid { .. } => Ok((Vec::new(), None)),
         e => Err(e),
     })?;
     let current = status.as_deref().unwrap_or("");

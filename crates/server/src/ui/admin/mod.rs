@@ -22,8 +22,8 @@ use chrono_tz::Tz;
 
 use super::forms::{FieldErrors, FormData};
 use super::{Ctx, Lang, Member, NavItem, UiError};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::error::Error;
+use crate::service::AppState;
 
 /// Every admin page (each path also listed in [`PAGES`] for the guard test), behind one
 /// guard for all of them: a page that forgets to check the role is impossible.
@@ -198,15 +198,15 @@ impl FormState {
 
     /// Takes a service's refusal: field messages at their fields, anything else as the
     /// form's general message. Errors that are no refusal are given back.
-    pub fn refused(&mut self, lang: Lang, e: ApiError) -> Result<(), UiError> {
+    pub fn refused(&mut self, lang: Lang, e: Error) -> Result<(), UiError> {
         match e {
-            ApiError::Invalid { fields, .. } => {
+            Error::Invalid { fields, .. } => {
                 self.errors = FieldErrors::from_api(lang, &fields);
                 Ok(())
             }
-            ApiError::Internal(_) => Err(UiError::Api(e)),
-            ApiError::NotFound => Err(UiError::NotFound),
-            e if e.status().is_client_error() => {
+            Error::Internal(_) => Err(UiError::Api(e)),
+            Error::NotFound => Err(UiError::NotFound),
+            e if crate::error::status_of(&e).is_client_error() => {
                 self.general = Some(e.to_string());
                 Ok(())
             }

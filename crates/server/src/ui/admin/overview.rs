@@ -6,12 +6,10 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::State;
 use chrono::NaiveDate;
-use mitai_store::MailStatus;
 
 use super::Admin;
-use crate::error::ApiError;
+use crate::service::AppState;
 use crate::service::admin::stats;
-use crate::state::AppState;
 use crate::ui::charts::{self, BarChart, Frame};
 use crate::ui::plan::{feature_name, tier_name};
 use crate::ui::{Ctx, UiResult, render};
@@ -98,11 +96,7 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
             &|v| lang.number(v, 0),
         )
     };
-    let waiting = state
-        .store
-        .outbox(Some(MailStatus::Pending), None, MAIL_LOOKED_AT)
-        .await
-        .map_err(ApiError::from)?;
+    let waiting = crate::service::admin::mail::waiting(&state, MAIL_LOOKED_AT).await?;
     let failing = waiting.iter().filter(|m| m.attempts > 0).count() as i64;
     let oldest = waiting
         .iter()

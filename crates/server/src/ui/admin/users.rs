@@ -15,10 +15,10 @@ use super::{
 };
 use crate::api::admin::{ActivityParams, NewGrantBody, PauseBody, RestrictionBody, UserPatch};
 use crate::client_ip::ClientIp;
-use crate::error::ApiError;
+use crate::error::Error;
+use crate::service::AppState;
 use crate::service::admin::{activity, grants as admin_grants, stats, users};
 use crate::service::grants;
-use crate::state::AppState;
 use crate::ui::charts::Timeline;
 use crate::ui::forms::{FormData, Params, url_encode};
 use crate::ui::plan::{GrantRow, feature_name, grant_timeline, tier_name};
@@ -169,8 +169,8 @@ async fn user_page(
     let tz = registry.settings.usage_timezone;
     let profile = users::load(state, id).await?;
     let access = users::access(state, id).await?;
-    let restrictions = state.store.restrictions(id).await.map_err(ApiError::from)?;
-    let list = state.store.grants(id).await.map_err(ApiError::from)?;
+    let restrictions = users::restrictions(state, id).await?;
+    let list = crate::service::grants::of_profile(state, id).await?;
     let now = state.now();
     let (rows, timeline, running) = grant_timeline(lang, &registry, &profile, &list, now);
     let running_grants: Vec<&Grant> = running.iter().map(|&i| &list[i]).collect();
@@ -320,8 +320,8 @@ pub async fn detail(
 }
 
 /// The user's page again with a refusal (a field message or a general one).
-async fn refused(state: &AppState, admin: &Admin, id: Uuid, e: ApiError) -> UiResult {
-    let status = e.status();
+async fn refused(state: &AppState, admin: &Admin, id: Uuid, e: Error) -> UiResult {
+    let status = crate::error::status_of(&e);
     let mut form = FormState::default();
     form.refused(admin.lang(), e)?;
     let mut page = user_page(state, admin, id, None).await?;
@@ -349,7 +349,7 @@ pub async fn update(
             &state,
             &admin,
             id,
-            ApiError::Invalid {
+            Error::Invalid {
                 message: String::new(),
                 fields: errors.0,
             },
@@ -393,7 +393,7 @@ pub async fn add_grant(
             &state,
             &admin,
             id,
-            ApiError::Invalid {
+            Error::Invalid {
                 message: String::new(),
                 fields: errors.0,
             },
@@ -426,7 +426,7 @@ pub async fn restriction(
     let lang = admin.lang();
     if form.get("do") == "clear" {
         return match users::clear_restriction(&state, admin.profile(), ip, id, &feature).await {
-            Ok(()) | Err(ApiError::NotFound) => Ok(see_other(&format!(
+            Ok(()) | Err(Error::NotFound) => Ok(see_other(&format!(
                 "/admin/users/{id}?done=restriction_cleared"
             ))),
             Err(e) => refused(&state, &admin, id, e).await,
@@ -447,7 +447,7 @@ pub async fn restriction(
             &state,
             &admin,
             id,
-            ApiError::Invalid {
+            Error::Invalid {
                 message: String::new(),
                 fields: errors.0,
             },

@@ -88,7 +88,9 @@ pub async fn load_registry(store: &dyn Store) -> mitai_store::Result<Registry> {
 }
 
 pub struct Inner {
-    pub store: Arc<dyn Store>,
+    /// The database, reachable only from the service functions: every page and handler
+    /// goes through them.
+    pub(in crate::service) store: Arc<dyn Store>,
     pub registry: RegistryCache,
     pub clock: Clock,
     pub config: Config,
