@@ -163,7 +163,7 @@ pub struct Config {
     pub test_clock: bool,
     pub ai: Option<AiConfig>,
     pub log_format: LogFormat,
-    pub trusted_proxies: Vec<crate::client_ip::Cidr>,
+    pub trusted_proxies: Vec<crate::http::client_ip::Cidr>,
     pub limits: Limits,
 }
 
@@ -331,7 +331,7 @@ impl Config {
             "json" => LogFormat::Json,
             other => return Err(bad("MITAI_LOG_FORMAT", other, "expected text or json")),
         };
-        let trusted_proxies = crate::client_ip::parse_list(&args.trusted_proxies)
+        let trusted_proxies = crate::http::client_ip::parse_list(&args.trusted_proxies)
             .map_err(|why| bad("MITAI_TRUSTED_PROXIES", &args.trusted_proxies, &why))?;
         let limits = Limits {
             header_timeout: seconds("MITAI_HEADER_TIMEOUT", &args.header_timeout)?,

@@ -5,7 +5,7 @@
 //! - **slow clients are cut off**: a request's headers must arrive within
 //!   `header_timeout` (hyper's timer, which also ends idle keep-alive connections); a request
 //!   must be answered within `request_timeout` (body included; see
-//!   [`crate::routes::every_request`]); a body that makes no progress for `idle_timeout`
+//!   [`crate::app::every_request`]); a body that makes no progress for `idle_timeout`
 //!   ends the request, and a client that stops reading a streamed answer (an export) for
 //!   `idle_timeout` loses its connection;
 //! - **shutdown has a deadline**: on SIGTERM/SIGINT no new connection is accepted, the

@@ -12,10 +12,11 @@ use mitai_store::{
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::api::AccessView;
 use crate::metrics::Metrics;
 use crate::service::AppState;
 use crate::service::{Error, Result};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Everything needed to resolve any feature for one profile at one instant.
 pub struct AccessContext {
@@ -378,4 +379,49 @@ pub fn check_idempotency_key(value: &str) -> Result<&str> {
             "must be 1 to 200 visible ASCII characters",
         ))
     }
+}
+
+/// What a profile may do with one feature right now.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AccessView {
+    pub feature: String,
+    /// `count` or `boolean`.
+    pub kind: String,
+    pub enabled: bool,
+    /// `null` = unlimited, `0` = disabled, N = uses per period.
+    pub limit: Option<i64>,
+    pub used: i64,
+    /// `null` when unlimited or boolean.
+    pub remaining: Option<i64>,
+    /// `never`, `daily`, `weekly`, `monthly` or `yearly`.
+    pub reset_period: String,
+    pub period_start: DateTime<Utc>,
+    /// The next reset; `null` for `never`.
+    pub resets_at: Option<DateTime<Utc>>,
+    /// `feature_inactive`, `user_restriction`, `tier_limit` or `feature_default`.
+    pub source: String,
+}
+
+impl From<Access> for AccessView {
+    fn from(a: Access) -> AccessView {
+        AccessView {
+            feature: a.feature,
+            kind: a.kind.as_str().to_owned(),
+            enabled: a.enabled,
+            limit: a.limit,
+            used: a.used,
+            remaining: a.remaining,
+            reset_period: a.reset_period.as_str().to_owned(),
+            period_start: a.period_start,
+            resets_at: a.resets_at,
+            source: a.source.as_str().to_owned(),
+        }
+    }
+}
+
+/// `{"effective_tier", "features": [<access>…]}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AccessList {
+    pub effective_tier: String,
+    pub features: Vec<AccessView>,
 }

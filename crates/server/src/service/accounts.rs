@@ -1,34 +1,37 @@
 //! Accounts: registration, login, logout, the verification gate, and the first admin.
 
-use chrono::{DateTime, TimeDelta, Utc};
-use mitai_access::RegistrationMode;
-use mitai_access::text::Name;
-use mitai_store::{
-    NewAccountToken, NewActivity, NewMail, NewProfile, NewRegistration, NewSession, Profile,
-    ProfilePatch, RegisterOutcome, Role, StoreError, TokenKind, actions,
-};
-use serde_json::json;
-use uuid::Uuid;
-
 use crate::service::AppState;
 use crate::service::activity;
 use crate::service::credentials;
 use crate::service::rate_limit::{self, Limit};
 use crate::service::sessions::{CurrentUser, SESSION_DAYS};
 use crate::service::{Error, ErrorCode, Result};
+use chrono::{DateTime, TimeDelta, Utc};
+use mitai_access::RegistrationMode;
+use mitai_store::{
+    NewAccountToken, NewActivity, NewMail, NewProfile, NewRegistration, NewSession, Profile,
+    RegisterOutcome, Role, StoreError, TokenKind, actions,
+};
+use serde_json::json;
+use uuid::Uuid;
 
 /// How long an e-mailed verification link works.
 pub const VERIFY_TTL: TimeDelta = TimeDelta::hours(48);
+
 /// Failed logins allowed per account (e-mail address, known or not) in one window.
 pub const LOGIN_FAILURES_PER_ACCOUNT: i64 = 10;
+
 /// Failed logins allowed per client IP in one window (looser: many people may share one
 /// address).
 pub const LOGIN_FAILURES_PER_IP: i64 = 100;
+
 /// The window of the login limits.
 pub const LOGIN_WINDOW: TimeDelta = TimeDelta::minutes(15);
+
 /// Registrations attempted per client IP in one window (each attempt counts, whatever
 /// its outcome); loopback clients are not limited.
 pub const REGISTRATIONS_PER_IP: i64 = 20;
+
 pub const REGISTRATION_WINDOW: TimeDelta = TimeDelta::hours(1);
 
 /// 400 `invalid_token`: an e-mailed token that is unknown, used or expired.
@@ -531,36 +534,4 @@ pub async fn set_password(
         .set_password(profile.id, &hash, state.now())
         .await?;
     Ok(profile)
-}
-
-/// What a person may change of their own profile.
-#[derive(Debug, Default)]
-pub struct OwnProfileChange {
-    pub name: Option<Name>,
-    /// `de` or `en`.
-    pub language: Option<String>,
-}
-
-/// Changes the signed-in person's name and language.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn change_own_profile(
-    state: &AppState,
-    profile: &Profile,
-    change: OwnProfileChange,
-) -> Result<Profile> {
-    if let Some(language) = &change.language
-        && !matches!(language.as_str(), "de" | "en")
-    {
-        return Err(Error::field("language", "must be de or en"));
-    }
-    let patch = ProfilePatch {
-        name: change.name.map(String::from),
-        language: change.language,
-        ..Default::default()
-    };
-    state
-        .store
-        .update_profile(profile.id, &patch, state.now())
-        .await?
-        .ok_or(Error::Unauthenticated)
 }

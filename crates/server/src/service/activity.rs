@@ -45,7 +45,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<(Vec<Activity>, Option<Uuid>)> {
     let mut items = state.store.activity(filter, before, limit + 1).await?;
-    let next = crate::api::next_after(&mut items, limit, |a| a.id);
+    let next = crate::service::paging::next_after(&mut items, limit, |a| a.id);
     Ok((items, next))
 }
 

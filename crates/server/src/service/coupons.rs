@@ -9,9 +9,9 @@ use mitai_store::{NewActivity, NewMail, Profile, StoreError, actions};
 use rand::RngCore;
 use uuid::Uuid;
 
-use crate::api::GrantView;
 use crate::service::AppState;
 use crate::service::grants;
+use crate::service::grants::GrantView;
 use crate::service::rate_limit::{self, Limit};
 use crate::service::{Error, ErrorCode, Result};
 

@@ -7,9 +7,11 @@ use mitai_store::Profile;
 use mitai_store::coupons::{Grant, GrantChange, GrantSpan, NewGrant};
 use uuid::Uuid;
 
-use crate::api::GrantView;
 use crate::service::AppState;
 use crate::service::{Error, ErrorCode, Result};
+use mitai_access::grants::GrantState;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The pure-domain form of a stored grant.
 pub fn to_access(g: &Grant) -> grants::Grant {
@@ -186,9 +188,12 @@ pub fn change_result(change: GrantChange, no_change: ErrorCode) -> Result<()> {
 
 /// The API view of a profile, with its effective tier computed from its grants.
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn profile_view(state: &AppState, profile: &Profile) -> Result<crate::api::ProfileView> {
+pub async fn profile_view(
+    state: &AppState,
+    profile: &Profile,
+) -> Result<crate::service::profiles::ProfileView> {
     let tier = effective_tier_id(state, profile).await?;
-    Ok(crate::api::ProfileView::new(profile, tier))
+    Ok(crate::service::profiles::ProfileView::new(profile, tier))
 }
 
 /// The effective tier id of each profile (in order), with the grants of all of them read
@@ -213,4 +218,66 @@ pub async fn effective_tiers(state: &AppState, profiles: &[Profile]) -> Result<V
                 .clone()
         })
         .collect())
+}
+
+/// An access grant as shown to people.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GrantView {
+    pub id: Uuid,
+    pub tier: String,
+    /// `fixed` or `duration`.
+    pub kind: String,
+    /// `coupon` or `admin`.
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coupon_code: Option<String>,
+    /// `running`, `paused_stacking`, `paused_admin`, `waiting`, `expired` or `revoked`.
+    pub status: String,
+    /// Fixed: the window's start. Duration: when it first ran (or is projected to).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Fixed: the window's end. Duration: the projected end if nothing changes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Duration grants: access time left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_seconds: Option<i64>,
+    /// Duration grants: the whole access time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i64>,
+    /// The reason of the admin pause in force.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl GrantView {
+    pub fn new(g: &mitai_store::coupons::Grant, state: &GrantState) -> GrantView {
+        use mitai_store::coupons::GrantSpan;
+        let (kind, starts_at, duration_seconds) = match g.span {
+            GrantSpan::Fixed { starts_at, .. } => ("fixed", Some(starts_at), None),
+            GrantSpan::Duration { seconds } => ("duration", state.first_run_at, Some(seconds)),
+        };
+        GrantView {
+            id: g.id,
+            tier: g.tier_id.clone(),
+            kind: kind.to_owned(),
+            source: g.source.clone(),
+            coupon_code: g.coupon_code.clone(),
+            status: state.status.as_str().to_owned(),
+            starts_at,
+            ends_at: state.ends_at,
+            remaining_seconds: state.remaining_seconds,
+            duration_seconds,
+            pause_reason: g
+                .pauses
+                .iter()
+                .find(|p| p.resumed_at.is_none())
+                .map(|p| p.reason.clone()),
+            revoked_at: g.revoked_at,
+            created_at: g.created_at,
+        }
+    }
 }

@@ -10,6 +10,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use mitai_access::text::Note;
 use mitai_store::{GatedCreate, Photo, Profile, StoredResponse};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -34,7 +35,7 @@ static DECODES: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLoc
 pub struct Upload {
     pub file: Vec<u8>,
     pub taken_on: Option<NaiveDate>,
-    pub note: Option<String>,
+    pub note: Option<Note>,
 }
 
 /// What an upload did.
@@ -125,7 +126,7 @@ pub fn fingerprint(upload: &Upload) -> String {
         "photo\n{}\n{}\n{}",
         hex::encode(Sha256::digest(&upload.file)),
         upload.taken_on.map(|d| d.to_string()).unwrap_or_default(),
-        upload.note.as_deref().unwrap_or_default(),
+        upload.note.as_ref().map_or("", Note::as_str),
     )))
 }
 
@@ -173,7 +174,7 @@ pub async fn create(
         bytes: i64::try_from(cleaned.bytes.len()).unwrap_or(i64::MAX),
         sha256: hex::encode(Sha256::digest(&cleaned.bytes)),
         taken_on: upload.taken_on,
-        note: upload.note,
+        note: upload.note.map(String::from),
         created_at: gate.now(),
     };
     let target = path(state, &photo);

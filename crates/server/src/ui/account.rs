@@ -13,12 +13,12 @@ use serde::Deserialize;
 
 use super::forms::{FieldErrors, FormData, Params, safe_next};
 use super::{Ctx, Lang, Member, UiError, UiResult, Visitor, refusal, render, render_status};
-use crate::auth::{self, SESSION_DAYS};
-use crate::client_ip::ClientIp;
-use crate::error::{Error, ErrorCode};
+use crate::http::auth::{self, SESSION_DAYS};
+use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
 use crate::service::export::Format;
-use crate::service::{accounts, invitations, passwords, verification};
+use crate::service::{Error, ErrorCode};
+use crate::service::{accounts, invitations, passwords, profiles, verification};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
@@ -144,11 +144,11 @@ pub async fn set_language(
     let lang = Lang::parse(form.get("language")).unwrap_or(visitor.lang);
     if let Some(user) = &visitor.user {
         form.check_csrf(user)?;
-        let change = accounts::OwnProfileChange {
+        let change = profiles::OwnProfileChange {
             language: Some(lang.code().to_owned()),
             ..Default::default()
         };
-        accounts::change_own_profile(&state, &user.profile, change).await?;
+        profiles::change_own_profile(&state, &user.profile, change).await?;
     }
     let mut response = super::see_other(safe_next(form.get("next")));
     let cookie = format!(
@@ -302,7 +302,7 @@ pub async fn register(
             render_status(StatusCode::CREATED, &page)
         }
         Err(e) => {
-            let status = crate::error::status_of(&e);
+            let status = super::status_of(&e);
             match e.code() {
                 ErrorCode::EmailTaken => page.errors.add("email", lang.t("register.taken")),
                 ErrorCode::RegistrationClosed => {
@@ -593,11 +593,11 @@ pub async fn save_profile(
     let (Ok(name), Some(language), true) = (name, language, page.errors.is_empty()) else {
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
-    let change = accounts::OwnProfileChange {
+    let change = profiles::OwnProfileChange {
         name: Some(name),
         language: Some(language.code().to_owned()),
     };
-    accounts::change_own_profile(&state, member.profile(), change).await?;
+    profiles::change_own_profile(&state, member.profile(), change).await?;
     Ok(super::see_other("/account?done=saved"))
 }
 
@@ -643,7 +643,7 @@ fn refused(state: &AppState, member: &Member, mut page: AccountPage, e: Error) -
     match refusal(state, member.lang(), &e) {
         Some(r) => {
             page.refusal = Some(r);
-            render_status(crate::error::status_of(&e), &page)
+            render_status(super::status_of(&e), &page)
         }
         None => Err(e.into()),
     }
@@ -711,7 +711,7 @@ pub async fn export(
         _ => return Err(UiError::NotFound),
     };
     match crate::service::export::start(&state, member.profile(), format, ip).await {
-        Ok(download) => Ok(crate::routes::export::attachment(download, format)?),
+        Ok(download) => Ok(crate::http::download::attachment(download, format)?),
         Err(e) => refused(&state, &member, account_page_for(&member, &state, None), e),
     }
 }

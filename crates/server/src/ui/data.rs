@@ -22,12 +22,12 @@ use uuid::Uuid;
 use super::charts::{self, Frame, LineChart};
 use super::forms::{FieldErrors, FormData, Params, new_idempotency_key};
 use super::{Ctx, Lang, Member, Refusal, UiError, UiResult, parse_decimal, refusal, render_status};
-use crate::api::entries::{
+use crate::http::client_ip::ClientIp;
+use crate::service::AppState;
+use crate::service::Error;
+use crate::service::entries::kinds::{
     ActivityType, CaliperType, CircumferenceType, EntryType, NutritionType, WeightType,
 };
-use crate::client_ip::ClientIp;
-use crate::error::Error;
-use crate::service::AppState;
 use crate::service::entries::{self as service, CreateAnswer};
 
 pub fn router() -> Router<AppState> {
@@ -327,7 +327,7 @@ async fn create<T: EntryType>(
             Ok(Outcome::Invalid(FieldErrors::from_api(lang, &fields)))
         }
         Err(e) => match refusal(state, lang, &e) {
-            Some(r) => Ok(Outcome::Refused(r, crate::error::status_of(&e))),
+            Some(r) => Ok(Outcome::Refused(r, super::status_of(&e))),
             None => Err(e.into()),
         },
     }

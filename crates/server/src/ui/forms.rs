@@ -8,8 +8,8 @@ use axum::extract::{FromRequest, Request};
 use mitai_access::text::TextError;
 
 use super::{Lang, UiError};
-use crate::auth::CurrentUser;
-use crate::error::Error;
+use crate::http::auth::CurrentUser;
+use crate::service::Error;
 
 /// The query of a page; a query that does not parse is an empty one (a page never fails
 /// on a mangled link).
@@ -44,7 +44,7 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
         match axum::Form::<Vec<(String, String)>>::from_request(req, state).await {
             Ok(axum::Form(fields)) => Ok(FormData(fields)),
             Err(_) => Err(UiError::Api(Error::refused(
-                crate::error::ErrorCode::BadRequest,
+                crate::service::ErrorCode::BadRequest,
                 "the form could not be read",
             ))),
         }

@@ -10,10 +10,10 @@ use mitai_store::Profile;
 use serde_json::{Map, Value, json};
 
 use super::{Lang, UiResult, parse_decimal, refusal};
-use crate::api::entries::WeightType;
-use crate::error::Error;
 use crate::service::AppState;
+use crate::service::Error;
 use crate::service::entries;
+use crate::service::entries::kinds::WeightType;
 
 /// The most lines one import may hold.
 pub const MAX_LINES: usize = 5_000;
@@ -126,7 +126,7 @@ pub async fn weights(
     match entries::create_batch::<WeightType>(state, profile, checked, ip).await {
         Ok(n) => Ok(Imported::Done(n)),
         Err(e) => match refusal(state, lang, &e) {
-            Some(r) => Ok(Imported::Refused(r.text, crate::error::status_of(&e))),
+            Some(r) => Ok(Imported::Refused(r.text, super::status_of(&e))),
             None => Err(e.into()),
         },
     }

@@ -8,9 +8,9 @@ use mitai_store::{AiResult, StoredResponse};
 
 use super::forms::{FormData, new_idempotency_key};
 use super::{Ctx, Member, Refusal, UiResult, refusal, render, render_status};
-use crate::client_ip::ClientIp;
-use crate::error::{Error, ErrorCode};
+use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
+use crate::service::{Error, ErrorCode};
 use crate::service::{access, ai};
 
 /// An answer as the page shows it.
@@ -117,7 +117,7 @@ async fn refused(state: &AppState, member: &Member, e: Error, question: String) 
         _ => match refusal(state, lang, &e) {
             Some(r) => {
                 page.refusal = Some(r);
-                return render_status(crate::error::status_of(&e), &page);
+                return render_status(super::status_of(&e), &page);
             }
             None => match e {
                 Error::Invalid { fields, .. } => {

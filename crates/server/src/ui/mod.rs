@@ -35,11 +35,16 @@ use axum::routing::{get, post};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
-use crate::auth::CurrentUser;
-use crate::error::Error;
+use crate::http::auth::CurrentUser;
 use crate::service::AppState;
+use crate::service::Error;
 
 pub use i18n::{Lang, parse_decimal};
+
+/// The HTTP status a page answers a service error with: the status of its code.
+pub fn status_of(e: &Error) -> StatusCode {
+    StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
 
 /// Scripts and styles only from this origin (no inline script or style); images from here
 /// or `data:` (thumbnails are same-origin); forms post only here; never framed.
@@ -227,7 +232,7 @@ pub fn refusal(state: &AppState, lang: Lang, e: &Error) -> Option<Refusal> {
             false,
         ),
         Error::Forbidden => (lang.t("refusal.forbidden").to_owned(), false),
-        e if e.code() == crate::error::ErrorCode::EmailNotVerified => {
+        e if e.code() == crate::service::ErrorCode::EmailNotVerified => {
             (lang.t("refusal.unverified").to_owned(), false)
         }
         _ => return None,
@@ -377,7 +382,7 @@ impl IntoResponse for UiError {
             UiError::Forbidden => StatusCode::FORBIDDEN,
             UiError::NotFound => StatusCode::NOT_FOUND,
             UiError::Api(e) => {
-                let status = crate::error::status_of(&e);
+                let status = status_of(&e);
                 // Logs an internal cause with the request's id.
                 drop(e.into_response());
                 status

@@ -15,10 +15,10 @@ use uuid::Uuid;
 
 use super::forms::{FieldErrors, FormData, Params, new_idempotency_key};
 use super::{Ctx, Lang, Member, Refusal, UiError, UiResult, refusal, render, render_status};
-use crate::client_ip::ClientIp;
-use crate::error::Error;
-use crate::routes::photos::{UPLOAD_LIMIT, max_bytes, read_form};
+use crate::http::client_ip::ClientIp;
+use crate::http::upload::{UPLOAD_LIMIT, max_bytes, read_form};
 use crate::service::AppState;
+use crate::service::Error;
 use crate::service::entries;
 use crate::service::photos::{self as service, Uploaded};
 
@@ -185,7 +185,11 @@ async fn upload(
     let csrf = extras.get("_csrf").cloned().unwrap_or_default();
     FormData(vec![("_csrf".into(), csrf)]).check_csrf(&member.user)?;
     page.taken_on = upload.taken_on.map(|d| d.to_string()).unwrap_or_default();
-    page.note = upload.note.clone().unwrap_or_default();
+    page.note = upload
+        .note
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let key = extras
         .get("idempotency_key")
         .map(String::as_str)
@@ -204,7 +208,7 @@ async fn upload(
 
 /// The page again with the refusal of an upload at its field (or as the gate's refusal).
 fn refused(state: &AppState, lang: Lang, page: &mut PhotosPage, e: Error) -> UiResult {
-    let status = crate::error::status_of(&e);
+    let status = super::status_of(&e);
     match &e {
         Error::Invalid { fields, .. } => page.errors = FieldErrors::from_api(lang, fields),
         _ if matches!(

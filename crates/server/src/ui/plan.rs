@@ -14,9 +14,9 @@ use serde::Deserialize;
 use super::charts::{self, SegmentKind, Timeline, TimelineRow};
 use super::forms::{FormData, Params};
 use super::{Ctx, Lang, Member, Refusal, UiResult, refusal, render, render_status};
-use crate::api::AccessView;
-use crate::client_ip::ClientIp;
+use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
+use crate::service::access::AccessView;
 use crate::service::{access, coupons, grants};
 
 #[derive(Debug, Default, Deserialize)]
@@ -347,14 +347,14 @@ pub async fn redeem(
                 plan_link: false,
                 plan_label: lang.t("refusal.plan_link"),
             }));
-            render_status(crate::error::status_of(&e), &page)
+            render_status(super::status_of(&e), &page)
         }
     }
 }
 
 /// The words for each refusal of a redemption.
-fn coupon_refusal(lang: Lang, e: &crate::error::Error) -> String {
-    use crate::error::ErrorCode as C;
+fn coupon_refusal(lang: Lang, e: &crate::service::Error) -> String {
+    use crate::service::ErrorCode as C;
     let key = match e.code() {
         C::InvalidCoupon => "coupon.invalid",
         C::CouponExpired => "coupon.expired",

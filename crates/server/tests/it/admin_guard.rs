@@ -126,7 +126,7 @@ fn plausible_body(method: &Method, template: &str) -> Value {
 }
 
 fn admin_routes(app: &TestApp, user_id: &str) -> Vec<Route> {
-    let doc = mitai_server::routes::openapi(&app.state);
+    let doc = mitai_server::api::openapi(&app.state);
     let paths = doc["paths"].as_object().expect("paths");
     let mut routes = Vec::new();
     for (template, item) in paths {

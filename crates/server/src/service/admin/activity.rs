@@ -4,10 +4,14 @@ use chrono::{DateTime, Utc};
 use mitai_store::ActivityFilter;
 use uuid::Uuid;
 
-use crate::api::admin::{ActivityLogEntry, ActivityParams};
 use crate::service::AppState;
 use crate::service::activity;
 use crate::service::{Error, Result};
+use mitai_store::Activity;
+use serde::Deserialize;
+use serde::Serialize;
+use utoipa::IntoParams;
+use utoipa::ToSchema;
 
 /// A page of the log, newest first, filtered by `params`, and the next (older) page's
 /// cursor. Refuses every bad parameter at once, each named (422).
@@ -92,4 +96,51 @@ fn parse(params: &ActivityParams) -> Result<(ActivityFilter, Option<Uuid>, i64)>
         since,
     };
     Ok((filter, cursor, limit))
+}
+
+/// One logged event.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ActivityLogEntry {
+    pub id: Uuid,
+    /// The profile the event is about (`null` for global events, e.g. a setting).
+    pub profile_id: Option<Uuid>,
+    /// Who did it: the profile itself, an admin, or `null` (e.g. a failed login).
+    pub actor_id: Option<Uuid>,
+    /// `register`, `login`, `login_failed`, `logout`, `feature_used`, `limit_reached`,
+    /// `tier_changed`, `restriction_set`, `restriction_cleared`, `setting_changed`, …
+    pub action: String,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub ip: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Activity> for ActivityLogEntry {
+    fn from(a: Activity) -> ActivityLogEntry {
+        ActivityLogEntry {
+            id: a.id,
+            profile_id: a.profile_id,
+            actor_id: a.actor_id,
+            action: a.action,
+            details: a.details,
+            ip: a.ip,
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// Filters and paging of the log; every one is optional.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityParams {
+    /// Only events about this profile (UUID).
+    pub profile_id: Option<String>,
+    /// Only this action, e.g. `login_failed`.
+    pub action: Option<String>,
+    /// Only events at or after this instant (RFC 3339).
+    pub since: Option<String>,
+    /// 1–500, default 50.
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }

@@ -5,14 +5,20 @@ use mitai_store::{Profile, StoreError};
 use uuid::Uuid;
 
 use super::{check_instant, check_text};
-use crate::api::admin::{
-    Batch, BatchBody, CouponPatchBody, CouponView, NewCouponBody, PageParams, RedemptionView,
-};
-use crate::api::{next_cursor, page_args};
+
 use crate::service::AppState;
 use crate::service::coupons::{self, CouponSpec};
 use crate::service::export::csv;
+use crate::service::paging::{next_cursor, page_args};
+use crate::service::patch::double_option;
 use crate::service::{Error, Result};
+use chrono::DateTime;
+use chrono::Utc;
+use mitai_store::coupons::Coupon;
+use serde::Deserialize;
+use serde::Serialize;
+use utoipa::IntoParams;
+use utoipa::ToSchema;
 
 /// A page of coupons (`limit` of them after `after`), optionally of one campaign, and
 /// the next cursor. Refuses a campaign over 500 characters.
@@ -270,4 +276,127 @@ fn url_escape(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CouponView {
+    pub id: Uuid,
+    /// The code as shown; redemption ignores case, spaces and dashes.
+    pub code: String,
+    /// `single_use`, `period` or `wellpass`.
+    pub kind: String,
+    pub tier: String,
+    pub duration_days: Option<i32>,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub period_ends_at: Option<DateTime<Utc>>,
+    pub max_redemptions: Option<i32>,
+    pub redeemed_count: i32,
+    pub active: bool,
+    pub campaign: Option<String>,
+    pub note: Option<String>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Coupon> for CouponView {
+    fn from(c: &Coupon) -> CouponView {
+        CouponView {
+            id: c.id,
+            code: c.display_code.clone(),
+            kind: c.kind.as_str().to_owned(),
+            tier: c.tier_id.clone(),
+            duration_days: c.duration_days,
+            valid_from: c.valid_from,
+            valid_until: c.valid_until,
+            period_ends_at: c.period_ends_at,
+            max_redemptions: c.max_redemptions,
+            redeemed_count: c.redeemed_count,
+            active: c.active,
+            campaign: c.campaign.clone(),
+            note: c.note.clone(),
+            created_by: c.created_by,
+            created_at: c.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCouponBody {
+    /// Without a code, one is generated (12 characters, 60 random bits).
+    pub code: Option<String>,
+    pub kind: String,
+    pub tier: String,
+    /// single_use: the length of the access it gives.
+    pub duration_days: Option<i32>,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    /// period: when the access it gives ends.
+    pub period_ends_at: Option<DateTime<Utc>>,
+    pub max_redemptions: Option<i32>,
+    pub campaign: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody {
+    /// 1 to 10000.
+    pub count: i64,
+    /// Only `single_use`.
+    pub kind: String,
+    pub tier: String,
+    pub duration_days: i32,
+    pub campaign: String,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Batch {
+    pub items: Vec<CouponView>,
+    /// Where the batch can be downloaded as CSV.
+    pub csv: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CouponPatchBody {
+    /// `false` deactivates: redemption then answers `invalid_coupon`.
+    pub active: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub valid_from: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub valid_until: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i32>)]
+    pub max_redemptions: Option<Option<i32>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub campaign: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub note: Option<Option<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RedemptionView {
+    pub id: Uuid,
+    pub profile_id: Uuid,
+    pub email: String,
+    pub grant_id: Option<Uuid>,
+    pub redeemed_at: DateTime<Utc>,
+    /// `YYYY-MM` for Wellpass coupons.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub period: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
 }

@@ -4,10 +4,13 @@ use mitai_access::{Feature, FeatureKind, ResetPeriod};
 use mitai_store::StoreError;
 
 use super::{check_limit, check_slug, check_text};
-use crate::api::FeatureView;
-use crate::api::admin::{FeaturePatch, NewFeatureBody};
+
 use crate::service::AppState;
+use crate::service::patch::double_option;
 use crate::service::{Error, ErrorCode, Result};
+use serde::Deserialize;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// All features, in display order.
 pub fn list(state: &AppState) -> Vec<FeatureView> {
@@ -119,4 +122,76 @@ fn check_feature_text(f: &Feature) -> Result<()> {
         check_text("unit", unit, 50)?;
     }
     Ok(())
+}
+
+/// A feature of the registry.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FeatureView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    /// `count` or `boolean`.
+    pub kind: String,
+    pub unit: Option<String>,
+    pub reset_period: String,
+    pub default_limit: Option<i64>,
+    pub active: bool,
+    pub sort_order: i32,
+}
+
+impl From<&Feature> for FeatureView {
+    fn from(f: &Feature) -> FeatureView {
+        FeatureView {
+            id: f.id.clone(),
+            name: f.name.clone(),
+            description: f.description.clone(),
+            category: f.category.clone(),
+            kind: f.kind.as_str().to_owned(),
+            unit: f.unit.clone(),
+            reset_period: f.reset_period.as_str().to_owned(),
+            default_limit: f.default_limit,
+            active: f.active,
+            sort_order: f.sort_order,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFeatureBody {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    /// `count` or `boolean`.
+    pub kind: String,
+    pub unit: Option<String>,
+    /// `never`, `daily`, `weekly`, `monthly` or `yearly`.
+    pub reset_period: String,
+    /// Used when a tier has no limit for this feature: `null` = unlimited; absent = 0.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub default_limit: Option<Option<i64>>,
+    pub active: Option<bool>,
+    pub sort_order: Option<i32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturePatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub unit: Option<Option<String>>,
+    pub reset_period: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub default_limit: Option<Option<i64>>,
+    /// `false` switches the feature off for everyone (kill switch).
+    pub active: Option<bool>,
+    pub sort_order: Option<i32>,
 }

@@ -6,12 +6,16 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{check_instant, check_text};
-use crate::api::GrantView;
-use crate::api::admin::{NewGrantBody, PauseBody};
+use crate::service::grants::GrantView;
+
 use crate::service::AppState;
 use crate::service::activity;
 use crate::service::grants::{self, GrantRequest};
 use crate::service::{Error, ErrorCode, Result};
+use chrono::DateTime;
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 /// A profile's grants with their status now, newest first; 404 if there is no profile.
 #[tracing::instrument(level = "debug", skip_all)]
@@ -146,4 +150,20 @@ async fn log_change(
     )
     .await;
     Ok(())
+}
+
+/// `{tier, days}` gives a duration grant; `{tier, starts_at, ends_at}` a fixed one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGrantBody {
+    pub tier: String,
+    pub days: Option<i64>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PauseBody {
+    pub reason: String,
 }

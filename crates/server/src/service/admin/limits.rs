@@ -3,10 +3,13 @@
 use std::collections::BTreeMap;
 
 use super::check_limit;
-use crate::api::admin::{Cell, Matrix};
-use crate::api::{FeatureView, TierView};
+
 use crate::service::AppState;
+use crate::service::admin::features::FeatureView;
+use crate::service::admin::tiers::TierView;
 use crate::service::{Error, Result};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The whole matrix: every tier (with its set cells), every feature.
 pub fn matrix(state: &AppState) -> Matrix {
@@ -98,4 +101,21 @@ pub async fn impact(state: &AppState, tier: &str, feature: &str) -> Result<(i64,
         }
     }
     Ok((on_tier, keep))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Matrix {
+    pub tiers: Vec<TierView>,
+    pub features: Vec<FeatureView>,
+    /// `limits[tier][feature]`: `null` = unlimited. A missing cell falls back to the
+    /// feature's default limit.
+    #[schema(value_type = Object)]
+    pub limits: BTreeMap<String, BTreeMap<String, Option<i64>>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cell {
+    pub tier: String,
+    pub feature: String,
+    pub limit: Option<i64>,
 }

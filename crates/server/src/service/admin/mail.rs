@@ -3,9 +3,14 @@
 use mitai_store::{MailStatus, OutboxMail};
 use uuid::Uuid;
 
-use crate::api::admin::{MailParams, MailView};
 use crate::service::AppState;
 use crate::service::{Error, Result};
+use chrono::DateTime;
+use chrono::Utc;
+use serde::Deserialize;
+use serde::Serialize;
+use utoipa::IntoParams;
+use utoipa::ToSchema;
 
 /// The messages waiting to be sent (at most `max`, oldest first): the overview's mail health.
 pub async fn waiting(state: &AppState, max: i64) -> Result<Vec<OutboxMail>> {
@@ -49,4 +54,52 @@ pub async fn list(
         None
     };
     Ok((items.into_iter().map(MailView::from).collect(), next_cursor))
+}
+
+/// One message of the outbox.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MailView {
+    pub id: Uuid,
+    pub to: String,
+    /// `verify_email`, `invitation`, `password_reset`, `trial_ending`, `grant_expiring`
+    /// or `coupon_redeemed`.
+    pub template: String,
+    pub language: String,
+    /// `pending`, `sending`, `sent` or `failed` (given up).
+    pub status: String,
+    /// Sending attempts so far.
+    pub attempts: i32,
+    /// Pending: the next attempt. Sending: when the sender's lease runs out.
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<OutboxMail> for MailView {
+    fn from(m: OutboxMail) -> MailView {
+        MailView {
+            id: m.id,
+            to: m.to,
+            template: m.template,
+            language: m.language,
+            status: m.status.as_str().to_owned(),
+            attempts: m.attempts,
+            next_attempt_at: m.next_attempt_at,
+            last_error: m.last_error,
+            created_at: m.created_at,
+            sent_at: m.sent_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MailParams {
+    /// `pending`, `sending`, `sent` or `failed`.
+    pub status: Option<String>,
+    /// 1–500, default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }

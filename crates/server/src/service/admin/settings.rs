@@ -4,10 +4,15 @@ use mitai_access::settings::{self, SettingError};
 use mitai_store::{Profile, actions};
 use serde_json::{Value, json};
 
-use crate::api::SettingView;
 use crate::service::AppState;
 use crate::service::activity;
 use crate::service::{Error, Result};
+use chrono::DateTime;
+use chrono::Utc;
+use mitai_store::Setting;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 /// All known settings, in the order of their keys.
 #[tracing::instrument(level = "debug", skip_all)]
@@ -54,4 +59,25 @@ pub async fn set(
     let action = actions::SETTING_CHANGED;
     activity::record_admin(state, admin.id, None, action, details, ip).await;
     Ok(SettingView::from(stored))
+}
+
+/// A global setting.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SettingView {
+    pub key: String,
+    /// A string, number or boolean, by the key (see the settings in the docs).
+    pub value: serde_json::Value,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<Uuid>,
+}
+
+impl From<Setting> for SettingView {
+    fn from(s: Setting) -> SettingView {
+        SettingView {
+            key: s.key,
+            value: s.value,
+            updated_at: s.updated_at,
+            updated_by: s.updated_by,
+        }
+    }
 }

@@ -2,13 +2,15 @@
 
 use uuid::Uuid;
 
-use crate::api::admin::{
-    ActiveCounts, CouponRedemptionsView, FeatureDayView, MailCountsView, ProfileCounts, Stats,
-    UserStatsView,
-};
 use crate::service::AppState;
 use crate::service::activity;
 use crate::service::{Error, Result};
+use chrono::DateTime;
+use chrono::NaiveDate;
+use chrono::Utc;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// The global figures: profiles by effective tier, active profiles, use and refusals
 /// per feature and day, redemptions per coupon, the mail outbox.
@@ -72,4 +74,79 @@ pub async fn user(state: &AppState, id: Uuid) -> Result<UserStatsView> {
         feature_totals: s.feature_totals,
         redemptions: s.redemptions,
     })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileCounts {
+    pub total: i64,
+    pub disabled: i64,
+    /// Enabled profiles by their effective tier now (base tier, trial, grants); every
+    /// tier is listed.
+    pub by_effective_tier: BTreeMap<String, i64>,
+}
+
+/// Profiles with an event of their own (login, use of a feature, …) in the period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActiveCounts {
+    pub last_1_day: i64,
+    pub last_7_days: i64,
+    pub last_30_days: i64,
+}
+
+/// One feature on one day (UTC).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeatureDayView {
+    pub day: NaiveDate,
+    pub feature: String,
+    /// Successful consumptions.
+    pub uses: i64,
+    /// Units spent by them.
+    pub amount: i64,
+    /// Consumptions refused because the limit was reached.
+    pub limit_reached: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CouponRedemptionsView {
+    pub coupon_id: Uuid,
+    pub code: String,
+    pub campaign: Option<String>,
+    pub tier: String,
+    pub redemptions: i64,
+    pub last_redeemed_at: DateTime<Utc>,
+}
+
+/// Messages in the outbox by status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MailCountsView {
+    pub pending: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub failed: i64,
+}
+
+/// The global figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Stats {
+    pub generated_at: DateTime<Utc>,
+    pub profiles: ProfileCounts,
+    pub active_profiles: ActiveCounts,
+    /// Days with any use or refusal, oldest first: the last 30 UTC days, today included.
+    pub feature_usage_per_day: Vec<FeatureDayView>,
+    /// Coupons with at least one redemption, most redeemed first.
+    pub redemptions_per_coupon: Vec<CouponRedemptionsView>,
+    pub mail: MailCountsView,
+}
+
+/// One profile's aggregates, kept current with every logged event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserStatsView {
+    pub profile_id: Uuid,
+    pub logins: i64,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub last_active_at: Option<DateTime<Utc>>,
+    /// Units used per feature, ever: `{"weight": 12, …}`.
+    #[schema(value_type = Object)]
+    pub feature_totals: serde_json::Value,
+    pub redemptions: i64,
 }

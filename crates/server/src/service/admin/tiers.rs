@@ -4,10 +4,12 @@ use mitai_access::Tier;
 use mitai_store::StoreError;
 
 use super::{check_slug, check_text};
-use crate::api::TierView;
-use crate::api::admin::{NewTierBody, TierPatch};
+
 use crate::service::AppState;
 use crate::service::{Error, ErrorCode, Result};
+use serde::Deserialize;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// All tiers, in display order.
 pub fn list(state: &AppState) -> Vec<TierView> {
@@ -98,4 +100,50 @@ fn check_tier(t: &Tier) -> Result<()> {
         return Err(Error::field("rank", "must be from -1000000 to 1000000"));
     }
     Ok(())
+}
+
+/// A tier.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TierView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub rank: i32,
+    pub active: bool,
+    pub sort_order: i32,
+}
+
+impl From<&Tier> for TierView {
+    fn from(t: &Tier) -> TierView {
+        TierView {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            description: t.description.clone(),
+            rank: t.rank,
+            active: t.active,
+            sort_order: t.sort_order,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTierBody {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// Higher rank = more access.
+    pub rank: i32,
+    pub active: Option<bool>,
+    pub sort_order: Option<i32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub rank: Option<i32>,
+    pub active: Option<bool>,
+    pub sort_order: Option<i32>,
 }

@@ -5,11 +5,19 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{check_instant, check_limit, check_text};
-use crate::api::admin::{RestrictionBody, UserDetail, UserPatch};
-use crate::api::{AccessList, ProfileView, RestrictionView, next_cursor};
+
 use crate::service::AppState;
+use crate::service::access::AccessList;
+use crate::service::paging::next_cursor;
+use crate::service::patch::double_option;
+use crate::service::profiles::ProfileView;
 use crate::service::{Error, Result};
 use crate::service::{access, activity, grants};
+use chrono::DateTime;
+use chrono::Utc;
+use serde::Deserialize;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// A page of profiles (`limit` of them after `after`), optionally only those with
 /// `query` in e-mail or name, and the next cursor. Refuses a query over 200 characters.
@@ -218,4 +226,62 @@ pub async fn clear_restriction(
     let action = actions::RESTRICTION_CLEARED;
     activity::record_admin(state, admin.id, Some(id), action, details, ip).await;
     Ok(())
+}
+
+/// A per-user limit override.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RestrictionView {
+    pub profile_id: Uuid,
+    pub feature: String,
+    pub limit: Option<i64>,
+    pub reason: String,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Restriction> for RestrictionView {
+    fn from(r: &Restriction) -> RestrictionView {
+        RestrictionView {
+            profile_id: r.profile_id,
+            feature: r.feature_id.clone(),
+            limit: r.limit,
+            reason: r.reason.clone(),
+            valid_until: r.valid_until,
+            created_by: r.created_by,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDetail {
+    pub profile: ProfileView,
+    pub restrictions: Vec<RestrictionView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    /// The base tier.
+    pub tier: Option<String>,
+    /// `user` or `admin`.
+    pub role: Option<String>,
+    pub disabled: Option<bool>,
+    /// `null` ends the trial.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub trial_ends_at: Option<Option<DateTime<Utc>>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictionBody {
+    /// `null` = unlimited, 0 = disabled, N = uses per reset period. Required.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub limit: Option<Option<i64>>,
+    pub reason: String,
+    /// The override stops applying at this instant.
+    pub valid_until: Option<DateTime<Utc>>,
 }

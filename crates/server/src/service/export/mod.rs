@@ -25,10 +25,10 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use uuid::Uuid;
 
-use crate::api::entries::view_json;
 use crate::service::AppState;
 use crate::service::Result;
 use crate::service::access::Gate;
+use crate::service::entries::kinds::view_json;
 
 /// Entries (or photos) read from the store at a time.
 pub const PAGE: i64 = 500;

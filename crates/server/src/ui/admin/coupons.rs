@@ -9,9 +9,11 @@ use axum::response::IntoResponse;
 use uuid::Uuid;
 
 use super::{Admin, FormState, day_end, day_start, end_day_text, optional_number, tier_ids};
-use crate::api::admin::{BatchBody, CouponPatchBody, CouponView, NewCouponBody, PageParams};
 use crate::service::AppState;
 use crate::service::admin::coupons;
+use crate::service::admin::coupons::{
+    BatchBody, CouponPatchBody, CouponView, NewCouponBody, PageParams,
+};
 use crate::ui::forms::{FormData, Params, url_encode};
 use crate::ui::plan::tier_name;
 use crate::ui::{Ctx, UiError, UiResult, render, render_status, see_other};

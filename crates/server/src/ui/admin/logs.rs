@@ -7,10 +7,11 @@ use axum::http::StatusCode;
 use serde_json::Value;
 
 use super::Admin;
-use crate::api::admin::{ActivityParams, MailParams};
-use crate::client_ip::ClientIp;
-use crate::error::Error;
+use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
+use crate::service::Error;
+use crate::service::admin::activity::ActivityParams;
+use crate::service::admin::mail::MailParams;
 use crate::service::admin::{activity, mail, settings};
 use crate::ui::forms::{FieldErrors, FormData, Params, url_encode};
 use crate::ui::{Ctx, UiResult, render, render_status, see_other};

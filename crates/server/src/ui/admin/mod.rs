@@ -22,8 +22,8 @@ use chrono_tz::Tz;
 
 use super::forms::{FieldErrors, FormData};
 use super::{Ctx, Lang, Member, NavItem, UiError};
-use crate::error::Error;
 use crate::service::AppState;
+use crate::service::Error;
 
 /// Every admin page (each path also listed in [`PAGES`] for the guard test), behind one
 /// guard for all of them: a page that forgets to check the role is impossible.
@@ -206,7 +206,7 @@ impl FormState {
             }
             Error::Internal(_) => Err(UiError::Api(e)),
             Error::NotFound => Err(UiError::NotFound),
-            e if crate::error::status_of(&e).is_client_error() => {
+            e if crate::ui::status_of(&e).is_client_error() => {
                 self.general = Some(e.to_string());
                 Ok(())
             }

@@ -6,8 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use super::{Admin, FormState, limit_text, optional_number, parse_limit};
-use crate::api::admin::{FeaturePatch, NewFeatureBody, NewTierBody, TierPatch};
 use crate::service::AppState;
+use crate::service::admin::features::{FeaturePatch, NewFeatureBody};
+use crate::service::admin::tiers::{NewTierBody, TierPatch};
 use crate::service::admin::{features, tiers};
 use crate::ui::forms::{FieldErrors, FormData, Params};
 use crate::ui::{Ctx, Lang, UiResult, render, render_status, see_other};

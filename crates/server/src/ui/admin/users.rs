@@ -13,10 +13,12 @@ use super::{
     Admin, FormState, day_end, day_start, end_day_text, limit_text, optional_number, parse_limit,
     tier_ids,
 };
-use crate::api::admin::{ActivityParams, NewGrantBody, PauseBody, RestrictionBody, UserPatch};
-use crate::client_ip::ClientIp;
-use crate::error::Error;
+use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
+use crate::service::Error;
+use crate::service::admin::activity::ActivityParams;
+use crate::service::admin::grants::{NewGrantBody, PauseBody};
+use crate::service::admin::users::{RestrictionBody, UserPatch};
 use crate::service::admin::{activity, grants as admin_grants, stats, users};
 use crate::service::grants;
 use crate::ui::charts::Timeline;
@@ -321,7 +323,7 @@ pub async fn detail(
 
 /// The user's page again with a refusal (a field message or a general one).
 async fn refused(state: &AppState, admin: &Admin, id: Uuid, e: Error) -> UiResult {
-    let status = crate::error::status_of(&e);
+    let status = crate::ui::status_of(&e);
     let mut form = FormState::default();
     form.refused(admin.lang(), e)?;
     let mut page = user_page(state, admin, id, None).await?;

@@ -1,0 +1,51 @@
+//! `/api/admin`: its own router, guarded as a whole, so no handler can forget the check.
+
+use axum::middleware;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::http::auth::AdminUser;
+use crate::service::AppState;
+
+mod activity;
+mod coupons;
+mod features;
+mod grants;
+mod limits;
+mod mail;
+mod settings;
+mod stats;
+mod tiers;
+mod users;
+
+pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(features::list, features::create))
+        .routes(routes!(features::get, features::patch))
+        .routes(routes!(tiers::list, tiers::create))
+        .routes(routes!(tiers::get, tiers::patch))
+        .routes(routes!(limits::matrix))
+        .routes(routes!(limits::put, limits::delete))
+        .routes(routes!(users::list))
+        .routes(routes!(users::get, users::patch))
+        .routes(routes!(users::access))
+        .routes(routes!(users::put_restriction, users::delete_restriction))
+        .routes(routes!(settings::list))
+        .routes(routes!(settings::put))
+        .routes(routes!(coupons::list, coupons::create))
+        .routes(routes!(coupons::batch))
+        .routes(routes!(coupons::export_csv))
+        .routes(routes!(coupons::get, coupons::patch))
+        .routes(routes!(coupons::redemptions))
+        .routes(routes!(grants::list, grants::create))
+        .routes(routes!(grants::pause))
+        .routes(routes!(grants::resume))
+        .routes(routes!(grants::revoke))
+        .routes(routes!(activity::list))
+        .routes(routes!(stats::global))
+        .routes(routes!(stats::user))
+        .routes(routes!(mail::list))
+        .route_layer(middleware::from_extractor_with_state::<AdminUser, _>(
+            state.clone(),
+        ))
+}

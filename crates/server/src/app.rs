@@ -1,0 +1,146 @@
+//! The application as one router: the API (with its OpenAPI document and docs page), the web
+//! pages and their assets, and what every request passes through — request ids, tracing,
+//! timeouts, the cross-site guard, metrics, panics answered as errors — with the API's 404 or
+//! the pages' 404 for everything else.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderName;
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::service::{AppState, Error, ErrorCode};
+
+/// The middleware of every route, in one layer (each layer of a router is a boxed service
+/// cloned for every request), outermost first:
+///
+/// - request and response bodies that make no progress for `MITAI_IDLE_TIMEOUT` end
+///   ([`crate::serve::IdleTimeout`]);
+/// - a request must be answered within `MITAI_REQUEST_TIMEOUT` (reading its body
+///   included), else 408 `timeout`. The AI routes may take as long as their provider calls
+///   (three for the pipeline). A streamed answer (an export) is answered as soon as it
+///   starts; its body is bounded by the idle timeout instead;
+/// - cross-site writes are refused ([`crate::http::csrf::refusal`]);
+/// - every other response is counted by status in the metrics, and carries the session
+///   cookie again when the request renewed it ([`crate::http::auth::RenewedCookie`]).
+pub async fn every_request(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let idle = state.config.limits.idle_timeout;
+    let mut request = request.map(|body| crate::serve::IdleTimeout::wrap(body, idle));
+    let mut limit = state.config.limits.request_timeout;
+    if request.uri().path().starts_with("/api/ai/")
+        && let Some(ai) = &state.config.ai
+    {
+        limit = limit.max(ai.timeout * 3 + std::time::Duration::from_secs(10));
+    }
+    let answer = async {
+        if let Some(refused) = crate::http::csrf::refusal(&state, &request) {
+            return refused;
+        }
+        let renewed = crate::http::auth::RenewedCookie::offer(&mut request);
+        let mut response = next.run(request).await;
+        state.metrics.count_response(response.status().as_u16());
+        renewed.apply(&mut response);
+        response
+    };
+    let response = match tokio::time::timeout(limit, answer).await {
+        Ok(response) => response,
+        Err(_) => Error::refused(
+            crate::api::error::ErrorCode::Timeout,
+            "the request took too long",
+        )
+        .into_response(),
+    };
+    response.map(|body| crate::serve::IdleTimeout::wrap_answer(body, idle))
+}
+
+/// Request ids: unique in this process (a counter) and across processes (a random
+/// prefix), in the UUID format, without asking the operating system for randomness
+/// each time.
+#[derive(Clone, Copy)]
+struct RequestIds;
+
+impl tower_http::request_id::MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<tower_http::request_id::RequestId> {
+        static PREFIX: std::sync::LazyLock<u64> =
+            std::sync::LazyLock::new(|| uuid::Uuid::new_v4().as_u64_pair().0);
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&PREFIX.to_be_bytes());
+        bytes[8..].copy_from_slice(&n.to_be_bytes());
+        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        axum::http::HeaderValue::from_str(&id.hyphenated().to_string())
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
+    }
+}
+
+/// Nothing at this path: the API's 404 under `/api`, the UI's 404 page elsewhere.
+async fn fallback(
+    uri: axum::http::Uri,
+    visitor: Result<crate::ui::Visitor, crate::ui::UiError>,
+) -> Response {
+    if uri.path().starts_with("/api/") || uri.path() == "/api" {
+        Error::NotFound.into_response()
+    } else {
+        crate::ui::not_found(visitor).await
+    }
+}
+
+async fn method_not_allowed() -> Error {
+    Error::refused(
+        ErrorCode::MethodNotAllowed,
+        "this method is not allowed here",
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a handler panicked");
+    Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The complete application: API, docs, error shape for everything, tracing, request ids.
+pub fn app(state: AppState) -> Router {
+    let (router, openapi) = crate::api::routes(&state);
+    let router = router
+        .merge(SwaggerUi::new("/api/docs").external_url_unchecked("/api/openapi.json", openapi))
+        // The web UI: HTML, not API, so outside the OpenAPI document.
+        .merge(crate::ui::router(&state))
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            every_request,
+        ));
+    // One layer of a stack (the first is outermost), so one boxed service per route.
+    router.with_state(state).layer(
+        tower::ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("-", |p| p.as_str());
+                    let id = request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %request.method(), route, request_id = id)
+                }),
+            )
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(DefaultBodyLimit::max(1024 * 1024)),
+    )
+}
