@@ -23,7 +23,7 @@ use crate::service::{AppState, Error, ErrorCode};
 ///   included), else 408 `timeout`. The AI routes may take as long as their provider calls
 ///   (three for the pipeline). A streamed answer (an export) is answered as soon as it
 ///   starts; its body is bounded by the idle timeout instead;
-/// - cross-site writes are refused ([`crate::http::csrf::refusal`]);
+/// - cross-site writes are refused ([`crate::http::csrf::refused`]);
 /// - every other response is counted by status in the metrics, and carries the session
 ///   cookie again when the request renewed it ([`crate::http::auth::RenewedCookie`]).
 pub async fn every_request(
@@ -40,8 +40,8 @@ pub async fn every_request(
         limit = limit.max(ai.timeout * 3 + std::time::Duration::from_secs(10));
     }
     let answer = async {
-        if let Some(refused) = crate::http::csrf::refusal(&state, &request) {
-            return refused;
+        if crate::http::csrf::refused(&state, &request) {
+            return cross_site_refusal(&request);
         }
         let renewed = crate::http::auth::RenewedCookie::offer(&mut request);
         let mut response = next.run(request).await;
@@ -58,6 +58,24 @@ pub async fn every_request(
         .into_response(),
     };
     response.map(|body| crate::serve::IdleTimeout::wrap_answer(body, idle))
+}
+
+/// The answer to a cross-site write: the 403 page in the visitor's language for a form of the
+/// web pages, the API's 403 `forbidden` for the API.
+fn cross_site_refusal(request: &Request) -> Response {
+    if request.uri().path().starts_with("/api/") {
+        return Error::refused(
+            ErrorCode::Forbidden,
+            "requests from other sites may not change anything here",
+        )
+        .into_response();
+    }
+    let visitor = crate::ui::Visitor {
+        user: None,
+        lang: crate::ui::Lang::of_request(None, request.headers()),
+        here: "/".into(),
+    };
+    crate::ui::error_page(&visitor, axum::http::StatusCode::FORBIDDEN)
 }
 
 /// Request ids: unique in this process (a counter) and across processes (a random

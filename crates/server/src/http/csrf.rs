@@ -17,7 +17,6 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, header};
-use axum::response::{IntoResponse, Response};
 
 use crate::http::auth::CurrentUser;
 use crate::service::AppState;
@@ -74,35 +73,13 @@ pub fn is_cross_origin(headers: &HeaderMap, base_url: &str) -> bool {
     !(named.is_some_and(|h| !host.is_empty() && h.eq_ignore_ascii_case(host)))
 }
 
-/// The refusal of a cross-origin request that changes state (see the module docs), or
-/// `None` to go on.
-pub fn refusal(state: &AppState, request: &Request) -> Option<Response> {
+/// Whether the request is a cross-origin request that changes state without a bearer token
+/// (see the module docs): it must be refused, and nothing done.
+pub fn refused(state: &AppState, request: &Request) -> bool {
     let headers = request.headers();
-    if has_bearer(headers)
-        || !changes_state(request.method(), request.uri().path())
-        || !is_cross_origin(headers, &state.config.base_url)
-    {
-        return None;
-    }
-    if !request.uri().path().starts_with("/api/") {
-        // A form of the web UI: the 403 page, in the visitor's language.
-        let visitor = crate::ui::Visitor {
-            user: None,
-            lang: crate::ui::Lang::of_request(None, headers),
-            here: "/".into(),
-        };
-        return Some(crate::ui::error_page(
-            &visitor,
-            axum::http::StatusCode::FORBIDDEN,
-        ));
-    }
-    Some(
-        Error::refused(
-            ErrorCode::Forbidden,
-            "requests from other sites may not change anything here",
-        )
-        .into_response(),
-    )
+    !has_bearer(headers)
+        && changes_state(request.method(), request.uri().path())
+        && is_cross_origin(headers, &state.config.base_url)
 }
 
 /// A spending `POST` without a body is accepted only with a bearer token.

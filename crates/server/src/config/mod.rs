@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+pub mod cidr;
+
 /// The raw options, as given.
 #[derive(Args, Clone)]
 pub struct ServeArgs {
@@ -163,7 +165,7 @@ pub struct Config {
     pub test_clock: bool,
     pub ai: Option<AiConfig>,
     pub log_format: LogFormat,
-    pub trusted_proxies: Vec<crate::http::client_ip::Cidr>,
+    pub trusted_proxies: Vec<cidr::Cidr>,
     pub limits: Limits,
 }
 
@@ -331,7 +333,7 @@ impl Config {
             "json" => LogFormat::Json,
             other => return Err(bad("MITAI_LOG_FORMAT", other, "expected text or json")),
         };
-        let trusted_proxies = crate::http::client_ip::parse_list(&args.trusted_proxies)
+        let trusted_proxies = cidr::parse_list(&args.trusted_proxies)
             .map_err(|why| bad("MITAI_TRUSTED_PROXIES", &args.trusted_proxies, &why))?;
         let limits = Limits {
             header_timeout: seconds("MITAI_HEADER_TIMEOUT", &args.header_timeout)?,
