@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
 
+use crate::text::{ActivityKind, Note, TextError};
+
 pub use crate::caliper::Caliper;
 
 /// Why each named field is invalid (field → reason), for a 422 answer.
@@ -185,12 +187,12 @@ impl EntryData {
                 range(&mut e, "fat_g", n.fat_g, 0.0, 2000.0, "g");
             }
             EntryData::Activity(a) => {
-                let len = a.kind.chars().count();
-                if a.kind.trim() != a.kind || !(1..=100).contains(&len) {
-                    e.add("kind", "must be 1 to 100 characters (trimmed)");
-                }
-                if a.kind.chars().any(char::is_control) {
-                    e.add("kind", "must not contain control characters");
+                match ActivityKind::parse(&a.kind) {
+                    Ok(kind) if kind.as_str() == a.kind => {}
+                    Ok(_) | Err(TextError::Missing | TextError::TooLong { .. }) => {
+                        e.add("kind", "must be 1 to 100 characters (trimmed)");
+                    }
+                    Err(why) => e.add("kind", why.to_string()),
                 }
                 if !(1..=1440).contains(&a.minutes) {
                     e.add("minutes", "must be from 1 to 1440");
@@ -225,19 +227,16 @@ pub fn check_date(errors: &mut FieldErrors, date: NaiveDate, today: NaiveDate) {
     }
 }
 
-/// The most characters a note may have.
-pub const NOTE_MAX_CHARS: usize = 1000;
-
-/// A note as stored: trimmed, blank → none. Too long → an error on `note`.
+/// A note as stored: a [`Note`] (trimmed, at most 1000 characters, no control characters
+/// but line breaks and tabs), blank → none. Refused → an error on `note`.
 pub fn clean_note(errors: &mut FieldErrors, note: Option<&str>) -> Option<String> {
-    let note = note.map(str::trim).filter(|n| !n.is_empty())?;
-    if note.chars().count() > NOTE_MAX_CHARS {
-        errors.add(
-            "note",
-            format!("must be at most {NOTE_MAX_CHARS} characters"),
-        );
+    match Note::parse_optional(note.unwrap_or("")) {
+        Ok(note) => note.map(String::from),
+        Err(why) => {
+            errors.add("note", why.to_string());
+            None
+        }
     }
-    Some(note.to_owned())
 }
 
 #[cfg(test)]

@@ -13,12 +13,15 @@
 //! | [`Note`] | 1000 | many | none |
 //! | [`Reason`] | 500 | many | refused |
 //! | [`Campaign`] | 500 | one | none |
-//! | [`Question`] | 2000 | many | none |
+//! | [`Question`] | 1000 | many | none |
 //! | [`Label`] (a feature's or tier's name) | 100 | one | refused |
 //! | [`Description`] | 1000 | many | allowed |
 //! | [`Category`], [`Unit`] | 50 | one | refused / none |
 //! | [`ActivityKind`] | 100 | one | refused |
 //! | [`SearchQuery`] | 200 | one | none |
+//! | [`CouponNote`] | 500 | many | none |
+//! | [`Email`] (as typed) | 254 | one | refused |
+//! | [`Code`] (a coupon's, as typed) | 100 | one | refused |
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -194,7 +197,7 @@ pub mod rules {
     /// A question to the AI.
     pub enum Question {}
     impl Rule for Question {
-        const MAX_CHARS: usize = 2000;
+        const MAX_CHARS: usize = 1000;
         const LINES: bool = true;
     }
 
@@ -233,6 +236,28 @@ pub mod rules {
         const LINES: bool = false;
     }
 
+    /// An admin's note on a coupon.
+    pub enum CouponNote {}
+    impl Rule for CouponNote {
+        const MAX_CHARS: usize = 500;
+        const LINES: bool = true;
+    }
+
+    /// An e-mail address as typed, before its form is checked
+    /// ([`crate::accounts::validate_email`]).
+    pub enum Email {}
+    impl Rule for Email {
+        const MAX_CHARS: usize = 254;
+        const LINES: bool = false;
+    }
+
+    /// A coupon code as typed (spaces and dashes are ignored when it is compared).
+    pub enum Code {}
+    impl Rule for Code {
+        const MAX_CHARS: usize = 100;
+        const LINES: bool = false;
+    }
+
     /// What an admin searches profiles for.
     pub enum SearchQuery {}
     impl Rule for SearchQuery {
@@ -252,6 +277,9 @@ pub type Category = Text<rules::Category>;
 pub type Unit = Text<rules::Unit>;
 pub type ActivityKind = Text<rules::ActivityKind>;
 pub type SearchQuery = Text<rules::SearchQuery>;
+pub type CouponNote = Text<rules::CouponNote>;
+pub type Email = Text<rules::Email>;
+pub type Code = Text<rules::Code>;
 
 /// The key a client sends to make a write safe to retry (`Idempotency-Key`, or the
 /// hidden field of a form): 1–200 visible ASCII characters.

@@ -92,13 +92,8 @@ pub async fn consume(
             "must be an integer from 1 to 1000000",
         ));
     }
-    let key = match headers.get("idempotency-key") {
-        Some(v) => Some(access::check_idempotency_key(v.to_str().map_err(
-            |_| Error::field("Idempotency-Key", "must be visible ASCII"),
-        )?)?),
-        None => None,
-    };
-    match access::consume(&state, &user.profile, &feature, amount, key, ip).await? {
+    let key = crate::api::idempotency::idempotency_key(&headers)?;
+    match access::consume(&state, &user.profile, &feature, amount, key.as_ref(), ip).await? {
         ConsumeAnswer::Fresh(view) => Ok(Json(view).into_response()),
         ConsumeAnswer::Replayed(stored) => {
             let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);

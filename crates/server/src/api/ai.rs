@@ -1,28 +1,26 @@
 //! AI insights and the AI pipeline.
 
+use crate::api::Page;
+use crate::api::error::ErrorBody;
+use crate::api::error::{Error, Json, Path, Query, Result};
+use crate::api::idempotency::idempotency_key;
+use crate::http::auth::CurrentUser;
+use crate::http::client_ip::ClientIp;
+use crate::service::AppState;
+use crate::service::ai::{self, Answered};
+use crate::service::field;
+use crate::service::paging::{next_cursor, page_args};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use mitai_access::text::Question;
 use mitai_store::{AiKind, AiResult, StoredResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-
-use crate::api::Page;
-use crate::api::error::ErrorBody;
-use crate::api::error::{Error, Json, Path, Query, Result};
-use crate::http::auth::CurrentUser;
-use crate::http::client_ip::ClientIp;
-use crate::service::AppState;
-use crate::service::access::check_idempotency_key;
-use crate::service::ai::{self, Answered};
-use crate::service::paging::{next_cursor, page_args};
-
-/// The longest question, in characters.
-const QUESTION_MAX_CHARS: usize = 1000;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -95,15 +93,6 @@ pub struct InsightBody {
 #[serde(deny_unknown_fields)]
 pub struct PipelineBody {}
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>> {
-    match headers.get("idempotency-key") {
-        Some(v) => Ok(Some(check_idempotency_key(v.to_str().map_err(|_| {
-            Error::field("Idempotency-Key", "must be visible ASCII")
-        })?)?)),
-        None => Ok(None),
-    }
-}
-
 fn answer(answered: Answered, envelope: impl Fn(&AiResult) -> serde_json::Value) -> Response {
     match answered {
         Answered::Created(result) => (StatusCode::CREATED, Json(envelope(&result))).into_response(),
@@ -155,22 +144,16 @@ pub async fn insight(
         }
         serde_json::from_slice(&body).map_err(|e| Error::field("body", e.to_string()))?
     };
-    let question = match parsed.question.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(q) if q.chars().count() > QUESTION_MAX_CHARS => {
-            return Err(Error::field("question", "must be at most 1000 characters"));
-        }
-        Some(q) if q.contains('\0') => {
-            return Err(Error::field("question", "must not contain NUL characters"));
-        }
-        Some(q) => Some(q.to_owned()),
-    };
+    let question = field(
+        "question",
+        Question::parse_optional(parsed.question.as_deref().unwrap_or("")),
+    )?;
     let key = idempotency_key(&headers)?;
     let respond = |r: &AiResult| StoredResponse {
         status: StatusCode::CREATED.as_u16(),
         body: insight_json(r),
     };
-    let answered = ai::insight(&state, &user.profile, question, key, ip, &respond).await?;
+    let answered = ai::insight(&state, &user.profile, question, key.as_ref(), ip, &respond).await?;
     Ok(answer(answered, insight_json))
 }
 
@@ -208,7 +191,7 @@ pub async fn pipeline(
         status: StatusCode::CREATED.as_u16(),
         body: pipeline_json(r),
     };
-    let answered = ai::pipeline(&state, &user.profile, key, ip, &respond).await?;
+    let answered = ai::pipeline(&state, &user.profile, key.as_ref(), ip, &respond).await?;
     Ok(answer(answered, pipeline_json))
 }
 

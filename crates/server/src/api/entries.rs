@@ -2,6 +2,15 @@
 //! caliper, nutrition and activity. The five types have the same five routes, so one
 //! macro writes them (each with its own OpenAPI description) around the generic service.
 
+use crate::api::Page;
+use crate::api::error::ErrorBody;
+use crate::api::error::{Json, Path, Query, Result};
+use crate::api::idempotency::idempotency_key;
+use crate::http::auth::CurrentUser;
+use crate::http::client_ip::ClientIp;
+use crate::service::AppState;
+use crate::service::entries::kinds::*;
+use crate::service::entries::{self, CreateAnswer, ListArgs};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -11,16 +20,6 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-
-use crate::api::Page;
-use crate::api::error::ErrorBody;
-use crate::api::error::{Error, Json, Path, Query, Result};
-use crate::http::auth::CurrentUser;
-use crate::http::client_ip::ClientIp;
-use crate::service::AppState;
-use crate::service::access::check_idempotency_key;
-use crate::service::entries::kinds::*;
-use crate::service::entries::{self, CreateAnswer, ListArgs};
 
 /// `from`, `to` (dates, inclusive), `limit` (default 50, max 500) and `cursor`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -35,19 +34,6 @@ pub struct EntryListParams {
     pub cursor: Option<String>,
 }
 
-/// The optional `Idempotency-Key` header, checked.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>> {
-    match headers.get("idempotency-key") {
-        None => Ok(None),
-        Some(v) => {
-            let v = v
-                .to_str()
-                .map_err(|_| Error::field("Idempotency-Key", "must be visible ASCII"))?;
-            check_idempotency_key(v).map(Some)
-        }
-    }
-}
-
 async fn create<T: EntryType>(
     state: AppState,
     user: CurrentUser,
@@ -56,7 +42,7 @@ async fn create<T: EntryType>(
     body: Value,
 ) -> Result<Response> {
     let key = idempotency_key(&headers)?;
-    match entries::create::<T>(&state, &user.profile, body, key, ip).await? {
+    match entries::create::<T>(&state, &user.profile, body, key.as_ref(), ip).await? {
         CreateAnswer::Created(view) => {
             Ok((StatusCode::CREATED, Json(EntryEnvelope { entry: view })).into_response())
         }
@@ -206,6 +192,7 @@ macro_rules! entry_routes {
 }
 
 entry_routes!(weight, WeightType, WeightInput, WeightView, "weight");
+
 entry_routes!(
     circumference,
     CircumferenceType,
@@ -213,7 +200,9 @@ entry_routes!(
     CircumferenceView,
     "circumference"
 );
+
 entry_routes!(caliper, CaliperType, CaliperInput, CaliperView, "caliper");
+
 entry_routes!(
     nutrition,
     NutritionType,
@@ -221,6 +210,7 @@ entry_routes!(
     NutritionView,
     "nutrition"
 );
+
 entry_routes!(
     activity,
     ActivityType,

@@ -21,6 +21,7 @@ pub mod entries;
 pub mod error;
 pub mod export;
 mod health;
+mod idempotency;
 mod invitations;
 pub mod openapi;
 mod passwords;

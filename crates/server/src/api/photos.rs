@@ -7,7 +7,6 @@ use crate::http::auth::CurrentUser;
 use crate::http::client_ip::ClientIp;
 use crate::http::upload::{FORM_OVERHEAD, UPLOAD_BODY_LIMIT, read_form, too_large};
 use crate::service::AppState;
-use crate::service::access::check_idempotency_key;
 use crate::service::paging::{next_cursor, page_args};
 use crate::service::photos::{self, Uploaded};
 use axum::body::Body;
@@ -111,12 +110,7 @@ pub async fn upload(
     headers: HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response> {
-    let key = match headers.get("idempotency-key") {
-        Some(v) => Some(check_idempotency_key(v.to_str().map_err(|_| {
-            Error::field("Idempotency-Key", "must be visible ASCII")
-        })?)?),
-        None => None,
-    };
+    let key = crate::api::idempotency::idempotency_key(&headers)?;
     let max = usize::try_from(state.registry().settings.photo_max_bytes).unwrap_or(usize::MAX);
     // A body declared too large is refused before it is read.
     let declared = headers
@@ -138,7 +132,7 @@ pub async fn upload(
         body: serde_json::to_value(PhotoEnvelope { photo: p.into() })
             .unwrap_or(serde_json::Value::Null),
     };
-    match photos::create(&state, &user.profile, upload, key, ip, &respond).await? {
+    match photos::create(&state, &user.profile, upload, key.as_ref(), ip, &respond).await? {
         Uploaded::Created(photo) => Ok((
             StatusCode::CREATED,
             Json(PhotoEnvelope {

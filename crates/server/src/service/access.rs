@@ -1,5 +1,6 @@
 //! Feature access for a profile: resolution, usage and exact consumption.
 
+use mitai_access::text;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
@@ -341,9 +342,10 @@ pub async fn consume(
     profile: &Profile,
     feature_id: &str,
     amount: i64,
-    idempotency_key: Option<&str>,
+    idempotency_key: Option<&text::IdempotencyKey>,
     ip: Option<String>,
 ) -> Result<ConsumeAnswer> {
+    let idempotency_key = idempotency_key.map(text::IdempotencyKey::as_str);
     let gate = Gate::open(state, profile, feature_id, amount, "consume", ip).await?;
     let respond = |decided: Consumed| {
         gate.stored_answer(decided, |used| {

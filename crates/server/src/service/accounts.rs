@@ -5,9 +5,10 @@ use crate::service::activity;
 use crate::service::credentials;
 use crate::service::rate_limit::{self, Limit};
 use crate::service::sessions::{CurrentUser, SESSION_DAYS};
-use crate::service::{Error, ErrorCode, Result};
+use crate::service::{Error, ErrorCode, Result, field};
 use chrono::{DateTime, TimeDelta, Utc};
 use mitai_access::RegistrationMode;
+use mitai_access::text::{Email, Name};
 use mitai_store::{
     NewAccountToken, NewActivity, NewMail, NewProfile, NewRegistration, NewSession, Profile,
     RegisterOutcome, Role, StoreError, TokenKind, actions,
@@ -92,13 +93,13 @@ pub fn check_registration(
     if let Err(why) = credentials::validate_password(password) {
         fields.insert("password".to_owned(), why);
     }
-    let name = name.unwrap_or("").trim();
-    if name.chars().count() > 100 {
-        fields.insert(
-            "name".to_owned(),
-            "must be at most 100 characters".to_owned(),
-        );
-    }
+    let name = match Name::parse_or_empty(name.unwrap_or("")) {
+        Ok(name) => name.into(),
+        Err(why) => {
+            fields.insert("name".to_owned(), why.to_string());
+            String::new()
+        }
+    };
     let language = language.unwrap_or("en");
     if !matches!(language, "de" | "en") {
         fields.insert("language".to_owned(), "must be de or en".to_owned());
@@ -112,7 +113,7 @@ pub fn check_registration(
     Ok(Registration {
         email: email.trim().to_owned(),
         password: password.to_owned(),
-        name: name.to_owned(),
+        name,
         language: language.to_owned(),
     })
 }
@@ -315,6 +316,9 @@ pub async fn login(
     user_agent: Option<String>,
     ip: Option<String>,
 ) -> Result<Login> {
+    // A text that cannot be an address is refused before it is counted or logged.
+    let email = field("email", Email::parse(email))?;
+    let email = email.as_str();
     let limits = password_limits(email, ip.as_deref());
     let attempt = rate_limit::reserve(state, &limits).await?;
     let found = state.store.credentials(email).await?;

@@ -7,6 +7,7 @@
 //! the boolean `ai_pipeline` feature and reserves one `ai_calls` unit per step up front: it
 //! runs whole or gives everything back.
 
+use mitai_access::text;
 use mitai_store::{
     AiKind, AiResult, ConsumeResult, Consumed, GatedCreate, IdempotencyKey, Profile, Release,
     StoredResponse,
@@ -55,11 +56,13 @@ pub enum Answered {
 pub async fn insight(
     state: &AppState,
     profile: &Profile,
-    question: Option<String>,
-    idempotency_key: Option<&str>,
+    question: Option<text::Question>,
+    idempotency_key: Option<&text::IdempotencyKey>,
     ip: Option<String>,
     respond: &(dyn for<'p> Fn(&'p AiResult) -> StoredResponse + Send + Sync),
 ) -> Result<Answered> {
+    let idempotency_key = idempotency_key.map(text::IdempotencyKey::as_str);
+    let question = question.map(String::from);
     let client = configured(state)?;
     let hash = request_hash("insight", question.as_deref());
     let key = key(idempotency_key, &hash);
@@ -99,10 +102,11 @@ pub async fn insight(
 pub async fn pipeline(
     state: &AppState,
     profile: &Profile,
-    idempotency_key: Option<&str>,
+    idempotency_key: Option<&text::IdempotencyKey>,
     ip: Option<String>,
     respond: &(dyn for<'p> Fn(&'p AiResult) -> StoredResponse + Send + Sync),
 ) -> Result<Answered> {
+    let idempotency_key = idempotency_key.map(text::IdempotencyKey::as_str);
     let client = configured(state)?;
     let hash = request_hash("pipeline", None);
     let key = key(idempotency_key, &hash);

@@ -4,6 +4,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use mitai_access::coupons::{
     code_from_random, display_code, month_key, normalize_code, wellpass_ends_at,
 };
+use mitai_access::text::{Code, Rule, Text, rules};
 use mitai_store::coupons::{Coupon, CouponKind, GrantSpan, NewGrant, Redeem, RedeemOutcome};
 use mitai_store::{NewActivity, NewMail, Profile, StoreError, actions};
 use rand::RngCore;
@@ -13,7 +14,7 @@ use crate::service::AppState;
 use crate::service::grants;
 use crate::service::grants::GrantView;
 use crate::service::rate_limit::{self, Limit};
-use crate::service::{Error, ErrorCode, Result};
+use crate::service::{Error, ErrorCode, Result, field};
 
 /// Unknown-code attempts allowed per profile, and per IP, in one window.
 pub const UNKNOWN_CODE_LIMIT_PER_PROFILE: i64 = 10;
@@ -41,6 +42,11 @@ pub fn generate_code() -> String {
     let mut random = [0u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut random);
     code_from_random(random)
+}
+
+/// An optional text of kind `R` (blank or absent is none), checked and trimmed.
+pub fn optional<R: Rule>(name: &str, value: Option<&str>) -> Result<Option<String>> {
+    Ok(field(name, Text::<R>::parse_optional(value.unwrap_or("")))?.map(String::from))
 }
 
 /// Checks a spec against the coupon rules and builds the coupon.
@@ -80,11 +86,8 @@ pub fn build_coupon(state: &AppState, spec: CouponSpec, admin: Uuid) -> Result<C
             "must be from 1 to 10000000",
         ));
     }
-    for (field, value) in [("campaign", &spec.campaign), ("note", &spec.note)] {
-        if value.as_ref().is_some_and(|v| v.chars().count() > 500) {
-            return Err(Error::field(field, "must be at most 500 characters"));
-        }
-    }
+    let campaign = optional::<rules::Campaign>("campaign", spec.campaign.as_deref())?;
+    let note = optional::<rules::CouponNote>("note", spec.note.as_deref())?;
     let mut coupon = Coupon {
         id: Uuid::now_v7(),
         code,
@@ -98,8 +101,8 @@ pub fn build_coupon(state: &AppState, spec: CouponSpec, admin: Uuid) -> Result<C
         max_redemptions: spec.max_redemptions,
         redeemed_count: 0,
         active: true,
-        campaign: spec.campaign.filter(|c| !c.trim().is_empty()),
-        note: spec.note,
+        campaign,
+        note,
         created_by: Some(admin),
         created_at: now,
     };
@@ -238,6 +241,8 @@ pub async fn redeem(
     ip: Option<&str>,
 ) -> Result<(GrantView, String)> {
     crate::service::accounts::require_verified(state, profile)?;
+    let code = field("code", Code::parse(code))?;
+    let code = code.as_str();
     let now = state.now();
     // Counted before the code is looked up, so parallel guesses cannot pass the limit;
     // a code that exists is given back (only unknown and inactive codes count).

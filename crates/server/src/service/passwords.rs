@@ -1,6 +1,7 @@
 //! Passwords: reset by e-mailed token, and change by the signed-in owner.
 
 use chrono::TimeDelta;
+use mitai_access::text::Email;
 use mitai_store::{NewAccountToken, NewActivity, NewMail, Profile, TokenKind, actions};
 use serde_json::json;
 
@@ -10,7 +11,7 @@ use crate::service::credentials;
 use crate::service::rate_limit::{self, Limit};
 use crate::service::sessions::CurrentUser;
 use crate::service::verification::plausible;
-use crate::service::{Error, ErrorCode, Result};
+use crate::service::{Error, ErrorCode, Result, field};
 
 /// How long an e-mailed reset link works.
 pub const RESET_TTL: TimeDelta = TimeDelta::hours(1);
@@ -27,6 +28,9 @@ pub const RESET_WINDOW: TimeDelta = TimeDelta::minutes(15);
 /// address or not.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn request_reset(state: &AppState, email: &str, ip: Option<String>) -> Result<()> {
+    // A text that cannot be an address is refused before it is counted.
+    let email = field("email", Email::parse(email))?;
+    let email = email.as_str();
     let mut limits = vec![Limit::new(
         rate_limit::key("reset:email", &mitai_store::normalize_email(email)),
         RESETS_PER_EMAIL,

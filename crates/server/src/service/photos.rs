@@ -6,6 +6,7 @@
 //! (limit reached, an idempotent replay, an error) the file is removed again, so a refused
 //! upload leaves nothing behind and spends nothing.
 
+use mitai_access::text::IdempotencyKey;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -136,10 +137,11 @@ pub async fn create(
     state: &AppState,
     profile: &Profile,
     upload: Upload,
-    idempotency_key: Option<&str>,
+    idempotency_key: Option<&IdempotencyKey>,
     ip: Option<String>,
     respond: &(dyn for<'p> Fn(&'p Photo) -> StoredResponse + Send + Sync),
 ) -> Result<Uploaded> {
+    let idempotency_key = idempotency_key.map(IdempotencyKey::as_str);
     let gate = Gate::open(state, profile, FEATURE, 1, &fingerprint(&upload), ip).await?;
     let profile_id = profile.id;
     // A retry of an answered upload is answered at once, without touching the image.

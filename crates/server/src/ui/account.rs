@@ -104,6 +104,11 @@ pub async fn login(
         Err(e) if e.code() == ErrorCode::InvalidCredentials => {
             refused(StatusCode::UNAUTHORIZED, lang.t("login.wrong").into())
         }
+        // Not an address at all (control characters, far too long).
+        Err(Error::Invalid { .. }) => refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            lang.t("field.email").into(),
+        ),
         Err(e) => Err(e.into()),
     }
 }
@@ -402,8 +407,17 @@ pub async fn forgot(
 ) -> UiResult {
     // The same answer whether the address has an account or not, and whether this
     // request was one too many (then simply no mail goes out).
-    match passwords::request_reset(&state, form.get("email"), ip).await {
+    match passwords::request_reset(&state, form.raw("email"), ip).await {
         Ok(()) | Err(Error::RateLimited { .. }) => {}
+        Err(Error::Invalid { fields, .. }) => {
+            // Not an address at all: said at the field.
+            let mut page = forgot_form(&visitor);
+            let errors = FieldErrors::from_api(visitor.lang, &fields);
+            for f in &mut page.fields {
+                f.error = errors.get(f.name).map(str::to_owned);
+            }
+            return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
         Err(e) => return Err(e.into()),
     }
     let mut page = forgot_form(&visitor);

@@ -319,8 +319,8 @@ async fn create<T: EntryType>(
         Ok(body) => body,
         Err(errors) => return Ok(Outcome::Invalid(errors)),
     };
-    let key = form.idempotency_key();
-    match service::create::<T>(state, member.profile(), body, key, ip).await {
+    let key = form.idempotency_key()?;
+    match service::create::<T>(state, member.profile(), body, key.as_ref(), ip).await {
         // A replay is the answer of the same form sent before: it was created then.
         Ok(CreateAnswer::Created(_) | CreateAnswer::Replayed(_)) => Ok(Outcome::Created),
         Err(Error::Invalid { fields, .. }) => {

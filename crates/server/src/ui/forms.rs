@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{FromRequest, Request};
-use mitai_access::text::TextError;
+use mitai_access::text::{IdempotencyKey, TextError};
 
 use super::{Lang, UiError};
 use crate::http::auth::CurrentUser;
@@ -40,15 +40,65 @@ pub struct FormData(pub Vec<(String, String)>);
 impl<S: Send + Sync> FromRequest<S> for FormData {
     type Rejection = UiError;
 
+    /// A form as browsers send it: `application/x-www-form-urlencoded`, UTF-8. A form that
+    /// is not (bytes that are not UTF-8 text after decoding, say) is refused whole (400).
     async fn from_request(req: Request, state: &S) -> Result<Self, UiError> {
-        match axum::Form::<Vec<(String, String)>>::from_request(req, state).await {
-            Ok(axum::Form(fields)) => Ok(FormData(fields)),
-            Err(_) => Err(UiError::Api(Error::refused(
+        let unreadable = || {
+            UiError::Api(Error::refused(
                 crate::service::ErrorCode::BadRequest,
                 "the form could not be read",
-            ))),
+            ))
+        };
+        let urlencoded = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !urlencoded {
+            return Err(unreadable());
         }
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| unreadable())?;
+        parse_urlencoded(&body).map(FormData).ok_or_else(unreadable)
     }
+}
+
+/// The fields of an `application/x-www-form-urlencoded` body, in order; `None` when a name
+/// or value is not UTF-8 text once decoded.
+fn parse_urlencoded(body: &[u8]) -> Option<Vec<(String, String)>> {
+    body.split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &[][..]),
+            };
+            Some((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
+/// Percent-decodes one part of a form (`+` is a space).
+fn decode(part: &[u8]) -> Option<String> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(part.len());
+    let mut i = 0;
+    while i < part.len() {
+        match part[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < part.len() => match (hex(part[i + 1]), hex(part[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
 }
 
 impl FormData {
@@ -86,13 +136,22 @@ impl FormData {
         }
     }
 
-    /// The idempotency key the form was rendered with (one per rendering), if it is a
-    /// well-formed one.
-    pub fn idempotency_key(&self) -> Option<&str> {
-        let key = self.get("idempotency_key");
-        (!key.is_empty() && key.len() <= 64 && key.bytes().all(|b| b.is_ascii_graphic()))
-            .then_some(key)
+    /// The idempotency key the form was rendered with (one per rendering); none when the
+    /// form has none, refused (422) when it is not a key.
+    pub fn idempotency_key(&self) -> Result<Option<IdempotencyKey>, UiError> {
+        idempotency_key(self.raw("idempotency_key"))
     }
+}
+
+/// The idempotency key of a form's field: none when empty, refused (422) when not a key.
+pub fn idempotency_key(raw: &str) -> Result<Option<IdempotencyKey>, UiError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(crate::service::field(
+        "idempotency_key",
+        IdempotencyKey::parse(raw),
+    )?))
 }
 
 /// A new idempotency key for a form about to be rendered.
@@ -219,6 +278,26 @@ mod tests {
             assert_eq!(safe_next(bad), "/", "{bad}");
         }
         assert_eq!(url_encode("/weight?a=b&c"), "/weight%3Fa%3Db%26c");
+    }
+
+    #[test]
+    fn forms_are_utf8_text() {
+        assert_eq!(
+            parse_urlencoded(b"a=1&b=x+y%20z&c=%C3%A4&d&e=100%"),
+            Some(vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y z".into()),
+                ("c".into(), "ä".into()),
+                ("d".into(), String::new()),
+                ("e".into(), "100%".into()),
+            ])
+        );
+        assert_eq!(parse_urlencoded(b"a=%FF%FE"), None);
+        assert_eq!(parse_urlencoded(b"%FF=1"), None);
+        assert_eq!(
+            parse_urlencoded(b"a=%00"),
+            Some(vec![("a".into(), "\0".into())])
+        );
     }
 
     #[test]

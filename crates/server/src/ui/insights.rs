@@ -4,9 +4,10 @@
 
 use askama::Template;
 use axum::extract::State;
+use mitai_access::text::{Question, TextError};
 use mitai_store::{AiResult, StoredResponse};
 
-use super::forms::{FormData, new_idempotency_key};
+use super::forms::{FieldErrors, FormData, new_idempotency_key};
 use super::{Ctx, Member, Refusal, UiResult, refusal, render, render_status};
 use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
@@ -31,6 +32,8 @@ struct InsightsPage {
     calls_left: String,
     recent: Vec<Shown>,
     question: String,
+    /// Why the question was refused (at the field).
+    question_error: Option<String>,
     idempotency_key: String,
     refusal: Option<Refusal>,
 }
@@ -90,6 +93,7 @@ async fn view(state: &AppState, member: &Member) -> UiResult<InsightsPage> {
         },
         recent: recent.iter().map(|r| shown(state, lang, r)).collect(),
         question: String::new(),
+        question_error: None,
         idempotency_key: new_idempotency_key(),
         refusal: None,
     })
@@ -104,6 +108,19 @@ fn respond(r: &AiResult) -> StoredResponse {
         status: 201,
         body: serde_json::json!({"id": r.id}),
     }
+}
+
+/// The page again with the question refused at its field (422; nothing was spent).
+async fn invalid_question(
+    state: &AppState,
+    member: &Member,
+    question: &str,
+    why: &TextError,
+) -> UiResult {
+    let mut page = view(state, member).await?;
+    page.question = question.to_owned();
+    page.question_error = Some(FieldErrors::reason(member.lang(), why));
+    render_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
 /// Shows a refusal of an AI request on the page (nothing was spent).
@@ -145,17 +162,12 @@ pub async fn ask(
 ) -> UiResult {
     form.check_csrf(&member.user)?;
     let question = form.get("question").to_owned();
-    let asked = (!question.is_empty()).then(|| question.clone());
-    match ai::insight(
-        &state,
-        member.profile(),
-        asked,
-        form.idempotency_key(),
-        ip,
-        &respond,
-    )
-    .await
-    {
+    let asked = match Question::parse_optional(form.raw("question")) {
+        Ok(asked) => asked,
+        Err(why) => return invalid_question(&state, &member, &question, &why).await,
+    };
+    let key = form.idempotency_key()?;
+    match ai::insight(&state, member.profile(), asked, key.as_ref(), ip, &respond).await {
         Ok(_) => Ok(super::see_other("/insights")),
         Err(e) => refused(&state, &member, e, question).await,
     }
@@ -168,15 +180,8 @@ pub async fn pipeline(
     form: FormData,
 ) -> UiResult {
     form.check_csrf(&member.user)?;
-    match ai::pipeline(
-        &state,
-        member.profile(),
-        form.idempotency_key(),
-        ip,
-        &respond,
-    )
-    .await
-    {
+    let key = form.idempotency_key()?;
+    match ai::pipeline(&state, member.profile(), key.as_ref(), ip, &respond).await {
         Ok(_) => Ok(super::see_other("/insights")),
         Err(e) => refused(&state, &member, e, String::new()).await,
     }

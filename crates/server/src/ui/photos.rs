@@ -13,7 +13,7 @@ use mitai_store::{Photo, StoredResponse};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::forms::{FieldErrors, FormData, Params, new_idempotency_key};
+use super::forms::{FieldErrors, FormData, Params, idempotency_key, new_idempotency_key};
 use super::{Ctx, Lang, Member, Refusal, UiError, UiResult, refusal, render, render_status};
 use crate::http::client_ip::ClientIp;
 use crate::http::upload::{UPLOAD_LIMIT, max_bytes, read_form};
@@ -190,15 +190,12 @@ async fn upload(
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
-    let key = extras
-        .get("idempotency_key")
-        .map(String::as_str)
-        .filter(|k| !k.is_empty() && k.len() <= 64);
+    let key = idempotency_key(extras.get("idempotency_key").map_or("", String::as_str))?;
     let respond = |p: &Photo| StoredResponse {
         status: StatusCode::CREATED.as_u16(),
         body: serde_json::json!({"photo": {"id": p.id}}),
     };
-    match service::create(&state, member.profile(), upload, key, ip, &respond).await {
+    match service::create(&state, member.profile(), upload, key.as_ref(), ip, &respond).await {
         Ok(Uploaded::Created(_) | Uploaded::Replayed(_)) => {
             Ok(super::see_other("/photos?done=photo_added"))
         }

@@ -22,6 +22,7 @@ mod db_copy;
 mod entries;
 mod export;
 mod hardening;
+mod hostile_forms;
 mod jobs;
 mod malformed_input;
 mod multi_instance;

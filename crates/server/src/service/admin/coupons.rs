@@ -4,7 +4,10 @@ use mitai_store::coupons::{CouponKind, CouponPatch};
 use mitai_store::{Profile, StoreError};
 use uuid::Uuid;
 
-use super::{check_instant, check_text};
+use mitai_access::text::{Campaign, rules};
+
+use super::check_instant;
+use crate::service::field;
 
 use crate::service::AppState;
 use crate::service::coupons::{self, CouponSpec};
@@ -29,10 +32,11 @@ pub async fn list(
     limit: i64,
     after: Option<Uuid>,
 ) -> Result<(Vec<CouponView>, Option<String>)> {
-    if let Some(campaign) = campaign {
-        check_text("campaign", campaign, 500)?;
-    }
-    let mut items = state.store.list_coupons(campaign, after, limit + 1).await?;
+    let campaign = coupons::optional::<rules::Campaign>("campaign", campaign)?;
+    let mut items = state
+        .store
+        .list_coupons(campaign.as_deref(), after, limit + 1)
+        .await?;
     let next_cursor = next_cursor(&mut items, limit, |c| c.id);
     Ok((items.iter().map(CouponView::from).collect(), next_cursor))
 }
@@ -81,10 +85,7 @@ pub async fn batch(state: &AppState, admin: &Profile, body: BatchBody) -> Result
     if !(1..=10_000).contains(&body.count) {
         return Err(Error::field("count", "must be from 1 to 10000"));
     }
-    let campaign = body.campaign.trim().to_owned();
-    if campaign.is_empty() {
-        return Err(Error::field("campaign", "must not be empty"));
-    }
+    let campaign: String = field("campaign", Campaign::parse(&body.campaign))?.into();
     let spec = CouponSpec {
         code: None,
         kind: CouponKind::SingleUse,
@@ -112,7 +113,8 @@ pub async fn batch(state: &AppState, admin: &Profile, body: BatchBody) -> Result
 /// the text. Refuses a campaign over 500 characters.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn export_csv(state: &AppState, campaign: &str) -> Result<(String, String)> {
-    check_text("campaign", campaign, 500)?;
+    let campaign: String = field("campaign", Campaign::parse(campaign))?.into();
+    let campaign = campaign.as_str();
     let mut out = csv::line(
         [
             "code",
@@ -203,22 +205,28 @@ pub async fn update(state: &AppState, id: Uuid, body: CouponPatchBody) -> Result
     {
         return Err(Error::field("valid_until", "must be after valid_from"));
     }
-    for (field, value) in [("campaign", &body.campaign), ("note", &body.note)] {
-        if value
-            .as_ref()
-            .and_then(|v| v.as_ref())
-            .is_some_and(|v| v.chars().count() > 500)
-        {
-            return Err(Error::field(field, "must be at most 500 characters"));
-        }
-    }
+    // `null` (or blank) clears a text; a text is checked by its kind.
+    let campaign = match &body.campaign {
+        Some(value) => Some(coupons::optional::<rules::Campaign>(
+            "campaign",
+            value.as_deref(),
+        )?),
+        None => None,
+    };
+    let note = match &body.note {
+        Some(value) => Some(coupons::optional::<rules::CouponNote>(
+            "note",
+            value.as_deref(),
+        )?),
+        None => None,
+    };
     let patch = CouponPatch {
         active: body.active,
         valid_from: body.valid_from,
         valid_until: body.valid_until,
         max_redemptions: body.max_redemptions,
-        campaign: body.campaign,
-        note: body.note,
+        campaign,
+        note,
     };
     match state.store.update_coupon(id, &patch).await {
         Ok(Some(c)) => Ok(CouponView::from(&c)),

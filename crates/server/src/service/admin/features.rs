@@ -3,7 +3,10 @@
 use mitai_access::{Feature, FeatureKind, ResetPeriod};
 use mitai_store::StoreError;
 
-use super::{check_limit, check_slug, check_text};
+use mitai_access::text::{Category, Description, Label, Unit};
+
+use super::{check_limit, check_slug};
+use crate::service::field;
 
 use crate::service::AppState;
 use crate::service::patch::double_option;
@@ -30,7 +33,7 @@ pub fn get(state: &AppState, id: &str) -> Result<FeatureView> {
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(state: &AppState, body: NewFeatureBody) -> Result<FeatureView> {
     check_slug("id", &body.id)?;
-    let feature = Feature {
+    let mut feature = Feature {
         id: body.id,
         name: body.name.trim().to_owned(),
         description: body.description.unwrap_or_default(),
@@ -42,7 +45,7 @@ pub async fn create(state: &AppState, body: NewFeatureBody) -> Result<FeatureVie
         active: body.active.unwrap_or(true),
         sort_order: body.sort_order.unwrap_or(0),
     };
-    check_feature_text(&feature)?;
+    check_feature_text(&mut feature)?;
     match state.store.create_feature(&feature, state.now()).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
@@ -90,7 +93,7 @@ pub async fn update(state: &AppState, id: &str, patch: FeaturePatch) -> Result<F
     if let Some(sort_order) = patch.sort_order {
         f.sort_order = sort_order;
     }
-    check_feature_text(&f)?;
+    check_feature_text(&mut f)?;
     if !state.store.update_feature(&f, state.now()).await? {
         return Err(Error::NotFound);
     }
@@ -111,16 +114,15 @@ fn parse_period(s: &str) -> Result<ResetPeriod> {
     })
 }
 
-fn check_feature_text(f: &Feature) -> Result<()> {
-    if f.name.is_empty() {
-        return Err(Error::field("name", "must not be empty"));
-    }
-    check_text("name", &f.name, 100)?;
-    check_text("description", &f.description, 1000)?;
-    check_text("category", &f.category, 50)?;
-    if let Some(unit) = &f.unit {
-        check_text("unit", unit, 50)?;
-    }
+/// Checks the texts of a feature by their kinds, and keeps them as checked (trimmed).
+fn check_feature_text(f: &mut Feature) -> Result<()> {
+    f.name = field("name", Label::parse(&f.name))?.into();
+    f.description = field("description", Description::parse_or_empty(&f.description))?.into();
+    f.category = field("category", Category::parse_or_empty(&f.category))?.into();
+    f.unit = match &f.unit {
+        Some(unit) => field("unit", Unit::parse_optional(unit))?.map(String::from),
+        None => None,
+    };
     Ok(())
 }
 

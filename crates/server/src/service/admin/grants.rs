@@ -5,7 +5,10 @@ use mitai_store::{Profile, actions};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{check_instant, check_text};
+use mitai_access::text::Reason;
+
+use super::check_instant;
+use crate::service::field;
 use crate::service::grants::GrantView;
 
 use crate::service::AppState;
@@ -77,11 +80,8 @@ pub async fn pause(
     id: Uuid,
     body: PauseBody,
 ) -> Result<GrantView> {
-    let reason = body.reason.trim();
-    if reason.is_empty() {
-        return Err(Error::field("reason", "must not be empty"));
-    }
-    check_text("reason", reason, 500)?;
+    let reason = field("reason", Reason::parse(&body.reason))?;
+    let reason = reason.as_str();
     let change = state
         .store
         .pause_grant(id, Some(admin.id), reason, state.now())

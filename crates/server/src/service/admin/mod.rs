@@ -43,21 +43,6 @@ pub fn check_limit(field: &str, limit: Option<i64>) -> Result<Option<i64>, Error
     }
 }
 
-/// Checks a free-text field's length; NUL characters are refused (PostgreSQL cannot
-/// store them).
-pub fn check_text(field: &str, value: &str, max: usize) -> Result<(), Error> {
-    if value.chars().count() > max {
-        Err(Error::field(
-            field,
-            format!("must be at most {max} characters"),
-        ))
-    } else if value.contains('\0') {
-        Err(Error::field(field, "must not contain NUL characters"))
-    } else {
-        Ok(())
-    }
-}
-
 /// Checks an instant given by an admin: years 1970 to 9999, which both backends store
 /// and read back (SQLite keeps fixed-width RFC 3339 text; PostgreSQL has no year < -4713).
 pub fn check_instant(field: &str, instant: DateTime<Utc>) -> Result<(), Error> {

@@ -3,7 +3,10 @@
 use mitai_access::Tier;
 use mitai_store::StoreError;
 
-use super::{check_slug, check_text};
+use mitai_access::text::{Description, Label};
+
+use super::check_slug;
+use crate::service::field;
 
 use crate::service::AppState;
 use crate::service::{Error, ErrorCode, Result};
@@ -30,7 +33,7 @@ pub fn get(state: &AppState, id: &str) -> Result<TierView> {
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(state: &AppState, body: NewTierBody) -> Result<TierView> {
     check_slug("id", &body.id)?;
-    let tier = Tier {
+    let mut tier = Tier {
         id: body.id,
         name: body.name.trim().to_owned(),
         description: body.description.unwrap_or_default(),
@@ -38,7 +41,7 @@ pub async fn create(state: &AppState, body: NewTierBody) -> Result<TierView> {
         active: body.active.unwrap_or(true),
         sort_order: body.sort_order.unwrap_or(0),
     };
-    check_tier(&tier)?;
+    check_tier(&mut tier)?;
     match state.store.create_tier(&tier, state.now()).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
@@ -82,7 +85,7 @@ pub async fn update(state: &AppState, id: &str, patch: TierPatch) -> Result<Tier
     if let Some(sort_order) = patch.sort_order {
         t.sort_order = sort_order;
     }
-    check_tier(&t)?;
+    check_tier(&mut t)?;
     if !state.store.update_tier(&t, state.now()).await? {
         return Err(Error::NotFound);
     }
@@ -90,12 +93,10 @@ pub async fn update(state: &AppState, id: &str, patch: TierPatch) -> Result<Tier
     Ok(TierView::from(&t))
 }
 
-fn check_tier(t: &Tier) -> Result<()> {
-    if t.name.is_empty() {
-        return Err(Error::field("name", "must not be empty"));
-    }
-    check_text("name", &t.name, 100)?;
-    check_text("description", &t.description, 1000)?;
+/// Checks a tier, and keeps its texts as checked (trimmed).
+fn check_tier(t: &mut Tier) -> Result<()> {
+    t.name = field("name", Label::parse(&t.name))?.into();
+    t.description = field("description", Description::parse_or_empty(&t.description))?.into();
     if !(-1_000_000..=1_000_000).contains(&t.rank) {
         return Err(Error::field("rank", "must be from -1000000 to 1000000"));
     }

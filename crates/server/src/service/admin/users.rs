@@ -4,7 +4,10 @@ use mitai_store::{Profile, ProfilePatch, Restriction, Role, actions};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{check_instant, check_limit, check_text};
+use mitai_access::text::{Reason, SearchQuery};
+
+use super::{check_instant, check_limit};
+use crate::service::field;
 
 use crate::service::AppState;
 use crate::service::access::AccessList;
@@ -28,10 +31,8 @@ pub async fn list(
     limit: i64,
     after: Option<Uuid>,
 ) -> Result<(Vec<ProfileView>, Option<String>)> {
-    let query = query.map(str::trim).filter(|q| !q.is_empty());
-    if let Some(q) = query {
-        check_text("query", q, 200)?;
-    }
+    let query = field("query", SearchQuery::parse_optional(query.unwrap_or("")))?;
+    let query = query.as_ref().map(SearchQuery::as_str);
     let mut profiles = state.store.list_profiles(query, after, limit + 1).await?;
     let next_cursor = next_cursor(&mut profiles, limit, |p| p.id);
     // One query for the grants of the whole page, not one per profile.
@@ -177,7 +178,7 @@ pub async fn set_restriction(
         .limit
         .ok_or_else(|| Error::field("limit", "is required (null for unlimited)"))?;
     let limit = check_limit("limit", limit)?;
-    check_text("reason", &body.reason, 500)?;
+    let reason = field("reason", Reason::parse_or_empty(&body.reason))?;
     let now = state.now();
     if let Some(until) = body.valid_until {
         if until <= now {
@@ -189,7 +190,7 @@ pub async fn set_restriction(
         profile_id: id,
         feature_id: feature.to_owned(),
         limit,
-        reason: body.reason.trim().to_owned(),
+        reason: reason.into(),
         valid_until: body.valid_until,
         created_by: Some(admin.id),
         created_at: now,

@@ -3,6 +3,7 @@
 
 use chrono::NaiveDate;
 use mitai_access::entries::{check_date, clean_note};
+use mitai_access::text::IdempotencyKey;
 use mitai_access::{EntryData, EntryKind, FieldErrors};
 use mitai_store::{
     CreatedEntry, Entry, EntryChange, EntryCursor, EntryOrder, EntryQuery, EntryUpdate,
@@ -105,9 +106,10 @@ pub async fn create<T: EntryType>(
     state: &AppState,
     profile: &Profile,
     body: Value,
-    idempotency_key: Option<&str>,
+    idempotency_key: Option<&IdempotencyKey>,
     ip: Option<String>,
 ) -> Result<CreateAnswer<T::View>> {
+    let idempotency_key = idempotency_key.map(IdempotencyKey::as_str);
     let input = parse_input::<T>(body)?;
     let checked = check::<T>(&input, state.now().date_naive())?;
     // The key's fingerprint is the parsed body (fields in a fixed order), so a retry that
