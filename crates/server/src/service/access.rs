@@ -331,7 +331,7 @@ impl Gate {
             .by_self(self.profile_id)
             .details(details)
             .ip(self.ip.clone());
-        crate::service::activity::record(state, event).await;
+        crate::service::activity_log::record(state, event).await;
     }
 }
 

@@ -1,7 +1,7 @@
 //! Accounts: registration, login, logout, the verification gate, and the first admin.
 
 use crate::service::AppState;
-use crate::service::activity;
+use crate::service::activity_log;
 use crate::service::credentials;
 use crate::service::rate_limit::{self, Limit};
 use crate::service::sessions::{CurrentUser, SESSION_DAYS};
@@ -341,7 +341,7 @@ pub async fn login(
         Some(profile) if ok => profile,
         profile => {
             let event = failed(profile.map(|p| p.id), "invalid_credentials");
-            activity::record(state, event).await;
+            activity_log::record(state, event).await;
             // The wrong guess stays counted.
             return Err(Error::refused(
                 ErrorCode::InvalidCredentials,
@@ -351,7 +351,7 @@ pub async fn login(
     };
     attempt.refund(state).await;
     if profile.disabled {
-        activity::record(state, failed(Some(profile.id), "account_disabled")).await;
+        activity_log::record(state, failed(Some(profile.id), "account_disabled")).await;
         return Err(Error::refused(
             ErrorCode::AccountDisabled,
             "this account is disabled",
@@ -370,7 +370,7 @@ pub async fn login(
             user_agent: user_agent.map(|ua| ua.chars().take(300).collect()),
         })
         .await?;
-    activity::record(
+    activity_log::record(
         state,
         NewActivity::new(actions::LOGIN, now)
             .by_self(profile.id)
@@ -388,7 +388,7 @@ pub async fn login(
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn logout(state: &AppState, user: &CurrentUser, ip: Option<String>) -> Result<()> {
     state.store.delete_session(&user.token_hash).await?;
-    activity::record(
+    activity_log::record(
         state,
         NewActivity::new(actions::LOGOUT, state.now())
             .by_self(user.profile.id)
@@ -402,7 +402,7 @@ pub async fn logout(state: &AppState, user: &CurrentUser, ip: Option<String>) ->
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn logout_all(state: &AppState, user: &CurrentUser, ip: Option<String>) -> Result<()> {
     let ended = state.store.delete_sessions(user.profile.id, None).await?;
-    activity::record(
+    activity_log::record(
         state,
         NewActivity::new(actions::LOGOUT, state.now())
             .by_self(user.profile.id)
@@ -517,7 +517,7 @@ pub async fn set_role(state: &AppState, email: &str, role: Role) -> anyhow::Resu
     let event = NewActivity::new(actions::ROLE_CHANGED, now)
         .profile(Some(profile.id))
         .details(json!({"from": profile.role.as_str(), "to": role.as_str(), "via": "cli"}));
-    activity::record(state, event).await;
+    activity_log::record(state, event).await;
     Ok(updated)
 }
 

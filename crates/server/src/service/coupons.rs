@@ -223,7 +223,7 @@ async fn failed(state: &AppState, profile: &Profile, code: &str, reason: &str, i
         .by_self(profile.id)
         .details(serde_json::json!({"code": code, "reason": reason}))
         .ip(ip.map(str::to_owned));
-    crate::service::activity::record(state, event).await;
+    crate::service::activity_log::record(state, event).await;
 }
 
 fn invalid_coupon() -> Error {

@@ -3,7 +3,7 @@
 
 pub mod access;
 pub mod accounts;
-pub mod activity;
+pub mod activity_log;
 pub mod admin;
 pub mod ai;
 pub mod ai_data;

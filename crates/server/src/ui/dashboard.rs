@@ -74,7 +74,7 @@ pub async fn page(
         10_000,
     )
     .await?;
-    let (chart, _) = super::data::weight_chart(lang, &weights);
+    let (chart, _) = super::data::weight::weight_chart(lang, &weights);
     let kg = |e: &mitai_store::Entry| match &e.data {
         EntryData::Weight(w) => Some(w.weight_kg),
         _ => None,

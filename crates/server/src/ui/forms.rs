@@ -44,7 +44,7 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
     /// is not (bytes that are not UTF-8 text after decoding, say) is refused whole (400).
     async fn from_request(req: Request, state: &S) -> Result<Self, UiError> {
         let unreadable = || {
-            UiError::Api(Error::refused(
+            UiError::Service(Error::refused(
                 crate::service::ErrorCode::BadRequest,
                 "the form could not be read",
             ))

@@ -17,7 +17,6 @@ mod account;
 mod dashboard;
 mod data;
 mod forms;
-mod import;
 mod insights;
 mod photos;
 mod plan;
@@ -264,7 +263,7 @@ impl FromRequestParts<AppState> for Visitor {
         let user =
             <CurrentUser as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state)
                 .await
-                .map_err(UiError::Api)?;
+                .map_err(UiError::Service)?;
         let lang = Lang::of_request(
             user.as_ref().map(|u| u.profile.language.as_str()),
             &parts.headers,
@@ -348,7 +347,7 @@ pub enum UiError {
     NotFound,
     /// Anything else from the services: rendered as the page of its status, without
     /// details (internal causes are logged).
-    Api(Error),
+    Service(Error),
 }
 
 impl From<Error> for UiError {
@@ -357,14 +356,14 @@ impl From<Error> for UiError {
             Error::Unauthenticated => UiError::SignIn("/".into()),
             Error::Forbidden => UiError::Forbidden,
             Error::NotFound => UiError::NotFound,
-            e => UiError::Api(e),
+            e => UiError::Service(e),
         }
     }
 }
 
 impl From<askama::Error> for UiError {
     fn from(e: askama::Error) -> UiError {
-        UiError::Api(Error::Internal(anyhow::anyhow!("template: {e}")))
+        UiError::Service(Error::Internal(anyhow::anyhow!("template: {e}")))
     }
 }
 
@@ -381,7 +380,7 @@ impl IntoResponse for UiError {
             }
             UiError::Forbidden => StatusCode::FORBIDDEN,
             UiError::NotFound => StatusCode::NOT_FOUND,
-            UiError::Api(e) => {
+            UiError::Service(e) => {
                 let status = status_of(&e);
                 // Logs an internal cause with the request's id.
                 drop(e.into_response());

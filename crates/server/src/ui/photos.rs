@@ -174,7 +174,7 @@ async fn upload(
 ) -> UiResult {
     let lang = member.lang();
     let Ok(multipart) = multipart else {
-        return Err(UiError::Api(Error::not_json()));
+        return Err(UiError::Service(Error::not_json()));
     };
     let read = read_form(multipart, max_bytes(&state), &["_csrf", "idempotency_key"]).await;
     let mut page = view(&state, &member, &PhotosQuery::default(), None).await?;

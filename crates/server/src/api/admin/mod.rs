@@ -7,7 +7,7 @@ use utoipa_axum::routes;
 use crate::http::auth::AdminUser;
 use crate::service::AppState;
 
-mod activity;
+mod activity_log;
 mod coupons;
 mod features;
 mod grants;
@@ -41,7 +41,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(grants::pause))
         .routes(routes!(grants::resume))
         .routes(routes!(grants::revoke))
-        .routes(routes!(activity::list))
+        .routes(routes!(activity_log::list))
         .routes(routes!(stats::global))
         .routes(routes!(stats::user))
         .routes(routes!(mail::list))

@@ -12,7 +12,7 @@ use crate::service::field;
 use crate::service::grants::GrantView;
 
 use crate::service::AppState;
-use crate::service::activity;
+use crate::service::activity_log;
 use crate::service::grants::{self, GrantRequest};
 use crate::service::{Error, ErrorCode, Result};
 use chrono::DateTime;
@@ -57,7 +57,7 @@ pub async fn create(
         }
     };
     let view = grants::create_admin_grant(state, admin.id, profile_id, &body.tier, request).await?;
-    activity::record_admin(
+    activity_log::record_admin(
         state,
         admin.id,
         Some(profile_id),
@@ -140,7 +140,7 @@ async fn log_change(
     ip: Option<String>,
 ) -> Result<()> {
     let grant = state.store.grant(view.id).await?.ok_or(Error::NotFound)?;
-    activity::record_admin(
+    activity_log::record_admin(
         state,
         admin.id,
         Some(grant.profile_id),

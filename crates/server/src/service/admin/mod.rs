@@ -5,7 +5,7 @@ use chrono::{DateTime, Datelike, Utc};
 
 use crate::service::Error;
 
-pub mod activity;
+pub mod activity_log;
 pub mod coupons;
 pub mod features;
 pub mod grants;

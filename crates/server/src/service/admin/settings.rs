@@ -5,7 +5,7 @@ use mitai_store::{Profile, actions};
 use serde_json::{Value, json};
 
 use crate::service::AppState;
-use crate::service::activity;
+use crate::service::activity_log;
 use crate::service::{Error, Result};
 use chrono::DateTime;
 use chrono::Utc;
@@ -57,7 +57,7 @@ pub async fn set(
     state.registry_changed().await?;
     let details = json!({ "key": stored.key, "value": stored.value });
     let action = actions::SETTING_CHANGED;
-    activity::record_admin(state, admin.id, None, action, details, ip).await;
+    activity_log::record_admin(state, admin.id, None, action, details, ip).await;
     Ok(SettingView::from(stored))
 }
 

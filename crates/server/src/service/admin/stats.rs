@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use crate::service::AppState;
-use crate::service::activity;
+use crate::service::activity_log;
 use crate::service::{Error, Result};
 use chrono::DateTime;
 use chrono::NaiveDate;
@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 /// per feature and day, redemptions per coupon, the mail outbox.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn global(state: &AppState) -> Result<Stats> {
-    let s = activity::global(state).await?;
+    let s = activity_log::global(state).await?;
     Ok(Stats {
         generated_at: s.now,
         profiles: ProfileCounts {
@@ -65,7 +65,7 @@ pub async fn global(state: &AppState) -> Result<Stats> {
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn user(state: &AppState, id: Uuid) -> Result<UserStatsView> {
     let profile = state.store.profile(id).await?.ok_or(Error::NotFound)?;
-    let s = activity::of_profile(state, &profile).await?;
+    let s = activity_log::of_profile(state, &profile).await?;
     Ok(UserStatsView {
         profile_id: s.profile_id,
         logins: s.logins,

@@ -15,7 +15,7 @@ use crate::service::paging::next_cursor;
 use crate::service::patch::double_option;
 use crate::service::profiles::ProfileView;
 use crate::service::{Error, Result};
-use crate::service::{access, activity, grants};
+use crate::service::{access, activity_log, grants};
 use chrono::DateTime;
 use chrono::Utc;
 use serde::Deserialize;
@@ -143,7 +143,7 @@ async fn log_changes(
         changes.push(("trial_changed", json!({"from": from, "to": to})));
     }
     for (action, details) in changes {
-        activity::record_admin(state, admin, Some(after.id), action, details, ip.clone()).await;
+        activity_log::record_admin(state, admin, Some(after.id), action, details, ip.clone()).await;
     }
 }
 
@@ -203,7 +203,7 @@ pub async fn set_restriction(
         "valid_until": restriction.valid_until,
     });
     let action = actions::RESTRICTION_SET;
-    activity::record_admin(state, admin.id, Some(id), action, details, ip).await;
+    activity_log::record_admin(state, admin.id, Some(id), action, details, ip).await;
     Ok(RestrictionView::from(&restriction))
 }
 
@@ -225,7 +225,7 @@ pub async fn clear_restriction(
     }
     let details = json!({ "feature": feature });
     let action = actions::RESTRICTION_CLEARED;
-    activity::record_admin(state, admin.id, Some(id), action, details, ip).await;
+    activity_log::record_admin(state, admin.id, Some(id), action, details, ip).await;
     Ok(())
 }
 

@@ -120,7 +120,7 @@ pub async fn start(
         .by_self(profile.id)
         .details(details)
         .ip(ip);
-    crate::service::activity::record(state, event).await;
+    crate::service::activity_log::record(state, event).await;
 
     let now = gate.now();
     let (state, profile) = (state.clone(), profile.clone());

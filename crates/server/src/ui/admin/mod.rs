@@ -4,11 +4,13 @@
 //! gets the 403 page, a signed-out visitor the sign-in page. The pages call the same
 //! service functions as `/api/admin` (`crate::service::admin`).
 
+mod activity_log;
 mod coupons;
 mod limits;
-mod logs;
+mod mail;
 mod overview;
 mod registry;
+mod settings;
 mod users;
 
 use std::collections::BTreeMap;
@@ -63,10 +65,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(users::restriction),
         )
         .route("/admin/grants/{id}/{change}", post(users::change_grant))
-        .route("/admin/activity", get(logs::activity))
-        .route("/admin/settings", get(logs::settings))
-        .route("/admin/settings/{key}", post(logs::set_setting))
-        .route("/admin/mail", get(logs::mail))
+        .route("/admin/activity", get(activity_log::activity))
+        .route("/admin/settings", get(settings::settings))
+        .route("/admin/settings/{key}", post(settings::set_setting))
+        .route("/admin/mail", get(mail::mail))
         .route_layer(axum::middleware::from_extractor_with_state::<Admin, _>(
             state.clone(),
         ))
@@ -204,13 +206,13 @@ impl FormState {
                 self.errors = FieldErrors::from_api(lang, &fields);
                 Ok(())
             }
-            Error::Internal(_) => Err(UiError::Api(e)),
+            Error::Internal(_) => Err(UiError::Service(e)),
             Error::NotFound => Err(UiError::NotFound),
             e if crate::ui::status_of(&e).is_client_error() => {
                 self.general = Some(e.to_string());
                 Ok(())
             }
-            e => Err(UiError::Api(e)),
+            e => Err(UiError::Service(e)),
         }
     }
 }

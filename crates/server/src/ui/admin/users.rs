@@ -16,10 +16,10 @@ use super::{
 use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
 use crate::service::Error;
-use crate::service::admin::activity::ActivityParams;
+use crate::service::admin::activity_log::ActivityParams;
 use crate::service::admin::grants::{NewGrantBody, PauseBody};
 use crate::service::admin::users::{RestrictionBody, UserPatch};
-use crate::service::admin::{activity, grants as admin_grants, stats, users};
+use crate::service::admin::{activity_log, grants as admin_grants, stats, users};
 use crate::service::grants;
 use crate::ui::charts::Timeline;
 use crate::ui::forms::{FormData, Params, url_encode};
@@ -251,7 +251,7 @@ async fn user_page(
         t.map(|t| lang.datetime(t, tz))
             .unwrap_or_else(|| "–".into())
     };
-    let (recent, _) = activity::list(
+    let (recent, _) = activity_log::list(
         state,
         &ActivityParams {
             profile_id: Some(id.to_string()),

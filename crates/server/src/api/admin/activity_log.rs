@@ -6,8 +6,8 @@ use crate::api::Page;
 use crate::api::error::ErrorBody;
 use crate::api::error::{Json, Query, Result};
 use crate::service::AppState;
-use crate::service::admin::activity;
-use crate::service::admin::activity::{ActivityLogEntry, ActivityParams};
+use crate::service::admin::activity_log;
+use crate::service::admin::activity_log::{ActivityLogEntry, ActivityParams};
 
 /// The activity log, newest first.
 ///
@@ -21,6 +21,6 @@ pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<ActivityParams>,
 ) -> Result<Json<Page<ActivityLogEntry>>> {
-    let (items, next_cursor) = activity::list(&state, &params).await?;
+    let (items, next_cursor) = activity_log::list(&state, &params).await?;
     Ok(Json(Page { items, next_cursor }))
 }

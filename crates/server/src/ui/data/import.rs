@@ -9,11 +9,11 @@ use chrono::NaiveDate;
 use mitai_store::Profile;
 use serde_json::{Map, Value, json};
 
-use super::{Lang, UiResult, parse_decimal, refusal};
 use crate::service::AppState;
 use crate::service::Error;
 use crate::service::entries;
 use crate::service::entries::kinds::WeightType;
+use crate::ui::{Lang, UiResult, parse_decimal, refusal};
 
 /// The most lines one import may hold.
 pub const MAX_LINES: usize = 5_000;
@@ -106,7 +106,7 @@ pub async fn weights(
                     continue;
                 }
                 Err(Error::Invalid { fields, .. }) => {
-                    let errors = super::forms::FieldErrors::from_api(lang, &fields);
+                    let errors = crate::ui::forms::FieldErrors::from_api(lang, &fields);
                     errors
                         .0
                         .iter()
@@ -126,7 +126,7 @@ pub async fn weights(
     match entries::create_batch::<WeightType>(state, profile, checked, ip).await {
         Ok(n) => Ok(Imported::Done(n)),
         Err(e) => match refusal(state, lang, &e) {
-            Some(r) => Ok(Imported::Refused(r.text, super::status_of(&e))),
+            Some(r) => Ok(Imported::Refused(r.text, crate::ui::status_of(&e))),
             None => Err(e.into()),
         },
     }

@@ -5,7 +5,7 @@ use mitai_store::ActivityFilter;
 use uuid::Uuid;
 
 use crate::service::AppState;
-use crate::service::activity;
+use crate::service::activity_log;
 use crate::service::{Error, Result};
 use mitai_store::Activity;
 use serde::Deserialize;
@@ -21,7 +21,7 @@ pub async fn list(
     params: &ActivityParams,
 ) -> Result<(Vec<ActivityLogEntry>, Option<String>)> {
     let (filter, cursor, limit) = parse(params)?;
-    let (items, next) = activity::list(state, &filter, cursor, limit).await?;
+    let (items, next) = activity_log::list(state, &filter, cursor, limit).await?;
     Ok((
         items.into_iter().map(ActivityLogEntry::from).collect(),
         next.map(|id| id.to_string()),

@@ -1,0 +1,365 @@
+//! The tracked data in the browser: `/weight`, `/measurements`, `/body-fat`, `/nutrition`
+//! and `/activity` — an entry form with messages at the fields, the entries newest first
+//! with a delete button each, and a chart. Creates go through the API's service (the
+//! feature gate and the idempotency of spends); a form carries a fresh idempotency key
+//! each time it is rendered, so the same button pressed twice creates one entry.
+
+use super::{Lang, Member, Refusal, UiError, UiResult, parse_decimal, refusal};
+use crate::service::AppState;
+use crate::service::Error;
+use crate::service::entries::kinds::{
+    ActivityType, CaliperType, CircumferenceType, EntryType, NutritionType, WeightType,
+};
+use crate::service::entries::{self as service, CreateAnswer};
+use crate::ui::forms::{FieldErrors, FormData, new_idempotency_key};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use chrono::NaiveDate;
+use mitai_access::{EntryData, EntryKind};
+use mitai_store::{Entry, Profile};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/weight",
+            get(weight::weight_page).post(weight::weight_create),
+        )
+        .route("/weight/import", post(weight::weight_import))
+        .route("/weight/{id}/delete", post(delete::<WeightType>))
+        .route(
+            "/measurements",
+            get(measurements::measurements_page).post(measurements::measurements_create),
+        )
+        .route(
+            "/measurements/{id}/delete",
+            post(delete::<CircumferenceType>),
+        )
+        .route(
+            "/body-fat",
+            get(body_fat::body_fat_page).post(body_fat::body_fat_create),
+        )
+        .route("/body-fat/{id}/delete", post(delete::<CaliperType>))
+        .route(
+            "/nutrition",
+            get(nutrition::nutrition_page).post(nutrition::nutrition_create),
+        )
+        .route("/nutrition/{id}/delete", post(delete::<NutritionType>))
+        .route(
+            "/activity",
+            get(activity::activity_page).post(activity::activity_create),
+        )
+        .route("/activity/{id}/delete", post(delete::<ActivityType>))
+}
+
+/// The most entries a chart reads (one query); older ones are left out of the chart.
+const CHART_MAX: i64 = 10_000;
+
+/// Entries listed per page.
+const PAGE: i64 = 50;
+
+/// The page path of an entry kind.
+fn path_of(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Weight => "/weight",
+        EntryKind::Circumference => "/measurements",
+        EntryKind::Caliper => "/body-fat",
+        EntryKind::Nutrition => "/nutrition",
+        EntryKind::Activity => "/activity",
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    range: Option<String>,
+    cursor: Option<String>,
+    done: Option<String>,
+    method: Option<String>,
+    sex: Option<String>,
+}
+
+/// The chart ranges of the weight page.
+const RANGES: [(&str, Option<i64>); 4] = [
+    ("30d", Some(30)),
+    ("90d", Some(90)),
+    ("1y", Some(365)),
+    ("all", None),
+];
+
+/// An entry as a row of a page's table: its id, date and formatted cells.
+pub struct Row {
+    pub id: Uuid,
+    pub date: String,
+    pub cells: Vec<String>,
+    pub note: String,
+}
+
+/// What every data page shows besides its own parts.
+pub struct Listing {
+    pub rows: Vec<Row>,
+    /// `?cursor=` of the next (older) page.
+    pub older: Option<String>,
+    pub idempotency_key: String,
+    pub today: String,
+    pub values: BTreeMap<String, String>,
+    pub errors: FieldErrors,
+    pub refusal: Option<Refusal>,
+}
+
+impl Listing {
+    pub fn value(&self, name: &str) -> &str {
+        self.values.get(name).map_or("", String::as_str)
+    }
+}
+
+/// One page of entries, newest first, from `cursor` on.
+async fn page_of(
+    state: &AppState,
+    profile: &Profile,
+    kind: EntryKind,
+    cursor: Option<&str>,
+) -> UiResult<(Vec<Entry>, Option<String>)> {
+    Ok(service::page_of_kind(state, profile.id, kind, cursor, PAGE).await?)
+}
+
+/// The entries of a chart: dated on or after `from` (all without it), oldest first.
+async fn chart_entries(
+    state: &AppState,
+    profile: &Profile,
+    kind: EntryKind,
+    from: Option<NaiveDate>,
+) -> UiResult<Vec<Entry>> {
+    Ok(service::series(state, profile.id, kind, from, CHART_MAX).await?)
+}
+
+fn listing(lang: Lang, today: NaiveDate, entries: &[Entry], older: Option<String>) -> Listing {
+    Listing {
+        rows: entries.iter().map(|e| row(lang, e)).collect(),
+        older,
+        idempotency_key: new_idempotency_key(),
+        today: today.format("%Y-%m-%d").to_string(),
+        values: BTreeMap::new(),
+        errors: FieldErrors::default(),
+        refusal: None,
+    }
+}
+
+fn row(lang: Lang, e: &Entry) -> Row {
+    let n = |v: f64, d: usize| lang.short_number(v, d);
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| n(v, 1));
+    let cells = match &e.data {
+        EntryData::Weight(w) => vec![n(w.weight_kg, 1)],
+        EntryData::Circumference(c) => [
+            c.neck_cm, c.chest_cm, c.waist_cm, c.hip_cm, c.thigh_cm, c.arm_cm, c.calf_cm,
+        ]
+        .into_iter()
+        .map(opt)
+        .collect(),
+        EntryData::Caliper(c) => vec![
+            c.method.as_str().to_uppercase(),
+            n(c.body_fat_pct, 1),
+            c.sites
+                .values()
+                .map(|v| n(*v, 1))
+                .collect::<Vec<_>>()
+                .join(" · "),
+        ],
+        EntryData::Nutrition(x) => vec![
+            n(x.kcal, 0),
+            n(x.protein_g, 1),
+            n(x.carbs_g, 1),
+            n(x.fat_g, 1),
+        ],
+        EntryData::Activity(a) => vec![a.kind.clone(), a.minutes.to_string(), opt(a.kcal)],
+    };
+    Row {
+        id: e.id,
+        date: lang.date(e.date),
+        cells,
+        note: e.note.clone().unwrap_or_default(),
+    }
+}
+
+fn today(state: &AppState) -> NaiveDate {
+    let tz = state.registry().settings.usage_timezone;
+    state.now().with_timezone(&tz).date_naive()
+}
+
+// --- creating -----------------------------------------------------------------------------
+
+/// The JSON body of a create from the form, or the messages of fields that are not numbers.
+type Built = Result<Value, FieldErrors>;
+
+/// A number field (decimal comma allowed); `required` ones must be there.
+fn number(
+    form: &FormData,
+    name: &str,
+    required: bool,
+    lang: Lang,
+    body: &mut Map<String, Value>,
+    errors: &mut FieldErrors,
+) {
+    let text = form.get(name);
+    if text.is_empty() {
+        if required {
+            errors.add(name, lang.t("field.required"));
+        }
+        return;
+    }
+    match parse_decimal(text) {
+        Some(v) => {
+            body.insert(name.to_owned(), json!(v));
+        }
+        None => errors.add(name, lang.t("field.number")),
+    }
+}
+
+fn common(form: &FormData, body: &mut Map<String, Value>) {
+    body.insert("date".into(), json!(form.get("date")));
+    let note = form.get("note");
+    if !note.is_empty() {
+        body.insert("note".into(), json!(note));
+    }
+}
+
+fn finish(body: Map<String, Value>, errors: FieldErrors) -> Built {
+    if errors.is_empty() {
+        Ok(Value::Object(body))
+    } else {
+        Err(errors)
+    }
+}
+
+/// What a create did, for the page to answer: created (→ 303), or the form again with
+/// messages at the fields or the refusal of the gate.
+enum Outcome {
+    Created,
+    Invalid(FieldErrors),
+    Refused(Refusal, StatusCode),
+}
+
+async fn create<T: EntryType>(
+    state: &AppState,
+    member: &Member,
+    ip: Option<String>,
+    form: &FormData,
+    build: fn(&FormData, Lang) -> Built,
+) -> UiResult<Outcome> {
+    form.check_csrf(&member.user)?;
+    let lang = member.lang();
+    let body = match build(form, lang) {
+        Ok(body) => body,
+        Err(errors) => return Ok(Outcome::Invalid(errors)),
+    };
+    let key = form.idempotency_key()?;
+    match service::create::<T>(state, member.profile(), body, key.as_ref(), ip).await {
+        // A replay is the answer of the same form sent before: it was created then.
+        Ok(CreateAnswer::Created(_) | CreateAnswer::Replayed(_)) => Ok(Outcome::Created),
+        Err(Error::Invalid { fields, .. }) => {
+            Ok(Outcome::Invalid(FieldErrors::from_api(lang, &fields)))
+        }
+        Err(e) => match refusal(state, lang, &e) {
+            Some(r) => Ok(Outcome::Refused(r, crate::ui::status_of(&e))),
+            None => Err(e.into()),
+        },
+    }
+}
+
+/// Applies an outcome to a listing about to be rendered again; `None` when created.
+fn apply(outcome: Outcome, listing: &mut Listing, form: &FormData) -> Option<StatusCode> {
+    let status = match outcome {
+        Outcome::Created => return None,
+        Outcome::Invalid(errors) => {
+            listing.errors = errors;
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Outcome::Refused(r, status) => {
+            listing.refusal = Some(r);
+            status
+        }
+    };
+    // The form refilled with what was typed.
+    for (name, value) in &form.0 {
+        if !name.starts_with('_') && name != "idempotency_key" {
+            listing.values.insert(name.clone(), value.clone());
+        }
+    }
+    Some(status)
+}
+
+async fn delete<T: EntryType>(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<String>,
+    form: FormData,
+) -> UiResult {
+    form.check_csrf(&member.user)?;
+    let id = Uuid::parse_str(&id).map_err(|_| UiError::NotFound)?;
+    match service::delete::<T>(&state, member.profile(), id).await {
+        // Already gone (a second click): the same page.
+        Ok(()) | Err(Error::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(crate::ui::see_other(&format!(
+        "{}?done=entry_deleted",
+        path_of(T::KIND)
+    )))
+}
+
+/// The GET handler of a data page (`$page`) and, with a type, its create handler
+/// (`$create`): create through the gate, then 303 to the page, or the page again with what
+/// went wrong.
+macro_rules! page_handlers {
+    ($page:ident, $view:ident) => {
+        pub(super) async fn $page(
+            State(state): State<AppState>,
+            member: Member,
+            Params(query): Params<super::ListQuery>,
+        ) -> UiResult {
+            crate::ui::render(&$view(&state, &member, &query, query.done.as_deref()).await?)
+        }
+    };
+    ($page:ident, $create:ident, $view:ident, $type:ty, $body:ident) => {
+        page_handlers!($page, $view);
+
+        pub(super) async fn $create(
+            State(state): State<AppState>,
+            member: Member,
+            ClientIp(ip): ClientIp,
+            form: FormData,
+        ) -> UiResult {
+            let outcome = super::create::<$type>(&state, &member, ip, &form, $body).await?;
+            let mut page = $view(&state, &member, &super::ListQuery::default(), None).await?;
+            match super::apply(outcome, &mut page.list, &form) {
+                None => Ok(crate::ui::see_other(&format!(
+                    "{}?done=entry_added",
+                    super::path_of(<$type as super::EntryType>::KIND)
+                ))),
+                Some(status) => render_status(status, &page),
+            }
+        }
+    };
+}
+
+// --- weight -------------------------------------------------------------------------------
+
+// --- measurements -------------------------------------------------------------------------
+
+// --- body fat -----------------------------------------------------------------------------
+
+// --- nutrition ----------------------------------------------------------------------------
+
+// --- activity -----------------------------------------------------------------------------
+
+// The pages (after `page_handlers!`, which they use).
+mod activity;
+mod body_fat;
+mod import;
+mod measurements;
+mod nutrition;
+pub(super) mod weight;

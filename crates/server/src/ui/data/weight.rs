@@ -1,0 +1,168 @@
+//! `/weight`: the entry form, the chart of raw values with the 7-day average (30 d / 90 d
+//! / 1 y / all), the entries, and the CSV import.
+
+use askama::Template;
+use axum::extract::{Multipart, State};
+use chrono::{NaiveDate, TimeDelta};
+use mitai_access::{EntryData, EntryKind};
+use mitai_store::Entry;
+use serde_json::Map;
+
+use super::{
+    Built, ListQuery, Listing, RANGES, apply, chart_entries, common, create, finish, listing,
+    number, page_of, today,
+};
+use crate::http::client_ip::ClientIp;
+use crate::service::AppState;
+use crate::service::entries::kinds::WeightType;
+use crate::ui::charts::{self, Frame, LineChart};
+use crate::ui::forms::{FieldErrors, FormData, Params};
+use crate::ui::{Ctx, Lang, Member, UiResult, render_status};
+
+page_handlers!(weight_page, weight_view);
+
+fn weight_body(form: &FormData, lang: Lang) -> Built {
+    let (mut body, mut errors) = (Map::new(), FieldErrors::default());
+    common(form, &mut body);
+    number(form, "weight_kg", true, lang, &mut body, &mut errors);
+    finish(body, errors)
+}
+
+#[derive(Template)]
+#[template(path = "ui/weight.html")]
+struct WeightPage {
+    ctx: Ctx,
+    list: Listing,
+    ranges: Vec<(&'static str, &'static str, bool)>,
+    chart: LineChart,
+    averages: Vec<(String, String, String)>,
+    import_error: Option<String>,
+}
+
+async fn weight_view(
+    state: &AppState,
+    member: &Member,
+    query: &ListQuery,
+    done: Option<&str>,
+) -> UiResult<WeightPage> {
+    let lang = member.lang();
+    let today = today(state);
+    let range = RANGES
+        .iter()
+        .find(|(r, _)| Some(*r) == query.range.as_deref())
+        .unwrap_or(&RANGES[1]);
+    let from = range.1.map(|days| today - TimeDelta::days(days));
+    let (page, older) = page_of(
+        state,
+        member.profile(),
+        EntryKind::Weight,
+        query.cursor.as_deref(),
+    )
+    .await?;
+    let entries = chart_entries(state, member.profile(), EntryKind::Weight, from).await?;
+    let (chart, averages) = weight_chart(lang, &entries);
+    Ok(WeightPage {
+        ctx: member.ctx("weight", done),
+        list: listing(lang, today, &page, older),
+        ranges: RANGES
+            .iter()
+            .map(|(r, _)| (*r, lang.t(&format!("range.{r}")), *r == range.0))
+            .collect(),
+        chart,
+        averages,
+        import_error: None,
+    })
+}
+
+/// The weight chart (raw values and the 7-day moving average) and its numbers as rows of
+/// (date, weight, average).
+pub fn weight_chart(lang: Lang, entries: &[Entry]) -> (LineChart, Vec<(String, String, String)>) {
+    let points: Vec<(NaiveDate, f64)> = entries
+        .iter()
+        .filter_map(|e| match &e.data {
+            EntryData::Weight(w) => Some((e.date, w.weight_kg)),
+            _ => None,
+        })
+        .collect();
+    let average = charts::moving_average(&points, 7);
+    let table = points
+        .iter()
+        .rev()
+        .take(60)
+        .map(|(d, v)| {
+            let avg = average
+                .iter()
+                .find(|(ad, _)| ad == d)
+                .map_or(String::new(), |(_, a)| lang.short_number(*a, 1));
+            (lang.date(*d), lang.short_number(*v, 1), avg)
+        })
+        .collect();
+    let chart = charts::line_chart(
+        Frame::default(),
+        vec![("raw".into(), points), ("avg".into(), average)],
+        &|v| lang.short_number(v, 1),
+        &|d| lang.short_date(d),
+    );
+    (chart, table)
+}
+
+pub(super) async fn weight_create(
+    State(state): State<AppState>,
+    member: Member,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
+    let outcome = create::<WeightType>(&state, &member, ip, &form, weight_body).await?;
+    let mut page = weight_view(&state, &member, &ListQuery::default(), None).await?;
+    match apply(outcome, &mut page.list, &form) {
+        None => Ok(crate::ui::see_other(&format!(
+            "{}?done=entry_added",
+            form_origin(&form, "/weight")
+        ))),
+        Some(status) => render_status(status, &page),
+    }
+}
+
+/// Where a form came from (the dashboard's quick form posts here too): `from` if it is a
+/// known page, else the default.
+fn form_origin<'a>(form: &FormData, default: &'a str) -> &'a str {
+    match form.get("from") {
+        "/" => "/",
+        _ => default,
+    }
+}
+
+/// `POST /weight/import`: a CSV of `date,weight_kg[,note]` (a header line is allowed),
+/// created as single creates would be, in one transaction that spends one `weight` per
+/// line — refused whole when it would pass the limit. The first bad line is named.
+pub(super) async fn weight_import(
+    State(state): State<AppState>,
+    member: Member,
+    ClientIp(ip): ClientIp,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> UiResult {
+    let lang = member.lang();
+    let mut csrf = String::new();
+    let mut file = Vec::new();
+    if let Ok(mut multipart) = multipart {
+        while let Ok(Some(field)) = multipart.next_field().await {
+            match field.name() {
+                Some("_csrf") => csrf = field.text().await.unwrap_or_default(),
+                Some("file") => file = field.bytes().await.map(|b| b.to_vec()).unwrap_or_default(),
+                _ => {}
+            }
+        }
+    }
+    FormData(vec![("_csrf".into(), csrf)]).check_csrf(&member.user)?;
+    let outcome = super::import::weights(&state, member.profile(), &file, ip, lang).await?;
+    match outcome {
+        super::import::Imported::Done(n) => Ok(crate::ui::see_other(&format!(
+            "/weight?done=imported&n={n}"
+        ))),
+        super::import::Imported::Refused(message, status) => {
+            let mut page = weight_view(&state, &member, &ListQuery::default(), None).await?;
+            page.import_error = Some(message);
+            render_status(status, &page)
+        }
+    }
+}
