@@ -20,6 +20,10 @@ pub mod actions {
     pub const LOGOUT: &str = "logout";
     pub const EMAIL_VERIFIED: &str = "email_verified";
     pub const PASSWORD_CHANGED: &str = "password_changed";
+    pub const PASSWORD_RESET_REQUESTED: &str = "password_reset_requested";
+    pub const INVITATION_CREATED: &str = "invitation_created";
+    pub const ACCOUNT_DISABLED: &str = "account_disabled";
+    pub const ACCOUNT_ENABLED: &str = "account_enabled";
     pub const FEATURE_USED: &str = "feature_used";
     pub const LIMIT_REACHED: &str = "limit_reached";
     pub const COUPON_REDEEMED: &str = "coupon_redeemed";

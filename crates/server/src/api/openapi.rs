@@ -8,33 +8,36 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::service::ErrorCode;
+
 /// The refusals added to an operation, by status: (status, the codes it carries).
-fn shared_refusals(path: &str, method: &str, operation: &Value) -> Vec<(&'static str, String)> {
-    let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
-    let mut add =
-        |status: &'static str, code: &'static str| match out.iter_mut().find(|(s, _)| *s == status)
-        {
+fn shared_refusals(path: &str, method: &str, operation: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(u16, Vec<ErrorCode>)> = Vec::new();
+    let mut add = |code: ErrorCode| {
+        let status = code.http_status();
+        match out.iter_mut().find(|(s, _)| *s == status) {
             Some((_, codes)) => {
                 if !codes.contains(&code) {
                     codes.push(code);
                 }
             }
             None => out.push((status, vec![code])),
-        };
+        }
+    };
     let secured = operation
         .get("security")
         .and_then(Value::as_array)
         .is_some_and(|s| !s.is_empty());
     if secured {
-        add("401", "unauthenticated");
+        add(ErrorCode::Unauthenticated);
     }
     if path.starts_with("/api/admin/") {
-        add("403", "forbidden");
+        add(ErrorCode::Forbidden);
     }
     let changes_state = method != "get" || path.starts_with("/api/export/");
     if changes_state {
-        // The cross-origin guard (crate::csrf).
-        add("403", "forbidden");
+        // The cross-origin guard (crate::http::csrf).
+        add(ErrorCode::Forbidden);
     }
     let parameters = operation
         .get("parameters")
@@ -47,23 +50,26 @@ fn shared_refusals(path: &str, method: &str, operation: &Value) -> Vec<(&'static
             .any(|p| p.get("in").and_then(Value::as_str) == Some(place))
     };
     if located("path") {
-        add("404", "not_found");
+        add(ErrorCode::NotFound);
     }
     if located("query") || located("header") {
-        add("422", "invalid_input");
+        add(ErrorCode::InvalidInput);
     }
     if operation.get("requestBody").is_some() {
-        add("400", "bad_request");
-        add("413", "payload_too_large");
-        add("415", "unsupported_media_type");
-        add("422", "invalid_input");
+        add(ErrorCode::BadRequest);
+        add(ErrorCode::PayloadTooLarge);
+        add(ErrorCode::UnsupportedMediaType);
+        add(ErrorCode::InvalidInput);
     }
-    add("408", "timeout");
+    add(ErrorCode::Timeout);
     if path.starts_with("/api/") || path == "/readyz" {
-        add("503", "database_unavailable");
+        add(ErrorCode::DatabaseUnavailable);
     }
     out.into_iter()
-        .map(|(status, codes)| (status, codes.join(", ")))
+        .map(|(status, codes)| {
+            let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+            (status.to_string(), codes.join(", "))
+        })
         .collect()
 }
 
@@ -98,9 +104,9 @@ pub fn complete(doc: &mut Value) {
                 continue;
             };
             for (status, codes) in refusals {
-                match responses.get_mut(status) {
+                match responses.get_mut(&status) {
                     None => {
-                        responses.insert(status.to_owned(), error_response(&codes));
+                        responses.insert(status, error_response(&codes));
                     }
                     Some(existing) => {
                         let has_body = existing.get("content").is_some();

@@ -73,7 +73,7 @@ pub struct ChangePasswordBody {
 #[utoipa::path(post, path = "/me/password", tag = "accounts", request_body = ChangePasswordBody,
     responses((status = 200, body = ProfileEnvelope),
               (status = 401, description = "unauthenticated", body = ErrorBody),
-              (status = 403, description = "invalid_credentials (the current password is wrong)", body = ErrorBody),
+              (status = 403, description = "wrong_password (the current password is wrong)", body = ErrorBody),
               (status = 422, description = "invalid_input", body = ErrorBody),
               (status = 429, description = "rate_limited", body = ErrorBody)),
     security(("bearer" = [])))]

@@ -340,7 +340,10 @@ pub async fn login(
     let profile = match profile {
         Some(profile) if ok => profile,
         profile => {
-            let event = failed(profile.map(|p| p.id), "invalid_credentials");
+            let event = failed(
+                profile.map(|p| p.id),
+                ErrorCode::InvalidCredentials.as_str(),
+            );
             activity_log::record(state, event).await;
             // The wrong guess stays counted.
             return Err(Error::refused(
@@ -351,7 +354,8 @@ pub async fn login(
     };
     attempt.refund(state).await;
     if profile.disabled {
-        activity_log::record(state, failed(Some(profile.id), "account_disabled")).await;
+        let reason = ErrorCode::AccountDisabled.as_str();
+        activity_log::record(state, failed(Some(profile.id), reason)).await;
         return Err(Error::refused(
             ErrorCode::AccountDisabled,
             "this account is disabled",

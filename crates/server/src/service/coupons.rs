@@ -258,7 +258,7 @@ pub async fn redeem(
         None => None,
     };
     let Some(coupon) = coupon else {
-        failed(state, profile, code, "invalid_coupon", ip).await;
+        failed(state, profile, code, ErrorCode::InvalidCoupon.as_str(), ip).await;
         // Unknown and inactive codes look the same, and both stay counted.
         return Err(invalid_coupon());
     };
@@ -347,11 +347,12 @@ pub async fn redeem(
     let outcome = state.store.redeem(&redeem).await?;
     if !matches!(outcome, RedeemOutcome::Redeemed(_)) {
         let reason = match outcome {
-            RedeemOutcome::Invalid => "invalid_coupon",
-            RedeemOutcome::Expired => "coupon_expired",
-            RedeemOutcome::Exhausted => "coupon_exhausted",
-            _ => "coupon_already_redeemed",
-        };
+            RedeemOutcome::Invalid => ErrorCode::InvalidCoupon,
+            RedeemOutcome::Expired => ErrorCode::CouponExpired,
+            RedeemOutcome::Exhausted => ErrorCode::CouponExhausted,
+            _ => ErrorCode::CouponAlreadyRedeemed,
+        }
+        .as_str();
         failed(state, profile, &coupon.display_code, reason, ip).await;
     }
     match outcome {

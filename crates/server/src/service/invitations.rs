@@ -1,7 +1,9 @@
 //! Invitations: an e-mailed, single-use, expiring token to create an account with.
 
 use chrono::TimeDelta;
-use mitai_store::{Invitation, NewActivity, NewInvitation, NewMail, Profile, Role, StoreError};
+use mitai_store::{
+    Invitation, NewActivity, NewInvitation, NewMail, Profile, Role, StoreError, actions,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -71,7 +73,7 @@ pub async fn invite(
         json!({ "inviter": inviter_name, "token": token }),
         now,
     );
-    let event = NewActivity::new("invitation_created", now)
+    let event = NewActivity::new(actions::INVITATION_CREATED, now)
         .by_self(inviter.id)
         .details(json!({ "invitation_id": invitation.id, "email": invitation.email }))
         .ip(ip);

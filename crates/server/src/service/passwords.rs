@@ -67,7 +67,7 @@ pub async fn request_reset(state: &AppState, email: &str, ip: Option<String>) ->
         now,
     );
     // Anyone can ask: the event is about the account, by nobody known.
-    let event = NewActivity::new("password_reset_requested", now)
+    let event = NewActivity::new(actions::PASSWORD_RESET_REQUESTED, now)
         .profile(Some(profile.id))
         .ip(ip);
     state

@@ -273,3 +273,62 @@ async fn send(app: &TestApp, route: &Route, token: &str) -> (StatusCode, String)
 }
 
 on_both_backends!(every_admin_route_is_guarded);
+
+/// Every error code the OpenAPI document names in an error answer is one of the API's
+/// codes (`ErrorCode`), with the status that code answers with: the handlers' own
+/// descriptions are literal text, so they are checked here.
+#[tokio::test]
+async fn the_document_names_only_real_error_codes() {
+    use mitai_server::service::ErrorCode;
+    let app = TestApp::new(Backend::Sqlite).await;
+    let doc = mitai_server::api::openapi(&app.state);
+    let known: std::collections::BTreeMap<&str, u16> = ErrorCode::ALL
+        .iter()
+        .map(|c| (c.as_str(), c.http_status()))
+        .collect();
+    let mut named = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            let Some(responses) = operation["responses"].as_object() else {
+                continue;
+            };
+            for (status, response) in responses {
+                let error = response["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .is_some_and(|r| r.ends_with("/ErrorBody"));
+                if !error {
+                    continue;
+                }
+                let description = response["description"].as_str().unwrap_or("");
+                // The codes come first ("feature_disabled (why), feature_limit_reached or
+                // email_not_verified; what else"): the words with `_` outside parentheses,
+                // before a `:` or `;`, and any single word that is a code.
+                let mut listed = String::new();
+                let mut depth = 0;
+                for c in description.chars().take_while(|c| *c != ':' && *c != ';') {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        c if depth == 0 => listed.push(c),
+                        _ => {}
+                    }
+                }
+                for word in listed.split(|c: char| !(c.is_ascii_lowercase() || c == '_')) {
+                    if !word.contains('_') && !known.contains_key(word) {
+                        continue;
+                    }
+                    named += 1;
+                    let code = known.get(word).unwrap_or_else(|| {
+                        panic!("{method} {path} {status}: `{word}` is not an error code")
+                    });
+                    assert_eq!(
+                        code.to_string(),
+                        *status,
+                        "{method} {path}: `{word}` answers {code}, documented under {status}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(named > 100, "only {named} codes named");
+}

@@ -128,13 +128,13 @@ async fn log_changes(
     }
     if before.role != after.role {
         let (from, to) = (before.role.as_str(), after.role.as_str());
-        changes.push(("role_changed", json!({"from": from, "to": to})));
+        changes.push((actions::ROLE_CHANGED, json!({"from": from, "to": to})));
     }
     if before.disabled != after.disabled {
         let action = if after.disabled {
-            "account_disabled"
+            actions::ACCOUNT_DISABLED
         } else {
-            "account_enabled"
+            actions::ACCOUNT_ENABLED
         };
         changes.push((action, json!({})));
     }
