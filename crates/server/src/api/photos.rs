@@ -9,13 +9,13 @@ use crate::http::upload::{FORM_OVERHEAD, UPLOAD_BODY_LIMIT, read_form, too_large
 use crate::service::AppState;
 use crate::service::paging::{next_cursor, page_args};
 use crate::service::photos::{self, Uploaded};
+use crate::service::records::{Photo, StoredResponse};
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use mitai_store::{Photo, StoredResponse};
 use serde::Serialize;
 use tokio::io::AsyncReadExt as _;
 use utoipa::ToSchema;

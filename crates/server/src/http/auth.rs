@@ -3,11 +3,11 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::service::records::Role;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use mitai_store::Role;
 
 use crate::service::AppState;
 use crate::service::Error;

@@ -21,6 +21,7 @@ pub mod patch;
 pub mod photos;
 pub mod profiles;
 pub mod rate_limit;
+pub mod records;
 pub mod reminders;
 pub mod verification;
 
@@ -31,3 +32,37 @@ mod state;
 
 pub use error::{Error, ErrorBody, ErrorCode, ErrorDetail, Result, field};
 pub use state::{AppState, Clock, Inner, RegistryCache, load_registry};
+
+#[cfg(test)]
+mod tests {
+    /// The pages, the API and what they share name neither the store crate nor the
+    /// store itself: every way to the database goes through a service function (the
+    /// state's store is private to `service`, so a call would not compile either).
+    #[test]
+    fn the_edges_do_not_name_the_store() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut dirs = vec![root.join("ui"), root.join("api"), root.join("http")];
+        let mut files = vec![root.join("app.rs")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() > 40, "the sources were not found");
+        for path in files {
+            let source = std::fs::read_to_string(&path).unwrap();
+            for name in ["mitai_store", ".store."] {
+                assert!(
+                    !source.contains(name),
+                    "{} names `{name}`: go through a service function",
+                    path.display()
+                );
+            }
+        }
+    }
+}

@@ -2,13 +2,13 @@
 //! invitation links), forgotten passwords, the pages of the e-mailed links, the language
 //! switch, and `/account` (name, language, password, sessions, exports, invitations).
 
+use crate::service::records::Role;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use mitai_access::RegistrationMode;
 use mitai_access::text::Name;
-use mitai_store::Role;
 use serde::Deserialize;
 
 use super::forms::{FieldErrors, FormData, Params, safe_next};

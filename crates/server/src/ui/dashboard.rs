@@ -75,7 +75,7 @@ pub async fn page(
     )
     .await?;
     let (chart, _) = super::data::weight::weight_chart(lang, &weights);
-    let kg = |e: &mitai_store::Entry| match &e.data {
+    let kg = |e: &crate::service::records::Entry| match &e.data {
         EntryData::Weight(w) => Some(w.weight_kg),
         _ => None,
     };

@@ -2,10 +2,10 @@
 //! multi-step analysis — disabled, with the reason, when `ai_pipeline` is off; the page
 //! says so when no AI provider is configured.
 
+use crate::service::records::{AiResult, StoredResponse};
 use askama::Template;
 use axum::extract::State;
 use mitai_access::text::{Question, TextError};
-use mitai_store::{AiResult, StoredResponse};
 
 use super::forms::{FieldErrors, FormData, new_idempotency_key};
 use super::{Ctx, Member, Refusal, UiResult, refusal, render, render_status};

@@ -285,7 +285,7 @@ impl Visitor {
             viewer: self.user.as_ref().map(|u| Viewer {
                 name: u.profile.name.clone(),
                 email: u.profile.email.clone(),
-                is_admin: u.profile.role == mitai_store::Role::Admin,
+                is_admin: u.profile.role == crate::service::records::Role::Admin,
             }),
             csrf: self
                 .user
@@ -331,7 +331,7 @@ impl Member {
         self.visitor.lang
     }
 
-    pub fn profile(&self) -> &mitai_store::Profile {
+    pub fn profile(&self) -> &crate::service::records::Profile {
         &self.user.profile
     }
 }

@@ -1,6 +1,7 @@
 //! `/photos`: upload (`file`, `taken_on`, `note`), a grid of thumbnails by date (never the
 //! full file), and two photos side by side with the date and weight of each day.
 
+use crate::service::records::{Photo, StoredResponse};
 use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
@@ -9,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use mitai_access::{EntryData, EntryKind};
-use mitai_store::{Photo, StoredResponse};
 use serde::Deserialize;
 use uuid::Uuid;
 

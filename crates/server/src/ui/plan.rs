@@ -2,13 +2,13 @@
 //! feature's limit, use, reset and source in plain words, the grants with an access
 //! timeline, and the coupon form.
 
+use crate::service::records::Profile;
+use crate::service::records::{Grant, GrantSpan};
 use askama::Template;
 use axum::extract::State;
 use chrono::{DateTime, TimeDelta, Utc};
 use mitai_access::grants::GrantStatus;
 use mitai_access::{FeatureKind, Registry};
-use mitai_store::Profile;
-use mitai_store::coupons::{Grant, GrantSpan};
 use serde::Deserialize;
 
 use super::charts::{self, SegmentKind, Timeline, TimelineRow};

@@ -126,7 +126,7 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, UiError> {
         let member = Member::from_request_parts(parts, state).await?;
-        if member.profile().role == mitai_store::Role::Admin {
+        if member.profile().role == crate::service::records::Role::Admin {
             Ok(Admin(member))
         } else {
             Err(UiError::Forbidden)
@@ -143,7 +143,7 @@ impl Admin {
         self.0.lang()
     }
 
-    pub fn profile(&self) -> &mitai_store::Profile {
+    pub fn profile(&self) -> &crate::service::records::Profile {
         self.0.profile()
     }
 

@@ -3,10 +3,10 @@
 //! or which grant, or the default — with personal limits, the grants on their timeline
 //! (pause, resume, revoke, add), the profile's fields, recent activity and figures.
 
+use crate::service::records::Grant;
 use askama::Template;
 use axum::extract::{Path, State};
 use mitai_access::grants::GrantStatus;
-use mitai_store::coupons::Grant;
 use uuid::Uuid;
 
 use super::{
@@ -140,7 +140,7 @@ fn user_id(id: &str) -> UiResult<Uuid> {
 fn tier_reason(
     lang: Lang,
     state: &AppState,
-    profile: &mitai_store::Profile,
+    profile: &crate::service::records::Profile,
     tier: &str,
     running: &[&Grant],
 ) -> String {

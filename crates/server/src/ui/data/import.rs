@@ -4,9 +4,9 @@
 //! line number and nothing is written. Then all lines are created in one transaction that
 //! spends one `weight` each — refused whole when that would pass the limit.
 
+use crate::service::records::Profile;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
-use mitai_store::Profile;
 use serde_json::{Map, Value, json};
 
 use crate::service::AppState;

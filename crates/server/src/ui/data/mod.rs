@@ -11,6 +11,7 @@ use crate::service::entries::kinds::{
     ActivityType, CaliperType, CircumferenceType, EntryType, NutritionType, WeightType,
 };
 use crate::service::entries::{self as service, CreateAnswer};
+use crate::service::records::{Entry, Profile};
 use crate::ui::forms::{FieldErrors, FormData, new_idempotency_key};
 use axum::Router;
 use axum::extract::{Path, State};
@@ -18,7 +19,6 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use mitai_access::{EntryData, EntryKind};
-use mitai_store::{Entry, Profile};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;

@@ -1,11 +1,11 @@
 //! `/weight`: the entry form, the chart of raw values with the 7-day average (30 d / 90 d
 //! / 1 y / all), the entries, and the CSV import.
 
+use crate::service::records::Entry;
 use askama::Template;
 use axum::extract::{Multipart, State};
 use chrono::{NaiveDate, TimeDelta};
 use mitai_access::{EntryData, EntryKind};
-use mitai_store::Entry;
 use serde_json::Map;
 
 use super::{
