@@ -277,3 +277,15 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "restrict {feature}: {body}");
     }
 }
+
+/// A small PNG made here (`width` × `height`, a colour ramp).
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 9) as u8, (y * 13) as u8, 90])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("png");
+    out.into_inner()
+}

@@ -4,7 +4,7 @@
 //! access, grants, data and photos. An interrupted copy leaves its target marked; a
 //! non-empty target is refused; backups are consistent files that serve.
 
-use std::io::{BufRead, BufReader, Cursor};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
@@ -43,14 +43,7 @@ fn copy_cli(dir: &Path, from: &str, to: &str, extra: &[&str]) -> Output {
 }
 
 fn png() -> Vec<u8> {
-    let image = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(24, 16, |x, y| {
-        image::Rgb([(x * 9) as u8, (y * 13) as u8, 90])
-    }));
-    let mut out = Vec::new();
-    image
-        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
+    crate::common::png(24, 16)
 }
 
 async fn ok(app: &TestApp, method: Method, uri: &str, token: &str, body: Value) -> Value {

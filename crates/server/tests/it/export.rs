@@ -302,13 +302,8 @@ async fn json_holds_everything(backend: Backend) {
     assert_eq!(used(&app, &token, "export_json").await, 1);
 }
 
-/// A 4×3 PNG made here.
 fn png() -> Vec<u8> {
-    let image =
-        image::RgbImage::from_fn(4, 3, |x, y| image::Rgb([x as u8 * 60, y as u8 * 80, 128]));
-    let mut out = Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
+    crate::common::png(4, 3)
 }
 
 async fn upload_photo(app: &TestApp, token: &str) -> Value {

@@ -374,14 +374,7 @@ impl Fixtures {
 }
 
 fn png() -> Vec<u8> {
-    let image = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(8, 6, |x, y| {
-        image::Rgb([(x * 30) as u8, (y * 40) as u8, 90])
-    }));
-    let mut out = Vec::new();
-    image
-        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-        .expect("png");
-    out
+    crate::common::png(8, 6)
 }
 
 async fn upload_photo(app: &TestApp, token: &str) {
