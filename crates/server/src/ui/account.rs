@@ -177,7 +177,8 @@ struct RegisterPage {
     invited: bool,
     invitation: String,
     email: String,
-    name: String,
+    /// The person's name (not `name`: the field macro's own parameter is called that).
+    person_name: String,
     language: String,
     errors: FieldErrors,
     error: Option<String>,
@@ -193,7 +194,7 @@ impl RegisterPage {
             invited: false,
             invitation: String::new(),
             email: String::new(),
-            name: String::new(),
+            person_name: String::new(),
             language,
             errors: FieldErrors::default(),
             error: None,
@@ -275,7 +276,7 @@ pub async fn register(
     let lang = visitor.lang;
     let mut page = RegisterPage::new(visitor.ctx("register", None));
     page.email = form.get("email").to_owned();
-    page.name = form.get("name").to_owned();
+    page.person_name = form.get("name").to_owned();
     page.language = Lang::parse(form.get("language"))
         .unwrap_or(lang)
         .code()
@@ -285,7 +286,7 @@ pub async fn register(
     let checked = accounts::check_registration(
         &page.email,
         form.raw("password"),
-        Some(&page.name),
+        Some(&page.person_name),
         Some(&page.language),
     );
     let registration = match checked {
@@ -553,7 +554,8 @@ pub async fn reset(
 #[template(path = "ui/account.html")]
 struct AccountPage {
     ctx: Ctx,
-    name: String,
+    /// The person's name (not `name`: the field macro's own parameter is called that).
+    person_name: String,
     language: String,
     email: String,
     verified: bool,
@@ -567,7 +569,7 @@ fn account_page_for(member: &Member, state: &AppState, done: Option<&str>) -> Ac
     let profile = member.profile();
     AccountPage {
         ctx: member.ctx("account", done),
-        name: profile.name.clone(),
+        person_name: profile.name.clone(),
         language: profile.language.clone(),
         email: profile.email.clone(),
         verified: profile.email_verified,
@@ -595,7 +597,7 @@ pub async fn save_profile(
     form.check_csrf(&member.user)?;
     let lang = member.lang();
     let mut page = account_page_for(&member, &state, None);
-    page.name = form.get("name").to_owned();
+    page.person_name = form.get("name").to_owned();
     let name = Name::parse_or_empty(form.raw("name"));
     let language = Lang::parse(form.get("language"));
     if let Err(why) = &name {

@@ -414,7 +414,44 @@ async fn every_page_renders_for_a_user_with_data(backend: Backend) {
     );
 }
 
+/// The name field shows the person's name, and saving the account page (to change the
+/// language, say) keeps it — it once showed and saved the word "name" (a template macro's
+/// parameter hid the page's field).
+async fn the_name_field_keeps_the_name(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let who = browser(&app, "named@example.org").await;
+    let (status, html, _) = page(&app, "/account", Some(&who)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"name="name" type="text" value="Test""#),
+        "{html}"
+    );
+    let (status, _, _) = post_form(
+        &app,
+        "/account/profile",
+        &who,
+        &[("_csrf", &who.csrf), ("name", "Test"), ("language", "de")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, me) = app.get("/api/me", Some(&who.token)).await;
+    assert_eq!(me["profile"]["name"], "Test");
+    assert_eq!(me["profile"]["language"], "de");
+    // A refused registration shows the name typed.
+    let request = Request::post("/register")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(
+            "email=nope&password=short&name=Anna+Muster&language=en",
+        ))
+        .unwrap();
+    let (status, _, body) = app.send(request).await;
+    let html = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains(r#"value="Anna Muster""#), "{html}");
+}
+
 on_both_backends!(
+    the_name_field_keeps_the_name,
     pages_need_a_session_and_come_back_after_it,
     forms_need_their_csrf_token,
     a_form_sent_twice_creates_one_entry,
