@@ -781,7 +781,7 @@ impl Conn {
             Conn::Sqlite(c) => {
                 sqlx::query(sql)
                     .bind(source)
-                    .bind(crate::sqlite::ts(now))
+                    .bind(crate::sql::ts(now))
                     .execute(c)
                     .await?;
             }
@@ -1001,7 +1001,7 @@ impl Conn {
                                 Value::Bool(x) => b.push_bind(*x),
                                 Value::Float(x) => b.push_bind(*x),
                                 Value::Uuid(u) => b.push_bind(u.hyphenated().to_string()),
-                                Value::Ts(t) => b.push_bind(crate::sqlite::ts(*t)),
+                                Value::Ts(t) => b.push_bind(crate::sql::ts(*t)),
                                 Value::Date(d) => b.push_bind(*d),
                                 Value::Json(j) => b.push_bind(sqlx::types::Json(j)),
                             };

@@ -1,5 +1,11 @@
 //! The PostgreSQL backend: many `mitai serve` instances may share one database.
 
+//!
+//! What only PostgreSQL does lives here ([`PgEngine`]): the spend batchers and the read
+//! batcher of the hot path, the listener that outdates the cache, registry change
+//! signals and advisory job locks. Everything else is the shared store (`crate::store`).
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -7,34 +13,17 @@ use futures::StreamExt;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use uuid::Uuid;
 
-use crate::{Backend, ChangeStream, Result};
-
-type Db = sqlx::Postgres;
-type IdRepr = Uuid;
-type TsRepr = DateTime<Utc>;
+use crate::cache::Cache;
+use crate::spend::{consume_in, used_in};
+use crate::sql::on_constraint;
+use crate::{ChangeStream, ConsumeRequest, Consumed, JobLock, Result, StoreError};
 
 /// Row locks taken by a claim: rows another claimer holds are skipped, not waited for.
-const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
+pub(crate) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 /// Row locks for a read that decides a write (others wait until this transaction ends).
-const FOR_UPDATE: &str = "FOR UPDATE";
+pub(crate) const FOR_UPDATE: &str = "FOR UPDATE";
 /// The UTC calendar day (`YYYY-MM-DD`) of a row's `created_at`.
-const CREATED_DAY: &str = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
-
-fn id(u: Uuid) -> IdRepr {
-    u
-}
-
-fn uuid_of(r: IdRepr) -> Uuid {
-    r
-}
-
-fn ts(t: DateTime<Utc>) -> TsRepr {
-    t
-}
-
-fn ts_of(t: TsRepr) -> Result<DateTime<Utc>> {
-    Ok(t)
-}
+pub(crate) const CREATED_DAY: &str = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
 
 /// The channel on which instances announce registry changes.
 const REGISTRY_CHANNEL: &str = "mitai_registry";
@@ -44,7 +33,7 @@ const REGISTRY_CHANNEL: &str = "mitai_registry";
 const ACCESS_CHANNEL: &str = "mitai_access";
 
 /// A consume with its activity entry and statistics in one statement: the conditional
-/// upsert of [`CONSUME_SQL`](crate::shared::usage::CONSUME_SQL), and only for the row it
+/// upsert of [`CONSUME_SQL`](crate::spend::CONSUME_SQL), and only for the row it
 /// returns, the `feature_used` entry and the profile's `last_active_at`. `$7` is the entry's
 /// id, `$8` its ip. No row back: refused, nothing written.
 const SPEND_LOGGED_SQL: &str = "WITH spent AS ( \
@@ -78,15 +67,15 @@ fn advisory_key(name: &str) -> i64 {
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
-/// The PostgreSQL store.
-#[derive(Debug, Clone)]
-pub struct PgStore {
+/// What only PostgreSQL does: the batchers of the hot path, the cache's listener, job locks
+/// and registry signals.
+#[derive(Debug)]
+pub(crate) struct PgEngine {
     pool: PgPool,
-    cache: std::sync::Arc<crate::cache::Cache>,
     /// The queues of the group-commit batchers, taken in turn.
-    batchers: std::sync::Arc<Batchers>,
-    /// Ends the listener that outdates the cache when the last clone is dropped.
-    _follower: std::sync::Arc<Follower>,
+    batchers: Batchers,
+    /// Ends the listener that outdates the cache when the store is dropped.
+    _follower: Follower,
 }
 
 /// How many batches of spends may be in flight at once. A batch costs PostgreSQL a fixed ~450 µs of CPU plus ~45 µs
@@ -168,7 +157,7 @@ struct Batchers {
 /// keeps or closes it) and takes another for the next batch.
 struct Held {
     pool: PgPool,
-    conn: Option<sqlx::pool::PoolConnection<Db>>,
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
 }
 
 impl Held {
@@ -395,10 +384,7 @@ impl Drop for Follower {
 /// Outdates the cache on every change announced by any instance (this one included). A
 /// lost connection may have lost announcements: the cache is outdated too, and the
 /// listener reconnects.
-async fn follow_access_changes(
-    mut listener: PgListener,
-    cache: std::sync::Arc<crate::cache::Cache>,
-) {
+async fn follow_access_changes(mut listener: PgListener, cache: Arc<Cache>) {
     loop {
         match listener.try_recv().await {
             Ok(Some(_)) => cache.changed(),
@@ -419,11 +405,10 @@ pub(crate) fn schema_version() -> i64 {
     MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
-impl PgStore {
-    const BACKEND: Backend = Backend::Postgres;
-
-    /// Connects to `url` and migrates the database.
-    pub async fn connect(url: &str) -> Result<PgStore> {
+impl PgEngine {
+    /// Connects to `url`, migrates the database and starts the batchers and the listener
+    /// that outdates `cache`; answers the pool the store runs its statements on.
+    pub(crate) async fn open(url: &str, cache: Arc<Cache>) -> Result<(PgPool, PgEngine)> {
         // A hot-path request is one round trip, so a few connections per core keep the
         // database busy; more only queue inside PostgreSQL. The batchers keep one each
         // (`Held`), on top of those.
@@ -440,10 +425,9 @@ impl PgStore {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        let cache = std::sync::Arc::<crate::cache::Cache>::default();
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen(ACCESS_CHANNEL).await?;
-        let follower = tokio::spawn(follow_access_changes(listener, cache.clone()));
+        let follower = tokio::spawn(follow_access_changes(listener, cache));
         let queues = (0..BATCHERS)
             .map(|_| {
                 let (spends, queue) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
@@ -458,33 +442,21 @@ impl PgStore {
                 reads
             })
             .collect();
-        Ok(PgStore {
-            pool,
-            cache,
-            batchers: std::sync::Arc::new(Batchers {
+        let engine = PgEngine {
+            pool: pool.clone(),
+            batchers: Batchers {
                 queues,
                 reads,
                 next: std::sync::atomic::AtomicUsize::new(0),
-            }),
-            _follower: std::sync::Arc::new(Follower(follower)),
-        })
-    }
-
-    fn reader(&self) -> &PgPool {
-        &self.pool
-    }
-
-    fn writer(&self) -> &PgPool {
-        &self.pool
-    }
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
-        Ok(self.pool.begin().await?)
+            },
+            _follower: Follower(follower),
+        };
+        Ok((pool, engine))
     }
 
     /// A session-level advisory lock, held by one pooled connection until the guard is
     /// released (see [`crate::JobLock`]).
-    async fn job_lock_impl(&self, name: &str) -> Result<Option<crate::JobLock>> {
+    pub(crate) async fn job_lock(&self, name: &str) -> Result<Option<JobLock>> {
         let mut conn = self.pool.acquire().await?;
         let key = advisory_key(name);
         let locked: bool = match sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
@@ -499,11 +471,11 @@ impl PgStore {
                 return Err(e.into());
             }
         };
-        Ok(locked.then(|| crate::JobLock::advisory(conn, key)))
+        Ok(locked.then(|| JobLock::advisory(conn, key)))
     }
 
     /// A consume without an idempotency key: queued for the next batch of a batcher.
-    async fn spend_impl(&self, r: &ConsumeRequest<'_>) -> Result<Consumed> {
+    pub(crate) async fn spend(&self, r: &ConsumeRequest<'_>) -> Result<Consumed> {
         let (decided, answer) = tokio::sync::oneshot::channel();
         let spend = PgSpend {
             profile_id: r.profile_id,
@@ -528,12 +500,9 @@ impl PgStore {
             .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
     }
 
-    /// Usage is not cached on PostgreSQL (other instances write it too): nothing to hold.
-    fn usage_write(&self, _profile_id: Uuid, _feature_id: &str, _start: DateTime<Utc>) {}
-
     /// One bucket (the access check) is read in the next batch of a read batcher; several
     /// buckets with one query of their own (`None`).
-    async fn usage_fast(
+    pub(crate) async fn usage(
         &self,
         profile_id: Uuid,
         buckets: &[(&str, DateTime<Utc>)],
@@ -562,7 +531,8 @@ impl PgStore {
         Ok(Some(vec![used]))
     }
 
-    async fn notify_impl(&self) -> Result<()> {
+    /// Tells every instance (this one too) that the registry changed.
+    pub(crate) async fn notify(&self) -> Result<()> {
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(REGISTRY_CHANNEL)
             .execute(&self.pool)
@@ -570,7 +540,8 @@ impl PgStore {
         Ok(())
     }
 
-    async fn changes_impl(&self) -> Result<Option<ChangeStream>> {
+    /// Signals of registry changes from any instance.
+    pub(crate) async fn changes(&self) -> Result<Option<ChangeStream>> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(REGISTRY_CHANNEL).await?;
         // A broken connection is re-established by the listener; an error item still means
@@ -578,11 +549,9 @@ impl PgStore {
         Ok(Some(Box::pin(listener.into_stream().map(|_| ()))))
     }
 
-    /// Closes the pool (and stops following changes).
-    pub async fn close(&self) {
+    /// Stops following changes (the store closes the pool).
+    #[cfg(test)]
+    pub(crate) fn close(&self) {
         self._follower.0.abort();
-        self.pool.close().await;
     }
 }
-
-impl_store!(PgStore);

@@ -31,8 +31,8 @@
 //!   connections, inline: a primary-key lookup takes microseconds, less than a hand-off to
 //!   another thread.
 //!
-//! The SQL is the shared text of `shared::usage` and `shared::activity` (`$N` parameters
-//! are bound by position, in the order they first appear). Other writes stay on sqlx's one
+//! The SQL is the shared text of `crate::spend` (`$N` parameters are bound by position, in
+//! the order they first appear). Other writes stay on sqlx's one
 //! writer connection; SQLite serialises the two writers (busy timeout).
 
 use std::fmt::Write as _;
@@ -44,9 +44,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use uuid::Uuid;
 
-use crate::shared::activity::{INSERT_ACTIVITY_SQL, UPSERT_STATS_SQL};
-use crate::shared::usage::{SPEND_SQL, USED_SQL};
-use crate::sqlite::ts;
+use crate::spend::{INSERT_ACTIVITY_SQL, SPEND_SQL, UPSERT_STATS_SQL, USED_SQL};
+use crate::sql::ts;
 use crate::usage_cache::{Bucket, SqlxWrite, UsageCache};
 use crate::{ConsumeRequest, Consumed, Result, StoreError};
 
