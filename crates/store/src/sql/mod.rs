@@ -31,7 +31,7 @@ use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
 
 use crate::{Result, StoreError};
 
-pub(crate) use query::{Query, query};
+pub(crate) use query::{Query, execute_raw, query};
 pub(crate) use row::Row;
 
 /// A pool of either backend.

@@ -3,7 +3,8 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::TryStreamExt;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use smallvec::SmallVec;
 use sqlx::Arguments as _;
 use sqlx::postgres::{PgArguments, Postgres};
@@ -300,4 +301,50 @@ impl<'q> Query<'q> {
             }
         })
     }
+
+    /// The rows the statement answers, as they come.
+    pub(crate) fn fetch<'e>(self, on: impl Executor<'e>) -> BoxStream<'e, sqlx::Result<Row>>
+    where
+        'q: 'e,
+    {
+        fn failed<'e>(e: sqlx::Error) -> BoxStream<'e, sqlx::Result<Row>> {
+            futures::stream::once(async { Err(e) }).boxed()
+        }
+        fn pg<'e>(
+            s: BoxStream<'e, sqlx::Result<sqlx::postgres::PgRow>>,
+        ) -> BoxStream<'e, sqlx::Result<Row>> {
+            s.map(|row| row.map(Row::Postgres)).boxed()
+        }
+        fn sqlite<'e>(
+            s: BoxStream<'e, sqlx::Result<sqlx::sqlite::SqliteRow>>,
+        ) -> BoxStream<'e, sqlx::Result<Row>> {
+            s.map(|row| row.map(Row::Sqlite)).boxed()
+        }
+        match on.target() {
+            Target::PgPool(p) => self.pg().map_or_else(failed, |q| pg(q.fetch(p))),
+            Target::Pg(c) => self.pg().map_or_else(failed, |q| pg(q.fetch(c))),
+            Target::SqlitePool(p) => self.sqlite().map_or_else(failed, |q| sqlite(q.fetch(p))),
+            Target::Sqlite(c) => self.sqlite().map_or_else(failed, |q| sqlite(q.fetch(c))),
+        }
+    }
+}
+
+/// Runs `sql` as it is: no parameters, no prepared statement (several statements at once,
+/// transaction control, DDL).
+pub(crate) async fn execute_raw<'e>(sql: &str, on: impl Executor<'e>) -> sqlx::Result<()> {
+    match on.target() {
+        Target::PgPool(p) => {
+            sqlx::raw_sql(sql).execute(p).await?;
+        }
+        Target::Pg(c) => {
+            sqlx::raw_sql(sql).execute(c).await?;
+        }
+        Target::SqlitePool(p) => {
+            sqlx::raw_sql(sql).execute(p).await?;
+        }
+        Target::Sqlite(c) => {
+            sqlx::raw_sql(sql).execute(c).await?;
+        }
+    }
+    Ok(())
 }
