@@ -398,7 +398,7 @@ async fn follow_access_changes(mut listener: PgListener, cache: Arc<Cache>) {
     }
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The schema version this build migrates to (the last migration's version).
 pub(crate) fn schema_version() -> i64 {

@@ -49,7 +49,7 @@ pub(crate) struct Pools {
     pub(crate) reader: SqlitePool,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The schema version this build migrates to (the last migration's version).
 pub(crate) fn schema_version() -> i64 {
