@@ -78,23 +78,14 @@ pub(crate) struct PgEngine {
     _follower: Follower,
 }
 
-/// How many batches of spends may be in flight at once. A batch costs PostgreSQL a fixed ~450 µs of CPU plus ~45 µs
-/// a spend (`perf/spend-batch.sh`), so fewer batchers, each with a larger batch, cost less
-/// CPU per spend: measured with `perf/consume-cpu.py`, two batchers took 90–114 µs of
-/// PostgreSQL's CPU per consume where four took 141–161 µs (batches of ~8 against ~4), and
-/// served 8,200–9,300 consumes/s against 7,000–7,800; three were no better than four. With
-/// the leaner body of migration 0013 (a batch of 1 ~385 µs, of 8 ~590 µs) two still beat
-/// three: 13,800–14,200 consumes/s at 60–62 µs against 11,800–12,000 at 78 µs. On a
-/// machine whose disk flushes faster (pgbench's upsert limit 17,800/s instead of 8,400),
-/// one batcher beats two: three alternating runs each, 23,000–23,500 consumes/s at
-/// 33–34 µs of PostgreSQL's CPU (batches of ~17, p99 3.0–3.3 ms) against 18,200–19,500 at
-/// 44–46 µs (batches of ~8, p99 3.8–5.3 ms). One batch in flight waits for its flush, but
-/// the next one grows meanwhile, and each spend shares a larger batch's fixed cost.
+/// How many batches of spends may be in flight at once: one. While its batch waits for the
+/// WAL flush the next one grows, and every spend shares a larger batch's fixed cost (on a
+/// disk that flushes slowly, two were better). The measurements: docs/architecture.md,
+/// "The hot path" (how many batches at once).
 const BATCHERS: usize = 1;
-/// How many batches of usage reads (access checks) may be in flight at once. A read waits
-/// for no flush, so one batcher keeps PostgreSQL busy, and its batches grow with the load:
-/// 10–11 µs of PostgreSQL's CPU per check and 35,500–38,000 checks/s, against 41–52 µs and
-/// 16,900–21,600 with four (`perf/consume-cpu.py`).
+/// How many batches of usage reads (access checks) may be in flight at once: one. A read
+/// waits for no flush, so one batcher keeps PostgreSQL busy and its batches grow with the
+/// load (docs/architecture.md, "The hot path").
 const READ_BATCHERS: usize = 1;
 /// The most spends one batch decides.
 const MAX_BATCH: usize = 256;
@@ -148,13 +139,12 @@ struct Batchers {
     next: std::sync::atomic::AtomicUsize,
 }
 
-/// The connection a batcher keeps from one batch to the next. sqlx (0.8) tests every
-/// pooled connection when it is released, with a statement of its own (`ping`): a second
-/// round trip for each batch. Measured with `perf/consume-cpu.py postgres` in alternating
-/// runs, keeping the connection took PostgreSQL's CPU per consume from 66–78 µs to
-/// 59–61 µs and per check from 11–12 µs to 7.5–9 µs. A batcher takes a connection when it
-/// first needs one and keeps it; after an error it gives it back (the pool tests it, and
-/// keeps or closes it) and takes another for the next batch.
+/// The connection a batcher keeps from one batch to the next: sqlx (0.8) tests every pooled
+/// connection when it is released, with a statement of its own, which would be a second
+/// round trip for each batch (measured: docs/architecture.md, "Each batcher keeps its
+/// connection"). A batcher takes a connection when it first needs one and keeps it; after
+/// an error it gives it back (the pool tests it, and keeps or closes it) and takes another
+/// for the next batch.
 struct Held {
     pool: PgPool,
     conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
