@@ -18,11 +18,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::TryStreamExt;
 use futures::stream::{BoxStream, StreamExt};
 use sha2::{Digest, Sha256};
-use sqlx::postgres::{PgConnection, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
-use sqlx::{Connection, Row};
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use uuid::Uuid;
 
+use crate::sql::{Executor, Row, Target, execute_raw, query};
 use crate::{Backend, CopyMarker, StoreError};
 
 /// The type of a column, as both backends store it.
@@ -56,30 +57,6 @@ pub struct Table {
     pub self_ref: Option<&'static str>,
 }
 
-/// Columns every entry table starts with.
-macro_rules! entry_table {
-    ($name:literal, $($col:literal: $ty:ident),* $(,)?) => {
-        Table {
-            name: $name,
-            columns: &[
-                ("id", Ty::Uuid),
-                ("profile_id", Ty::Uuid),
-                ("entry_date", Ty::Date),
-                ("note", Ty::Text),
-                ("revision", Ty::Int),
-                ("created_at", Ty::Ts),
-                ("updated_at", Ty::Ts),
-                $(($col, Ty::$ty)),*
-            ],
-            key: &["id"],
-            seeded: false,
-            self_ref: None,
-        }
-    };
-}
-
-/// Every table of the schema, parents before children. A test compares this list with
-/// the migrated schema of both backends, so a new table or column cannot be forgotten.
 pub const TABLES: &[Table] = {
     use Ty::*;
     &[
@@ -399,40 +376,108 @@ pub const TABLES: &[Table] = {
             seeded: false,
             self_ref: None,
         },
-        entry_table!("weight_entries", "weight_kg": Float),
-        entry_table!(
-            "circumference_entries",
-            "neck_cm": Float,
-            "chest_cm": Float,
-            "waist_cm": Float,
-            "hip_cm": Float,
-            "thigh_cm": Float,
-            "arm_cm": Float,
-            "calf_cm": Float,
-        ),
-        entry_table!(
-            "caliper_entries",
-            "method": Text,
-            "sex": Text,
-            "age": Int,
-            "chest_mm": Float,
-            "midaxillary_mm": Float,
-            "triceps_mm": Float,
-            "subscapular_mm": Float,
-            "abdomen_mm": Float,
-            "suprailiac_mm": Float,
-            "thigh_mm": Float,
-            "body_density": Float,
-            "body_fat_pct": Float,
-        ),
-        entry_table!(
-            "nutrition_entries",
-            "kcal": Float,
-            "protein_g": Float,
-            "carbs_g": Float,
-            "fat_g": Float,
-        ),
-        entry_table!("activity_entries", "kind": Text, "minutes": Int, "kcal": Float),
+        Table {
+            name: "weight_entries",
+            columns: &[
+                ("id", Uuid),
+                ("profile_id", Uuid),
+                ("entry_date", Date),
+                ("note", Text),
+                ("revision", Int),
+                ("created_at", Ts),
+                ("updated_at", Ts),
+                ("weight_kg", Float),
+            ],
+            key: &["id"],
+            seeded: false,
+            self_ref: None,
+        },
+        Table {
+            name: "circumference_entries",
+            columns: &[
+                ("id", Uuid),
+                ("profile_id", Uuid),
+                ("entry_date", Date),
+                ("note", Text),
+                ("revision", Int),
+                ("created_at", Ts),
+                ("updated_at", Ts),
+                ("neck_cm", Float),
+                ("chest_cm", Float),
+                ("waist_cm", Float),
+                ("hip_cm", Float),
+                ("thigh_cm", Float),
+                ("arm_cm", Float),
+                ("calf_cm", Float),
+            ],
+            key: &["id"],
+            seeded: false,
+            self_ref: None,
+        },
+        Table {
+            name: "caliper_entries",
+            columns: &[
+                ("id", Uuid),
+                ("profile_id", Uuid),
+                ("entry_date", Date),
+                ("note", Text),
+                ("revision", Int),
+                ("created_at", Ts),
+                ("updated_at", Ts),
+                ("method", Text),
+                ("sex", Text),
+                ("age", Int),
+                ("chest_mm", Float),
+                ("midaxillary_mm", Float),
+                ("triceps_mm", Float),
+                ("subscapular_mm", Float),
+                ("abdomen_mm", Float),
+                ("suprailiac_mm", Float),
+                ("thigh_mm", Float),
+                ("body_density", Float),
+                ("body_fat_pct", Float),
+            ],
+            key: &["id"],
+            seeded: false,
+            self_ref: None,
+        },
+        Table {
+            name: "nutrition_entries",
+            columns: &[
+                ("id", Uuid),
+                ("profile_id", Uuid),
+                ("entry_date", Date),
+                ("note", Text),
+                ("revision", Int),
+                ("created_at", Ts),
+                ("updated_at", Ts),
+                ("kcal", Float),
+                ("protein_g", Float),
+                ("carbs_g", Float),
+                ("fat_g", Float),
+            ],
+            key: &["id"],
+            seeded: false,
+            self_ref: None,
+        },
+        Table {
+            name: "activity_entries",
+            columns: &[
+                ("id", Uuid),
+                ("profile_id", Uuid),
+                ("entry_date", Date),
+                ("note", Text),
+                ("revision", Int),
+                ("created_at", Ts),
+                ("updated_at", Ts),
+                ("kind", Text),
+                ("minutes", Int),
+                ("kcal", Float),
+            ],
+            key: &["id"],
+            seeded: false,
+            self_ref: None,
+        },
         Table {
             name: "photos",
             columns: &[
@@ -635,20 +680,21 @@ fn backend_of(url: &str) -> CopyResult<Backend> {
     }
 }
 
-/// The same statement on whichever connection `conn` holds (each arm typed for its backend).
-macro_rules! on_either {
-    ($conn:expr, $c:ident => $body:expr) => {
-        match $conn {
-            Conn::Sqlite($c) => $body,
-            Conn::Pg($c) => $body,
-        }
-    };
-}
-
-/// A raw connection to either backend.
+/// A raw connection to either backend. A statement that is the same on both runs through
+/// the SQL layer (`&mut Conn` is an [`Executor`]); what only one backend has (PostgreSQL's
+/// `COPY`, SQLite's pragmas) matches on it.
 enum Conn {
     Sqlite(SqliteConnection),
     Pg(PgConnection),
+}
+
+impl<'e> Executor<'e> for &'e mut Conn {
+    fn target(self) -> Target<'e> {
+        match self {
+            Conn::Sqlite(c) => Target::Sqlite(c),
+            Conn::Pg(c) => Target::Pg(c),
+        }
+    }
 }
 
 impl Conn {
@@ -698,36 +744,25 @@ impl Conn {
     }
 
     async fn execute(&mut self, sql: &str) -> CopyResult<()> {
-        on_either!(self, c => {
-            sqlx::raw_sql(sql).execute(c).await?;
-        });
+        execute_raw(sql, self).await?;
         Ok(())
     }
 
     async fn scalar_i64(&mut self, sql: &str) -> CopyResult<i64> {
-        Ok(on_either!(self, c => sqlx::query_scalar(sql).fetch_one(c).await?))
+        Ok(query(sql).fetch_one(self).await?.get(0)?)
     }
 
     async fn table_exists(&mut self, table: &str) -> CopyResult<bool> {
-        let n: i64 = match self {
-            Conn::Sqlite(c) => {
-                sqlx::query_scalar(
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
-                )
-                .bind(table)
-                .fetch_one(c)
-                .await?
+        let sql = match self {
+            Conn::Sqlite(_) => {
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1"
             }
-            Conn::Pg(c) => {
-                sqlx::query_scalar(
-                    "SELECT count(*) FROM information_schema.tables \
-                     WHERE table_schema = current_schema() AND table_name = $1",
-                )
-                .bind(table)
-                .fetch_one(c)
-                .await?
+            Conn::Pg(_) => {
+                "SELECT count(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = $1"
             }
         };
+        let n: i64 = query(sql).bind(table).fetch_one(self).await?.get(0)?;
         Ok(n > 0)
     }
 
@@ -749,46 +784,30 @@ impl Conn {
         if !self.table_exists("db_copy_marker").await? {
             return Ok(None);
         }
-        let sql = "SELECT source, started_at FROM db_copy_marker";
-        Ok(match self {
-            Conn::Sqlite(c) => {
-                let row: Option<(String, String)> = sqlx::query_as(sql).fetch_optional(c).await?;
-                match row {
-                    None => None,
-                    Some((source, at)) => Some(CopyMarker {
-                        source,
-                        started_at: parse_ts(&at).map_err(|why| CopyError::Value {
-                            table: "db_copy_marker",
-                            column: "started_at",
-                            why,
-                        })?,
-                    }),
-                }
-            }
-            Conn::Pg(c) => {
-                let row: Option<(String, DateTime<Utc>)> =
-                    sqlx::query_as(sql).fetch_optional(c).await?;
-                row.map(|(source, started_at)| CopyMarker { source, started_at })
-            }
-        })
+        let row = query("SELECT source, started_at FROM db_copy_marker")
+            .fetch_optional(self)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(CopyMarker {
+            source: row.get("source")?,
+            started_at: row
+                .get("started_at")
+                .map_err(|e| value_error("db_copy_marker", "started_at", e))?,
+        }))
     }
 
     async fn set_marker(&mut self, source: &str, now: DateTime<Utc>) -> CopyResult<()> {
-        let sql = "INSERT INTO db_copy_marker (id, source, started_at) VALUES (1, $1, $2) \
-                   ON CONFLICT (id) DO UPDATE SET source = excluded.source, \
-                   started_at = excluded.started_at";
-        match self {
-            Conn::Sqlite(c) => {
-                sqlx::query(sql)
-                    .bind(source)
-                    .bind(crate::sqlite::ts(now))
-                    .execute(c)
-                    .await?;
-            }
-            Conn::Pg(c) => {
-                sqlx::query(sql).bind(source).bind(now).execute(c).await?;
-            }
-        }
+        query(
+            "INSERT INTO db_copy_marker (id, source, started_at) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET source = excluded.source, \
+             started_at = excluded.started_at",
+        )
+        .bind(source)
+        .bind(now)
+        .execute(self)
+        .await?;
         Ok(())
     }
 
@@ -809,11 +828,10 @@ impl Conn {
 
     /// The foreign keys an earlier, interrupted copy dropped and did not restore.
     async fn pending_foreign_keys(&mut self) -> CopyResult<Vec<ForeignKey>> {
-        let json: Option<String> = on_either!(self, c => {
-            sqlx::query_scalar("SELECT constraints FROM db_copy_marker")
-                .fetch_optional(c)
-                .await?
-        });
+        let row = query("SELECT constraints FROM db_copy_marker")
+            .fetch_optional(self)
+            .await?;
+        let json: Option<String> = row.map(|row| row.get(0)).transpose()?;
         match json {
             None => Ok(Vec::new()),
             Some(json) => serde_json::from_str(&json).map_err(|e| CopyError::Value {
@@ -826,10 +844,10 @@ impl Conn {
 
     async fn save_pending_foreign_keys(&mut self, keys: &[ForeignKey]) -> CopyResult<()> {
         let json = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
-        let sql = "UPDATE db_copy_marker SET constraints = $1";
-        on_either!(self, c => {
-            sqlx::query(sql).bind(&json).execute(c).await?;
-        });
+        query("UPDATE db_copy_marker SET constraints = $1")
+            .bind(&json)
+            .execute(self)
+            .await?;
         Ok(())
     }
 
@@ -943,10 +961,10 @@ impl Conn {
         table: &'static Table,
         sql: &'a str,
     ) -> BoxStream<'a, CopyResult<Vec<Value>>> {
-        on_either!(self, c => sqlx::query(sql)
-            .fetch(c)
+        query(sql)
+            .fetch(self)
             .map(move |row| decode(table, &row?))
-            .boxed())
+            .boxed()
     }
 
     /// Writes `rows` of `table`; the self-referencing column is left NULL.
@@ -1001,7 +1019,7 @@ impl Conn {
                                 Value::Bool(x) => b.push_bind(*x),
                                 Value::Float(x) => b.push_bind(*x),
                                 Value::Uuid(u) => b.push_bind(u.hyphenated().to_string()),
-                                Value::Ts(t) => b.push_bind(crate::sqlite::ts(*t)),
+                                Value::Ts(t) => b.push_bind(crate::sql::ts(*t)),
                                 Value::Date(d) => b.push_bind(*d),
                                 Value::Json(j) => b.push_bind(sqlx::types::Json(j)),
                             };
@@ -1105,76 +1123,31 @@ fn select_sql(backend: Backend, table: &Table) -> String {
     )
 }
 
-fn parse_ts(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("timestamp {s:?}: {e}"))
+/// A value that does not read as its column's type.
+fn value_error(table: &'static str, column: &'static str, e: StoreError) -> CopyError {
+    let why = match e {
+        StoreError::Corrupt(what) => what,
+        other => other.to_string(),
+    };
+    CopyError::Value { table, column, why }
 }
 
-/// One cell of a row, `None` for SQL NULL.
-fn cell<R, T>(row: &R, i: usize) -> Result<Option<T>, String>
-where
-    R: Row,
-    usize: sqlx::ColumnIndex<R>,
-    T: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    row.try_get::<Option<T>, _>(i).map_err(|e| e.to_string())
-}
-
-/// The columns whose representation differs between the backends: UUIDs, instants, JSON.
-trait BackendRow: Row {
-    fn special(&self, i: usize, ty: Ty) -> Result<Option<Value>, String>;
-}
-
-impl BackendRow for SqliteRow {
-    /// SQLite keeps them as text: parsed here.
-    fn special(&self, i: usize, ty: Ty) -> Result<Option<Value>, String> {
-        let Some(s) = cell::<_, String>(self, i)? else {
-            return Ok(None);
-        };
-        Ok(Some(match ty {
-            Ty::Uuid => Value::Uuid(Uuid::parse_str(&s).map_err(|e| format!("uuid {s:?}: {e}"))?),
-            Ty::Ts => Value::Ts(parse_ts(&s)?),
-            _ => Value::Json(serde_json::from_str(&s).map_err(|e| format!("JSON: {e}"))?),
-        }))
-    }
-}
-
-impl BackendRow for PgRow {
-    fn special(&self, i: usize, ty: Ty) -> Result<Option<Value>, String> {
-        Ok(match ty {
-            Ty::Uuid => cell(self, i)?.map(Value::Uuid),
-            Ty::Ts => cell::<_, DateTime<Utc>>(self, i)?.map(Value::Ts),
-            _ => cell(self, i)?.map(Value::Json),
-        })
-    }
-}
-
-fn decode<R>(table: &'static Table, row: &R) -> CopyResult<Vec<Value>>
-where
-    R: BackendRow,
-    usize: sqlx::ColumnIndex<R>,
-    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    f64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    NaiveDate: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
+/// The values of a row of `table`, in its columns' order, decoded as [`Value`]s (SQLite's
+/// ids, instants and JSON are text, parsed by the SQL layer).
+fn decode(table: &'static Table, row: &Row) -> CopyResult<Vec<Value>> {
     let mut values = Vec::with_capacity(table.columns.len());
     for (i, (column, ty)) in table.columns.iter().enumerate() {
         let v = match ty {
-            Ty::Text => cell(row, i).map(|v| v.map(Value::Text)),
-            Ty::Int => cell(row, i).map(|v| v.map(Value::Int)),
-            Ty::Bool => cell(row, i).map(|v| v.map(Value::Bool)),
-            Ty::Float => cell(row, i).map(|v| v.map(Value::Float)),
-            Ty::Date => cell(row, i).map(|v| v.map(Value::Date)),
-            Ty::Uuid | Ty::Ts | Ty::Json => row.special(i, *ty),
+            Ty::Text => row.get(i).map(|v: Option<_>| v.map(Value::Text)),
+            Ty::Int => row.get(i).map(|v: Option<_>| v.map(Value::Int)),
+            Ty::Bool => row.get(i).map(|v: Option<_>| v.map(Value::Bool)),
+            Ty::Float => row.get(i).map(|v: Option<_>| v.map(Value::Float)),
+            Ty::Date => row.get(i).map(|v: Option<_>| v.map(Value::Date)),
+            Ty::Uuid => row.get(i).map(|v: Option<_>| v.map(Value::Uuid)),
+            Ty::Ts => row.get(i).map(|v: Option<_>| v.map(Value::Ts)),
+            Ty::Json => row.get(i).map(|v: Option<_>| v.map(Value::Json)),
         }
-        .map_err(|why| CopyError::Value {
-            table: table.name,
-            column,
-            why,
-        })?;
+        .map_err(|e| value_error(table.name, column, e))?;
         values.push(v.unwrap_or(Value::Null));
     }
     Ok(values)
@@ -1574,26 +1547,22 @@ pub async fn backup(url: &str, path: &std::path::Path) -> CopyResult<Status> {
 /// the database declares them, for the test that [`TABLES`] is complete.
 pub async fn schema_columns(url: &str) -> CopyResult<Vec<(String, String, String)>> {
     let mut conn = Conn::open_existing(url).await?;
-    Ok(match &mut conn {
-        Conn::Sqlite(c) => {
-            sqlx::query_as(
-                "SELECT m.name, p.name, upper(p.type) FROM sqlite_master m, \
-                 pragma_table_info(m.name) p WHERE m.type = 'table' \
-                 AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid",
-            )
-            .fetch_all(c)
-            .await?
+    let sql = match conn {
+        Conn::Sqlite(_) => {
+            "SELECT m.name, p.name, upper(p.type) FROM sqlite_master m, \
+             pragma_table_info(m.name) p WHERE m.type = 'table' \
+             AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid"
         }
-        Conn::Pg(c) => {
-            sqlx::query_as(
-                "SELECT table_name::text, column_name::text, data_type::text \
-                 FROM information_schema.columns WHERE table_schema = current_schema() \
-                 ORDER BY table_name, ordinal_position",
-            )
-            .fetch_all(c)
-            .await?
+        Conn::Pg(_) => {
+            "SELECT table_name::text, column_name::text, data_type::text \
+             FROM information_schema.columns WHERE table_schema = current_schema() \
+             ORDER BY table_name, ordinal_position"
         }
-    })
+    };
+    let rows = query(sql).fetch_all(&mut conn).await?;
+    rows.iter()
+        .map(|row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .collect()
 }
 
 #[cfg(test)]

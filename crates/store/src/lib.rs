@@ -1,9 +1,11 @@
 //! Mitai's persistence: the [`Store`] trait and its PostgreSQL and SQLite backends.
 //!
-//! Both backends share one implementation of the trait (see [`shared`]), expanded once per
-//! backend with that backend's types for ids and timestamps; the SQL is the same text,
-//! except where a backend needs its own (locks, listen/notify). Migrations live in
-//! `migrations/<backend>` and are embedded and run by [`connect`].
+//! Both backends share one implementation of the traits (`store`), which runs its
+//! statements through a small SQL layer (`sql`) that binds and decodes each value as its
+//! backend stores it; the SQL is the same text, except where a backend needs its own (row
+//! locks, dates). What only one backend does (PostgreSQL's batchers and listeners, SQLite's
+//! group commit) lives in `postgres` and `sqlite`. Migrations live in `migrations/<backend>`
+//! and are embedded and run by [`connect`].
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,11 +25,12 @@ pub mod data;
 pub mod mail;
 pub mod media;
 mod model;
-#[macro_use]
-mod shared;
-pub mod postgres;
-pub mod sqlite;
+mod postgres;
+mod spend;
+mod sql;
+mod sqlite;
 mod sqlite_hot;
+mod store;
 pub mod testing;
 mod usage_cache;
 
@@ -467,16 +470,7 @@ pub mod prelude {
 /// Opens the database named by `url` (`sqlite://PATH` or `postgres://…`), creating a
 /// SQLite file and its folder if missing, and runs the migrations.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::connect(url).await?))
-    } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
-    } else {
-        Err(StoreError::Corrupt(format!(
-            "unsupported database URL (use sqlite://PATH or postgres://…): {}",
-            redact_url(url)
-        )))
-    }
+    Ok(Arc::new(store::SqlStore::open(url).await?))
 }
 
 /// The URL with any password replaced by `***`, for logs and errors: the password of the

@@ -1,5 +1,11 @@
 //! The PostgreSQL backend: many `mitai serve` instances may share one database.
 
+//!
+//! What only PostgreSQL does lives here ([`PgEngine`]): the spend batchers and the read
+//! batcher of the hot path, the listener that outdates the cache, registry change
+//! signals and advisory job locks. Everything else is the shared store (`crate::store`).
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -7,34 +13,17 @@ use futures::StreamExt;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use uuid::Uuid;
 
-use crate::{Backend, ChangeStream, Result};
-
-type Db = sqlx::Postgres;
-type IdRepr = Uuid;
-type TsRepr = DateTime<Utc>;
+use crate::cache::Cache;
+use crate::spend::{consume_in, used_in};
+use crate::sql::on_constraint;
+use crate::{ChangeStream, ConsumeRequest, Consumed, JobLock, Result, StoreError};
 
 /// Row locks taken by a claim: rows another claimer holds are skipped, not waited for.
-const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
+pub(crate) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 /// Row locks for a read that decides a write (others wait until this transaction ends).
-const FOR_UPDATE: &str = "FOR UPDATE";
+pub(crate) const FOR_UPDATE: &str = "FOR UPDATE";
 /// The UTC calendar day (`YYYY-MM-DD`) of a row's `created_at`.
-const CREATED_DAY: &str = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
-
-fn id(u: Uuid) -> IdRepr {
-    u
-}
-
-fn uuid_of(r: IdRepr) -> Uuid {
-    r
-}
-
-fn ts(t: DateTime<Utc>) -> TsRepr {
-    t
-}
-
-fn ts_of(t: TsRepr) -> Result<DateTime<Utc>> {
-    Ok(t)
-}
+pub(crate) const CREATED_DAY: &str = "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
 
 /// The channel on which instances announce registry changes.
 const REGISTRY_CHANNEL: &str = "mitai_registry";
@@ -44,7 +33,7 @@ const REGISTRY_CHANNEL: &str = "mitai_registry";
 const ACCESS_CHANNEL: &str = "mitai_access";
 
 /// A consume with its activity entry and statistics in one statement: the conditional
-/// upsert of [`CONSUME_SQL`](crate::shared::usage::CONSUME_SQL), and only for the row it
+/// upsert of [`CONSUME_SQL`](crate::spend::CONSUME_SQL), and only for the row it
 /// returns, the `feature_used` entry and the profile's `last_active_at`. `$7` is the entry's
 /// id, `$8` its ip. No row back: refused, nothing written.
 const SPEND_LOGGED_SQL: &str = "WITH spent AS ( \
@@ -78,34 +67,25 @@ fn advisory_key(name: &str) -> i64 {
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
-/// The PostgreSQL store.
-#[derive(Debug, Clone)]
-pub struct PgStore {
+/// What only PostgreSQL does: the batchers of the hot path, the cache's listener, job locks
+/// and registry signals.
+#[derive(Debug)]
+pub(crate) struct PgEngine {
     pool: PgPool,
-    cache: std::sync::Arc<crate::cache::Cache>,
     /// The queues of the group-commit batchers, taken in turn.
-    batchers: std::sync::Arc<Batchers>,
-    /// Ends the listener that outdates the cache when the last clone is dropped.
-    _follower: std::sync::Arc<Follower>,
+    batchers: Batchers,
+    /// Ends the listener that outdates the cache when the store is dropped.
+    _follower: Follower,
 }
 
-/// How many batches of spends may be in flight at once. A batch costs PostgreSQL a fixed ~450 µs of CPU plus ~45 µs
-/// a spend (`perf/spend-batch.sh`), so fewer batchers, each with a larger batch, cost less
-/// CPU per spend: measured with `perf/consume-cpu.py`, two batchers took 90–114 µs of
-/// PostgreSQL's CPU per consume where four took 141–161 µs (batches of ~8 against ~4), and
-/// served 8,200–9,300 consumes/s against 7,000–7,800; three were no better than four. With
-/// the leaner body of migration 0013 (a batch of 1 ~385 µs, of 8 ~590 µs) two still beat
-/// three: 13,800–14,200 consumes/s at 60–62 µs against 11,800–12,000 at 78 µs. On a
-/// machine whose disk flushes faster (pgbench's upsert limit 17,800/s instead of 8,400),
-/// one batcher beats two: three alternating runs each, 23,000–23,500 consumes/s at
-/// 33–34 µs of PostgreSQL's CPU (batches of ~17, p99 3.0–3.3 ms) against 18,200–19,500 at
-/// 44–46 µs (batches of ~8, p99 3.8–5.3 ms). One batch in flight waits for its flush, but
-/// the next one grows meanwhile, and each spend shares a larger batch's fixed cost.
+/// How many batches of spends may be in flight at once: one. While its batch waits for the
+/// WAL flush the next one grows, and every spend shares a larger batch's fixed cost (on a
+/// disk that flushes slowly, two were better). The measurements: docs/architecture.md,
+/// "The hot path" (how many batches at once).
 const BATCHERS: usize = 1;
-/// How many batches of usage reads (access checks) may be in flight at once. A read waits
-/// for no flush, so one batcher keeps PostgreSQL busy, and its batches grow with the load:
-/// 10–11 µs of PostgreSQL's CPU per check and 35,500–38,000 checks/s, against 41–52 µs and
-/// 16,900–21,600 with four (`perf/consume-cpu.py`).
+/// How many batches of usage reads (access checks) may be in flight at once: one. A read
+/// waits for no flush, so one batcher keeps PostgreSQL busy and its batches grow with the
+/// load (docs/architecture.md, "The hot path").
 const READ_BATCHERS: usize = 1;
 /// The most spends one batch decides.
 const MAX_BATCH: usize = 256;
@@ -159,16 +139,15 @@ struct Batchers {
     next: std::sync::atomic::AtomicUsize,
 }
 
-/// The connection a batcher keeps from one batch to the next. sqlx (0.8) tests every
-/// pooled connection when it is released, with a statement of its own (`ping`): a second
-/// round trip for each batch. Measured with `perf/consume-cpu.py postgres` in alternating
-/// runs, keeping the connection took PostgreSQL's CPU per consume from 66–78 µs to
-/// 59–61 µs and per check from 11–12 µs to 7.5–9 µs. A batcher takes a connection when it
-/// first needs one and keeps it; after an error it gives it back (the pool tests it, and
-/// keeps or closes it) and takes another for the next batch.
+/// The connection a batcher keeps from one batch to the next: sqlx (0.8) tests every pooled
+/// connection when it is released, with a statement of its own, which would be a second
+/// round trip for each batch (measured: docs/architecture.md, "Each batcher keeps its
+/// connection"). A batcher takes a connection when it first needs one and keeps it; after
+/// an error it gives it back (the pool tests it, and keeps or closes it) and takes another
+/// for the next batch.
 struct Held {
     pool: PgPool,
-    conn: Option<sqlx::pool::PoolConnection<Db>>,
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
 }
 
 impl Held {
@@ -395,10 +374,7 @@ impl Drop for Follower {
 /// Outdates the cache on every change announced by any instance (this one included). A
 /// lost connection may have lost announcements: the cache is outdated too, and the
 /// listener reconnects.
-async fn follow_access_changes(
-    mut listener: PgListener,
-    cache: std::sync::Arc<crate::cache::Cache>,
-) {
+async fn follow_access_changes(mut listener: PgListener, cache: Arc<Cache>) {
     loop {
         match listener.try_recv().await {
             Ok(Some(_)) => cache.changed(),
@@ -412,18 +388,17 @@ async fn follow_access_changes(
     }
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The schema version this build migrates to (the last migration's version).
 pub(crate) fn schema_version() -> i64 {
     MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
-impl PgStore {
-    const BACKEND: Backend = Backend::Postgres;
-
-    /// Connects to `url` and migrates the database.
-    pub async fn connect(url: &str) -> Result<PgStore> {
+impl PgEngine {
+    /// Connects to `url`, migrates the database and starts the batchers and the listener
+    /// that outdates `cache`; answers the pool the store runs its statements on.
+    pub(crate) async fn open(url: &str, cache: Arc<Cache>) -> Result<(PgPool, PgEngine)> {
         // A hot-path request is one round trip, so a few connections per core keep the
         // database busy; more only queue inside PostgreSQL. The batchers keep one each
         // (`Held`), on top of those.
@@ -440,10 +415,9 @@ impl PgStore {
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;
-        let cache = std::sync::Arc::<crate::cache::Cache>::default();
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen(ACCESS_CHANNEL).await?;
-        let follower = tokio::spawn(follow_access_changes(listener, cache.clone()));
+        let follower = tokio::spawn(follow_access_changes(listener, cache));
         let queues = (0..BATCHERS)
             .map(|_| {
                 let (spends, queue) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
@@ -458,33 +432,21 @@ impl PgStore {
                 reads
             })
             .collect();
-        Ok(PgStore {
-            pool,
-            cache,
-            batchers: std::sync::Arc::new(Batchers {
+        let engine = PgEngine {
+            pool: pool.clone(),
+            batchers: Batchers {
                 queues,
                 reads,
                 next: std::sync::atomic::AtomicUsize::new(0),
-            }),
-            _follower: std::sync::Arc::new(Follower(follower)),
-        })
-    }
-
-    fn reader(&self) -> &PgPool {
-        &self.pool
-    }
-
-    fn writer(&self) -> &PgPool {
-        &self.pool
-    }
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Db>> {
-        Ok(self.pool.begin().await?)
+            },
+            _follower: Follower(follower),
+        };
+        Ok((pool, engine))
     }
 
     /// A session-level advisory lock, held by one pooled connection until the guard is
     /// released (see [`crate::JobLock`]).
-    async fn job_lock_impl(&self, name: &str) -> Result<Option<crate::JobLock>> {
+    pub(crate) async fn job_lock(&self, name: &str) -> Result<Option<JobLock>> {
         let mut conn = self.pool.acquire().await?;
         let key = advisory_key(name);
         let locked: bool = match sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
@@ -499,11 +461,11 @@ impl PgStore {
                 return Err(e.into());
             }
         };
-        Ok(locked.then(|| crate::JobLock::advisory(conn, key)))
+        Ok(locked.then(|| JobLock::advisory(conn, key)))
     }
 
     /// A consume without an idempotency key: queued for the next batch of a batcher.
-    async fn spend_impl(&self, r: &ConsumeRequest<'_>) -> Result<Consumed> {
+    pub(crate) async fn spend(&self, r: &ConsumeRequest<'_>) -> Result<Consumed> {
         let (decided, answer) = tokio::sync::oneshot::channel();
         let spend = PgSpend {
             profile_id: r.profile_id,
@@ -528,12 +490,9 @@ impl PgStore {
             .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
     }
 
-    /// Usage is not cached on PostgreSQL (other instances write it too): nothing to hold.
-    fn usage_write(&self, _profile_id: Uuid, _feature_id: &str, _start: DateTime<Utc>) {}
-
     /// One bucket (the access check) is read in the next batch of a read batcher; several
     /// buckets with one query of their own (`None`).
-    async fn usage_fast(
+    pub(crate) async fn usage(
         &self,
         profile_id: Uuid,
         buckets: &[(&str, DateTime<Utc>)],
@@ -562,7 +521,8 @@ impl PgStore {
         Ok(Some(vec![used]))
     }
 
-    async fn notify_impl(&self) -> Result<()> {
+    /// Tells every instance (this one too) that the registry changed.
+    pub(crate) async fn notify(&self) -> Result<()> {
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(REGISTRY_CHANNEL)
             .execute(&self.pool)
@@ -570,7 +530,8 @@ impl PgStore {
         Ok(())
     }
 
-    async fn changes_impl(&self) -> Result<Option<ChangeStream>> {
+    /// Signals of registry changes from any instance.
+    pub(crate) async fn changes(&self) -> Result<Option<ChangeStream>> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(REGISTRY_CHANNEL).await?;
         // A broken connection is re-established by the listener; an error item still means
@@ -578,11 +539,9 @@ impl PgStore {
         Ok(Some(Box::pin(listener.into_stream().map(|_| ()))))
     }
 
-    /// Closes the pool (and stops following changes).
-    pub async fn close(&self) {
+    /// Stops following changes (the store closes the pool).
+    #[cfg(test)]
+    pub(crate) fn close(&self) {
         self._follower.0.abort();
-        self.pool.close().await;
     }
 }
-
-impl_store!(PgStore);

@@ -11,9 +11,9 @@
 //!   that spend's alone. The task runs each batch on a thread of the runtime, as one
 //!   poll, and yields between batches: the spends' answers wake their requests on the
 //!   same threads, where a writer thread of its own cost a sleep and a wake-up on each side
-//!   of every batch (11 % more consumes a second, 11 % less CPU each, alternating runs of
-//!   `perf/consume-cpu.py sqlite`). When another connection holds the write lock, the task
-//!   waits on the runtime, not in SQLite's busy handler.
+//!   of every batch (measured: docs/architecture.md, "Group commit on SQLite"). When
+//!   another connection holds the write lock, the task waits on the runtime, not in
+//!   SQLite's busy handler.
 //! - **Checkpoints** run on a thread of their own (`PRAGMA wal_checkpoint(PASSIVE)` a few
 //!   times a second), not inside the commit of whichever writer crossed the WAL's size
 //!   limit: the writer only appends to the WAL. Under a steady stream of commits a passive
@@ -31,8 +31,8 @@
 //!   connections, inline: a primary-key lookup takes microseconds, less than a hand-off to
 //!   another thread.
 //!
-//! The SQL is the shared text of `shared::usage` and `shared::activity` (`$N` parameters
-//! are bound by position, in the order they first appear). Other writes stay on sqlx's one
+//! The SQL is the shared text of `crate::spend` (`$N` parameters are bound by position, in
+//! the order they first appear). Other writes stay on sqlx's one
 //! writer connection; SQLite serialises the two writers (busy timeout).
 
 use std::fmt::Write as _;
@@ -44,9 +44,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use uuid::Uuid;
 
-use crate::shared::activity::{INSERT_ACTIVITY_SQL, UPSERT_STATS_SQL};
-use crate::shared::usage::{SPEND_SQL, USED_SQL};
-use crate::sqlite::ts;
+use crate::spend::{INSERT_ACTIVITY_SQL, SPEND_SQL, UPSERT_STATS_SQL, USED_SQL};
+use crate::sql::ts;
 use crate::usage_cache::{Bucket, SqlxWrite, UsageCache};
 use crate::{ConsumeRequest, Consumed, Result, StoreError};
 
@@ -59,10 +58,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// waits on the runtime, never in SQLite's busy handler).
 const BUSY_FIRST: Duration = Duration::from_micros(200);
 const BUSY_LAST: Duration = Duration::from_millis(20);
-/// How often the checkpointer copies the WAL back into the database file. Often enough
-/// that the WAL overshoots [`RESTART_FRAMES`] by little before it starts over: a group
-/// commit of consumes appends ~1.5 frames a spend, 45,000 frames a second in the
-/// benchmark, and at 250 ms the WAL reached 125 MiB between restarts (see [`WAL_LIMIT`]).
+/// How often the checkpointer copies the WAL back into the database file: often enough that
+/// the WAL overshoots [`RESTART_FRAMES`] by little before it starts over (at 250 ms it grew
+/// to several times that; docs/architecture.md, "The WAL starts over").
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 /// WAL frames (pages, 32 MiB) after which the writer makes the WAL start over.
 const RESTART_FRAMES: i64 = 8192;
@@ -71,9 +69,9 @@ const RESTART_TAIL: i64 = 256;
 /// Passive checkpoints the checkpointer runs at most to bring the rest down to that.
 const CATCH_UP_ROUNDS: usize = 4;
 /// The size a WAL is truncated to when it starts over, well above what it reaches under a
-/// steady stream of commits: the truncation runs in the first commit after the restart, and
-/// cutting 60 MiB of WAL out of the page cache held the writer (and every consume waiting)
-/// for 10–17 ms, the whole of the p99 (19–21 ms; 5–6 ms without it, `perf/consume-cpu.py`).
+/// steady stream of commits: the truncation runs in the first commit after the restart and
+/// holds the writer, and every consume waiting, meanwhile (docs/architecture.md, "The WAL
+/// starts over").
 const WAL_LIMIT: i64 = 128 * 1024 * 1024;
 
 /// A consume waiting for the writer, owning its request.

@@ -34,8 +34,15 @@ macro_rules! conformance {
 }
 
 mod accounts;
-mod basics;
+mod activity;
 mod copy;
 mod coupons;
 mod data;
+mod hot_path;
+mod jobs;
+mod mail;
 mod media;
+mod profiles;
+mod registry;
+mod support;
+mod usage;

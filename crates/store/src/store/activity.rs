@@ -1,0 +1,339 @@
+//! The activity log and per-profile statistics. An entry is written by
+//! [`log_activity_in`](crate::spend::log_activity_in), in the transaction of the change it
+//! records; days of the log are grouped by each backend's own expression.
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use const_format::concatcp;
+use uuid::Uuid;
+
+use super::{PerBackend, SqlStore};
+use crate::spend::log_activity_in;
+use crate::sql::{Row, corrupt, query};
+use crate::{
+    Activity, ActivityFilter, CouponRedemptionCount, FeatureDay, NewActivity, Result, UserStats,
+    postgres, sqlite,
+};
+
+const ACTIVITY_COLUMNS: &str = "id, profile_id, actor_id, action, details, ip, created_at";
+
+/// The action of most entries (one per consume). SQLite's index on `(action, id)` leaves it
+/// out (migration 0013): listing it reads the log newest first anyway, and every consume
+/// saves the index's insert.
+const FEATURE_USED: &str = crate::actions::FEATURE_USED;
+
+const USER_STATS: &str = "SELECT profile_id, logins, last_login_at, last_active_at, \
+    feature_totals, redemptions, updated_at FROM user_stats WHERE profile_id = $1";
+
+/// Units used, ever, per feature: the sum of the profile's `feature_used` entries (a spend
+/// and its entry commit together).
+const FEATURE_TOTALS: &str = "SELECT details ->> 'feature' AS feature, \
+        CAST(SUM(CAST(details ->> 'amount' AS BIGINT)) AS BIGINT) AS amount \
+    FROM user_activity_log WHERE profile_id = $1 AND action = 'feature_used' \
+    GROUP BY 1 ORDER BY 1";
+
+const ACTIVE_SINCE: &str = "SELECT COUNT(*) FROM user_stats WHERE last_active_at >= $1";
+
+/// Uses, units and refusals per UTC day and feature since `$1`.
+const FEATURE_DAYS: PerBackend = PerBackend {
+    postgres: concatcp!("SELECT ", postgres::CREATED_DAY, FEATURE_DAYS_TAIL),
+    sqlite: concatcp!("SELECT ", sqlite::CREATED_DAY, FEATURE_DAYS_TAIL),
+};
+const FEATURE_DAYS_TAIL: &str = " AS day, details ->> 'feature' AS feature, \
+        CAST(SUM(CASE WHEN action = 'feature_used' THEN 1 ELSE 0 END) AS BIGINT) AS uses, \
+        CAST(SUM(CASE WHEN action = 'feature_used' \
+            THEN CAST(details ->> 'amount' AS BIGINT) ELSE 0 END) AS BIGINT) AS amount, \
+        CAST(SUM(CASE WHEN action = 'limit_reached' THEN 1 ELSE 0 END) AS BIGINT) \
+            AS limit_reached \
+     FROM user_activity_log \
+     WHERE action IN ('feature_used', 'limit_reached') AND created_at >= $1 \
+     GROUP BY 1, 2 ORDER BY 1, 2";
+
+const PROFILES_WITH_GRANTS: &str =
+    "SELECT DISTINCT profile_id FROM access_grants ORDER BY profile_id";
+
+const REDEMPTION_COUNTS: &str = "SELECT c.id, \
+        COALESCE(NULLIF(c.display_code, ''), c.code) AS code, c.campaign, c.tier_id, \
+        COUNT(*) AS redemptions, MAX(r.redeemed_at) AS last_redeemed_at \
+    FROM coupon_redemptions r JOIN coupons c ON c.id = r.coupon_id \
+    GROUP BY c.id, c.code, c.display_code, c.campaign, c.tier_id \
+    ORDER BY redemptions DESC, c.code LIMIT $1";
+
+/// The listing of [`ActivityStore::activity`](crate::ActivityStore::activity), newest
+/// first, with only the conditions of the filters given, so that the planner picks the
+/// index they match (a condition like `($1 IS NULL OR profile_id = $1)` matches none):
+/// parameters are numbered in the order profile, action, since, before, limit, skipping
+/// those absent. An action other than `feature_used` also states that it is not, the
+/// condition of SQLite's partial index on `(action, id)`.
+fn activity_list_sql(columns: &str, filter: &ActivityFilter, before: bool) -> String {
+    let mut sql = format!("SELECT {columns} FROM user_activity_log");
+    let mut n = 0;
+    let mut condition = |sql: &mut String, text: &str| {
+        n += 1;
+        sql.push_str(if n == 1 { " WHERE " } else { " AND " });
+        sql.push_str(&text.replace('?', &format!("${n}")));
+    };
+    if filter.profile_id.is_some() {
+        condition(&mut sql, "profile_id = ?");
+    }
+    if let Some(action) = &filter.action {
+        if action == FEATURE_USED {
+            condition(&mut sql, "action = ?");
+        } else {
+            condition(
+                &mut sql,
+                &format!("action = ? AND action <> '{FEATURE_USED}'"),
+            );
+        }
+    }
+    if filter.since.is_some() {
+        condition(&mut sql, "created_at >= ?");
+    }
+    if before {
+        condition(&mut sql, "id < ?");
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", n + 1));
+    sql
+}
+
+fn activity_from(row: &Row) -> Result<Activity> {
+    Ok(Activity {
+        id: row.get("id")?,
+        profile_id: row.get("profile_id")?,
+        actor_id: row.get("actor_id")?,
+        action: row.get("action")?,
+        details: row.get("details")?,
+        ip: row.get("ip")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+fn user_stats_from(row: &Row) -> Result<UserStats> {
+    Ok(UserStats {
+        profile_id: row.get("profile_id")?,
+        logins: row.get("logins")?,
+        last_login_at: row.get("last_login_at")?,
+        last_active_at: row.get("last_active_at")?,
+        feature_totals: row.get("feature_totals")?,
+        redemptions: row.get("redemptions")?,
+        updated_at: row.get("updated_at")?,
+    })
+}
+
+fn feature_day_from(row: &Row) -> Result<FeatureDay> {
+    let day: String = row.get("day")?;
+    Ok(FeatureDay {
+        day: NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| corrupt("day", &day))?,
+        feature: row.get::<Option<String>>("feature")?.unwrap_or_default(),
+        uses: row.get("uses")?,
+        amount: row.get("amount")?,
+        limit_reached: row.get("limit_reached")?,
+    })
+}
+
+fn redemption_count_from(row: &Row) -> Result<CouponRedemptionCount> {
+    Ok(CouponRedemptionCount {
+        coupon_id: row.get("id")?,
+        code: row.get("code")?,
+        campaign: row.get("campaign")?,
+        tier_id: row.get("tier_id")?,
+        redemptions: row.get("redemptions")?,
+        last_redeemed_at: row.get("last_redeemed_at")?,
+    })
+}
+
+#[async_trait]
+impl crate::ActivityStore for SqlStore {
+    async fn log_activity(&self, a: &NewActivity) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        log_activity_in(&mut tx, a).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn activity(
+        &self,
+        filter: &ActivityFilter,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Activity>> {
+        let sql = activity_list_sql(ACTIVITY_COLUMNS, filter, before.is_some());
+        let mut statement = query(&sql);
+        if let Some(profile_id) = filter.profile_id {
+            statement = statement.bind(profile_id);
+        }
+        if let Some(action) = &filter.action {
+            statement = statement.bind(action.as_str());
+        }
+        if let Some(since) = filter.since {
+            statement = statement.bind(since);
+        }
+        if let Some(before) = before {
+            statement = statement.bind(before);
+        }
+        statement
+            .bind(limit)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(activity_from)
+            .collect()
+    }
+
+    async fn user_stats(&self, profile_id: Uuid) -> Result<Option<UserStats>> {
+        let Some(row) = query(USER_STATS)
+            .bind(profile_id)
+            .fetch_optional(self.reader())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut stats = user_stats_from(&row)?;
+        let totals = query(FEATURE_TOTALS)
+            .bind(profile_id)
+            .fetch_all(self.reader())
+            .await?;
+        let mut features = serde_json::Map::new();
+        for row in &totals {
+            if let Some(feature) = row.get::<Option<String>>("feature")? {
+                features.insert(feature, serde_json::json!(row.get::<i64>("amount")?));
+            }
+        }
+        stats.feature_totals = serde_json::Value::Object(features);
+        Ok(Some(stats))
+    }
+
+    async fn active_profiles(&self, since: &[DateTime<Utc>]) -> Result<Vec<i64>> {
+        let mut counts = Vec::with_capacity(since.len());
+        for t in since {
+            let row = query(ACTIVE_SINCE)
+                .bind(*t)
+                .fetch_one(self.reader())
+                .await?;
+            counts.push(row.get(0)?);
+        }
+        Ok(counts)
+    }
+
+    async fn feature_days(&self, since: DateTime<Utc>) -> Result<Vec<FeatureDay>> {
+        query(self.sql(FEATURE_DAYS))
+            .bind(since)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(feature_day_from)
+            .collect()
+    }
+
+    async fn profiles_with_grants(&self) -> Result<Vec<Uuid>> {
+        query(PROFILES_WITH_GRANTS)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
+
+    async fn coupon_redemption_counts(&self, limit: i64) -> Result<Vec<CouponRedemptionCount>> {
+        query(REDEMPTION_COUNTS)
+            .bind(limit)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(redemption_count_from)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::activity_list_sql;
+    use crate::store::SqlStore;
+    use crate::testing::TestDb;
+    use crate::{AccountStore as _, ActivityFilter, ActivityStore as _, Backend};
+
+    /// Only the filters given are conditions, their parameters numbered in order.
+    #[test]
+    fn the_listing_names_the_filters_given() {
+        let all = ActivityFilter {
+            profile_id: Some(uuid::Uuid::nil()),
+            action: Some("login".into()),
+            since: Some(chrono::DateTime::UNIX_EPOCH),
+        };
+        assert_eq!(
+            activity_list_sql("id", &all, true),
+            "SELECT id FROM user_activity_log WHERE profile_id = $1 AND action = $2 \
+             AND action <> 'feature_used' AND created_at >= $3 AND id < $4 \
+             ORDER BY id DESC LIMIT $5"
+        );
+        assert_eq!(
+            activity_list_sql("id", &ActivityFilter::default(), false),
+            "SELECT id FROM user_activity_log ORDER BY id DESC LIMIT $1"
+        );
+        let used = ActivityFilter {
+            action: Some("feature_used".into()),
+            ..ActivityFilter::default()
+        };
+        assert_eq!(
+            activity_list_sql("id", &used, true),
+            "SELECT id FROM user_activity_log WHERE action = $1 AND id < $2 \
+             ORDER BY id DESC LIMIT $3"
+        );
+    }
+
+    /// The helper other store methods use: the event and its statistics commit and roll
+    /// back with the caller's transaction.
+    async fn log_commits_and_rolls_back_with_the_caller(backend: Backend) {
+        let db = TestDb::new(backend).await;
+        let store = SqlStore::open(&db.url).await.expect("connect");
+        let now = chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap();
+        let profile = store
+            .create_profile(&crate::NewProfile {
+                id: uuid::Uuid::now_v7(),
+                email: "tx@example.org".into(),
+                password_hash: "x".into(),
+                name: String::new(),
+                role: crate::Role::User,
+                tier: "free".into(),
+                trial_ends_at: None,
+                email_verified: false,
+                invited_by: None,
+                language: "en".into(),
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        let login = |at| crate::NewActivity::new(crate::actions::LOGIN, at).by_self(profile.id);
+
+        let mut tx = store.begin_write().await.unwrap();
+        super::log_activity_in(&mut tx, &login(now)).await.unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(store.user_stats(profile.id).await.unwrap(), None);
+
+        let later = now + chrono::TimeDelta::seconds(1);
+        let mut tx = store.begin_write().await.unwrap();
+        super::log_activity_in(&mut tx, &login(later))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let all = store
+            .activity(&ActivityFilter::default(), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].created_at, later);
+        let stats = store.user_stats(profile.id).await.unwrap().expect("stats");
+        assert_eq!((stats.logins, stats.last_login_at), (1, Some(later)));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn log_in_a_transaction_on_sqlite() {
+        log_commits_and_rolls_back_with_the_caller(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn log_in_a_transaction_on_postgres() {
+        log_commits_and_rolls_back_with_the_caller(Backend::Postgres).await;
+    }
+}

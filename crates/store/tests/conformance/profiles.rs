@@ -1,0 +1,700 @@
+//! The conformance suite of the profiles and sessions of
+//! [`AccountStore`](mitai_store::AccountStore): creating, reading, searching, paging and
+//! updating profiles (and keeping the last admin), passwords, sessions.
+//!
+//! Every case is written once, against `&TestDb`, and runs on both backends
+//! (`sqlite::<case>` and `postgres::<case>`), each on a fresh, migrated database.
+//! PostgreSQL tests need the server named by `MITAI_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`) and fail when it cannot be reached.
+
+use std::sync::Arc;
+
+use mitai_store::testing::TestDb;
+use mitai_store::{Backend, NewProfile, NewSession, Profile, ProfilePatch, Role, StoreError};
+use uuid::Uuid;
+
+use crate::support::{admin, at, new_profile, store, t0, user};
+
+conformance! {
+    plain: [
+        create_profile_and_read_it_back,
+        email_is_unique_case_insensitively_and_trimmed,
+        credentials_by_email_in_any_case,
+        list_profiles_search_is_case_insensitive_and_literal,
+        list_profiles_pages_by_id,
+        update_profile_applies_each_field,
+        admin_exists_counts_enabled_admins,
+        set_password_replaces_the_hash,
+        sessions_live_expire_and_delete,
+        the_last_admin_keeps_role_and_access,
+    ],
+    concurrent: [
+        admins_demoting_each_other_at_once_leave_one,
+    ],
+}
+
+fn ids(profiles: &[Profile]) -> Vec<Uuid> {
+    profiles.iter().map(|p| p.id).collect()
+}
+
+fn sorted_ids(profiles: &[Profile]) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = profiles.iter().map(|p| p.id).collect();
+    ids.sort();
+    ids
+}
+
+async fn create_profile_and_read_it_back(db: &TestDb) {
+    let s = store(db);
+    let inviter = user(s, "inviter@example.org", "Inviter").await;
+    assert_eq!(inviter.tier, "free");
+    assert_eq!(inviter.role, Role::User);
+    assert!(!inviter.disabled);
+
+    let new = NewProfile {
+        id: Uuid::now_v7(),
+        email: "  Anna.Schmidt@Example.org ".to_owned(),
+        password_hash: "$argon2id$v=19$anna".to_owned(),
+        name: "Anna Schmidt".to_owned(),
+        role: Role::Admin,
+        tier: "basic".to_owned(),
+        trial_ends_at: Some(at(2025, 3, 28, 9, 30, 0)),
+        email_verified: true,
+        invited_by: Some(inviter.id),
+        language: "en".to_owned(),
+        created_at: t0(),
+    };
+    let created = s.create_profile(&new).await.expect("create profile");
+    let expected = Profile {
+        id: new.id,
+        email: "Anna.Schmidt@Example.org".to_owned(),
+        name: "Anna Schmidt".to_owned(),
+        role: Role::Admin,
+        tier: "basic".to_owned(),
+        trial_ends_at: new.trial_ends_at,
+        email_verified: true,
+        invited_by: Some(inviter.id),
+        language: "en".to_owned(),
+        disabled: false,
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    assert_eq!(created, expected);
+    assert_eq!(s.profile(new.id).await.unwrap(), Some(expected));
+    assert_eq!(s.profile(inviter.id).await.unwrap(), Some(inviter));
+    assert_eq!(s.profile(Uuid::now_v7()).await.unwrap(), None);
+
+    // References must exist.
+    let mut bad = new_profile("bad-tier@example.org", "Bad");
+    bad.tier = "platinum".to_owned();
+    let err = s.create_profile(&bad).await.expect_err("unknown tier");
+    assert!(
+        matches!(err, StoreError::MissingReference("tier or inviter")),
+        "{err:?}"
+    );
+    let mut bad = new_profile("bad-inviter@example.org", "Bad");
+    bad.invited_by = Some(Uuid::now_v7());
+    let err = s.create_profile(&bad).await.expect_err("unknown inviter");
+    assert!(
+        matches!(err, StoreError::MissingReference("tier or inviter")),
+        "{err:?}"
+    );
+    assert_eq!(s.list_profiles(None, None, 100).await.unwrap().len(), 2);
+}
+
+async fn email_is_unique_case_insensitively_and_trimmed(db: &TestDb) {
+    let s = store(db);
+    let first = user(s, "A@x.org", "First").await;
+    for taken in [" a@X.org", "a@x.org", "A@X.ORG  ", "\ta@x.org"] {
+        let err = s
+            .create_profile(&new_profile(taken, "Second"))
+            .await
+            .expect_err("e-mail taken");
+        assert!(
+            matches!(err, StoreError::Conflict("email")),
+            "{taken:?}: {err:?}"
+        );
+    }
+    // Other addresses are fine, and the first profile is untouched.
+    user(s, "b@x.org", "Other").await;
+    user(s, "a@x.org.de", "Longer").await;
+    assert_eq!(s.profile(first.id).await.unwrap(), Some(first));
+    assert_eq!(s.list_profiles(None, None, 100).await.unwrap().len(), 3);
+}
+
+async fn credentials_by_email_in_any_case(db: &TestDb) {
+    let s = store(db);
+    let mut new = new_profile("Bea@Example.org", "Bea");
+    new.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$bea".to_owned();
+    let bea = s.create_profile(&new).await.unwrap();
+    user(s, "other@example.org", "Other").await;
+
+    for email in [
+        "Bea@Example.org",
+        "bea@example.org",
+        "BEA@EXAMPLE.ORG",
+        "  bEa@exAmple.org ",
+    ] {
+        let (profile, hash) = s
+            .credentials(email)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("credentials for {email:?}"));
+        assert_eq!(profile, bea);
+        assert_eq!(hash, new.password_hash);
+    }
+    assert!(s.credentials("nobody@example.org").await.unwrap().is_none());
+    assert!(s.credentials("bea@example").await.unwrap().is_none());
+    assert!(s.credentials("").await.unwrap().is_none());
+}
+
+async fn list_profiles_search_is_case_insensitive_and_literal(db: &TestDb) {
+    let s = store(db);
+    let anna = user(s, "anna@example.org", "Anna Schmidt").await;
+    let bob = user(s, "bob@example.org", "Bob 100% Fit").await;
+    let frank = user(s, "frank@example.org", "Frank 1000 Points").await;
+    let carl = user(s, "carl@example.org", "Carl_Heinz").await;
+    let carla = user(s, "carla@sample.net", "Carlx Heinz").await;
+    let win = user(s, "win@sample.net", r"C:\Users\Win").await;
+    let jurgen = user(s, "JUERGEN@Sample.NET", "Jürgen Müller").await;
+    let omer = user(s, "oe@beispiel.de", "ÖMER ÖZDEMİR").await;
+    let ute = user(s, "ÜTE@beispiel.de", "Ute").await;
+
+    let search = |q: &'static str| async move {
+        sorted_ids(&s.list_profiles(Some(q), None, 100).await.unwrap())
+    };
+    let expect = |ps: &[&Profile]| {
+        let mut v: Vec<Uuid> = ps.iter().map(|p| p.id).collect();
+        v.sort();
+        v
+    };
+
+    // Name, any case.
+    assert_eq!(search("SCHMIDT").await, expect(&[&anna]));
+    assert_eq!(search("anna s").await, expect(&[&anna]));
+    // E-mail, any case.
+    assert_eq!(search("SAMPLE.NET").await, expect(&[&carla, &win, &jurgen]));
+    assert_eq!(search("juergen@").await, expect(&[&jurgen]));
+    assert_eq!(
+        search("example").await,
+        expect(&[&anna, &bob, &frank, &carl])
+    );
+    // `%`, `_` and `\` are literal characters, not wildcards.
+    assert_eq!(search("100%").await, expect(&[&bob]));
+    assert_eq!(search("%").await, expect(&[&bob]));
+    assert_eq!(search("carl_").await, expect(&[&carl]));
+    assert_eq!(search("_").await, expect(&[&carl]));
+    assert_eq!(search(r"\").await, expect(&[&win]));
+    assert_eq!(search(r"c:\users").await, expect(&[&win]));
+    // Letters beyond ASCII, any case.
+    assert_eq!(search("MÜLLER").await, expect(&[&jurgen]));
+    assert_eq!(search("jürgen").await, expect(&[&jurgen]));
+    assert_eq!(search("ömer ö").await, expect(&[&omer]));
+    assert_eq!(search("Öme").await, expect(&[&omer]));
+    assert_eq!(search("üte@").await, expect(&[&ute]));
+    // Nothing.
+    assert_eq!(search("zzz").await, Vec::<Uuid>::new());
+    // No query: everyone.
+    assert_eq!(
+        sorted_ids(&s.list_profiles(None, None, 100).await.unwrap()),
+        expect(&[
+            &anna, &bob, &frank, &carl, &carla, &win, &jurgen, &omer, &ute
+        ])
+    );
+    // The empty query matches everyone too.
+    assert_eq!(search("").await.len(), 9);
+}
+
+async fn list_profiles_pages_by_id(db: &TestDb) {
+    let s = store(db);
+    let mut made = Vec::new();
+    for i in 0..7 {
+        let domain = if i % 2 == 0 { "even.org" } else { "odd.org" };
+        made.push(user(s, &format!("p{i}@{domain}"), &format!("Person {i}")).await);
+    }
+    let all = s.list_profiles(None, None, 100).await.unwrap();
+    assert_eq!(ids(&all), sorted_ids(&made), "ordered by id");
+
+    // Pages of two, following the cursor.
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.list_profiles(None, after, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        if page.is_empty() {
+            break;
+        }
+        after = Some(page.last().unwrap().id);
+        pages.push(ids(&page));
+    }
+    assert_eq!(pages.len(), 4);
+    assert_eq!(pages.concat(), ids(&all));
+    assert_eq!(
+        ids(&s.list_profiles(None, Some(all[2].id), 3).await.unwrap()),
+        ids(&all[3..6])
+    );
+    assert!(
+        s.list_profiles(None, Some(all[6].id), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.list_profiles(None, None, 0).await.unwrap().is_empty());
+    // A cursor that is not a profile still works as a position.
+    assert_eq!(
+        ids(&s.list_profiles(None, Some(Uuid::nil()), 100).await.unwrap()),
+        ids(&all)
+    );
+    assert!(
+        s.list_profiles(None, Some(Uuid::max()), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Query and cursor together.
+    let odd: Vec<Uuid> = all
+        .iter()
+        .filter(|p| p.email.ends_with("odd.org"))
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(odd.len(), 3);
+    assert_eq!(
+        ids(&s.list_profiles(Some("ODD.ORG"), None, 2).await.unwrap()),
+        odd[..2]
+    );
+    assert_eq!(
+        ids(&s
+            .list_profiles(Some("odd.org"), Some(odd[0]), 10)
+            .await
+            .unwrap()),
+        odd[1..]
+    );
+}
+
+async fn update_profile_applies_each_field(db: &TestDb) {
+    let s = store(db);
+    let mut new = new_profile("upd@example.org", "Before");
+    new.trial_ends_at = Some(at(2025, 3, 28, 0, 0, 0));
+    let mut expected = s.create_profile(&new).await.unwrap();
+    let other = user(s, "other@example.org", "Other").await;
+    // Another admin, so that the profile may become an admin and then be disabled.
+    admin(s, "boss@example.org").await;
+
+    let mut now = t0();
+    let mut step = async |patch: ProfilePatch, expected: &Profile| {
+        now += chrono::Duration::hours(1);
+        let updated = s
+            .update_profile(expected.id, &patch, now)
+            .await
+            .expect("update profile")
+            .expect("profile exists");
+        let mut want = expected.clone();
+        want.updated_at = now;
+        (updated, want)
+    };
+
+    let (got, mut want) = step(
+        ProfilePatch {
+            name: Some("After".to_owned()),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.name = "After".to_owned();
+    assert_eq!(got, want);
+    expected = got;
+
+    let (got, mut want) = step(
+        ProfilePatch {
+            tier: Some("premium".to_owned()),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.tier = "premium".to_owned();
+    assert_eq!(got, want);
+    expected = got;
+
+    let (got, mut want) = step(
+        ProfilePatch {
+            role: Some(Role::Admin),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.role = Role::Admin;
+    assert_eq!(got, want);
+    expected = got;
+
+    let (got, mut want) = step(
+        ProfilePatch {
+            disabled: Some(true),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.disabled = true;
+    assert_eq!(got, want);
+    expected = got;
+
+    let later = at(2025, 5, 1, 0, 0, 0);
+    let (got, mut want) = step(
+        ProfilePatch {
+            trial_ends_at: Some(Some(later)),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.trial_ends_at = Some(later);
+    assert_eq!(got, want);
+    expected = got;
+
+    let (got, mut want) = step(
+        ProfilePatch {
+            trial_ends_at: Some(None),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.trial_ends_at = None;
+    assert_eq!(got, want);
+    expected = got;
+
+    let (got, mut want) = step(
+        ProfilePatch {
+            language: Some("en".to_owned()),
+            ..ProfilePatch::default()
+        },
+        &expected,
+    )
+    .await;
+    want.language = "en".to_owned();
+    assert_eq!(got, want);
+    expected = got;
+
+    // Several fields at once, and back.
+    let (got, mut want) = step(
+        ProfilePatch {
+            name: Some("Ärger Both".to_owned()),
+            tier: Some("free".to_owned()),
+            role: Some(Role::User),
+            disabled: Some(false),
+            trial_ends_at: Some(Some(later)),
+            language: Some("de".to_owned()),
+            email_verified: None,
+        },
+        &expected,
+    )
+    .await;
+    want.name = "Ärger Both".to_owned();
+    want.tier = "free".to_owned();
+    want.role = Role::User;
+    want.disabled = false;
+    want.trial_ends_at = Some(later);
+    want.language = "de".to_owned();
+    assert_eq!(got, want);
+    expected = got;
+
+    // An empty patch changes nothing but the time stamp.
+    let (got, want) = step(ProfilePatch::default(), &expected).await;
+    assert_eq!(got, want);
+    expected = got;
+    assert_eq!(
+        s.profile(expected.id).await.unwrap().as_ref(),
+        Some(&expected)
+    );
+    // The search sees the new name, and no longer the old one.
+    for query in ["ÄRGER BOTH", "ärger"] {
+        assert_eq!(
+            ids(&s.list_profiles(Some(query), None, 10).await.unwrap()),
+            [expected.id]
+        );
+    }
+    assert!(
+        s.list_profiles(Some("after"), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Unknown profile.
+    let patch = ProfilePatch {
+        name: Some("Ghost".to_owned()),
+        ..ProfilePatch::default()
+    };
+    assert_eq!(
+        s.update_profile(Uuid::now_v7(), &patch, t0())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Unknown tier: refused, nothing changes.
+    let patch = ProfilePatch {
+        name: Some("Platinum".to_owned()),
+        tier: Some("platinum".to_owned()),
+        ..ProfilePatch::default()
+    };
+    let err = s
+        .update_profile(expected.id, &patch, t0())
+        .await
+        .expect_err("unknown tier");
+    assert!(
+        matches!(err, StoreError::MissingReference("tier")),
+        "{err:?}"
+    );
+    assert_eq!(s.profile(expected.id).await.unwrap(), Some(expected));
+    assert_eq!(s.profile(other.id).await.unwrap(), Some(other));
+}
+
+async fn admin_exists_counts_enabled_admins(db: &TestDb) {
+    let s = store(db);
+    assert!(!s.admin_exists().await.unwrap(), "no profiles yet");
+    let u = user(s, "user@example.org", "User").await;
+    assert!(!s.admin_exists().await.unwrap(), "only a user");
+
+    let a = admin(s, "admin@example.org").await;
+    assert!(s.admin_exists().await.unwrap());
+
+    let disable = ProfilePatch {
+        disabled: Some(true),
+        ..ProfilePatch::default()
+    };
+    let promote = ProfilePatch {
+        role: Some(Role::Admin),
+        ..ProfilePatch::default()
+    };
+    s.update_profile(u.id, &promote, t0()).await.unwrap();
+    assert!(s.admin_exists().await.unwrap(), "a promoted user counts");
+    s.update_profile(a.id, &disable, t0()).await.unwrap();
+    assert!(
+        s.admin_exists().await.unwrap(),
+        "the promoted user still counts"
+    );
+    // The disabled admin does not count: the other one is now the last.
+    assert!(matches!(
+        s.update_profile(u.id, &disable, t0()).await,
+        Err(StoreError::LastAdmin)
+    ));
+}
+
+async fn set_password_replaces_the_hash(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "pw@example.org", "Pw").await;
+    let other = user(s, "other@example.org", "Other").await;
+    let (_, old) = s.credentials("pw@example.org").await.unwrap().unwrap();
+
+    let t1 = at(2025, 3, 20, 8, 0, 0);
+    assert!(s.set_password(p.id, "$argon2id$new", t1).await.unwrap());
+    let (profile, hash) = s.credentials("PW@example.org").await.unwrap().unwrap();
+    assert_eq!(hash, "$argon2id$new");
+    assert_ne!(hash, old);
+    assert_eq!(profile.updated_at, t1);
+    assert_eq!(
+        Profile {
+            updated_at: p.updated_at,
+            ..profile
+        },
+        p
+    );
+    // Others keep theirs.
+    let (_, other_hash) = s.credentials("other@example.org").await.unwrap().unwrap();
+    assert_eq!(other_hash, "$argon2id$hash-of-other@example.org");
+    assert_eq!(s.profile(other.id).await.unwrap(), Some(other));
+
+    assert!(
+        !s.set_password(Uuid::now_v7(), "$argon2id$x", t1)
+            .await
+            .unwrap()
+    );
+}
+
+async fn sessions_live_expire_and_delete(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "sess@example.org", "Sess").await;
+    let q = user(s, "other@example.org", "Other").await;
+    let expires = t0() + chrono::Duration::hours(1);
+    let session = |token: &str, profile_id: Uuid| NewSession {
+        token_hash: token.to_owned(),
+        profile_id,
+        created_at: t0(),
+        expires_at: expires,
+        user_agent: Some("test/1.0".to_owned()),
+    };
+    s.create_session(&session("hash-p-1", p.id)).await.unwrap();
+    s.create_session(&NewSession {
+        user_agent: None,
+        ..session("hash-p-2", p.id)
+    })
+    .await
+    .unwrap();
+    s.create_session(&session("hash-q", q.id)).await.unwrap();
+
+    // Live until (not including) expires_at.
+    assert_eq!(
+        s.session_profile("hash-p-1", t0()).await.unwrap(),
+        Some(p.clone())
+    );
+    assert_eq!(
+        s.session_profile("hash-p-2", expires - chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        Some(p.clone())
+    );
+    assert_eq!(
+        s.session_profile("hash-q", t0()).await.unwrap(),
+        Some(q.clone())
+    );
+    assert_eq!(s.session_profile("hash-p-1", expires).await.unwrap(), None);
+    assert_eq!(
+        s.session_profile("hash-p-1", expires + chrono::Duration::days(1))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.session_profile("unknown", t0()).await.unwrap(), None);
+    assert_eq!(s.session_profile("", t0()).await.unwrap(), None);
+
+    // The session shows the profile as it is now.
+    let patch = ProfilePatch {
+        name: Some("Renamed".to_owned()),
+        ..ProfilePatch::default()
+    };
+    let renamed = s.update_profile(p.id, &patch, t0()).await.unwrap().unwrap();
+    assert_eq!(
+        s.session_profile("hash-p-1", t0()).await.unwrap(),
+        Some(renamed)
+    );
+
+    // A token is unique; a session needs its profile.
+    let err = s
+        .create_session(&session("hash-q", p.id))
+        .await
+        .expect_err("token taken");
+    assert!(matches!(err, StoreError::Conflict("session")), "{err:?}");
+    assert_eq!(s.session_profile("hash-q", t0()).await.unwrap(), Some(q));
+    let err = s
+        .create_session(&session("hash-ghost", Uuid::now_v7()))
+        .await
+        .expect_err("unknown profile");
+    assert!(
+        matches!(err, StoreError::MissingReference("profile")),
+        "{err:?}"
+    );
+
+    // Delete: true once, then false; other sessions stay.
+    assert!(s.delete_session("hash-p-1").await.unwrap());
+    assert!(!s.delete_session("hash-p-1").await.unwrap());
+    assert!(!s.delete_session("unknown").await.unwrap());
+    assert_eq!(s.session_profile("hash-p-1", t0()).await.unwrap(), None);
+    assert!(s.session_profile("hash-p-2", t0()).await.unwrap().is_some());
+}
+
+async fn the_last_admin_keeps_role_and_access(db: &TestDb) {
+    let s = store(db);
+    let a = admin(s, "a@example.org").await;
+    let demote = ProfilePatch {
+        role: Some(Role::User),
+        ..Default::default()
+    };
+    let disable = ProfilePatch {
+        disabled: Some(true),
+        ..Default::default()
+    };
+    for patch in [&demote, &disable] {
+        assert!(matches!(
+            s.update_profile(a.id, patch, t0()).await,
+            Err(StoreError::LastAdmin)
+        ));
+        let after = s.profile(a.id).await.unwrap().unwrap();
+        assert_eq!((after.role, after.disabled), (Role::Admin, false));
+    }
+    // Other changes of the last admin are fine; so is demoting once another admin exists.
+    let renamed = ProfilePatch {
+        name: Some("Boss".into()),
+        ..Default::default()
+    };
+    s.update_profile(a.id, &renamed, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    let b = admin(s, "b@example.org").await;
+    s.update_profile(a.id, &demote, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        s.update_profile(b.id, &disable, t0()).await,
+        Err(StoreError::LastAdmin)
+    ));
+    // A plain user is demoted or disabled whatever the admins.
+    let u = user(s, "u@example.org", "U").await;
+    s.update_profile(u.id, &disable, t0())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// Two admins, each demoting (or disabling) the other at the same moment, many times over:
+/// one of each pair always remains. A check-then-update would leave none.
+async fn admins_demoting_each_other_at_once_leave_one(db: &TestDb) {
+    for round in 0..10 {
+        let a = admin(store(db), &format!("a{round}@example.org")).await;
+        let b = admin(store(db), &format!("b{round}@example.org")).await;
+        // Only these two are admins in this round.
+        for earlier in 0..round {
+            for who in ["a", "b"] {
+                let email = format!("{who}{earlier}@example.org");
+                if let Some((p, _)) = store(db).credentials(&email).await.unwrap()
+                    && p.role == Role::Admin
+                {
+                    let patch = ProfilePatch {
+                        role: Some(Role::User),
+                        ..Default::default()
+                    };
+                    store(db).update_profile(p.id, &patch, t0()).await.unwrap();
+                }
+            }
+        }
+        let patch = if round % 2 == 0 {
+            ProfilePatch {
+                role: Some(Role::User),
+                ..Default::default()
+            }
+        } else {
+            ProfilePatch {
+                disabled: Some(true),
+                ..Default::default()
+            }
+        };
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let tasks: Vec<_> = [a.id, b.id]
+            .into_iter()
+            .map(|id| {
+                let store = db.store.clone();
+                let patch = patch.clone();
+                let barrier = Arc::clone(&barrier);
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.update_profile(id, &patch, t0()).await
+                })
+            })
+            .collect();
+        let mut done = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(Some(_)) => done += 1,
+                Err(StoreError::LastAdmin) => {}
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(done, 1, "round {round}: exactly one change goes through");
+        assert!(store(db).admin_exists().await.unwrap(), "round {round}");
+    }
+}
