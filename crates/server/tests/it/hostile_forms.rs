@@ -620,10 +620,8 @@ fn fields_of(html: &str) -> Vec<Field> {
         };
         if lower.starts_with("<input") {
             let kind = attr(tag, "type").unwrap_or_else(|| "text".into());
-            if kind == "checkbox" || kind == "radio" {
-                if !lower.contains(" checked") {
-                    continue;
-                }
+            if (kind == "checkbox" || kind == "radio") && !lower.contains(" checked") {
+                continue;
             }
             let value = attr(tag, "value").unwrap_or_else(|| {
                 if kind == "checkbox" {
@@ -665,14 +663,14 @@ fn fields_of(html: &str) -> Vec<Field> {
                 kind: "select".into(),
                 value: value.or(first).unwrap_or_default(),
             });
-        } else if lower.starts_with("<button") {
-            if let Some(value) = attr(tag, "value") {
-                fields.push(Field {
-                    name,
-                    kind: "submit".into(),
-                    value,
-                });
-            }
+        } else if lower.starts_with("<button")
+            && let Some(value) = attr(tag, "value")
+        {
+            fields.push(Field {
+                name,
+                kind: "submit".into(),
+                value,
+            });
         }
     }
     // A button with a name and value is sent as a field of its own (the first one).
