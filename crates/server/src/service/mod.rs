@@ -1,5 +1,8 @@
-//! Service functions: what a request does, between the handler and the store.
-//! Decisions come from `mitai_access`; atomic enforcement from `mitai_store`.
+//! Service functions: what a request does, between the edges (the API, the pages, the CLI,
+//! the jobs) and the store — the only door to it. Decisions come from `mitai_access`; atomic
+//! enforcement from `mitai_store`. Inputs are domain types (typed text, parsed entries), so
+//! a rule checked for one edge is checked for all; failures are [`Error`]s with an
+//! [`ErrorCode`], which each edge answers in its own way.
 
 pub mod access;
 pub mod accounts;
@@ -8,7 +11,9 @@ pub mod admin;
 pub mod ai;
 pub mod ai_data;
 pub mod coupons;
+pub mod credentials;
 pub mod entries;
+mod error;
 pub mod export;
 pub mod grants;
 pub mod health;
@@ -23,12 +28,9 @@ pub mod profiles;
 pub mod rate_limit;
 pub mod records;
 pub mod reminders;
-pub mod verification;
-
-pub mod credentials;
-mod error;
 pub mod sessions;
 mod state;
+pub mod verification;
 
 pub use error::{Error, ErrorBody, ErrorCode, ErrorDetail, Result, field};
 pub use state::{AppState, Clock, Inner, RegistryCache, load_registry};

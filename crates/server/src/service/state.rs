@@ -1,4 +1,6 @@
-//! Shared application state: the store, the cached registry and the clock.
+//! The application's state, shared by every request: the store (private to the service
+//! functions), the cached registry, the clock, the configuration, the mail transport and
+//! the AI client.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
