@@ -561,13 +561,52 @@ struct AccountPage {
     verified: bool,
     can_invite: bool,
     invite_email: String,
+    exports: Vec<ExportButton>,
     errors: FieldErrors,
     refusal: Option<super::Refusal>,
 }
 
-fn account_page_for(member: &Member, state: &AppState, done: Option<&str>) -> AccountPage {
+/// A download of the account page: enabled, or disabled with the reason beside it.
+pub struct ExportButton {
+    pub kind: &'static str,
+    pub label: &'static str,
+    /// Why it cannot be used now (off in the plan, used up until …, e-mail not verified).
+    pub why: Option<String>,
+}
+
+/// The three downloads, each as the profile's plan allows it now.
+async fn export_buttons(state: &AppState, member: &Member) -> UiResult<Vec<ExportButton>> {
+    let lang = member.lang();
     let profile = member.profile();
-    AccountPage {
+    let (_, views) = crate::service::access::access_list(state, profile).await?;
+    let unverified =
+        state.registry().settings.require_email_verification && !profile.email_verified;
+    let tz = state.registry().settings.usage_timezone;
+    Ok([("csv", "CSV"), ("json", "JSON"), ("zip", "ZIP")]
+        .into_iter()
+        .map(|(kind, label)| {
+            let access = views.iter().find(|v| v.feature == format!("export_{kind}"));
+            let why = match access {
+                _ if unverified => Some(lang.t("account.export_unverified").to_owned()),
+                Some(a) if !a.enabled => Some(lang.t("account.export_off").to_owned()),
+                Some(a) if a.remaining == Some(0) => Some(match a.resets_at {
+                    Some(t) => lang.tf("account.export_used_up", &[&lang.datetime(t, tz)]),
+                    None => lang.t("account.export_used_up_never").to_owned(),
+                }),
+                _ => None,
+            };
+            ExportButton { kind, label, why }
+        })
+        .collect())
+}
+
+async fn account_page_for(
+    member: &Member,
+    state: &AppState,
+    done: Option<&str>,
+) -> UiResult<AccountPage> {
+    let profile = member.profile();
+    Ok(AccountPage {
         ctx: member.ctx("account", done),
         person_name: profile.name.clone(),
         language: profile.language.clone(),
@@ -575,9 +614,10 @@ fn account_page_for(member: &Member, state: &AppState, done: Option<&str>) -> Ac
         verified: profile.email_verified,
         can_invite: profile.role == Role::Admin || state.registry().settings.users_can_invite,
         invite_email: String::new(),
+        exports: export_buttons(state, member).await?,
         errors: FieldErrors::default(),
         refusal: None,
-    }
+    })
 }
 
 pub async fn account_page(
@@ -586,7 +626,7 @@ pub async fn account_page(
     Params(query): Params<PageQuery>,
 ) -> UiResult {
     let done = query.done.clone();
-    render(&account_page_for(&member, &state, done.as_deref()))
+    render(&account_page_for(&member, &state, done.as_deref()).await?)
 }
 
 pub async fn save_profile(
@@ -596,7 +636,7 @@ pub async fn save_profile(
 ) -> UiResult {
     form.check_csrf(&member.user)?;
     let lang = member.lang();
-    let mut page = account_page_for(&member, &state, None);
+    let mut page = account_page_for(&member, &state, None).await?;
     page.person_name = form.get("name").to_owned();
     let name = Name::parse_or_empty(form.raw("name"));
     let language = Lang::parse(form.get("language"));
@@ -633,7 +673,7 @@ pub async fn change_password(
         ip,
     )
     .await;
-    let mut page = account_page_for(&member, &state, None);
+    let mut page = account_page_for(&member, &state, None).await?;
     match result {
         Ok(()) => return Ok(super::see_other("/account?done=password_changed")),
         Err(Error::Invalid { fields, .. }) => {
@@ -675,7 +715,12 @@ pub async fn resend_verification(
     match verification::resend(&state, member.profile()).await {
         Ok(()) => Ok(super::see_other("/account?done=verification_sent")),
         Err(e) if e.code() == ErrorCode::AlreadyVerified => Ok(super::see_other("/account")),
-        Err(e) => refused(&state, &member, account_page_for(&member, &state, None), e),
+        Err(e) => refused(
+            &state,
+            &member,
+            account_page_for(&member, &state, None).await?,
+            e,
+        ),
     }
 }
 
@@ -698,7 +743,7 @@ pub async fn invite(
 ) -> UiResult {
     form.check_csrf(&member.user)?;
     let lang = member.lang();
-    let mut page = account_page_for(&member, &state, None);
+    let mut page = account_page_for(&member, &state, None).await?;
     page.invite_email = form.get("email").to_owned();
     match invitations::invite(&state, member.profile(), form.get("email"), None, ip).await {
         Ok(_) => Ok(super::see_other("/account?done=invited")),
@@ -728,6 +773,11 @@ pub async fn export(
     };
     match crate::service::export::start(&state, member.profile(), format, ip).await {
         Ok(download) => Ok(crate::http::download::attachment(download, format)?),
-        Err(e) => refused(&state, &member, account_page_for(&member, &state, None), e),
+        Err(e) => refused(
+            &state,
+            &member,
+            account_page_for(&member, &state, None).await?,
+            e,
+        ),
     }
 }

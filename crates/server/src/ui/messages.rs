@@ -250,6 +250,16 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "{0}: Du hast alle {1} für diesen Zeitraum verbraucht. Ab {2} geht es wieder.",
     ),
     (
+        "refusal.over",
+        "{0}: you have used {1}, more than the {2} your plan allows now. It resets on {3}.",
+        "{0}: Du hast {1} verbraucht, mehr als die {2}, die dein Tarif jetzt erlaubt. Ab {3} geht es wieder.",
+    ),
+    (
+        "refusal.over_never",
+        "{0}: you have used {1}, more than the {2} your plan allows now; this limit does not reset.",
+        "{0}: Du hast {1} verbraucht, mehr als die {2}, die dein Tarif jetzt erlaubt; diese Grenze setzt sich nicht zurück.",
+    ),
+    (
         "refusal.limit_never",
         "{0}: you have used all {1}; this limit does not reset.",
         "{0}: Du hast alle {1} verbraucht; diese Grenze setzt sich nicht zurück.",
@@ -425,6 +435,26 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Lade alles herunter, was du eingetragen hast. Jeder Download zählt zu seiner Grenze in deinem Tarif.",
     ),
     ("account.download", "Download {0}", "{0} herunterladen"),
+    (
+        "account.export_off",
+        "Not in your plan.",
+        "Nicht in deinem Tarif.",
+    ),
+    (
+        "account.export_used_up",
+        "Used up for now; again from {0}.",
+        "Für jetzt aufgebraucht; wieder ab {0}.",
+    ),
+    (
+        "account.export_used_up_never",
+        "Used up; this limit does not reset.",
+        "Aufgebraucht; diese Grenze setzt sich nicht zurück.",
+    ),
+    (
+        "account.export_unverified",
+        "Confirm your e-mail address first.",
+        "Bestätige zuerst deine E-Mail-Adresse.",
+    ),
     ("account.invite", "Invite someone", "Jemanden einladen"),
     (
         "account.send_invitation",
@@ -752,6 +782,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("plan.unlimited", "unlimited", "unbegrenzt"),
     ("plan.per_period", "{0} per {1}", "{0} pro {1}"),
     ("plan.used_of", "{0} of {1}", "{0} von {1}"),
+    (
+        "plan.used_over",
+        "{0} of {1} — {2} over the limit",
+        "{0} von {1} — {2} über der Grenze",
+    ),
     (
         "plan.grants",
         "Access from coupons and grants",

@@ -207,16 +207,25 @@ pub fn refusal(state: &AppState, lang: Lang, e: &Error) -> Option<Refusal> {
         Error::LimitReached {
             feature,
             limit,
+            used,
             resets_at,
-            ..
         } => {
+            // Usage may be over the limit (a limit lowered, a trial ended): say so, with the
+            // same number the meter shows.
+            let over = limit.is_some_and(|l| *used > l);
             let limit = limit.map_or_else(|| "∞".to_owned(), |n| lang.number(n as f64, 0));
-            let text = match resets_at {
-                Some(t) => lang.tf(
-                    "refusal.limit",
-                    &[&name(feature), &limit, &lang.datetime(*t, tz)],
+            let used = lang.number(*used as f64, 0);
+            let feature = name(feature);
+            let text = match (resets_at, over) {
+                (Some(t), false) => {
+                    lang.tf("refusal.limit", &[&feature, &limit, &lang.datetime(*t, tz)])
+                }
+                (None, false) => lang.tf("refusal.limit_never", &[&feature, &limit]),
+                (Some(t), true) => lang.tf(
+                    "refusal.over",
+                    &[&feature, &used, &limit, &lang.datetime(*t, tz)],
                 ),
-                None => lang.tf("refusal.limit_never", &[&name(feature), &limit]),
+                (None, true) => lang.tf("refusal.over_never", &[&feature, &used, &limit]),
             };
             (text, true)
         }

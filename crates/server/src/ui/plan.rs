@@ -36,11 +36,39 @@ pub struct FeatureRow {
     pub enabled: bool,
 }
 
-/// A usage meter: `used` of `max`.
+/// A usage meter: `used` of `max`, drawn full when used up or over (a limit lowered below
+/// the usage, say), and coloured by how much is left: the `<meter>`'s `low` and `high`
+/// mark the last third and the last tenth, and its `optimum` is empty.
 pub struct Meter {
-    pub used: i64,
+    /// What the bar shows: at most `max`.
+    pub value: i64,
     pub max: i64,
+    pub low: i64,
+    pub high: i64,
+    /// More used than the limit allows now.
+    pub over: bool,
+    /// "3 of 10", or "52 of 31 — 21 over the limit".
     pub text: String,
+}
+
+impl Meter {
+    pub fn new(lang: Lang, used: i64, max: i64) -> Meter {
+        let (used_text, max_text) = (lang.number(used as f64, 0), lang.number(max as f64, 0));
+        let over = used > max;
+        Meter {
+            value: used.clamp(0, max),
+            max,
+            low: (max * 2 + 2) / 3,
+            high: (max * 9 + 9) / 10,
+            over,
+            text: if over {
+                let beyond = lang.number((used - max) as f64, 0);
+                lang.tf("plan.used_over", &[&used_text, &max_text, &beyond])
+            } else {
+                lang.tf("plan.used_of", &[&used_text, &max_text])
+            },
+        }
+    }
 }
 
 /// One grant as the plan lists it.
@@ -107,14 +135,7 @@ pub fn feature_rows(state: &AppState, lang: Lang, views: &[AccessView]) -> Vec<F
                 ),
             };
             let meter = match (a.enabled, a.limit, boolean) {
-                (true, Some(max), false) if max > 0 => Some(Meter {
-                    used: a.used.min(max),
-                    max,
-                    text: lang.tf(
-                        "plan.used_of",
-                        &[&lang.number(a.used as f64, 0), &lang.number(max as f64, 0)],
-                    ),
-                }),
+                (true, Some(max), false) if max > 0 => Some(Meter::new(lang, a.used, max)),
                 _ => None,
             };
             FeatureRow {

@@ -450,7 +450,94 @@ async fn the_name_field_keeps_the_name(backend: Backend) {
     assert!(html.contains(r#"value="Anna Muster""#), "{html}");
 }
 
+/// Usage over a limit (a limit lowered below it) looks over the limit and the words agree:
+/// the meter is full and says by how much, and a refused entry names the same numbers.
+async fn over_the_limit_looks_and_reads_over_it(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = app.admin().await;
+    let who = browser(&app, "over@example.org").await;
+    for day in ["2026-01-01", "2026-01-02", "2026-01-03"] {
+        let (status, body) = app
+            .post(
+                "/api/weight",
+                Some(&who.token),
+                json!({"date": day, "weight_kg": 80}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, me) = app.get("/api/me", Some(&who.token)).await;
+    let id = me["profile"]["id"].as_str().unwrap().to_owned();
+    app.restrict(&admin, &id, "weight", json!(2)).await;
+    for path in ["/plan", "/"] {
+        let (_, html, _) = page(&app, path, Some(&who)).await;
+        assert!(html.contains("3 of 2 — 1 over the limit"), "{path}: {html}");
+        assert!(html.contains(r#"class="meter-text over""#), "{path}");
+        assert!(
+            html.contains(r#"max="2" low="2" high="2" optimum="0" value="2""#),
+            "{path}: {html}"
+        );
+    }
+    let (status, html, _) = post_form(
+        &app,
+        "/weight",
+        &who,
+        &[
+            ("_csrf", &who.csrf),
+            ("date", "2026-01-04"),
+            ("weight_kg", "80"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        html.contains("you have used 3, more than the 2 your plan allows now"),
+        "{html}"
+    );
+}
+
+/// An export that is off or used up is a disabled button with the reason beside it; the AI
+/// page without a provider warns (not as a success) and counts no calls.
+async fn unavailable_actions_say_why(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = app.admin().await;
+    let who = browser(&app, "exports@example.org").await;
+    let (_, me) = app.get("/api/me", Some(&who.token)).await;
+    let id = me["profile"]["id"].as_str().unwrap().to_owned();
+    app.restrict(&admin, &id, "export_zip", json!(0)).await;
+    app.restrict(&admin, &id, "export_csv", json!(1)).await;
+    let (_, html, _) = page(&app, "/account", Some(&who)).await;
+    assert!(
+        html.contains(r#"<button type="submit" disabled aria-describedby="why-zip">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"id="why-zip">Not in your plan.</span>"#),
+        "{html}"
+    );
+    assert!(!html.contains(r#"aria-describedby="why-csv""#), "{html}");
+    let (status, _, _) =
+        post_form(&app, "/account/export/csv", &who, &[("_csrf", &who.csrf)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, html, _) = page(&app, "/account", Some(&who)).await;
+    assert!(
+        html.contains(r#"disabled aria-describedby="why-csv""#)
+            && html.contains("Used up for now; again from"),
+        "{html}"
+    );
+    assert!(!html.contains(r#"aria-describedby="why-json""#), "{html}");
+
+    let (_, html, _) = page(&app, "/insights", Some(&who)).await;
+    assert!(
+        html.contains(r#"<p class="warning" role="status">"#),
+        "{html}"
+    );
+    assert!(!html.contains("AI calls left"), "{html}");
+}
+
 on_both_backends!(
+    unavailable_actions_say_why,
+    over_the_limit_looks_and_reads_over_it,
     the_name_field_keeps_the_name,
     pages_need_a_session_and_come_back_after_it,
     forms_need_their_csrf_token,
