@@ -46,6 +46,8 @@ fn activity_body(form: &FormData, lang: Lang) -> Built {
 struct ActivityPage {
     ctx: Ctx,
     list: Listing,
+    /// The names of an entry's cells (kind, minutes, kcal), for narrow screens.
+    columns: [&'static str; 3],
     weeks: Vec<(String, String)>,
     chart: charts::BarChart,
 }
@@ -75,6 +77,7 @@ async fn activity_view(
     }
     let label = |d: &NaiveDate| lang.tf("activity.week_of", &[&d.iso_week().week().to_string()]);
     Ok(ActivityPage {
+        columns: [lang.t("f.kind"), lang.t("f.minutes"), "kcal"],
         ctx: member.ctx("activity", done),
         list: listing(lang, today, &page, older),
         weeks: weeks

@@ -40,6 +40,8 @@ fn nutrition_body(form: &FormData, lang: Lang) -> Built {
 struct NutritionPage {
     ctx: Ctx,
     list: Listing,
+    /// The names of an entry's cells (kcal and the macros), for narrow screens.
+    columns: [&'static str; 4],
     totals: Vec<(String, String, String, String, String)>,
     chart: charts::BarChart,
 }
@@ -90,6 +92,12 @@ async fn nutrition_view(
         .map(|(d, t)| (lang.short_date(*d), t[0]))
         .collect();
     Ok(NutritionPage {
+        columns: [
+            "kcal",
+            lang.t("f.protein_g"),
+            lang.t("f.carbs_g"),
+            lang.t("f.fat_g"),
+        ],
         ctx: member.ctx("nutrition", done),
         list: listing(lang, today, &page, older),
         totals,
