@@ -5,6 +5,13 @@
 //! escape). Nothing panics: non-finite values are skipped, empty input gives
 //! `empty: true`, degenerate ranges are padded and huge ranges are scaled in
 //! an overflow-safe way.
+//!
+//! The pages lay their charts out on [`Frame::plot`]: the plot alone, 1000 × 1000 units,
+//! stretched to its box by CSS. The labels are not drawn in that box (they would scale
+//! with it: tiny in a small chart, huge in a wide one) but beside it, at the percentage of
+//! their position (`Tick::pct`), in text of a fixed CSS size. Y ticks are "nice" numbers
+//! written with as many decimals as their step needs, so no two read alike; every other x
+//! tick is `minor`, left out where the chart is narrow, so labels never overlap.
 
 use std::collections::BTreeMap;
 
@@ -45,6 +52,19 @@ impl Default for Frame {
 }
 
 impl Frame {
+    /// The plot alone, 1000 × 1000 units with no margins: positions are thousandths of the
+    /// plot's width and height, whatever size the page gives it.
+    pub fn plot() -> Self {
+        Frame {
+            width: 1000.0,
+            height: 1000.0,
+            left: 0.0,
+            right: 0.0,
+            top: 0.0,
+            bottom: 0.0,
+        }
+    }
+
     /// A 320×160 frame with tighter margins, for small multiples.
     pub fn small() -> Self {
         Frame {
@@ -73,15 +93,76 @@ impl Frame {
     }
 }
 
-/// An axis tick: its position along the axis (x or y in viewBox units) and label.
+/// An axis tick: its position along the axis (x or y in viewBox units), its label, and
+/// whether it is one of the ticks left out where the chart is narrow.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Tick {
     pub pos: f64,
     pub label: String,
+    pub minor: bool,
 }
 
 fn tick(pos: f64, label: String) -> Tick {
-    Tick { pos, label }
+    Tick {
+        pos,
+        label,
+        minor: false,
+    }
+}
+
+impl Tick {
+    /// The position as a percentage of `extent` (the frame's width or height), for a label
+    /// placed beside a plot drawn on [`Frame::plot`]: `"37.5%"`.
+    pub fn pct(&self, extent: impl std::borrow::Borrow<f64>) -> String {
+        let extent = *extent.borrow();
+        let share = if extent > 0.0 {
+            self.pos / extent * 100.0
+        } else {
+            0.0
+        };
+        format!("{}%", fmt1(share.clamp(0.0, 100.0)))
+    }
+}
+
+impl Tick {
+    /// How a label at this tick is anchored so that it stays inside the chart: at its start
+    /// near the left edge, at its end near the right edge, else at its middle.
+    pub fn anchor(&self, extent: impl std::borrow::Borrow<f64>) -> &'static str {
+        let extent = *extent.borrow();
+        let share = if extent > 0.0 { self.pos / extent } else { 0.5 };
+        if share < 0.08 {
+            "start"
+        } else if share > 0.92 {
+            "end"
+        } else {
+            "middle"
+        }
+    }
+}
+
+/// Marks every other tick minor (the second, the fourth, …).
+fn alternate(ticks: &mut [Tick]) {
+    for (i, t) in ticks.iter_mut().enumerate() {
+        t.minor = i % 2 == 1;
+    }
+}
+
+/// The decimals that write every tick of `ticks` (evenly spaced) differently: none for a
+/// step of 1 or more, one for 0.1–0.5, two for 0.01–0.05, …
+pub fn tick_decimals(ticks: &[f64]) -> usize {
+    let step = match ticks {
+        [a, b, ..] => (b - a).abs(),
+        _ => return 0,
+    };
+    if !(step.is_finite() && step > 0.0) || step >= 1.0 {
+        return 0;
+    }
+    let decimals = (-step.log10() - 1e-9).ceil();
+    if decimals.is_finite() {
+        (decimals as usize).min(6)
+    } else {
+        0
+    }
 }
 
 /// Formats with one decimal, never `"-0.0"`; non-finite values give `"0.0"`.
@@ -244,11 +325,13 @@ pub struct LinePoint {
     pub value: f64,
 }
 
-/// One line: a CSS class suffix (e.g. "raw", "avg"), its points sorted by
-/// date, and an SVG path `"M x,y L x,y …"` (empty when there are no points).
+/// One line: a CSS class suffix (e.g. "raw", "avg"), what the legend calls it, its
+/// points sorted by date, and an SVG path `"M x,y L x,y …"` (empty when there are no
+/// points).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Series {
     pub name: String,
+    pub label: String,
     pub points: Vec<LinePoint>,
     pub path: String,
 }
@@ -264,27 +347,38 @@ pub struct LineChart {
     pub empty: bool,
 }
 
+impl LineChart {
+    pub fn x_labels(&self) -> &[Tick] {
+        &self.x_ticks
+    }
+
+    pub fn y_labels(&self) -> &[Tick] {
+        &self.y_ticks
+    }
+}
+
 /// Lays out date/value series. x spans the union of all dates (a single date
 /// gets ±1 day); y spans all values padded ~5% and widened to nice ticks
 /// (the padding never pushes a non-negative range below zero).
 pub fn line_chart(
     frame: Frame,
-    series: Vec<(String, Vec<(NaiveDate, f64)>)>,
-    format_y: &dyn Fn(f64) -> String,
+    series: Vec<(String, String, Vec<(NaiveDate, f64)>)>,
+    format_y: &dyn Fn(f64, usize) -> String,
     format_date: &dyn Fn(NaiveDate) -> String,
 ) -> LineChart {
     let series: Vec<_> = series
         .into_iter()
-        .map(|(name, mut pts)| {
+        .map(|(name, label, mut pts)| {
             pts.retain(|p| p.1.is_finite());
             pts.sort_by_key(|p| p.0);
-            (name, pts)
+            (name, label, pts)
         })
         .collect();
-    let all = || series.iter().flat_map(|s| s.1.iter());
+    let all = || series.iter().flat_map(|s| s.2.iter());
     let (Some(d0), Some(d1)) = (all().map(|p| p.0).min(), all().map(|p| p.0).max()) else {
-        let series = series.into_iter().map(|(name, _)| Series {
+        let series = series.into_iter().map(|(name, label, _)| Series {
             name,
+            label,
             ..Default::default()
         });
         let series = series.collect();
@@ -313,7 +407,7 @@ pub fn line_chart(
     let y_of = |v: f64| frame.top + (1.0 - frac(v, lo, hi)) * frame.plot_height();
     let series = series
         .into_iter()
-        .map(|(name, pts)| {
+        .map(|(name, label, pts)| {
             let points: Vec<LinePoint> = pts
                 .into_iter()
                 .map(|(date, value)| LinePoint {
@@ -332,16 +426,23 @@ pub fn line_chart(
                 })
                 .collect::<Vec<_>>()
                 .join(" ");
-            Series { name, points, path }
+            Series {
+                name,
+                label,
+                points,
+                path,
+            }
         })
         .collect();
-    let x_ticks = date_ticks(d0, d1)
+    let mut x_ticks: Vec<Tick> = date_ticks(d0, d1)
         .into_iter()
         .map(|d| tick(x_of(d), format_date(d)))
         .collect();
+    alternate(&mut x_ticks);
+    let decimals = tick_decimals(&ticks);
     let y_ticks = ticks
         .into_iter()
-        .map(|v| tick(y_of(v), format_y(v)))
+        .map(|v| tick(y_of(v), format_y(v, decimals)))
         .collect();
     LineChart {
         frame,
@@ -409,14 +510,33 @@ pub struct Bar {
     pub value: f64,
 }
 
+impl Bar {
+    /// The tick of this bar's label, at its middle.
+    pub fn tick(&self) -> Tick {
+        tick(self.x + self.width / 2.0, self.label.clone())
+    }
+}
+
 /// A bar chart with a zero-based y axis.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BarChart {
     pub frame: Frame,
     pub bars: Vec<Bar>,
     pub y_ticks: Vec<Tick>,
+    /// The labelled bars' ticks: at most eight, every other one minor.
+    pub x_ticks: Vec<Tick>,
     /// No bars were given.
     pub empty: bool,
+}
+
+impl BarChart {
+    pub fn x_labels(&self) -> &[Tick] {
+        &self.x_ticks
+    }
+
+    pub fn y_labels(&self) -> &[Tick] {
+        &self.y_ticks
+    }
 }
 
 /// Evenly spaced bars (each slot 80% bar, 20% gap), in input order. The y
@@ -426,7 +546,7 @@ pub struct BarChart {
 pub fn bar_chart(
     frame: Frame,
     bars: Vec<(String, f64)>,
-    format_y: &dyn Fn(f64) -> String,
+    format_y: &dyn Fn(f64, usize) -> String,
 ) -> BarChart {
     let clamp = |v: f64| if v.is_finite() && v > 0.0 { v } else { 0.0 };
     let max = bars.iter().map(|b| clamp(b.1)).fold(0.0, f64::max);
@@ -451,16 +571,24 @@ pub fn bar_chart(
                 value,
             }
         })
-        .collect();
-    let y_ticks = nice_ticks(0.0, top, 5)
+        .collect::<Vec<Bar>>();
+    let values: Vec<f64> = nice_ticks(0.0, top, 5)
         .into_iter()
         .filter(|&t| (0.0..=top * (1.0 + 1e-9)).contains(&t))
-        .map(|t| tick(y_of(t), format_y(t)))
         .collect();
+    let decimals = tick_decimals(&values);
+    let y_ticks = values
+        .into_iter()
+        .map(|t| tick(y_of(t), format_y(t, decimals)))
+        .collect();
+    let step = bars.len().div_ceil(8).max(1);
+    let mut x_ticks: Vec<Tick> = bars.iter().step_by(step).map(Bar::tick).collect();
+    alternate(&mut x_ticks);
     BarChart {
         frame,
         bars,
         y_ticks,
+        x_ticks,
         empty,
     }
 }
@@ -525,9 +653,15 @@ pub struct Timeline {
     pub empty: bool,
 }
 
+impl Timeline {
+    pub fn x_labels(&self) -> &[Tick] {
+        &self.ticks
+    }
+}
+
 /// Lays out timeline rows over `window` (swapped if reversed; an empty window
-/// becomes one day). The frame is as wide as `Frame::default()`, with a 140 label margin and grows
-/// 28 per row. Segments are clipped to the window, empty ones dropped, and
+/// becomes one day) on the plot alone: 1000 wide and 28 high per row (the row labels and
+/// the date ticks go beside it). Segments are clipped to the window, empty ones dropped, and
 /// ones narrower than 2 units widened to 2 (kept inside the plot).
 pub fn timeline(
     rows: Vec<TimelineRow>,
@@ -541,14 +675,11 @@ pub fn timeline(
     } else {
         we
     };
-    let (top, bottom) = (8.0, 24.0);
-    let (left, height) = (140.0, top + bottom + ROW_HEIGHT * rows.len() as f64);
+    // The plot alone (the labels go beside it): 1000 wide, a row high per grant.
+    let top = 0.0;
     let frame = Frame {
-        left,
-        top,
-        bottom,
-        height,
-        ..Frame::default()
+        height: ROW_HEIGHT * rows.len().max(1) as f64,
+        ..Frame::plot()
     };
     let total = (we - ws).num_seconds().max(1) as f64;
     let pw = frame.plot_width();
@@ -595,7 +726,7 @@ pub fn timeline(
             }
         })
         .collect();
-    let ticks = date_ticks(ws.date_naive(), we.date_naive())
+    let mut ticks: Vec<Tick> = date_ticks(ws.date_naive(), we.date_naive())
         .into_iter()
         .filter_map(|d| {
             let t = d.and_time(NaiveTime::MIN).and_utc();
@@ -604,6 +735,7 @@ pub fn timeline(
                 .then(|| tick(x_of(t), format_date(d)))
         })
         .collect();
+    alternate(&mut ticks);
     let now_x = (ws..=we).contains(&now).then(|| x_of(now));
     Timeline {
         frame,
@@ -625,14 +757,17 @@ mod tests {
     fn t(y: i32, m: u32, day: u32) -> DateTime<Utc> {
         d(y, m, day).and_time(NaiveTime::MIN).and_utc()
     }
-    fn fy(v: f64) -> String {
-        format!("{v}")
+    fn fy(v: f64, decimals: usize) -> String {
+        format!("{v:.decimals$}")
     }
     fn fd(d: NaiveDate) -> String {
         d.format("%-d %b").to_string()
     }
     fn line(series: Vec<(&str, Vec<(NaiveDate, f64)>)>) -> LineChart {
-        let series = series.into_iter().map(|(n, p)| (n.into(), p)).collect();
+        let series = series
+            .into_iter()
+            .map(|(n, p)| (n.into(), n.into(), p))
+            .collect();
         line_chart(Frame::default(), series, &fy, &fd)
     }
     /// Every point and y tick of `c` lies inside its plot area.
@@ -667,6 +802,67 @@ mod tests {
         }
         assert_eq!(fmt1(f64::NAN), "0.0");
         assert_eq!(fmt1(f64::NEG_INFINITY), "0.0");
+    }
+
+    /// Y labels never repeat: each tick is written with the decimals its step needs
+    /// (a weight between 79 and 81 in steps of 0.5 reads 79.0, 79.5, …, not 79, 80, 80, …).
+    #[test]
+    fn tick_labels_are_distinct() {
+        for (lo, hi) in [
+            (79.2, 80.9),
+            (33.1, 34.6),
+            (0.0, 3.0),
+            (0.01, 0.07),
+            (1000.0, 1004.0),
+        ] {
+            let ticks = nice_ticks(lo, hi, 6);
+            let decimals = tick_decimals(&ticks);
+            let labels: Vec<String> = ticks.iter().map(|v| format!("{v:.decimals$}")).collect();
+            let distinct: std::collections::BTreeSet<&String> = labels.iter().collect();
+            assert_eq!(distinct.len(), labels.len(), "{lo}..{hi}: {labels:?}");
+        }
+        assert_eq!(tick_decimals(&[79.0, 79.5, 80.0]), 1);
+        assert_eq!(tick_decimals(&[0.0, 0.05]), 2);
+        assert_eq!(tick_decimals(&[0.0, 0.2]), 1);
+        assert_eq!(tick_decimals(&[0.0, 5.0]), 0);
+        assert_eq!(tick_decimals(&[1.0]), 0);
+    }
+
+    /// Labels beside a plot are placed by percentage and anchored to stay inside; every
+    /// other x label is minor (left out on a phone).
+    #[test]
+    fn labels_are_placed_beside_the_plot() {
+        let c = line(vec![(
+            "raw",
+            vec![(d(2026, 1, 1), 80.0), (d(2026, 3, 1), 78.0)],
+        )]);
+        let f = Frame::plot();
+        let c = line_chart(
+            f,
+            c.series
+                .iter()
+                .map(|s| {
+                    let points = s.points.iter().map(|p| (p.date, p.value)).collect();
+                    (s.name.clone(), s.label.clone(), points)
+                })
+                .collect(),
+            &fy,
+            &fd,
+        );
+        assert!(c.x_ticks.len() >= 2);
+        for (i, t) in c.x_ticks.iter().enumerate() {
+            assert_eq!(t.minor, i % 2 == 1);
+            let pct: f64 = t.pct(f.width).trim_end_matches('%').parse().unwrap();
+            assert!((0.0..=100.0).contains(&pct));
+        }
+        let edge = |pos: f64| Tick {
+            pos,
+            ..Tick::default()
+        };
+        assert_eq!(edge(0.0).anchor(1000.0), "start");
+        assert_eq!(edge(500.0).anchor(1000.0), "middle");
+        assert_eq!(edge(1000.0).anchor(1000.0), "end");
+        assert_eq!(edge(250.0).pct(1000.0), "25.0%");
     }
 
     #[test]
@@ -908,7 +1104,10 @@ mod tests {
         let tl = timeline(rows, window, t(2024, 3, 16) + TimeDelta::hours(12), &fd);
         let f = tl.frame;
         let plot_end = f.width - f.right;
-        assert!(!tl.empty && f.width == 640.0 && f.left == 140.0);
+        assert!(
+            !tl.empty && f.width == 1000.0 && f.left == 0.0,
+            "the plot alone"
+        );
         assert_eq!(
             f.height,
             f.top + f.bottom + 2.0 * ROW_HEIGHT,

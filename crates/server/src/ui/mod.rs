@@ -161,6 +161,17 @@ impl Ctx {
         self.lang.date(*d.borrow())
     }
 
+    /// `part` as a percentage of `whole` with one decimal (`"37.5%"`), for a chart label.
+    pub fn pct(&self, part: impl Borrow<f64>, whole: impl Borrow<f64>) -> String {
+        let whole = *whole.borrow();
+        let share = if whole > 0.0 {
+            *part.borrow() / whole * 100.0
+        } else {
+            0.0
+        };
+        format!("{}%", charts::fmt1(share.clamp(0.0, 100.0)))
+    }
+
     /// A chart coordinate with one decimal.
     pub fn f1(&self, v: impl Borrow<f64>) -> String {
         charts::fmt1(*v.borrow())

@@ -232,7 +232,7 @@ fn add_list_and_delete_a_weight(backend: Backend, javascript: bool) {
         "{row}"
     );
     // The chart has its point.
-    assert!(b.exists("svg.line-chart circle"));
+    assert!(b.exists("svg.line-chart .dot"));
     // A bad value: the message at the field, the form refilled, nothing written.
     b.find("input[name=weight_kg]").send_keys("7000");
     b.find("form[action='/weight'] button[type=submit]").click();
@@ -457,6 +457,37 @@ const WIDEST: &str = r#"
     return out.slice(0, 10);
 "#;
 
+/// What is wrong with the page's charts, if anything: label text outside 11–14 CSS px (as
+/// drawn, not only as styled), x labels that overlap, y labels that repeat, two series
+/// without a legend.
+const CHART_RULES: &str = r#"
+    const problems = [];
+    for (const frame of document.querySelectorAll('.chart-frame')) {
+        const name = frame.getAttribute('aria-label');
+        for (const text of frame.querySelectorAll('text')) {
+            if (getComputedStyle(text).display === 'none') continue;
+            const size = parseFloat(getComputedStyle(text).fontSize);
+            const drawn = text.getBoundingClientRect().height;
+            if (size < 11 || size > 14 || drawn < 10 || drawn > 20) {
+                problems.push(name + ': "' + text.textContent + '" at ' + size + ' px, drawn ' + drawn.toFixed(1));
+            }
+        }
+        const xs = Array.from(frame.querySelectorAll('.x-axis text'))
+            .filter(t => getComputedStyle(t).display !== 'none')
+            .map(t => t.getBoundingClientRect())
+            .sort((a, b) => a.left - b.left);
+        for (let i = 1; i < xs.length; i++) {
+            if (xs[i].left < xs[i - 1].right + 2) problems.push(name + ': x labels overlap');
+        }
+        const ys = Array.from(frame.querySelectorAll('.y-axis text')).map(t => t.textContent);
+        if (new Set(ys).size !== ys.length) problems.push(name + ': y labels repeat: ' + ys.join(', '));
+        const series = frame.querySelectorAll('.plot .series').length;
+        const legend = frame.parentElement.querySelector('.legend');
+        if (series > 1 && !legend) problems.push(name + ': two series, no legend');
+    }
+    return problems;
+"#;
+
 /// Every page a user sees, signed out and in, at 375 px wide: no horizontal scrolling, no
 /// word broken inside, and no serious or critical axe violation.
 fn every_page_is_narrow_and_accessible(backend: Backend) {
@@ -516,6 +547,8 @@ fn every_page_is_narrow_and_accessible(backend: Backend) {
         );
         let broken = b.execute(BROKEN_WORDS, vec![]);
         assert_eq!(broken, json!([]), "{path}: words broken inside at 375 px");
+        let charts = b.execute(CHART_RULES, vec![]);
+        assert_eq!(charts, json!([]), "{path}: charts at 375 px");
         let violations = axe_check(b);
         assert!(
             violations.is_empty(),
@@ -550,6 +583,23 @@ fn every_page_is_narrow_and_accessible(backend: Backend) {
     ] {
         check(&b, path);
     }
+    // The charts read the same on a wide screen.
+    b.set_window_size(1440, 900);
+    for path in [
+        "/",
+        "/weight?range=all",
+        "/measurements",
+        "/body-fat",
+        "/nutrition",
+        "/activity",
+        "/plan",
+    ] {
+        b.goto(&app.url(path));
+        b.wait_until(path, Duration::from_secs(10), |b| b.exists_now("main"));
+        let charts = b.execute(CHART_RULES, vec![]);
+        assert_eq!(charts, json!([]), "{path}: charts at 1440 px");
+    }
+    b.set_window_size(375, 800);
     if std::env::var("MITAI_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
         let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
         std::fs::create_dir_all(&out).unwrap();

@@ -44,7 +44,7 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
     let s = stats::global(&state).await?;
     let n = |v: i64| lang.number(v as f64, 0);
     let tiers_chart = charts::bar_chart(
-        Frame::default(),
+        Frame::plot(),
         registry
             .tiers()
             .iter()
@@ -58,7 +58,7 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
                 (tier_name(lang, &registry, &t.id), count as f64)
             })
             .collect(),
-        &|v| lang.number(v, 0),
+        &|v, d| lang.number(v, d),
     );
     let active = [
         (lang.t("admin.active_1"), s.active_profiles.last_1_day),
@@ -66,12 +66,12 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
         (lang.t("admin.active_30"), s.active_profiles.last_30_days),
     ];
     let active_chart = charts::bar_chart(
-        Frame::default(),
+        Frame::plot(),
         active
             .iter()
             .map(|(l, v)| ((*l).to_owned(), *v as f64))
             .collect(),
-        &|v| lang.number(v, 0),
+        &|v, d| lang.number(v, d),
     );
     // Per day (every day of the 30, empty ones included) and per feature.
     let today = s.generated_at.date_naive();
@@ -89,11 +89,11 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
     }
     let day_bars = |pick: fn(&(i64, i64)) -> i64| {
         charts::bar_chart(
-            Frame::default(),
+            Frame::plot(),
             uses.iter()
                 .map(|(d, v)| (lang.short_date(*d), pick(v) as f64))
                 .collect(),
-            &|v| lang.number(v, 0),
+            &|v, d| lang.number(v, d),
         )
     };
     let waiting = crate::service::admin::mail::waiting(&state, MAIL_LOOKED_AT).await?;
@@ -117,13 +117,13 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
             .map(|(f, (u, r))| (feature_name(lang, &registry, f), n(*u), n(*r)))
             .collect(),
         redemptions_chart: charts::bar_chart(
-            Frame::default(),
+            Frame::plot(),
             s.redemptions_per_coupon
                 .iter()
                 .take(12)
                 .map(|r| (r.code.clone(), r.redemptions as f64))
                 .collect(),
-            &|v| lang.number(v, 0),
+            &|v, d| lang.number(v, d),
         ),
         redemptions: s
             .redemptions_per_coupon

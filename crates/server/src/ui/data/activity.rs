@@ -91,9 +91,9 @@ async fn activity_view(
             })
             .collect(),
         chart: charts::bar_chart(
-            Frame::default(),
+            Frame::plot(),
             weeks.iter().map(|(d, m)| (label(d), *m)).collect(),
-            &|v| lang.short_number(v, 0),
+            &|v, d| lang.short_number(v, d),
         ),
     })
 }

@@ -147,9 +147,9 @@ async fn body_fat_view(
             .collect(),
         results,
         chart: charts::line_chart(
-            Frame::default(),
-            vec![("raw".into(), points)],
-            &|v| format!("{} %", lang.short_number(v, 0)),
+            Frame::plot(),
+            vec![("raw".into(), lang.t("body_fat.pct").into(), points)],
+            &|v, d| format!("{} %", lang.number(v, d)),
             &|d| lang.short_date(d),
         ),
     })

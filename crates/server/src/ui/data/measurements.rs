@@ -89,9 +89,9 @@ async fn measurements_view(
             latest: format!("{} cm", lang.short_number(last.1, 1)),
             change,
             chart: charts::line_chart(
-                Frame::small(),
-                vec![("raw".into(), points)],
-                &|v| lang.short_number(v, 0),
+                Frame::plot(),
+                vec![("raw".into(), lang.t(&format!("site.{site}")).into(), points)],
+                &|v, d| lang.number(v, d),
                 &|d| lang.short_date(d),
             ),
         });

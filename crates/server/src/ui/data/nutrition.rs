@@ -101,6 +101,6 @@ async fn nutrition_view(
         ctx: member.ctx("nutrition", done),
         list: listing(lang, today, &page, older),
         totals,
-        chart: charts::bar_chart(Frame::default(), bars, &|v| lang.short_number(v, 0)),
+        chart: charts::bar_chart(Frame::plot(), bars, &|v, d| lang.short_number(v, d)),
     })
 }

@@ -98,9 +98,12 @@ pub fn weight_chart(lang: Lang, entries: &[Entry]) -> (LineChart, Vec<(String, S
         })
         .collect();
     let chart = charts::line_chart(
-        Frame::default(),
-        vec![("raw".into(), points), ("avg".into(), average)],
-        &|v| lang.short_number(v, 1),
+        Frame::plot(),
+        vec![
+            ("raw".into(), lang.t("weight.raw").into(), points),
+            ("avg".into(), lang.t("weight.average").into(), average),
+        ],
+        &|v, d| lang.number(v, d),
         &|d| lang.short_date(d),
     );
     (chart, table)
