@@ -316,6 +316,9 @@ fn date_ticks(start: NaiveDate, end: NaiveDate) -> Vec<NaiveDate> {
     vec![start, end]
 }
 
+/// Values by date, the data of one line.
+pub type DatedValues = Vec<(NaiveDate, f64)>;
+
 /// One plotted point: viewBox position plus the data it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinePoint {
@@ -362,7 +365,7 @@ impl LineChart {
 /// (the padding never pushes a non-negative range below zero).
 pub fn line_chart(
     frame: Frame,
-    series: Vec<(String, String, Vec<(NaiveDate, f64)>)>,
+    series: Vec<(String, String, DatedValues)>,
     format_y: &dyn Fn(f64, usize) -> String,
     format_date: &dyn Fn(NaiveDate) -> String,
 ) -> LineChart {
