@@ -1,7 +1,8 @@
 //! Mitai's access rules, as plain functions over plain data.
 //!
 //! No I/O, no async, no clock reads: everything time-dependent takes `now`.
-//! - [`accounts`]: what e-mail addresses and passwords must look like.
+//! - [`accounts`]: what e-mail addresses and passwords must look like; [`body`]: a
+//!   person's height, birth date, time zone, units and goal weight.
 //! - [`registry`]: features, tiers and the tier × feature matrix.
 //! - [`resolve`]: which limit applies (user restriction > tier limit > default), the
 //!   effective tier, the `<access>` view and the consume decision.
@@ -13,6 +14,7 @@
 //!   its plausible ranges; [`caliper`]: Jackson–Pollock body density and Siri's body fat.
 
 pub mod accounts;
+pub mod body;
 pub mod caliper;
 pub mod coupons;
 pub mod entries;

@@ -95,7 +95,7 @@ pub struct NewRegistration {
 }
 
 /// What a registration came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RegisterOutcome {
     Registered(Box<Profile>),
     /// The e-mail is taken; nothing changed (an invitation stays unused).
@@ -105,7 +105,7 @@ pub enum RegisterOutcome {
 }
 
 /// A live session and its profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Session {
     pub profile: Profile,
     pub created_at: DateTime<Utc>,

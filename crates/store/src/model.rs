@@ -1,7 +1,7 @@
 //! Records the store reads and writes. Registry types (features, tiers, limits) are the
 //! `access` crate's own; these are the rest.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use mitai_access::{Feature, Limit, Tier, TierLimit};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -32,7 +32,7 @@ impl Role {
 }
 
 /// A user account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
     pub id: Uuid,
     pub email: String,
@@ -47,6 +47,37 @@ pub struct Profile {
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The person's own facts (see `mitai_access::body`), stored metric.
+    pub body: Body,
+}
+
+/// A person's own facts: all optional but the units and the rewards switch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Body {
+    pub height_cm: Option<f64>,
+    pub birth_date: Option<NaiveDate>,
+    /// `male` or `female`.
+    pub sex: Option<String>,
+    /// An IANA time zone name.
+    pub timezone: Option<String>,
+    /// `metric` or `imperial`.
+    pub units: String,
+    pub goal_weight_kg: Option<f64>,
+    pub show_rewards: bool,
+}
+
+impl Default for Body {
+    fn default() -> Body {
+        Body {
+            height_cm: None,
+            birth_date: None,
+            sex: None,
+            timezone: None,
+            units: "metric".into(),
+            goal_weight_kg: None,
+            show_rewards: true,
+        }
+    }
 }
 
 /// What creating a profile needs. `email_norm` is derived by the store.
@@ -82,6 +113,14 @@ pub struct ProfilePatch {
     pub language: Option<String>,
     /// `Some(true)` marks the e-mail verified (an admin vouches for it).
     pub email_verified: Option<bool>,
+    /// `Some(None)` clears the fact; the same for the other optional facts below.
+    pub height_cm: Option<Option<f64>>,
+    pub birth_date: Option<Option<NaiveDate>>,
+    pub sex: Option<Option<String>>,
+    pub timezone: Option<Option<String>>,
+    pub units: Option<String>,
+    pub goal_weight_kg: Option<Option<f64>>,
+    pub show_rewards: Option<bool>,
 }
 
 impl ProfilePatch {
@@ -93,6 +132,13 @@ impl ProfilePatch {
             && self.trial_ends_at.is_none()
             && self.language.is_none()
             && self.email_verified.is_none()
+            && self.height_cm.is_none()
+            && self.birth_date.is_none()
+            && self.sex.is_none()
+            && self.timezone.is_none()
+            && self.units.is_none()
+            && self.goal_weight_kg.is_none()
+            && self.show_rewards.is_none()
     }
 }
 

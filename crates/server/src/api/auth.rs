@@ -13,7 +13,7 @@ use crate::api::error::{Json, Result};
 use crate::http::auth::{CurrentUser, SESSION_DAYS, session_cookie};
 use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
-use crate::service::profiles::ProfileView;
+use crate::service::profiles::{self, OwnProfileChange, OwnProfilePatch, ProfileView};
 use crate::service::{accounts, grants};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -120,6 +120,25 @@ pub async fn logout_all(
     accounts::logout_all(&state, &user, ip).await?;
     let cookie = session_cookie(&state, "", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+/// Changes the signed-in person's own profile: the fields named (`null` clears an optional
+/// fact). Values are metric.
+#[utoipa::path(patch, path = "/me", tag = "accounts",
+    request_body = OwnProfilePatch,
+    responses((status = 200, body = ProfileEnvelope),
+              (status = 401, description = "unauthenticated", body = ErrorBody),
+              (status = 422, description = "invalid_input, the field named", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn change_me(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Json(patch): Json<OwnProfilePatch>,
+) -> Result<Json<serde_json::Value>> {
+    let change = OwnProfileChange::check(patch, state.now().date_naive())?;
+    let profile = profiles::change_own_profile(&state, &user.profile, change).await?;
+    let view = grants::profile_view(&state, &profile).await?;
+    Ok(Json(json!({ "profile": view })))
 }
 
 /// The signed-in profile.

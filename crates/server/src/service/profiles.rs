@@ -1,13 +1,19 @@
-//! A profile as its owner and admins see it, and what a person may change of their own.
+//! A profile as its owner and admins see it, and what a person may change of their own:
+//! the name, the language and the facts the tracking pages use (height, birth date, sex,
+//! time zone, units, goal weight, whether rewards are shown). Values are always metric here;
+//! the pages convert what a person types in imperial units before they reach this.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use mitai_access::body::{self, Units};
+use mitai_access::caliper::Sex;
 use mitai_access::text::Name;
 use mitai_store::{Profile, ProfilePatch};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{AppState, Error, Result};
+use super::patch::double_option;
+use super::{AppState, Error, Result, field};
 
 /// A profile as shown to its owner and to admins.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -27,11 +33,24 @@ pub struct ProfileView {
     pub language: String,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    /// Centimetres.
+    pub height_cm: Option<f64>,
+    #[schema(value_type = Option<String>, format = Date, example = "1980-05-17")]
+    pub birth_date: Option<NaiveDate>,
+    /// `male` or `female`.
+    pub sex: Option<String>,
+    /// An IANA time zone name; without one, the usage time zone applies.
+    pub timezone: Option<String>,
+    /// `metric` or `imperial`: how the pages show and take values (the API is metric).
+    pub units: String,
+    pub goal_weight_kg: Option<f64>,
+    pub show_rewards: bool,
 }
 
 impl ProfileView {
     /// The view of a profile whose effective tier is `effective_tier`.
     pub fn new(profile: &Profile, effective_tier: String) -> ProfileView {
+        let body = &profile.body;
         ProfileView {
             id: profile.id,
             email: profile.email.clone(),
@@ -44,19 +63,132 @@ impl ProfileView {
             language: profile.language.clone(),
             disabled: profile.disabled,
             created_at: profile.created_at,
+            height_cm: body.height_cm,
+            birth_date: body.birth_date,
+            sex: body.sex.clone(),
+            timezone: body.timezone.clone(),
+            units: body.units.clone(),
+            goal_weight_kg: body.goal_weight_kg,
+            show_rewards: body.show_rewards,
         }
     }
 }
 
-/// What a person may change of their own profile.
+/// `PATCH /api/me`: the fields named change; `null` clears an optional fact.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnProfilePatch {
+    pub name: Option<String>,
+    /// `de` or `en`.
+    pub language: Option<String>,
+    /// 50–272 cm.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<f64>)]
+    pub height_cm: Option<Option<f64>>,
+    /// `YYYY-MM-DD`, at least ten years ago.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub birth_date: Option<Option<String>>,
+    /// `male` or `female`.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub sex: Option<Option<String>>,
+    /// An IANA name (`Europe/Berlin`).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub timezone: Option<Option<String>>,
+    /// `metric` or `imperial`.
+    pub units: Option<String>,
+    /// 20–500 kg.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<f64>)]
+    pub goal_weight_kg: Option<Option<f64>>,
+    pub show_rewards: Option<bool>,
+}
+
+/// What a person may change of their own profile, checked: each field as its kind allows.
 #[derive(Debug, Default)]
 pub struct OwnProfileChange {
     pub name: Option<Name>,
     /// `de` or `en`.
     pub language: Option<String>,
+    pub height_cm: Option<Option<f64>>,
+    pub birth_date: Option<Option<NaiveDate>>,
+    pub sex: Option<Option<Sex>>,
+    pub timezone: Option<Option<String>>,
+    pub units: Option<Units>,
+    pub goal_weight_kg: Option<Option<f64>>,
+    pub show_rewards: Option<bool>,
 }
 
-/// Changes the signed-in person's name and language.
+impl OwnProfileChange {
+    /// Checks a patch field by field; the first bad field answers 422 naming it. `today`
+    /// bounds the birth date.
+    pub fn check(patch: OwnProfilePatch, today: NaiveDate) -> Result<OwnProfileChange> {
+        let name = match patch.name {
+            Some(name) => Some(field("name", Name::parse_or_empty(&name))?),
+            None => None,
+        };
+        if let Some(language) = &patch.language
+            && !matches!(language.as_str(), "de" | "en")
+        {
+            return Err(Error::field("language", "must be de or en"));
+        }
+        let birth_date = match patch.birth_date {
+            Some(Some(text)) => {
+                let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                    .map_err(|_| Error::field("birth_date", "must be a date YYYY-MM-DD"))?;
+                Some(Some(field("birth_date", body::birth_date(date, today))?))
+            }
+            Some(None) => Some(None),
+            None => None,
+        };
+        let sex = match patch.sex {
+            Some(Some(text)) => {
+                Some(Some(Sex::parse(text.trim()).ok_or_else(|| {
+                    Error::field("sex", "must be male or female")
+                })?))
+            }
+            Some(None) => Some(None),
+            None => None,
+        };
+        let timezone = match patch.timezone {
+            Some(Some(text)) => Some(Some(
+                field("timezone", body::timezone(&text))?.name().to_owned(),
+            )),
+            Some(None) => Some(None),
+            None => None,
+        };
+        Ok(OwnProfileChange {
+            name,
+            language: patch.language,
+            height_cm: checked(patch.height_cm, "height_cm", body::height_cm)?,
+            birth_date,
+            sex,
+            timezone,
+            units: patch
+                .units
+                .map(|u| field("units", Units::parse(&u)))
+                .transpose()?,
+            goal_weight_kg: checked(patch.goal_weight_kg, "goal_weight_kg", body::goal_weight_kg)?,
+            show_rewards: patch.show_rewards,
+        })
+    }
+}
+
+/// An optional number checked by `rule` when one is given.
+fn checked(
+    value: Option<Option<f64>>,
+    name: &str,
+    rule: fn(f64) -> std::result::Result<f64, body::Refused>,
+) -> Result<Option<Option<f64>>> {
+    match value {
+        Some(Some(v)) => Ok(Some(Some(field(name, rule(v))?))),
+        other => Ok(other),
+    }
+}
+
+/// Changes what the signed-in person changed of their own profile.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn change_own_profile(
     state: &AppState,
@@ -71,6 +203,13 @@ pub async fn change_own_profile(
     let patch = ProfilePatch {
         name: change.name.map(String::from),
         language: change.language,
+        height_cm: change.height_cm,
+        birth_date: change.birth_date,
+        sex: change.sex.map(|s| s.map(|s| s.as_str().to_owned())),
+        timezone: change.timezone,
+        units: change.units.map(|u| u.as_str().to_owned()),
+        goal_weight_kg: change.goal_weight_kg,
+        show_rewards: change.show_rewards,
         ..Default::default()
     };
     state
@@ -78,4 +217,9 @@ pub async fn change_own_profile(
         .update_profile(profile.id, &patch, state.now())
         .await?
         .ok_or(Error::Unauthenticated)
+}
+
+/// The units a profile reads and types values in.
+pub fn units_of(profile: &Profile) -> Units {
+    Units::parse(&profile.body.units).unwrap_or_default()
 }

@@ -8,15 +8,19 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use mitai_access::RegistrationMode;
+use mitai_access::body::Units;
 use mitai_access::text::Name;
 use serde::Deserialize;
 
 use super::forms::{FieldErrors, FormData, Params, safe_next};
-use super::{Ctx, Lang, Member, UiError, UiResult, Visitor, refusal, render, render_status};
+use super::{
+    Ctx, Lang, Member, UiError, UiResult, Visitor, parse_decimal, refusal, render, render_status,
+};
 use crate::http::auth::{self, SESSION_DAYS};
 use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
 use crate::service::export::Format;
+use crate::service::profiles::{OwnProfileChange, OwnProfilePatch};
 use crate::service::{Error, ErrorCode};
 use crate::service::{accounts, invitations, passwords, profiles, verification};
 
@@ -557,6 +561,8 @@ struct AccountPage {
     /// The person's name (not `name`: the field macro's own parameter is called that).
     person_name: String,
     language: String,
+    /// The facts, as the form shows them (in the profile's units).
+    body: BodyForm,
     email: String,
     verified: bool,
     can_invite: bool,
@@ -564,6 +570,97 @@ struct AccountPage {
     exports: Vec<ExportButton>,
     errors: FieldErrors,
     refusal: Option<super::Refusal>,
+}
+
+/// The body facts as the account form shows and takes them: lengths and weights in the
+/// profile's units, the fields named by their unit (`height_cm` / `height_in`,
+/// `goal_weight_kg` / `goal_weight_lb`).
+pub struct BodyForm {
+    pub imperial: bool,
+    pub height: String,
+    pub birth_date: String,
+    pub sex: String,
+    pub timezone: String,
+    pub goal_weight: String,
+}
+
+impl BodyForm {
+    fn of(lang: Lang, profile: &crate::service::records::Profile) -> BodyForm {
+        let units = profiles::units_of(profile);
+        let body = &profile.body;
+        let decimal = |v: f64| lang.short_number(v, 1);
+        BodyForm {
+            imperial: units == Units::Imperial,
+            height: body
+                .height_cm
+                .map(|cm| decimal(units.length_from_cm(cm)))
+                .unwrap_or_default(),
+            birth_date: body.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+            sex: body.sex.clone().unwrap_or_default(),
+            timezone: body.timezone.clone().unwrap_or_default(),
+            goal_weight: body
+                .goal_weight_kg
+                .map(|kg| decimal(units.weight_from_kg(kg)))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The names of the fields in these units.
+    pub fn height_field(&self) -> &'static str {
+        if self.imperial {
+            "height_in"
+        } else {
+            "height_cm"
+        }
+    }
+
+    pub fn goal_field(&self) -> &'static str {
+        if self.imperial {
+            "goal_weight_lb"
+        } else {
+            "goal_weight_kg"
+        }
+    }
+}
+
+/// The facts of a posted account form as the API's patch (metric), or the field that is
+/// not a number. An empty field clears its fact.
+fn body_patch(form: &FormData) -> Result<OwnProfilePatch, &'static str> {
+    let number = |metric: &'static str,
+                  imperial: &'static str,
+                  to_metric: fn(f64) -> f64|
+     -> Result<Option<Option<f64>>, &'static str> {
+        for (name, convert) in [(metric, None), (imperial, Some(to_metric))] {
+            let text = form.get(name);
+            if form.0.iter().any(|(k, _)| k == name) {
+                if text.is_empty() {
+                    return Ok(Some(None));
+                }
+                let value = parse_decimal(text).ok_or(name)?;
+                return Ok(Some(Some(convert.map_or(value, |c| c(value)))));
+            }
+        }
+        Ok(None)
+    };
+    let optional = |name: &str| {
+        form.0
+            .iter()
+            .any(|(k, _)| k == name)
+            .then(|| Some(form.get(name).to_owned()).filter(|v| !v.is_empty()))
+    };
+    Ok(OwnProfilePatch {
+        height_cm: number("height_cm", "height_in", |v| {
+            Units::Imperial.length_to_cm(v)
+        })?,
+        goal_weight_kg: number("goal_weight_kg", "goal_weight_lb", |v| {
+            Units::Imperial.weight_to_kg(v)
+        })?,
+        birth_date: optional("birth_date"),
+        sex: optional("sex"),
+        timezone: optional("timezone"),
+        units: optional("units").flatten(),
+        ..Default::default()
+    })
 }
 
 /// A download of the account page: enabled, or disabled with the reason beside it.
@@ -610,6 +707,7 @@ async fn account_page_for(
         ctx: member.ctx("account", done),
         person_name: profile.name.clone(),
         language: profile.language.clone(),
+        body: BodyForm::of(member.lang(), profile),
         email: profile.email.clone(),
         verified: profile.email_verified,
         can_invite: profile.role == Role::Admin || state.registry().settings.users_can_invite,
@@ -646,12 +744,42 @@ pub async fn save_profile(
     if language.is_none() {
         page.errors.add("language", lang.t("field.invalid"));
     }
-    let (Ok(name), Some(language), true) = (name, language, page.errors.is_empty()) else {
+    // The facts as typed, kept on the page if it comes back with a message.
+    page.body.height = form.get(page.body.height_field()).to_owned();
+    page.body.goal_weight = form.get(page.body.goal_field()).to_owned();
+    page.body.birth_date = form.get("birth_date").to_owned();
+    page.body.sex = form.get("sex").to_owned();
+    page.body.timezone = form.get("timezone").to_owned();
+    let patch = match body_patch(&form) {
+        Ok(patch) => Some(patch),
+        Err(field) => {
+            page.errors.add(field, lang.t("field.number"));
+            None
+        }
+    };
+    let (Ok(name), Some(language), Some(mut patch), true) =
+        (name, language, patch, page.errors.is_empty())
+    else {
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
-    let change = profiles::OwnProfileChange {
-        name: Some(name),
-        language: Some(language.code().to_owned()),
+    patch.name = Some(name.into());
+    patch.language = Some(language.code().to_owned());
+    let change = match OwnProfileChange::check(patch, state.now().date_naive()) {
+        Ok(change) => change,
+        Err(Error::Invalid { fields, .. }) => {
+            page.errors = FieldErrors::from_api(lang, &fields);
+            // A metric field's refusal shows at the field the form has.
+            for (metric, shown) in [
+                ("height_cm", page.body.height_field()),
+                ("goal_weight_kg", page.body.goal_field()),
+            ] {
+                if let Some(why) = page.errors.get(metric).map(str::to_owned) {
+                    page.errors.add(shown, why);
+                }
+            }
+            return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+        Err(e) => return Err(e.into()),
     };
     profiles::change_own_profile(&state, member.profile(), change).await?;
     Ok(super::see_other("/account?done=saved"))

@@ -538,7 +538,67 @@ async fn the_cookie_is_secure_behind_https(backend: Backend) {
     }
 }
 
+/// `PATCH /api/me` changes the fields named, metric; `null` clears a fact; a bad value is
+/// 422 naming its field and changes nothing.
+async fn people_change_their_own_facts(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (token, _) = app.user("facts@example.org").await;
+    let (status, body) = app
+        .patch(
+            "/api/me",
+            Some(&token),
+            json!({"height_cm": 181.5, "birth_date": "1980-05-17", "sex": "female",
+                   "timezone": "Europe/Berlin", "units": "imperial", "goal_weight_kg": 72.5,
+                   "name": " Anna "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let p = &body["profile"];
+    assert_eq!(p["height_cm"], 181.5);
+    assert_eq!(p["birth_date"], "1980-05-17");
+    assert_eq!(p["sex"], "female");
+    assert_eq!(p["timezone"], "Europe/Berlin");
+    assert_eq!(p["units"], "imperial");
+    assert_eq!(p["goal_weight_kg"], 72.5);
+    assert_eq!(p["name"], "Anna");
+    assert_eq!(p["show_rewards"], true);
+    for (field, value) in [
+        ("height_cm", json!(20)),
+        ("height_cm", json!("tall")),
+        ("birth_date", json!("2030-01-01")),
+        ("birth_date", json!("1980-02-30")),
+        ("sex", json!("other")),
+        ("timezone", json!("Mars/Olympus")),
+        ("units", json!("stones")),
+        ("goal_weight_kg", json!(1000)),
+        ("name", json!("a\u{1b}b")),
+    ] {
+        let (status, body) = app
+            .patch("/api/me", Some(&token), json!({ field: value }))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_input");
+    }
+    let (_, me) = app.get("/api/me", Some(&token)).await;
+    assert_eq!(me["profile"]["height_cm"], 181.5, "nothing changed");
+    let (status, body) = app
+        .patch(
+            "/api/me",
+            Some(&token),
+            json!({"height_cm": null, "timezone": null, "units": "metric"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["profile"]["height_cm"], Value::Null);
+    assert_eq!(body["profile"]["timezone"], Value::Null);
+    assert_eq!(body["profile"]["units"], "metric");
+    assert_eq!(body["profile"]["sex"], "female", "not named, kept");
+    let (status, _) = app.patch("/api/me", None, json!({"units": "metric"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
 on_both_backends!(
+    people_change_their_own_facts,
     registration_gives_a_profile_and_a_trial,
     registration_settings_shape_new_profiles,
     duplicates_and_bad_input_are_refused,

@@ -535,7 +535,84 @@ async fn unavailable_actions_say_why(backend: Backend) {
     assert!(!html.contains("AI calls left"), "{html}");
 }
 
+/// The account page takes the facts in the person's units and stores them metric.
+async fn the_account_page_takes_facts_in_the_chosen_units(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let who = browser(&app, "units@example.org").await;
+    let save = |fields: Vec<(&'static str, &'static str)>| {
+        let mut all = vec![("name", "Test"), ("language", "en")];
+        all.extend(fields);
+        all
+    };
+    let (status, _, _) = post_form(
+        &app,
+        "/account/profile",
+        &who,
+        &[
+            &[("_csrf", who.csrf.as_str())][..],
+            &save(vec![
+                ("units", "imperial"),
+                ("height_cm", "180"),
+                ("goal_weight_kg", "75"),
+                ("birth_date", "1980-05-17"),
+                ("sex", "male"),
+                ("timezone", "Europe/Berlin"),
+            ]),
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, me) = app.get("/api/me", Some(&who.token)).await;
+    assert_eq!(me["profile"]["height_cm"], 180.0);
+    assert_eq!(me["profile"]["units"], "imperial");
+    let (_, html, _) = page(&app, "/account", Some(&who)).await;
+    assert!(
+        html.contains(r#"name="height_in" type="text" value="70.9""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"name="goal_weight_lb" type="text" value="165.3""#),
+        "{html}"
+    );
+    let (status, _, _) = post_form(
+        &app,
+        "/account/profile",
+        &who,
+        &[
+            &[("_csrf", who.csrf.as_str())][..],
+            &save(vec![
+                ("units", "imperial"),
+                ("height_in", "70"),
+                ("goal_weight_lb", ""),
+            ]),
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, me) = app.get("/api/me", Some(&who.token)).await;
+    assert!((me["profile"]["height_cm"].as_f64().unwrap() - 177.8).abs() < 1e-9);
+    assert_eq!(me["profile"]["goal_weight_kg"], Value::Null, "cleared");
+    assert_eq!(me["profile"]["sex"], "male", "not in the form: kept");
+    // A height that cannot be is said at the field the form has.
+    let (status, html, _) = post_form(
+        &app,
+        "/account/profile",
+        &who,
+        &[
+            &[("_csrf", who.csrf.as_str())][..],
+            &save(vec![("units", "imperial"), ("height_in", "500")]),
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains(r#"id="e-height_in" role="alert""#), "{html}");
+}
+
 on_both_backends!(
+    the_account_page_takes_facts_in_the_chosen_units,
     unavailable_actions_say_why,
     over_the_limit_looks_and_reads_over_it,
     the_name_field_keeps_the_name,

@@ -10,18 +10,20 @@ use super::{PerBackend, SqlStore, like_pattern, normalize_name};
 use crate::spend::log_activity_in;
 use crate::sql::{Executor, Row, Tx, corrupt, on_constraint, on_constraint_of, query};
 use crate::{
-    AccountToken, Invitation, NewAccountToken, NewActivity, NewInvitation, NewMail, NewProfile,
-    NewRegistration, NewSession, Profile, ProfilePatch, RegisterOutcome, Result, Role, Session,
-    StoreError, TokenKind, normalize_email, postgres, sqlite,
+    AccountToken, Body, Invitation, NewAccountToken, NewActivity, NewInvitation, NewMail,
+    NewProfile, NewRegistration, NewSession, Profile, ProfilePatch, RegisterOutcome, Result, Role,
+    Session, StoreError, TokenKind, normalize_email, postgres, sqlite,
 };
 
 const PROFILE_COLUMNS: &str = "id, email, name, role, tier, trial_ends_at, \
-    email_verified, invited_by, language, disabled, created_at, updated_at";
+    email_verified, invited_by, language, disabled, created_at, updated_at, height_cm, \
+    birth_date, sex, timezone, units, goal_weight_kg, show_rewards";
 
 /// [`PROFILE_COLUMNS`] of the profile joined as `p`.
 const PROFILE_COLUMNS_OF_P: &str = "p.id, p.email, p.name, p.role, p.tier, \
     p.trial_ends_at, p.email_verified, p.invited_by, p.language, p.disabled, p.created_at, \
-    p.updated_at";
+    p.updated_at, p.height_cm, p.birth_date, p.sex, p.timezone, p.units, p.goal_weight_kg, \
+    p.show_rewards";
 
 const INVITATION_COLUMNS: &str = "id, email, invited_by, created_at, expires_at, used_at, used_by";
 
@@ -80,6 +82,13 @@ const UPDATE_PROFILE: &str = concatcp!(
         trial_ends_at = CASE WHEN $6 THEN $7 ELSE trial_ends_at END, \
         language = COALESCE($8, language), \
         email_verified = COALESCE($11, email_verified), \
+        height_cm = CASE WHEN $12 THEN $13 ELSE height_cm END, \
+        birth_date = CASE WHEN $14 THEN $15 ELSE birth_date END, \
+        sex = CASE WHEN $16 THEN $17 ELSE sex END, \
+        timezone = CASE WHEN $18 THEN $19 ELSE timezone END, \
+        units = COALESCE($20, units), \
+        goal_weight_kg = CASE WHEN $21 THEN $22 ELSE goal_weight_kg END, \
+        show_rewards = COALESCE($23, show_rewards), \
         updated_at = $9 \
      WHERE id = $1 RETURNING ",
     PROFILE_COLUMNS
@@ -142,6 +151,15 @@ fn profile_from(row: &Row) -> Result<Profile> {
         disabled: row.get("disabled")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
+        body: Body {
+            height_cm: row.get("height_cm")?,
+            birth_date: row.get("birth_date")?,
+            sex: row.get("sex")?,
+            timezone: row.get("timezone")?,
+            units: row.get("units")?,
+            goal_weight_kg: row.get("goal_weight_kg")?,
+            show_rewards: row.get("show_rewards")?,
+        },
     })
 }
 
@@ -352,6 +370,18 @@ impl crate::AccountStore for SqlStore {
             .bind(now)
             .bind(patch.name.as_deref().map(normalize_name))
             .bind(patch.email_verified)
+            .bind(patch.height_cm.is_some())
+            .bind(patch.height_cm.flatten())
+            .bind(patch.birth_date.is_some())
+            .bind(patch.birth_date.flatten())
+            .bind(patch.sex.is_some())
+            .bind(patch.sex.clone().flatten())
+            .bind(patch.timezone.is_some())
+            .bind(patch.timezone.clone().flatten())
+            .bind(&patch.units)
+            .bind(patch.goal_weight_kg.is_some())
+            .bind(patch.goal_weight_kg.flatten())
+            .bind(patch.show_rewards)
             .fetch_optional(&mut tx)
             .await
             .map_err(|e| on_constraint(e, "tier"))?;

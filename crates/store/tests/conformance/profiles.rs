@@ -9,14 +9,16 @@
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use mitai_store::testing::TestDb;
-use mitai_store::{Backend, NewProfile, NewSession, Profile, ProfilePatch, Role, StoreError};
+use mitai_store::{Backend, Body, NewProfile, NewSession, Profile, ProfilePatch, Role, StoreError};
 use uuid::Uuid;
 
 use crate::support::{admin, at, new_profile, store, t0, user};
 
 conformance! {
     plain: [
+        body_facts_are_set_kept_and_cleared,
         create_profile_and_read_it_back,
         email_is_unique_case_insensitively_and_trimmed,
         credentials_by_email_in_any_case,
@@ -77,6 +79,7 @@ async fn create_profile_and_read_it_back(db: &TestDb) {
         disabled: false,
         created_at: t0(),
         updated_at: t0(),
+        body: Body::default(),
     };
     assert_eq!(created, expected);
     assert_eq!(s.profile(new.id).await.unwrap(), Some(expected));
@@ -388,6 +391,7 @@ async fn update_profile_applies_each_field(db: &TestDb) {
             trial_ends_at: Some(Some(later)),
             language: Some("de".to_owned()),
             email_verified: None,
+            ..Default::default()
         },
         &expected,
     )
@@ -697,4 +701,76 @@ async fn admins_demoting_each_other_at_once_leave_one(db: &TestDb) {
         assert_eq!(done, 1, "round {round}: exactly one change goes through");
         assert!(store(db).admin_exists().await.unwrap(), "round {round}");
     }
+}
+
+/// A person's own facts: none at first (metric, rewards shown), each set, the others kept
+/// by a patch that names them not, and the optional ones cleared with `Some(None)`.
+async fn body_facts_are_set_kept_and_cleared(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "body@example.org", "Body").await;
+    assert_eq!(p.body, Body::default());
+    let born = NaiveDate::from_ymd_opt(1980, 5, 17).unwrap();
+    let set = ProfilePatch {
+        height_cm: Some(Some(181.5)),
+        birth_date: Some(Some(born)),
+        sex: Some(Some("female".into())),
+        timezone: Some(Some("Europe/Berlin".into())),
+        units: Some("imperial".into()),
+        goal_weight_kg: Some(Some(72.25)),
+        show_rewards: Some(false),
+        ..Default::default()
+    };
+    let got = s.update_profile(p.id, &set, t0()).await.unwrap().unwrap();
+    let want = Body {
+        height_cm: Some(181.5),
+        birth_date: Some(born),
+        sex: Some("female".into()),
+        timezone: Some("Europe/Berlin".into()),
+        units: "imperial".into(),
+        goal_weight_kg: Some(72.25),
+        show_rewards: false,
+    };
+    assert_eq!(got.body, want);
+    assert_eq!(s.profile(p.id).await.unwrap().unwrap().body, want);
+    // A patch of the name keeps every fact.
+    let renamed = ProfilePatch {
+        name: Some("Renamed".into()),
+        ..Default::default()
+    };
+    let got = s
+        .update_profile(p.id, &renamed, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.body, want);
+    // Cleared one by one, the units and the switch set back.
+    let clear = ProfilePatch {
+        height_cm: Some(None),
+        birth_date: Some(None),
+        sex: Some(None),
+        timezone: Some(None),
+        units: Some("metric".into()),
+        goal_weight_kg: Some(None),
+        show_rewards: Some(true),
+        ..Default::default()
+    };
+    let got = s.update_profile(p.id, &clear, t0()).await.unwrap().unwrap();
+    assert_eq!(got.body, Body::default());
+    // The session's profile carries them too.
+    let facts = ProfilePatch {
+        height_cm: Some(Some(170.0)),
+        ..Default::default()
+    };
+    s.update_profile(p.id, &facts, t0()).await.unwrap();
+    s.create_session(&NewSession {
+        token_hash: "body-session".into(),
+        profile_id: p.id,
+        created_at: t0(),
+        expires_at: at(2030, 1, 1, 0, 0, 0),
+        user_agent: None,
+    })
+    .await
+    .unwrap();
+    let session = s.session("body-session", t0()).await.unwrap().unwrap();
+    assert_eq!(session.profile.body.height_cm, Some(170.0));
 }
