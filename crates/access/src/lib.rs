@@ -9,6 +9,8 @@
 //! - [`period`]: reset periods aligned to local midnight in the usage time zone.
 //! - [`settings`]: the global settings, their types and validation.
 //! - [`grants`]: the grant timeline (stacking, pauses, statuses) and the grants running at t.
+//! - [`trend`]: the weight trend (smoothed), its rate per week and the projected date of a
+//!   goal.
 //! - [`text`]: text people type (names, notes, reasons, …), trimmed and checked by kind.
 //! - [`entries`]: the tracked data (weight, circumference, caliper, nutrition, activity) and
 //!   its plausible ranges; [`caliper`]: Jackson–Pollock body density and Siri's body fat.
@@ -24,6 +26,7 @@ pub mod registry;
 pub mod resolve;
 pub mod settings;
 pub mod text;
+pub mod trend;
 
 pub use entries::{EntryData, EntryKind, FieldErrors};
 pub use grants::{Grant, GrantKind, GrantState, GrantStatus, Pause, Span, Timeline, timeline};

@@ -4,16 +4,16 @@
 use askama::Template;
 use axum::extract::State;
 use chrono::TimeDelta;
-use mitai_access::EntryData;
 
 use serde::Deserialize;
 
 use super::charts::LineChart;
+use super::data::weight::{self, WeightSummary};
 use super::forms::{Params, new_idempotency_key};
 use super::plan::{FeatureRow, feature_rows, tier_name};
 use super::{Ctx, Member, UiResult, render};
 use crate::service::AppState;
-use crate::service::{access, entries};
+use crate::service::{access, entries, profiles};
 use mitai_access::EntryKind;
 
 #[derive(Debug, Default, Deserialize)]
@@ -29,8 +29,7 @@ struct DashboardPage {
     tier: String,
     trial: Option<String>,
     meters: Vec<FeatureRow>,
-    latest: Option<(String, String)>,
-    trend: Option<String>,
+    summary: Option<WeightSummary>,
     chart: LineChart,
     idempotency_key: String,
     today: String,
@@ -65,37 +64,15 @@ pub async fn page(
             ],
         )
     });
-    // The last 90 days of weights: the chart, the latest value and its trend.
-    let weights = entries::series(
-        &state,
-        profile.id,
-        EntryKind::Weight,
-        Some(today - TimeDelta::days(90)),
-        10_000,
-    )
-    .await?;
-    let (chart, _) = super::data::weight::weight_chart(lang, &weights);
-    let kg = |e: &crate::service::records::Entry| match &e.data {
-        EntryData::Weight(w) => Some(w.weight_kg),
-        _ => None,
-    };
-    let latest = weights.last().and_then(|e| {
-        Some((
-            lang.date(e.date),
-            format!("{} kg", lang.short_number(kg(e)?, 1)),
-        ))
-    });
-    let trend = match (weights.first().and_then(kg), weights.last().and_then(kg)) {
-        (Some(first), Some(last)) if weights.len() > 1 => {
-            let delta = last - first;
-            let sign = if delta > 0.0 { "+" } else { "" };
-            Some(lang.tf(
-                "dashboard.trend",
-                &[&format!("{sign}{}", lang.short_number(delta, 1))],
-            ))
-        }
-        _ => None,
-    };
+    // Every weigh-in: the summary reads them all, the chart the last 90 days.
+    let weights = entries::series(&state, profile.id, EntryKind::Weight, None, 10_000).await?;
+    let units = profiles::units_of(profile);
+    let summary = weight::weight_summary(lang, units, profile, &weights, today);
+    let recent: Vec<_> = weights
+        .into_iter()
+        .filter(|e| e.date >= today - TimeDelta::days(90))
+        .collect();
+    let (chart, _) = weight::weight_chart(lang, &recent);
     let name = if profile.name.is_empty() {
         profile.email.clone()
     } else {
@@ -107,8 +84,7 @@ pub async fn page(
         tier: tier_name(lang, &registry, &tier),
         trial,
         meters,
-        latest,
-        trend,
+        summary,
         chart,
         idempotency_key: new_idempotency_key(),
         today: today.format("%Y-%m-%d").to_string(),

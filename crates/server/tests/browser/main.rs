@@ -422,7 +422,8 @@ fn a_cross_origin_form_post_is_refused(backend: Backend) {
 }
 
 /// The words of the page's content broken across two lines (a word broken inside, as a
-/// table squeezed letter by letter does it), up to twenty. Charts are left out.
+/// table squeezed letter by letter does it), up to twenty. Charts are left out; a
+/// hyphenated compound may break at its hyphen.
 const BROKEN_WORDS: &str = r#"
     const broken = [];
     const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
@@ -430,7 +431,8 @@ const BROKEN_WORDS: &str = r#"
     while ((node = walker.nextNode()) && broken.length < 20) {
         if (node.parentElement.closest('svg')) continue;
         const text = node.textContent;
-        const words = /\S+/g;
+        // A compound may break at its hyphen, as typesetting does; a word may not.
+        const words = /[^\s\-\u2010]+/g;
         let m;
         while ((m = words.exec(text))) {
             const range = document.createRange();

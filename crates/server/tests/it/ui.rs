@@ -611,7 +611,64 @@ async fn the_account_page_takes_facts_in_the_chosen_units(backend: Backend) {
     assert!(html.contains(r#"id="e-height_in" role="alert""#), "{html}");
 }
 
+/// The weight page (and the dashboard) at a glance: the latest weigh-in with the BMI, the
+/// smoothed trend and its rate, the goal and when it is reached at that rate, the changes;
+/// the caliper form is filled in with the profile's sex and age.
+async fn weight_at_a_glance_and_a_filled_in_caliper_form(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let who = browser(&app, "glance@example.org").await;
+    let (status, body) = app
+        .patch(
+            "/api/me",
+            Some(&who.token),
+            json!({"height_cm": 180, "goal_weight_kg": 75, "sex": "female",
+                   "birth_date": "1980-01-01"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Five weeks, half a kilo a week down, the days swinging by a kilo.
+    let today = app.state.now().date_naive();
+    for i in 0..35i64 {
+        let day = today - chrono::TimeDelta::days(34 - i);
+        let swing = if i % 2 == 0 { 0.5 } else { -0.5 };
+        let kg = 85.0 - 0.5 * (i as f64) / 7.0 + swing;
+        let (status, body) = app
+            .post(
+                "/api/weight",
+                Some(&who.token),
+                json!({"date": day.to_string(), "weight_kg": kg}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    for path in ["/weight", "/"] {
+        let (status, html, _) = page(&app, path, Some(&who)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains("BMI 25."),
+            "{path}: BMI of ~82 kg at 180 cm: {html}"
+        );
+        assert!(html.contains(" a week"), "{path}: the rate");
+        assert!(
+            html.contains("at this rate reached around"),
+            "{path}: {html}"
+        );
+    }
+    let (_, html, _) = page(&app, "/weight", Some(&who)).await;
+    assert!(html.contains("Last 7 days") && html.contains("−"), "{html}");
+    let (_, html, _) = page(&app, "/body-fat", Some(&who)).await;
+    let age = mitai_access::body::age(chrono::NaiveDate::from_ymd_opt(1980, 1, 1).unwrap(), today);
+    assert!(
+        html.contains(&format!(
+            r#"name="age" type="text" inputmode="decimal" autocomplete="off" value="{age}""#
+        )),
+        "{html}"
+    );
+    assert!(html.contains("triceps"), "the women's sites: {html}");
+}
+
 on_both_backends!(
+    weight_at_a_glance_and_a_filled_in_caliper_form,
     the_account_page_takes_facts_in_the_chosen_units,
     unavailable_actions_say_why,
     over_the_limit_looks_and_reads_over_it,

@@ -79,7 +79,18 @@ async fn body_fat_view(
 ) -> UiResult<BodyFatPage> {
     let lang = member.lang();
     let method = Method::parse(query.method.as_deref().unwrap_or("jp3")).unwrap_or(Method::Jp3);
-    let sex = Sex::parse(query.sex.as_deref().unwrap_or("male")).unwrap_or(Sex::Male);
+    // The sex and age of the profile fill the form in (the query's sex, from the method
+    // switch, wins).
+    let body = &member.profile().body;
+    let sex = query
+        .sex
+        .as_deref()
+        .or(body.sex.as_deref())
+        .and_then(Sex::parse)
+        .unwrap_or(Sex::Male);
+    let age = body
+        .birth_date
+        .map(|born| mitai_access::body::age(born, today(state)));
     let (page, older) = page_of(
         state,
         member.profile(),
@@ -136,6 +147,9 @@ async fn body_fat_view(
     list.values
         .insert("method".into(), method.as_str().to_owned());
     list.values.insert("sex".into(), sex.as_str().to_owned());
+    if let Some(age) = age {
+        list.values.insert("age".into(), age.to_string());
+    }
     Ok(BodyFatPage {
         ctx: member.ctx("body-fat", done),
         list,

@@ -5,6 +5,8 @@ use crate::service::records::Entry;
 use askama::Template;
 use axum::extract::{Multipart, State};
 use chrono::{NaiveDate, TimeDelta};
+use mitai_access::body::{self, Units};
+use mitai_access::trend;
 use mitai_access::{EntryData, EntryKind};
 use serde_json::Map;
 
@@ -13,8 +15,8 @@ use super::{
     number, page_of, today,
 };
 use crate::http::client_ip::ClientIp;
-use crate::service::AppState;
 use crate::service::entries::kinds::WeightType;
+use crate::service::{AppState, profiles};
 use crate::ui::charts::{self, Frame, LineChart};
 use crate::ui::forms::{FieldErrors, FormData, Params};
 use crate::ui::{Ctx, Lang, Member, UiResult, render_status};
@@ -36,7 +38,119 @@ struct WeightPage {
     ranges: Vec<(&'static str, &'static str, bool)>,
     chart: LineChart,
     averages: Vec<(String, String, String)>,
+    summary: Option<WeightSummary>,
     import_error: Option<String>,
+}
+
+/// The weight at a glance: the latest weigh-in with the BMI, the trend (smoothed), its rate
+/// a week, the goal and when the trend reaches it at that rate, the trend's change over a
+/// week, a month and since the first weigh-in, the lowest and the highest weigh-in.
+pub struct WeightSummary {
+    pub latest: String,
+    pub latest_date: String,
+    pub bmi: Option<String>,
+    pub trend: String,
+    pub rate: Option<String>,
+    pub goal: Option<String>,
+    /// When the goal is reached at this rate, or that it is not, or that it was.
+    pub projection: Option<String>,
+    /// (label, signed change) for a week, a month and since the start, where known.
+    pub changes: Vec<(&'static str, String)>,
+    pub lowest: String,
+    pub highest: String,
+}
+
+/// A weight with its unit in the profile's units: `79.5 kg`, `175.3 lb`.
+pub fn weight_text(lang: Lang, units: Units, kg: f64) -> String {
+    format!(
+        "{} {}",
+        lang.number(units.weight_from_kg(kg), 1),
+        units.weight_unit()
+    )
+}
+
+/// A change of weight with its sign: `−0.4 kg`, `+1.2 kg`, `±0 kg`.
+fn signed_weight(lang: Lang, units: Units, kg: f64) -> String {
+    let v = units.weight_from_kg(kg);
+    let text = lang.number(v.abs(), 1);
+    let zero = lang.number(0.0, 1);
+    let sign = if text == zero {
+        "±"
+    } else if v < 0.0 {
+        "−"
+    } else {
+        "+"
+    };
+    format!("{sign}{text} {}", units.weight_unit())
+}
+
+/// The summary of a profile's weights (oldest first), or `None` without any.
+pub fn weight_summary(
+    lang: Lang,
+    units: Units,
+    profile: &crate::service::records::Profile,
+    entries: &[Entry],
+    today: NaiveDate,
+) -> Option<WeightSummary> {
+    let points: Vec<(NaiveDate, f64)> = entries
+        .iter()
+        .filter_map(|e| match &e.data {
+            EntryData::Weight(w) => Some((e.date, w.weight_kg)),
+            _ => None,
+        })
+        .collect();
+    let latest_date = points.iter().map(|p| p.0).max()?;
+    let on_latest: Vec<f64> = points
+        .iter()
+        .filter(|p| p.0 == latest_date)
+        .map(|p| p.1)
+        .collect();
+    let latest = on_latest.iter().sum::<f64>() / on_latest.len() as f64;
+    let smoothed = trend::smoothed(&points);
+    let (_, current) = *smoothed.last()?;
+    let rate = trend::rate_per_week(&smoothed);
+    let goal = profile.body.goal_weight_kg;
+    let projection = match (goal, rate) {
+        (Some(goal), _) if (goal - current).abs() < 0.05 => {
+            Some(lang.t("weight.reached").to_owned())
+        }
+        (Some(goal), Some(rate)) => Some(match trend::projected_date(current, rate, goal, today) {
+            Some(day) => lang.tf("weight.reach", &[&lang.date(day)]),
+            None => lang.t("weight.reach_never").to_owned(),
+        }),
+        _ => None,
+    };
+    let mut changes = Vec::new();
+    for (label, days) in [("weight.change_week", 7), ("weight.change_month", 30)] {
+        if let Some(change) = trend::change_over(&smoothed, days) {
+            changes.push((lang.t(label), signed_weight(lang, units, change)));
+        }
+    }
+    if let Some(change) = trend::change_since_start(&smoothed)
+        && smoothed.len() > 1
+    {
+        changes.push((
+            lang.t("weight.change_start"),
+            signed_weight(lang, units, change),
+        ));
+    }
+    let values = || points.iter().map(|p| p.1);
+    Some(WeightSummary {
+        latest: weight_text(lang, units, latest),
+        latest_date: lang.date(latest_date),
+        bmi: profile
+            .body
+            .height_cm
+            .and_then(|h| body::bmi(latest, h))
+            .map(|b| lang.number(b, 1)),
+        trend: weight_text(lang, units, current),
+        rate: rate.map(|r| lang.tf("weight.rate", &[&signed_weight(lang, units, r)])),
+        goal: goal.map(|g| weight_text(lang, units, g)),
+        projection,
+        changes,
+        lowest: weight_text(lang, units, values().fold(f64::INFINITY, f64::min)),
+        highest: weight_text(lang, units, values().fold(f64::NEG_INFINITY, f64::max)),
+    })
 }
 
 async fn weight_view(
@@ -59,8 +173,15 @@ async fn weight_view(
         query.cursor.as_deref(),
     )
     .await?;
-    let entries = chart_entries(state, member.profile(), EntryKind::Weight, from).await?;
-    let (chart, averages) = weight_chart(lang, &entries);
+    // Every weigh-in once: the summary reads them all, the chart its range.
+    let all = chart_entries(state, member.profile(), EntryKind::Weight, None).await?;
+    let units = profiles::units_of(member.profile());
+    let summary = weight_summary(lang, units, member.profile(), &all, today);
+    let shown: Vec<Entry> = all
+        .into_iter()
+        .filter(|e| from.is_none_or(|from| e.date >= from))
+        .collect();
+    let (chart, averages) = weight_chart(lang, &shown);
     Ok(WeightPage {
         ctx: member.ctx("weight", done),
         list: listing(lang, today, &page, older),
@@ -70,6 +191,7 @@ async fn weight_view(
             .collect(),
         chart,
         averages,
+        summary,
         import_error: None,
     })
 }
