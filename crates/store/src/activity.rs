@@ -24,6 +24,8 @@ pub mod actions {
     pub const INVITATION_CREATED: &str = "invitation_created";
     pub const ACCOUNT_DISABLED: &str = "account_disabled";
     pub const ACCOUNT_ENABLED: &str = "account_enabled";
+    /// About nobody (the person is gone); the actor is the admin who deleted it, if one did.
+    pub const ACCOUNT_DELETED: &str = "account_deleted";
     pub const FEATURE_USED: &str = "feature_used";
     pub const LIMIT_REACHED: &str = "limit_reached";
     pub const COUPON_REDEEMED: &str = "coupon_redeemed";

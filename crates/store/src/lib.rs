@@ -366,6 +366,14 @@ pub trait AccountStore: Send + Sync {
     /// Ends every session of a profile except `except` (a token hash); returns how many.
     async fn delete_sessions(&self, profile_id: Uuid, except: Option<&str>) -> Result<u64>;
 
+    /// Deletes a profile and its data in one transaction: sessions, tokens, entries, photos
+    /// (their rows: the files are the caller's, hence the photos come back), AI results,
+    /// usage, grants, personal limits, statistics, mail still addressed to it and unused
+    /// invitations to its address. Its activity entries stay, counted, without the
+    /// person: no profile, no actor, no e-mail in the details, no IP. `None` when there is
+    /// no such profile; `LastAdmin` (and nothing changed) for the last enabled admin.
+    async fn delete_profile(&self, id: Uuid) -> Result<Option<Vec<crate::Photo>>>;
+
     /// Self-registration in one transaction: uses the invitation (if any), inserts the
     /// profile, stores its verification token, enqueues the mail and logs the event. Any
     /// refusal changes nothing.

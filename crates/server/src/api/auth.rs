@@ -141,6 +141,34 @@ pub async fn change_me(
     Ok(Json(json!({ "profile": view })))
 }
 
+/// The password that confirms deleting one's own account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteMeBody {
+    pub password: String,
+}
+
+/// Deletes the signed-in person's account and their data (DESIGN §18) once the password
+/// confirms it; the session ends with it.
+#[utoipa::path(delete, path = "/me", tag = "accounts",
+    request_body = DeleteMeBody,
+    responses((status = 204),
+              (status = 401, description = "unauthenticated", body = ErrorBody),
+              (status = 403, description = "invalid_credentials (the password is wrong)", body = ErrorBody),
+              (status = 409, description = "last_admin", body = ErrorBody),
+              (status = 429, description = "rate_limited", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_me(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: CurrentUser,
+    Json(body): Json<DeleteMeBody>,
+) -> Result<Response> {
+    accounts::delete_own(&state, &user, &body.password, ip).await?;
+    let cookie = session_cookie(&state, "", 0);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
 /// The signed-in profile.
 #[utoipa::path(get, path = "/me", tag = "accounts",
     responses((status = 200, body = ProfileEnvelope),

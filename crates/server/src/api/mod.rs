@@ -75,7 +75,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .nest(
             "/api",
             OpenApiRouter::new()
-                .routes(routes!(auth::me, auth::change_me))
+                .routes(routes!(auth::me, auth::change_me, auth::delete_me))
                 .routes(routes!(passwords::change_password))
                 .routes(routes!(invitations::create))
                 .routes(routes!(access::list))

@@ -417,6 +417,63 @@ pub async fn logout_all(state: &AppState, user: &CurrentUser, ip: Option<String>
     Ok(())
 }
 
+/// Deletes the signed-in person's account once their password confirms it (403
+/// `invalid_credentials` otherwise; wrong passwords count against the login limits of the
+/// account). See [`delete`] for what goes.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn delete_own(
+    state: &AppState,
+    user: &CurrentUser,
+    password: &str,
+    ip: Option<String>,
+) -> Result<()> {
+    let profile = &user.profile;
+    let limits = password_limits(&profile.email, ip.as_deref());
+    let attempt = rate_limit::reserve(state, &limits).await?;
+    let Some((_, hash)) = state.store.credentials(&profile.email).await? else {
+        attempt.refund(state).await;
+        return Err(Error::Unauthenticated);
+    };
+    if !credentials::verify_password(password.to_owned(), Some(hash)).await? {
+        // A wrong password stays counted.
+        return Err(Error::NotConfirmed);
+    }
+    attempt.refund(state).await;
+    delete(state, profile.id, None, ip).await
+}
+
+/// Deletes an account and what is the person's (DESIGN §18): the profile, its entries,
+/// photos (the files too), AI results, grants and redemptions, sessions and tokens, usage
+/// and statistics, mail waiting for them. The activity log keeps its events without the
+/// person (no profile, no e-mail, no address); coupons keep their count of redemptions.
+/// `admin` is who deleted it (`None`: the person). 404 if there is no such account, 409
+/// `last_admin` for the last active admin. Logs `account_deleted`, about nobody.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn delete(
+    state: &AppState,
+    id: Uuid,
+    admin: Option<Uuid>,
+    ip: Option<String>,
+) -> Result<()> {
+    let photos = state
+        .store
+        .delete_profile(id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    crate::service::photos::remove_files_of(state, id, &photos).await;
+    let by = if admin.is_some() { "admin" } else { "self" };
+    activity_log::record(
+        state,
+        NewActivity::new(actions::ACCOUNT_DELETED, state.now())
+            // An admin deleting their own account is gone from the log as well.
+            .actor(admin.filter(|a| *a != id))
+            .details(json!({ "by": by, "photos": photos.len() }))
+            .ip(ip),
+    )
+    .await;
+    Ok(())
+}
+
 /// Creates a user from the CLI or the environment (no registration-mode check, verified).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_user(

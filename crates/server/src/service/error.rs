@@ -162,6 +162,10 @@ pub enum Error {
     },
     #[error("too many attempts; try again later")]
     RateLimited { retry_after_secs: u64 },
+    /// The password that confirms a grave step (deleting the account) is wrong: the code of
+    /// a failed sign-in, `invalid_credentials`, with 403 — the person is signed in (API.md).
+    #[error("the password is wrong")]
+    NotConfirmed,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -183,9 +187,12 @@ impl Error {
         }
     }
 
-    /// The HTTP status of this error's code.
+    /// The HTTP status of this error: its code's, but for [`Error::NotConfirmed`].
     pub fn http_status(&self) -> u16 {
-        self.code().http_status()
+        match self {
+            Error::NotConfirmed => axum::http::StatusCode::FORBIDDEN.as_u16(),
+            _ => self.code().http_status(),
+        }
     }
 
     pub fn code(&self) -> ErrorCode {
@@ -198,6 +205,7 @@ impl Error {
             Error::FeatureDisabled { .. } => ErrorCode::FeatureDisabled,
             Error::LimitReached { .. } => ErrorCode::FeatureLimitReached,
             Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::NotConfirmed => ErrorCode::InvalidCredentials,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }

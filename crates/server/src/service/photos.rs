@@ -259,6 +259,27 @@ pub async fn delete(state: &AppState, profile_id: Uuid, id: Uuid) -> Result<Phot
     Ok(photo)
 }
 
+/// Removes the files of a deleted profile: each photo and thumbnail named, then the
+/// profile's folders with whatever else is in them (a file left over from a crash).
+pub async fn remove_files_of(state: &AppState, profile_id: Uuid, photos: &[Photo]) {
+    for photo in photos {
+        remove_file(&path(state, photo)).await;
+        remove_file(&thumb_path(state, photo)).await;
+    }
+    let thumbs = state
+        .config
+        .data_dir
+        .join("thumbs")
+        .join(profile_id.to_string());
+    for dir in [folder(state, profile_id), thumbs] {
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::error!(error = %e, dir = %dir.display(), "photo folder not removed"),
+        }
+    }
+}
+
 fn rejected(r: Rejected) -> Error {
     match r {
         Rejected::UnsupportedType => Error::refused(ErrorCode::UnsupportedMediaType, r.to_string()),

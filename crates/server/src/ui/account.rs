@@ -863,6 +863,33 @@ pub async fn logout_everywhere(
     Ok(signed_out(&state, "/login?done=signed_out_everywhere"))
 }
 
+/// `POST /account/delete` (`password`): the account and its data are deleted and the
+/// person is signed out; a wrong password (or the last admin) comes back to the page.
+pub async fn delete_account(
+    State(state): State<AppState>,
+    member: Member,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
+    form.check_csrf(&member.user)?;
+    let lang = member.lang();
+    let result = accounts::delete_own(&state, &member.user, form.raw("password"), ip).await;
+    let why = match result {
+        Ok(()) => return Ok(signed_out(&state, "/login?done=account_deleted")),
+        Err(Error::NotConfirmed) => lang.t("account.delete_wrong_password").to_owned(),
+        Err(e) if e.code() == ErrorCode::LastAdmin => {
+            lang.t("account.delete_last_admin").to_owned()
+        }
+        Err(Error::RateLimited { retry_after_secs }) => {
+            lang.tf("login.rate_limited", &[&minutes(retry_after_secs)])
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut page = account_page_for(&member, &state, None).await?;
+    page.errors.add("password", why);
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
 pub async fn invite(
     State(state): State<AppState>,
     member: Member,

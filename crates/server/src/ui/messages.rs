@@ -19,6 +19,7 @@ const DONE: &[(&str, &str)] = &[
     ("invited", "done.invited"),
     ("signed_out", "done.signed_out"),
     ("signed_out_everywhere", "done.signed_out_everywhere"),
+    ("account_deleted", "done.account_deleted"),
     ("entry_added", "done.entry_added"),
     ("entry_deleted", "done.entry_deleted"),
     ("imported", "done.imported"),
@@ -256,6 +257,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "You are signed out on every device.",
         "Du bist auf allen Geräten abgemeldet.",
     ),
+    (
+        "done.account_deleted",
+        "Your account and your data are deleted.",
+        "Dein Konto und deine Daten sind gelöscht.",
+    ),
     ("done.entry_added", "Entry added.", "Eintrag hinzugefügt."),
     ("done.entry_deleted", "Entry deleted.", "Eintrag gelöscht."),
     (
@@ -489,6 +495,52 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Einladung schicken",
     ),
     ("account.sessions", "Sessions", "Sitzungen"),
+    ("account.delete", "Delete my account", "Mein Konto löschen"),
+    (
+        "account.delete_intro",
+        "This deletes, for good and at once:",
+        "Das löscht endgültig und sofort:",
+    ),
+    (
+        "account.delete_data",
+        "your profile and every entry: weight, circumference, caliper, nutrition, activity",
+        "dein Profil und alle Einträge: Gewicht, Umfang, Caliper, Ernährung, Aktivität",
+    ),
+    (
+        "account.delete_photos",
+        "your progress photos and AI insights",
+        "deine Fortschrittsfotos und KI-Auswertungen",
+    ),
+    (
+        "account.delete_access",
+        "your plan, redeemed coupons and access periods",
+        "deinen Tarif, eingelöste Gutscheine und Zugänge",
+    ),
+    (
+        "account.delete_sessions",
+        "your sign-ins on every device",
+        "deine Anmeldungen auf allen Geräten",
+    ),
+    (
+        "account.delete_kept",
+        "The activity log keeps what happened, without your name, e-mail or address. Download your data above first if you want to keep it.",
+        "Das Aktivitätsprotokoll behält, was geschah, ohne deinen Namen, deine E-Mail oder Adresse. Lade deine Daten vorher oben herunter, wenn du sie behalten willst.",
+    ),
+    (
+        "account.delete_confirm",
+        "Your password, to confirm",
+        "Dein Passwort zur Bestätigung",
+    ),
+    (
+        "account.delete_wrong_password",
+        "This is not your password; nothing was deleted.",
+        "Das ist nicht dein Passwort; nichts wurde gelöscht.",
+    ),
+    (
+        "account.delete_last_admin",
+        "You are the only admin. Make someone else an admin first.",
+        "Du bist der einzige Admin. Mache zuerst jemand anderen zum Admin.",
+    ),
     (
         "account.sessions_intro",
         "Signed in on a device you no longer use? Sign out everywhere, this device included.",

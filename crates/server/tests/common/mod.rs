@@ -279,6 +279,71 @@ impl TestApp {
 }
 
 /// A small PNG made here (`width` × `height`, a colour ramp).
+/// A data folder of its own (photos, thumbnails), removed at the end of the test.
+pub struct DataDir(pub std::path::PathBuf);
+
+impl DataDir {
+    pub fn new() -> DataDir {
+        let dir =
+            std::env::temp_dir().join(format!("mitai-data-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        DataDir(dir)
+    }
+
+    /// The files in a profile's photo folder (temporary files included).
+    pub fn photo_files(&self, profile: &str) -> Vec<String> {
+        self.files(&self.0.join("photos").join(profile))
+    }
+
+    /// The files in a profile's thumbnail folder.
+    pub fn thumb_files(&self, profile: &str) -> Vec<String> {
+        self.files(&self.0.join("thumbs").join(profile))
+    }
+
+    fn files(&self, dir: &std::path::Path) -> Vec<String> {
+        match std::fs::read_dir(dir) {
+            Ok(dir) => {
+                let mut names: Vec<String> = dir
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect();
+                names.sort();
+                names
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+/// Uploads a small PNG through the API; expects 201 and returns the photo.
+pub async fn upload_png(app: &TestApp, token: &str) -> Value {
+    let boundary = "mitai-test-upload";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"me.png\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&png(4, 3));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let request = Request::post("/api/photos")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    let (status, _, bytes) = app.send(request).await;
+    let answer: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    answer["photo"].clone()
+}
+
 pub fn png(width: u32, height: u32) -> Vec<u8> {
     let image = image::RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x * 9) as u8, (y * 13) as u8, 90])

@@ -282,10 +282,17 @@ async fn the_document_names_only_real_error_codes() {
     use mitai_server::service::ErrorCode;
     let app = TestApp::new(Backend::Sqlite).await;
     let doc = mitai_server::api::openapi(&app.state);
-    let known: std::collections::BTreeMap<&str, u16> = ErrorCode::ALL
+    use mitai_server::service::Error;
+    let mut known: std::collections::BTreeMap<&str, Vec<u16>> = ErrorCode::ALL
         .iter()
-        .map(|c| (c.as_str(), c.http_status()))
+        .map(|c| (c.as_str(), vec![c.http_status()]))
         .collect();
+    // The one error whose status is not its code's: a wrong password confirming a deletion.
+    let confirmation = Error::NotConfirmed;
+    known
+        .get_mut(confirmation.code().as_str())
+        .expect("a code")
+        .push(confirmation.http_status());
     let mut named = 0;
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("item") {
@@ -318,13 +325,12 @@ async fn the_document_names_only_real_error_codes() {
                         continue;
                     }
                     named += 1;
-                    let code = known.get(word).unwrap_or_else(|| {
+                    let statuses = known.get(word).unwrap_or_else(|| {
                         panic!("{method} {path} {status}: `{word}` is not an error code")
                     });
-                    assert_eq!(
-                        code.to_string(),
-                        *status,
-                        "{method} {path}: `{word}` answers {code}, documented under {status}"
+                    assert!(
+                        statuses.iter().any(|s| s.to_string() == *status),
+                        "{method} {path}: `{word}` answers {statuses:?}, documented under {status}"
                     );
                 }
             }

@@ -2,10 +2,9 @@
 //! zip with photos; each spends its feature, is logged, and is refused with 403 and no file.
 
 use std::io::{Cursor, Read};
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::common::TestApp;
+use crate::common::{DataDir, TestApp, upload_png};
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use chrono::{Days, NaiveDate};
@@ -17,19 +16,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// A data folder of its own, removed at the end.
-struct DataDir(PathBuf);
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
-
 /// An app with its own data folder, its admin, and a verified user (token, id).
 async fn setup(backend: Backend) -> (Arc<TestApp>, DataDir, String, String, String) {
-    let dir =
-        DataDir(std::env::temp_dir().join(format!("mitai-export-{}", Uuid::now_v7().simple())));
+    let dir = DataDir::new();
     let args = ServeArgs {
         test_clock: "1".into(),
         data_dir: dir.0.clone(),
@@ -302,37 +291,10 @@ async fn json_holds_everything(backend: Backend) {
     assert_eq!(used(&app, &token, "export_json").await, 1);
 }
 
-fn png() -> Vec<u8> {
-    crate::common::png(4, 3)
-}
-
-async fn upload_photo(app: &TestApp, token: &str) -> Value {
-    let boundary = "export-test-boundary";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"me.png\"\r\n\
-         Content-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(&png());
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let request = Request::post("/api/photos")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(Body::from(body))
-        .unwrap();
-    let (status, _, bytes) = app.send(request).await;
-    let answer: Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(status, StatusCode::CREATED, "{answer}");
-    answer["photo"].clone()
-}
-
 async fn zip_unzips_to_csvs_json_and_photos(backend: Backend) {
     let (app, _dir, _, token, _) = setup(backend).await;
     let weights = some_data(&app, &token).await;
-    let photo = upload_photo(&app, &token).await;
+    let photo = upload_png(&app, &token).await;
     let (status, headers, bytes) = download(&app, &token, "/api/export/zip").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "application/zip");

@@ -19,6 +19,7 @@ mod coupons;
 mod crash;
 mod csrf;
 mod db_copy;
+mod deletion;
 mod entries;
 mod export;
 mod hardening;

@@ -4,12 +4,12 @@
 //! modes (500, timeout, malformed JSON).
 
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::TestApp;
+use crate::common::{DataDir, TestApp};
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
@@ -38,37 +38,6 @@ on_both_backends!(
 );
 
 // --- the app --------------------------------------------------------------------------------
-
-/// A data folder of its own, removed at the end of the test.
-struct DataDir(PathBuf);
-
-impl DataDir {
-    fn new() -> DataDir {
-        let dir = std::env::temp_dir().join(format!("mitai-media-{}", Uuid::now_v7().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        DataDir(dir)
-    }
-
-    /// The files in a profile's photo folder (temporary files included).
-    fn photo_files(&self, profile: &str) -> Vec<String> {
-        match std::fs::read_dir(self.0.join("photos").join(profile)) {
-            Ok(dir) => {
-                let mut names: Vec<String> = dir
-                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                    .collect();
-                names.sort();
-                names
-            }
-            Err(_) => Vec::new(),
-        }
-    }
-}
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.0).ok();
-    }
-}
 
 /// An app with its own data folder and, if given, the AI provider at `ai_url`.
 async fn app(backend: Backend, ai_url: Option<String>) -> (Arc<TestApp>, DataDir) {

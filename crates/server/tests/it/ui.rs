@@ -667,7 +667,59 @@ async fn weight_at_a_glance_and_a_filled_in_caliper_form(backend: Backend) {
     assert!(html.contains("triceps"), "the women's sites: {html}");
 }
 
+/// The account page says what deleting the account removes; a wrong password comes back
+/// with a message at the field and deletes nothing; the right one deletes the account and
+/// signs the person out, with a confirmation on the sign-in page.
+async fn people_delete_their_account_on_the_page(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let who = browser(&app, "leaving@example.org").await;
+    let (status, html, _) = page(&app, "/account", Some(&who)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"action="/account/delete""#), "{html}");
+    assert!(html.contains("every entry"), "what goes is listed");
+    let (status, html, _) = post_form(
+        &app,
+        "/account/delete",
+        &who,
+        &[("_csrf", &who.csrf), ("password", "wrong-password")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("nothing was deleted"), "{html}");
+    let (status, _) = app.get("/api/me", Some(&who.token)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Without the form's token nothing happens either.
+    let (status, _, _) = post_form(
+        &app,
+        "/account/delete",
+        &who,
+        &[("password", "password123")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, headers) = post_form(
+        &app,
+        "/account/delete",
+        &who,
+        &[("_csrf", &who.csrf), ("password", "password123")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = headers[header::LOCATION].to_str().unwrap();
+    assert_eq!(location, "/login?done=account_deleted");
+    let cookie = headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("Max-Age=0"), "{cookie}");
+    let (_, html, _) = page(&app, location, None).await;
+    assert!(
+        html.contains("Your account and your data are deleted."),
+        "{html}"
+    );
+    let (status, _) = app.get("/api/me", Some(&who.token)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
 on_both_backends!(
+    people_delete_their_account_on_the_page,
     weight_at_a_glance_and_a_filled_in_caliper_form,
     the_account_page_takes_facts_in_the_chosen_units,
     unavailable_actions_say_why,

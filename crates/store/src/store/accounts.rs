@@ -11,8 +11,8 @@ use crate::spend::log_activity_in;
 use crate::sql::{Executor, Row, Tx, corrupt, on_constraint, on_constraint_of, query};
 use crate::{
     AccountToken, Body, Invitation, NewAccountToken, NewActivity, NewInvitation, NewMail,
-    NewProfile, NewRegistration, NewSession, Profile, ProfilePatch, RegisterOutcome, Result, Role,
-    Session, StoreError, TokenKind, normalize_email, postgres, sqlite,
+    NewProfile, NewRegistration, NewSession, Photo, Profile, ProfilePatch, RegisterOutcome, Result,
+    Role, Session, StoreError, TokenKind, normalize_email, postgres, sqlite,
 };
 
 const PROFILE_COLUMNS: &str = "id, email, name, role, tier, trial_ends_at, \
@@ -92,6 +92,21 @@ const UPDATE_PROFILE: &str = concatcp!(
         updated_at = $9 \
      WHERE id = $1 RETURNING ",
     PROFILE_COLUMNS
+);
+
+/// The person's traces in the activity log, removed when the profile goes: the e-mail in
+/// the details (failed logins, invitations) and the IP.
+const FORGET_ACTIVITY: PerBackend = PerBackend {
+    postgres: "UPDATE user_activity_log SET details = details - 'email', ip = NULL \
+               WHERE profile_id = $1 OR actor_id = $1",
+    sqlite: "UPDATE user_activity_log SET details = json_remove(details, '$.email'), ip = NULL \
+             WHERE profile_id = $1 OR actor_id = $1",
+};
+
+const PHOTOS_OF_PROFILE: &str = concatcp!(
+    "SELECT ",
+    super::media::PHOTO_COLUMNS,
+    " FROM photos WHERE profile_id = $1"
 );
 
 const TRIAL_ENDING: &str = concatcp!(
@@ -394,6 +409,59 @@ impl crate::AccountStore for SqlStore {
         }
         tx.commit().await?;
         profile_from(&row).map(Some)
+    }
+
+    async fn delete_profile(&self, pid: Uuid) -> Result<Option<Vec<Photo>>> {
+        let _changed = self.cache.on_change();
+        let mut tx = self.begin_write().await?;
+        let row = query("SELECT role, disabled, email FROM profiles WHERE id = $1")
+            .bind(pid)
+            .fetch_optional(&mut tx)
+            .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let (role, disabled, email): (String, bool, String) =
+            (row.get("role")?, row.get("disabled")?, row.get("email")?);
+        if role == Role::Admin.as_str() && !disabled {
+            let admins = query(self.sql(LOCK_ADMINS)).fetch_all(&mut tx).await?;
+            let admins = admins
+                .iter()
+                .map(|row| row.get::<Uuid>(0))
+                .collect::<Result<Vec<_>>>()?;
+            if admins == [pid] {
+                tx.rollback().await?;
+                return Err(StoreError::LastAdmin);
+            }
+        }
+        let photos = query(PHOTOS_OF_PROFILE)
+            .bind(pid)
+            .fetch_all(&mut tx)
+            .await?
+            .iter()
+            .map(super::media::photo_from)
+            .collect::<Result<Vec<_>>>()?;
+        query(self.sql(FORGET_ACTIVITY))
+            .bind(pid)
+            .execute(&mut tx)
+            .await?;
+        let email = normalize_email(&email);
+        query("DELETE FROM mail_outbox WHERE lower(recipient) = $1")
+            .bind(&email)
+            .execute(&mut tx)
+            .await?;
+        query("DELETE FROM invitations WHERE email_norm = $1 AND used_at IS NULL")
+            .bind(&email)
+            .execute(&mut tx)
+            .await?;
+        // The rest goes with the profile (foreign keys: cascade, or set null in the log).
+        query("DELETE FROM profiles WHERE id = $1")
+            .bind(pid)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(photos))
     }
 
     async fn profiles_with_trial_ending(

@@ -14,7 +14,7 @@ use crate::spend::{consume_in, used_in};
 use crate::sql::{Row, Tx, corrupt, on_constraint_of, query};
 use crate::{ConsumeRequest, IdempotencyKey, Result, StoredResponse};
 
-const PHOTO_COLUMNS: &str =
+pub(super) const PHOTO_COLUMNS: &str =
     "id, profile_id, content_type, width, height, bytes, sha256, taken_on, note, created_at";
 
 const AI_RESULT_COLUMNS: &str = "id, profile_id, kind, question, answer, model, steps, created_at";
@@ -71,7 +71,7 @@ const RELEASE: &str = "UPDATE user_feature_usage \
       WHERE profile_id = $1 AND feature_id = $2 AND period_start = $3 \
      RETURNING used";
 
-fn photo_from(row: &Row) -> Result<Photo> {
+pub(super) fn photo_from(row: &Row) -> Result<Photo> {
     let content_type: String = row.get("content_type")?;
     let dimension = |name: &str| -> Result<u32> {
         let v: i32 = row.get(name)?;

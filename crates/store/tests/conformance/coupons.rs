@@ -132,7 +132,7 @@ async fn users(s: &dyn Store, prefix: &str, n: usize) -> Vec<Uuid> {
 
 /// A plain active coupon of `kind` for premium, without window, cap, campaign or note.
 /// `display` is the code as shown; the stored code is its normal form.
-fn coupon(display: &str, kind: CouponKind) -> Coupon {
+pub(crate) fn coupon(display: &str, kind: CouponKind) -> Coupon {
     Coupon {
         id: Uuid::now_v7(),
         code: display.replace(['-', ' '], "").to_uppercase(),
@@ -175,7 +175,7 @@ fn full_coupon(display: &str, created_by: Uuid) -> Coupon {
     }
 }
 
-async fn put(s: &dyn Store, coupons: &[Coupon]) {
+pub(crate) async fn put(s: &dyn Store, coupons: &[Coupon]) {
     s.create_coupons(coupons).await.expect("create coupons");
 }
 
@@ -186,12 +186,17 @@ async fn reread(s: &dyn Store, id: Uuid) -> Coupon {
         .expect("coupon exists")
 }
 
-async fn redeemed_count(s: &dyn Store, id: Uuid) -> i32 {
+pub(crate) async fn redeemed_count(s: &dyn Store, id: Uuid) -> i32 {
     reread(s, id).await.redeemed_count
 }
 
 /// The redemption of `c` by `profile_id` at `now`, with the grant the service would make.
-fn redeem_request(c: &Coupon, profile_id: Uuid, period_key: &str, now: DateTime<Utc>) -> Redeem {
+pub(crate) fn redeem_request(
+    c: &Coupon,
+    profile_id: Uuid,
+    period_key: &str,
+    now: DateTime<Utc>,
+) -> Redeem {
     let span = match c.kind {
         CouponKind::SingleUse => GrantSpan::Duration {
             seconds: i64::from(c.duration_days.expect("single-use coupon has days")) * 86_400,

@@ -111,11 +111,11 @@ fn keyed<'a>(request: ConsumeRequest<'a>, key: &'a str, hash: &'a str) -> Consum
     }
 }
 
-fn weight(kg: f64) -> EntryData {
+pub(crate) fn weight(kg: f64) -> EntryData {
     EntryData::Weight(Weight { weight_kg: kg })
 }
 
-fn new_entry(profile: Uuid, date: &str, data: EntryData) -> NewEntry {
+pub(crate) fn new_entry(profile: Uuid, date: &str, data: EntryData) -> NewEntry {
     NewEntry {
         id: Uuid::now_v7(),
         profile_id: profile,
@@ -135,7 +135,7 @@ fn answer(entry: &Entry) -> StoredResponse {
 }
 
 /// Creates an entry without a cap; panics unless it is created.
-async fn create(s: &dyn Store, new: &NewEntry) -> Entry {
+pub(crate) async fn create(s: &dyn Store, new: &NewEntry) -> Entry {
     let feature = new.data.kind().feature_id();
     match s
         .create_entry(new, &spend(new.profile_id, feature, None), &answer)
@@ -151,7 +151,7 @@ async fn used(s: &dyn Store, profile: Uuid, feature: &str) -> i64 {
     s.usage(profile, &[(feature, march())]).await.unwrap()[0]
 }
 
-fn query(limit: i64) -> EntryQuery {
+pub(crate) fn query(limit: i64) -> EntryQuery {
     EntryQuery {
         from: None,
         to: None,

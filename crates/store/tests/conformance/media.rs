@@ -85,7 +85,7 @@ async fn user(s: &dyn Store, email: &str) -> Profile {
     .expect("create profile")
 }
 
-fn photo(profile: Uuid) -> Photo {
+pub(crate) fn photo(profile: Uuid) -> Photo {
     Photo {
         id: Uuid::now_v7(),
         profile_id: profile,
@@ -100,7 +100,7 @@ fn photo(profile: Uuid) -> Photo {
     }
 }
 
-fn gate<'a>(
+pub(crate) fn gate<'a>(
     profile: Uuid,
     feature: &'a str,
     cap: Option<i64>,
@@ -118,7 +118,7 @@ fn gate<'a>(
     }
 }
 
-fn answer(p: &Photo) -> StoredResponse {
+pub(crate) fn answer(p: &Photo) -> StoredResponse {
     StoredResponse {
         status: 201,
         body: json!({ "photo": { "id": p.id.to_string() } }),

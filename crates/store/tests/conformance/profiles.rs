@@ -19,6 +19,8 @@ use crate::support::{admin, at, new_profile, store, t0, user};
 conformance! {
     plain: [
         body_facts_are_set_kept_and_cleared,
+        deleting_a_profile_forgets_the_person_and_keeps_the_counts,
+        deleting_the_last_admin_is_refused,
         create_profile_and_read_it_back,
         email_is_unique_case_insensitively_and_trimmed,
         credentials_by_email_in_any_case,
@@ -773,4 +775,165 @@ async fn body_facts_are_set_kept_and_cleared(db: &TestDb) {
     .unwrap();
     let session = s.session("body-session", t0()).await.unwrap().unwrap();
     assert_eq!(session.profile.body.height_cm, Some(170.0));
+}
+
+/// A deleted profile takes its data with it — entries, photos (answered, so their files
+/// can go), grants, redemptions, sessions, usage, statistics, queued mail, open
+/// invitations to its address — while the activity log keeps its events without the
+/// person (no profile, no e-mail, no address) and a coupon's count of redemptions stays.
+async fn deleting_a_profile_forgets_the_person_and_keeps_the_counts(db: &TestDb) {
+    use crate::{coupons, data, media};
+    use mitai_access::EntryKind;
+    use mitai_store::coupons::{CouponKind, RedeemOutcome};
+    use mitai_store::{ActivityFilter, NewActivity, NewInvitation, NewMail, actions};
+    use serde_json::json;
+
+    let s = store(db);
+    let boss = admin(s, "boss@example.org").await;
+    let u = user(s, "Gone@Example.org", "Gone").await;
+    let other = user(s, "stays@example.org", "Stays").await;
+    for p in [&u, &other] {
+        data::create(s, &data::new_entry(p.id, "2025-03-10", data::weight(80.0))).await;
+    }
+    let photo = media::photo(u.id);
+    s.create_photo(
+        &media::gate(u.id, "photos", None, None),
+        &photo,
+        &media::answer,
+    )
+    .await
+    .unwrap();
+    let c = coupons::coupon("GONE-2025", CouponKind::Period);
+    coupons::put(s, std::slice::from_ref(&c)).await;
+    let redeemed = s
+        .redeem(&coupons::redeem_request(&c, u.id, "", t0()))
+        .await
+        .unwrap();
+    assert!(matches!(redeemed, RedeemOutcome::Redeemed(_)));
+    s.create_session(&NewSession {
+        token_hash: "gone-session".into(),
+        profile_id: u.id,
+        created_at: t0(),
+        expires_at: at(2030, 1, 1, 0, 0, 0),
+        user_agent: None,
+    })
+    .await
+    .unwrap();
+    s.log_activity(
+        &NewActivity::new(actions::LOGIN, t0())
+            .by_self(u.id)
+            .ip(Some("192.0.2.7".into()))
+            .details(json!({"email": "gone@example.org", "via": "form"})),
+    )
+    .await
+    .unwrap();
+    s.log_activity(
+        &NewActivity::new(actions::TIER_CHANGED, t0())
+            .profile(Some(other.id))
+            .actor(Some(u.id))
+            .details(json!({"tier": "premium"})),
+    )
+    .await
+    .unwrap();
+    let mail = |to: &str, template: &str| NewMail {
+        id: Uuid::now_v7(),
+        to: to.to_owned(),
+        template: template.to_owned(),
+        language: "en".to_owned(),
+        data: json!({}),
+        created_at: t0(),
+    };
+    s.enqueue_mail(&mail("gone@example.org", "verify_email"))
+        .await
+        .unwrap();
+    s.enqueue_mail(&mail("stays@example.org", "verify_email"))
+        .await
+        .unwrap();
+    s.create_invitation(
+        &NewInvitation {
+            id: Uuid::now_v7(),
+            token_hash: "invite-gone".into(),
+            email: "GONE@example.org".into(),
+            invited_by: Some(boss.id),
+            created_at: t0(),
+            expires_at: at(2030, 1, 1, 0, 0, 0),
+        },
+        &mail("GONE@example.org", "invitation"),
+        None,
+    )
+    .await
+    .unwrap();
+
+    let photos = s.delete_profile(u.id).await.unwrap().expect("found");
+    assert_eq!(photos, vec![photo.clone()]);
+
+    assert!(s.profile(u.id).await.unwrap().is_none());
+    assert!(s.credentials("gone@example.org").await.unwrap().is_none());
+    assert!(s.session("gone-session", t0()).await.unwrap().is_none());
+    assert!(s.photo(u.id, photo.id).await.unwrap().is_none());
+    let weights = |id| async move {
+        s.list_entries(id, EntryKind::Weight, &data::query(10))
+            .await
+            .unwrap()
+            .len()
+    };
+    assert_eq!(weights(u.id).await, 0);
+    assert_eq!(weights(other.id).await, 1, "another's data stays");
+    assert!(s.grants(u.id).await.unwrap().is_empty());
+    assert!(s.redemptions(c.id, None, 10).await.unwrap().is_empty());
+    assert_eq!(coupons::redeemed_count(s, c.id).await, 1);
+    assert!(s.user_stats(u.id).await.unwrap().is_none());
+    assert_eq!(
+        s.usage(u.id, &[("photos", crate::support::march())])
+            .await
+            .unwrap(),
+        [0]
+    );
+    assert!(s.invitation("invite-gone", t0()).await.unwrap().is_none());
+    let outbox = s.outbox(None, None, 100).await.unwrap();
+    let recipients: Vec<_> = outbox.iter().map(|m| m.to.as_str()).collect();
+    assert_eq!(recipients, ["stays@example.org"]);
+
+    // The log keeps what happened, not who.
+    let log = s
+        .activity(&ActivityFilter::default(), None, 100)
+        .await
+        .unwrap();
+    let login = log
+        .iter()
+        .find(|a| a.action == actions::LOGIN)
+        .expect("kept");
+    assert_eq!(
+        (login.profile_id, login.actor_id, login.ip.as_deref()),
+        (None, None, None)
+    );
+    assert_eq!(login.details, json!({"via": "form"}));
+    let changed = log
+        .iter()
+        .find(|a| a.action == actions::TIER_CHANGED)
+        .expect("kept");
+    assert_eq!(
+        (changed.profile_id, changed.actor_id),
+        (Some(other.id), None)
+    );
+
+    // Once gone, gone.
+    assert!(s.delete_profile(u.id).await.unwrap().is_none());
+    // The address is free again.
+    user(s, "gone@example.org", "Back").await;
+}
+
+/// The last enabled admin cannot be deleted (nobody could run the place); once another
+/// admin exists, it can.
+async fn deleting_the_last_admin_is_refused(db: &TestDb) {
+    let s = store(db);
+    let a = admin(s, "a@example.org").await;
+    assert!(matches!(
+        s.delete_profile(a.id).await,
+        Err(StoreError::LastAdmin)
+    ));
+    assert!(s.profile(a.id).await.unwrap().is_some());
+    admin(s, "b@example.org").await;
+    assert!(s.delete_profile(a.id).await.unwrap().is_some());
+    assert!(s.admin_exists().await.unwrap());
 }

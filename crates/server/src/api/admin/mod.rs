@@ -27,7 +27,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(limits::matrix))
         .routes(routes!(limits::put, limits::delete))
         .routes(routes!(users::list))
-        .routes(routes!(users::get, users::patch))
+        .routes(routes!(users::get, users::patch, users::delete))
         .routes(routes!(users::access))
         .routes(routes!(users::put_restriction, users::delete_restriction))
         .routes(routes!(settings::list))

@@ -11,6 +11,7 @@ use crate::http::auth::AdminUser;
 use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
 use crate::service::access::AccessList;
+use crate::service::accounts;
 use crate::service::admin::users;
 use crate::service::admin::users::RestrictionView;
 use crate::service::admin::users::{RestrictionBody, UserDetail, UserPatch};
@@ -54,6 +55,22 @@ pub async fn patch(
 ) -> Result<Json<ProfileEnvelope>> {
     let profile = users::update(&state, &admin.profile, ip, id, body).await?;
     Ok(Json(ProfileEnvelope { profile }))
+}
+
+/// Delete an account and its data (DESIGN §18): a later sign-in is 401, its photo files are
+/// removed, the activity log keeps its events without the person.
+#[utoipa::path(delete, path = "/users/{id}", tag = "admin", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody),
+              (status = 409, description = "last_admin", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode> {
+    accounts::delete(&state, id, Some(admin.profile.id), ip).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The user's access to every feature, as they see it.
