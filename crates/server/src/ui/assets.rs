@@ -47,7 +47,56 @@ pub static CSS: Asset = asset!("app.css", "text/css; charset=utf-8");
 /// htmx 2 (vendored; see `assets/README.md`).
 pub static HTMX: Asset = asset!("htmx.min.js", "text/javascript; charset=utf-8");
 
-static ALL: [&Asset; 2] = [&CSS, &HTMX];
+/// The app's icon (drawn by `assets/make_icons.py`), and as PNGs for home screens.
+pub static ICON: Asset = asset!("icon.svg", "image/svg+xml");
+pub static ICON_192: Asset = asset!("icon-192.png", "image/png");
+pub static ICON_512: Asset = asset!("icon-512.png", "image/png");
+
+static ALL: [&Asset; 5] = [&CSS, &HTMX, &ICON, &ICON_192, &ICON_512];
+
+/// `GET /manifest.webmanifest`: what a phone needs to put the app on its home screen.
+pub async fn manifest() -> Response {
+    let body = serde_json::json!({
+        "name": "Mitai",
+        "short_name": "Mitai",
+        "description": "Weight, measurements, body fat, nutrition, activity and photos.",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#1f6f4a",
+        "icons": [
+            {"src": ICON.url(), "sizes": "any", "type": "image/svg+xml"},
+            {"src": ICON_192.url(), "sizes": "192x192", "type": "image/png"},
+            {"src": ICON_512.url(), "sizes": "512x512", "type": "image/png"},
+            {"src": ICON_512.url(), "sizes": "512x512", "type": "image/png", "purpose": "maskable"},
+        ],
+    });
+    let mut response = body.to_string().into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/manifest+json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    response
+}
+
+/// `GET /favicon.ico`, which browsers ask for on their own: the small PNG (browsers read
+/// the content, not the name).
+pub async fn favicon() -> Response {
+    let mut response = ICON_192.bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    response
+}
 
 /// `GET /assets/{hash}/{name}`: the file, cached for a year; 404 for an unknown name or
 /// an old hash.

@@ -48,7 +48,8 @@ pub fn status_of(e: &Error) -> StatusCode {
 /// Scripts and styles only from this origin (no inline script or style); images from here
 /// or `data:` (thumbnails are same-origin); forms post only here; never framed.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+    img-src 'self' data:; connect-src 'self'; manifest-src 'self'; form-action 'self'; \
+    frame-ancestors 'none'; \
     base-uri 'none'";
 
 /// Every page of the UI (the admin pages live in the admin module), and its assets.
@@ -96,6 +97,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         ));
     Router::new()
         .route("/assets/{hash}/{name}", get(assets::serve))
+        .route("/manifest.webmanifest", get(assets::manifest))
+        .route("/favicon.ico", get(assets::favicon))
         .merge(pages)
 }
 
@@ -184,6 +187,14 @@ impl Ctx {
 
     pub fn script(&self) -> &'static str {
         assets::HTMX.url()
+    }
+
+    pub fn icon(&self) -> &'static str {
+        assets::ICON.url()
+    }
+
+    pub fn touch_icon(&self) -> &'static str {
+        assets::ICON_192.url()
     }
 
     pub fn nav(&self) -> Vec<NavItem> {

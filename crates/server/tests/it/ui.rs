@@ -718,7 +718,64 @@ async fn people_delete_their_account_on_the_page(backend: Backend) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// Every page links the web app manifest and the icon; the manifest names the app and its
+/// icons, and each icon is served with its type (so a phone can put the app on its home
+/// screen); `/favicon.ico` answers too.
+async fn the_app_can_go_on_a_home_screen(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let who = browser(&app, "phone@example.org").await;
+    for (path, viewer) in [("/login", None), ("/", Some(&who)), ("/weight", Some(&who))] {
+        let (status, html, headers) = page(&app, path, viewer).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(html.contains(r#"<link rel="manifest" href="/manifest.webmanifest">"#));
+        assert!(
+            html.contains(r#"<link rel="icon" href="/assets/"#),
+            "{path}"
+        );
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("manifest-src 'self'"), "{csp}");
+    }
+    let (status, headers, bytes) = app
+        .send(
+            Request::get("/manifest.webmanifest")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/manifest+json");
+    let manifest: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(manifest["name"], "Mitai");
+    assert_eq!(manifest["start_url"], "/");
+    assert_eq!(manifest["display"], "standalone");
+    let icons = manifest["icons"].as_array().unwrap();
+    assert!(icons.iter().any(|i| i["sizes"] == "512x512"));
+    assert!(icons.iter().any(|i| i["sizes"] == "192x192"));
+    for icon in icons {
+        let src = icon["src"].as_str().unwrap();
+        let (status, headers, bytes) = app
+            .send(Request::get(src).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{src}");
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            icon["type"].as_str().unwrap()
+        );
+        if icon["type"] == "image/png" {
+            let size: u32 = icon["sizes"].as_str().unwrap()[..3].parse().unwrap();
+            let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+            assert_eq!(width, size, "{src} is as wide as it says");
+        }
+    }
+    let (status, headers, _) = app
+        .send(Request::get("/favicon.ico").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "image/png");
+}
+
 on_both_backends!(
+    the_app_can_go_on_a_home_screen,
     people_delete_their_account_on_the_page,
     weight_at_a_glance_and_a_filled_in_caliper_form,
     the_account_page_takes_facts_in_the_chosen_units,
