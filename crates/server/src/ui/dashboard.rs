@@ -44,9 +44,8 @@ pub async fn page(
     let lang = member.lang();
     let profile = member.profile();
     let registry = state.registry();
-    let tz = registry.settings.usage_timezone;
     let now = state.now();
-    let today = now.with_timezone(&tz).date_naive();
+    let today = crate::service::profiles::today(&state, profile);
     let (tier, views) = access::access_list(&state, profile).await?;
     let meters = feature_rows(&state, lang, &views)
         .into_iter()

@@ -775,6 +775,25 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("photos.first", "First", "Erstes"),
     ("photos.second", "Second", "Zweites"),
     ("photos.all", "All photos", "Alle Fotos"),
+    ("photos.view", "View", "Ansicht"),
+    ("photos.side_by_side", "Side by side", "Nebeneinander"),
+    ("photos.slider", "Slider", "Schieberegler"),
+    ("photos.overlay", "Overlay", "Überlagert"),
+    (
+        "photos.slider_help",
+        "{0} on the left, {1} beneath: drag the handle at the bottom right of the line.",
+        "{0} links, {1} darunter: zieh den Griff unten rechts an der Linie.",
+    ),
+    (
+        "photos.overlay_help",
+        "{0} with {1} half see-through on top.",
+        "{0} mit {1} halb durchsichtig darüber.",
+    ),
+    (
+        "photos.full_size",
+        "Open in full size",
+        "In voller Größe öffnen",
+    ),
     ("photos.none", "No photos yet.", "Noch keine Fotos."),
     (
         "photos.alt",

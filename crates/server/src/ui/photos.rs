@@ -1,5 +1,6 @@
-//! `/photos`: upload (`file`, `taken_on`, `note`), a grid of thumbnails by date (never the
-//! full file), and two photos side by side with the date and weight of each day.
+//! `/photos`: upload (`file`, `taken_on`, default today, `note`), a grid of thumbnails by
+//! date (whole photos, never the full file; each opens full size), and two photos compared
+//! side by side, overlaid or with a slider, with the date and weight of each day.
 
 use crate::service::records::{Photo, StoredResponse};
 use askama::Template;
@@ -17,6 +18,7 @@ use super::forms::{FieldErrors, FormData, Params, idempotency_key, new_idempoten
 use super::{Ctx, Lang, Member, Refusal, UiError, UiResult, refusal, render, render_status};
 use crate::http::client_ip::ClientIp;
 use crate::http::upload::{UPLOAD_LIMIT, max_bytes, read_form};
+use crate::imaging::THUMB_SIZE;
 use crate::service::AppState;
 use crate::service::Error;
 use crate::service::entries;
@@ -43,6 +45,9 @@ pub struct Tile {
     pub date: String,
     pub note: String,
     pub alt: String,
+    /// The thumbnail's size (the photo's shape, at most [`THUMB_SIZE`] on its long side).
+    pub width: u32,
+    pub height: u32,
 }
 
 /// One side of the comparison.
@@ -51,6 +56,18 @@ pub struct Side {
     pub date: String,
     pub weight: String,
     pub alt: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// A photo's size scaled to fit `size` × `size`, as its thumbnail is made.
+fn fitted(photo: &Photo, size: u32) -> (u32, u32) {
+    let (w, h) = (photo.width.max(1) as f64, photo.height.max(1) as f64);
+    let scale = (f64::from(size) / w.max(h)).min(1.0);
+    (
+        ((w * scale).round() as u32).max(1),
+        ((h * scale).round() as u32).max(1),
+    )
 }
 
 #[derive(Template)]
@@ -91,11 +108,16 @@ async fn view(
     let alt = |p: &Photo| lang.tf("photos.alt", &[&lang.date(day_of(p))]);
     let tiles = photos
         .iter()
-        .map(|p| Tile {
-            id: p.id,
-            date: lang.date(day_of(p)),
-            note: p.note.clone().unwrap_or_default(),
-            alt: alt(p),
+        .map(|p| {
+            let (width, height) = fitted(p, THUMB_SIZE);
+            Tile {
+                id: p.id,
+                date: lang.date(day_of(p)),
+                note: p.note.clone().unwrap_or_default(),
+                alt: alt(p),
+                width,
+                height,
+            }
         })
         .collect();
     let pick = |v: &Option<String>| v.as_deref().and_then(|s| Uuid::parse_str(s).ok());
@@ -104,13 +126,19 @@ async fn view(
     let compare = match (find(selected.0), find(selected.1)) {
         (Some(a), Some(b)) => {
             let weights = weights(state, profile.id).await?;
-            let side = |p: &Photo| Side {
-                id: p.id,
-                date: lang.date(day_of(p)),
-                weight: nearest_weight(&weights, day_of(p))
-                    .map(|w| format!("{} kg", lang.short_number(w, 1)))
-                    .unwrap_or_else(|| lang.t("photos.no_weight").to_owned()),
-                alt: alt(p),
+            let units = crate::service::profiles::units_of(profile);
+            let side = |p: &Photo| {
+                let (width, height) = fitted(p, 2000);
+                Side {
+                    id: p.id,
+                    date: lang.date(day_of(p)),
+                    weight: nearest_weight(&weights, day_of(p))
+                        .map(|w| super::data::weight::weight_text(lang, units, w))
+                        .unwrap_or_else(|| lang.t("photos.no_weight").to_owned()),
+                    alt: alt(p),
+                    width,
+                    height,
+                }
             };
             vec![side(a), side(b)]
         }
@@ -130,7 +158,7 @@ async fn view(
         tiles,
         compare,
         idempotency_key: new_idempotency_key(),
-        taken_on: String::new(),
+        taken_on: crate::service::profiles::today(state, profile).to_string(),
         note: String::new(),
         errors: FieldErrors::default(),
         refusal: None,

@@ -774,7 +774,62 @@ async fn the_app_can_go_on_a_home_screen(backend: Backend) {
     assert_eq!(headers[header::CONTENT_TYPE], "image/png");
 }
 
+/// The photo form proposes today; the grid shows each thumbnail in its own shape and links
+/// the full photo; two photos compare side by side, with a slider and overlaid, each with
+/// its day's weight in the person's units.
+async fn photos_open_full_size_and_compare_three_ways(backend: Backend) {
+    let dir = crate::common::DataDir::new();
+    let args = mitai_server::config::ServeArgs {
+        test_clock: "1".into(),
+        data_dir: dir.0.clone(),
+        ..Default::default()
+    };
+    let app = TestApp::with_args(backend, args).await;
+    let who = browser(&app, "photos@example.org").await;
+    let today = app.state.now().date_naive().to_string();
+    let (_, html, _) = page(&app, "/photos", Some(&who)).await;
+    assert!(
+        html.contains(&format!(r#"name="taken_on" type="date" value="{today}""#)),
+        "{html}"
+    );
+    let first = crate::common::upload_png(&app, &who.token).await;
+    let second = crate::common::upload_png(&app, &who.token).await;
+    app.post(
+        "/api/weight",
+        Some(&who.token),
+        json!({"date": today, "weight_kg": 80}),
+    )
+    .await;
+    app.patch("/api/me", Some(&who.token), json!({"units": "imperial"}))
+        .await;
+    let (_, html, _) = page(&app, "/photos", Some(&who)).await;
+    for photo in [&first, &second] {
+        let id = photo["id"].as_str().unwrap();
+        assert!(
+            html.contains(&format!(
+                r#"<a href="/api/photos/{id}/file" hx-boost="false""#
+            )),
+            "{html}"
+        );
+    }
+    // The PNG is 4 × 3: so is its tile.
+    assert!(html.contains(r#"width="4" height="3""#), "{html}");
+    let (a, b) = (
+        first["id"].as_str().unwrap(),
+        second["id"].as_str().unwrap(),
+    );
+    let (status, html, _) = page(&app, &format!("/photos?a={a}&b={b}"), Some(&who)).await;
+    assert_eq!(status, StatusCode::OK);
+    for mode in ["m-side", "m-slider", "m-overlay"] {
+        assert!(html.contains(&format!(r#"id="{mode}""#)), "{mode}");
+    }
+    assert!(html.contains(r#"class="view view-slider""#));
+    assert!(html.contains(r#"class="reveal""#));
+    assert!(html.contains("176.4 lb"), "the weight in pounds: {html}");
+}
+
 on_both_backends!(
+    photos_open_full_size_and_compare_three_ways,
     the_app_can_go_on_a_home_screen,
     people_delete_their_account_on_the_page,
     weight_at_a_glance_and_a_filled_in_caliper_form,

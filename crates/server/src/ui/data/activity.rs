@@ -59,7 +59,7 @@ async fn activity_view(
     done: Option<&str>,
 ) -> UiResult<ActivityPage> {
     let lang = member.lang();
-    let today = today(state);
+    let today = today(state, member);
     let kind = EntryKind::Activity;
     let (page, older) = page_of(state, member.profile(), kind, query.cursor.as_deref()).await?;
     // Minutes per ISO week, the last 12 weeks.

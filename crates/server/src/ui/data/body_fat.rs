@@ -90,7 +90,7 @@ async fn body_fat_view(
         .unwrap_or(Sex::Male);
     let age = body
         .birth_date
-        .map(|born| mitai_access::body::age(born, today(state)));
+        .map(|born| mitai_access::body::age(born, today(state, member)));
     let (page, older) = page_of(
         state,
         member.profile(),
@@ -143,7 +143,7 @@ async fn body_fat_view(
             _ => None,
         })
         .collect();
-    let mut list = listing(lang, today(state), &page, older);
+    let mut list = listing(lang, today(state, member), &page, older);
     list.values
         .insert("method".into(), method.as_str().to_owned());
     list.values.insert("sex".into(), sex.as_str().to_owned());

@@ -98,7 +98,7 @@ async fn measurements_view(
     }
     Ok(MeasurementsPage {
         ctx: member.ctx("measurements", done),
-        list: listing(lang, today(state), &page, older),
+        list: listing(lang, today(state, member), &page, older),
         sites: SITES_CM
             .iter()
             .map(|s| (*s, lang.t(&format!("site.{s}"))))

@@ -185,9 +185,8 @@ fn row(lang: Lang, e: &Entry) -> Row {
     }
 }
 
-fn today(state: &AppState) -> NaiveDate {
-    let tz = state.registry().settings.usage_timezone;
-    state.now().with_timezone(&tz).date_naive()
+fn today(state: &AppState, member: &Member) -> NaiveDate {
+    crate::service::profiles::today(state, member.profile())
 }
 
 // --- creating -----------------------------------------------------------------------------

@@ -53,7 +53,7 @@ async fn nutrition_view(
     done: Option<&str>,
 ) -> UiResult<NutritionPage> {
     let lang = member.lang();
-    let today = today(state);
+    let today = today(state, member);
     let kind = EntryKind::Nutrition;
     let (page, older) = page_of(state, member.profile(), kind, query.cursor.as_deref()).await?;
     let recent = chart_entries(

@@ -160,7 +160,7 @@ async fn weight_view(
     done: Option<&str>,
 ) -> UiResult<WeightPage> {
     let lang = member.lang();
-    let today = today(state);
+    let today = today(state, member);
     let range = RANGES
         .iter()
         .find(|(r, _)| Some(*r) == query.range.as_deref())
