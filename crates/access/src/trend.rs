@@ -17,14 +17,14 @@ pub const RATE_DAYS: i64 = 28;
 /// A projection further than this is no projection.
 pub const HORIZON_DAYS: i64 = 2 * 365;
 
-/// The trend for every day from the first weigh-in to the last, oldest first. `points` may
-/// come in any order and hold several weights a day (their mean counts); non-finite values
-/// are left out.
-pub fn smoothed(points: &[(NaiveDate, f64)]) -> Vec<(NaiveDate, f64)> {
-    let mut days: Vec<(NaiveDate, f64, u32)> = Vec::new();
+/// One weight a day, oldest first: the mean of the day's weigh-ins (the rule for two
+/// weigh-ins on one day — both are kept, the chart and the trend use their mean).
+/// Non-finite values are left out.
+pub fn daily_means(points: &[(NaiveDate, f64)]) -> Vec<(NaiveDate, f64)> {
     let mut sorted: Vec<(NaiveDate, f64)> =
         points.iter().copied().filter(|p| p.1.is_finite()).collect();
     sorted.sort_by_key(|p| p.0);
+    let mut days: Vec<(NaiveDate, f64, u32)> = Vec::new();
     for (date, value) in sorted {
         match days.last_mut() {
             Some((d, sum, n)) if *d == date => {
@@ -34,10 +34,19 @@ pub fn smoothed(points: &[(NaiveDate, f64)]) -> Vec<(NaiveDate, f64)> {
             _ => days.push((date, value, 1)),
         }
     }
-    let Some(&(first, sum, n)) = days.first() else {
+    days.into_iter()
+        .map(|(d, sum, n)| (d, sum / f64::from(n)))
+        .collect()
+}
+
+/// The trend for every day from the first weigh-in to the last, oldest first. `points` may
+/// come in any order and hold several weights a day (their mean counts); non-finite values
+/// are left out.
+pub fn smoothed(points: &[(NaiveDate, f64)]) -> Vec<(NaiveDate, f64)> {
+    let days = daily_means(points);
+    let Some(&(first, mut trend)) = days.first() else {
         return Vec::new();
     };
-    let mut trend = sum / f64::from(n);
     let mut out = vec![(first, trend)];
     let mut next = days.iter().skip(1).peekable();
     let mut day = first;
@@ -47,10 +56,10 @@ pub fn smoothed(points: &[(NaiveDate, f64)]) -> Vec<(NaiveDate, f64)> {
             break;
         };
         day = following;
-        if let Some(&&(d, sum, n)) = next.peek()
+        if let Some(&&(d, weight)) = next.peek()
             && d == day
         {
-            trend += SMOOTHING * (sum / f64::from(n) - trend);
+            trend += SMOOTHING * (weight - trend);
             next.next();
         }
         out.push((day, trend));

@@ -22,6 +22,7 @@ const DONE: &[(&str, &str)] = &[
     ("account_deleted", "done.account_deleted"),
     ("entry_added", "done.entry_added"),
     ("entry_deleted", "done.entry_deleted"),
+    ("entry_saved", "done.entry_saved"),
     ("imported", "done.imported"),
     ("photo_added", "done.photo_added"),
     ("photo_deleted", "done.photo_deleted"),
@@ -231,6 +232,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     // actions and confirmations
     ("action.save", "Save", "Speichern"),
+    ("action.edit", "Edit", "Bearbeiten"),
+    ("action.cancel", "Cancel", "Abbrechen"),
     ("action.add", "Add", "Hinzufügen"),
     ("action.delete", "Delete", "Löschen"),
     ("action.import", "Import", "Importieren"),
@@ -264,6 +267,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("done.entry_added", "Entry added.", "Eintrag hinzugefügt."),
     ("done.entry_deleted", "Entry deleted.", "Eintrag gelöscht."),
+    ("done.entry_saved", "Entry saved.", "Eintrag gespeichert."),
     (
         "done.imported",
         "The file was imported.",
@@ -584,6 +588,24 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("chart.numbers", "The numbers", "Die Zahlen"),
     ("entries.none", "No entries yet.", "Noch keine Einträge."),
     ("entries.older", "Older entries", "Ältere Einträge"),
+    ("entries.actions", "Change", "Ändern"),
+    ("entries.edit_title", "Change the entry", "Eintrag ändern"),
+    (
+        "entries.edit_one",
+        "Change the entry of {0}",
+        "Eintrag vom {0} ändern",
+    ),
+    (
+        "entries.delete_confirm",
+        "Delete the entry of {0}?",
+        "Eintrag vom {0} löschen?",
+    ),
+    ("entries.delete_yes", "Yes, delete", "Ja, löschen"),
+    (
+        "entries.conflict",
+        "The entry was changed at the same time; look and save again.",
+        "Der Eintrag wurde gleichzeitig geändert; sieh nach und speichere erneut.",
+    ),
     (
         "entries.delete_one",
         "Delete the entry of {0}",
@@ -596,6 +618,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     // weight
     ("weight.title", "Weight", "Gewicht"),
     ("weight.add", "Add a weight", "Gewicht eintragen"),
+    (
+        "weight.same_day",
+        "Two weigh-ins on one day are both kept; the chart and the trend use their mean.",
+        "Zwei Wiegungen an einem Tag bleiben beide erhalten; Diagramm und Trend nehmen ihren Mittelwert.",
+    ),
     ("weight.chart", "Progress", "Verlauf"),
     (
         "weight.chart_label",

@@ -246,8 +246,22 @@ fn add_list_and_delete_a_weight(backend: Backend, javascript: bool) {
     assert_eq!(b.find("#f-weight_kg").property("value"), json!("7000"));
     b.goto(&app.url("/weight"));
     assert_eq!(rows(&b), 1);
-    // Delete it.
-    b.find("main table.entries tbody tr form button").click();
+    // Change it: the edit link opens the form filled in with the entry.
+    b.find("main table.entries tbody tr a[rel=edit]").click();
+    b.wait_until("the edit form", Duration::from_secs(10), |b| {
+        b.exists_now("form.entry-form[action$='/edit']")
+    });
+    assert_eq!(b.find("#f-weight_kg").property("value"), json!("72.5"));
+    b.find("#f-weight_kg").clear();
+    b.find("#f-weight_kg").send_keys("71,8");
+    b.find("form.entry-form button[type=submit]").click();
+    wait_for_text(&b, "Entry saved");
+    assert!(b.text_of("main table.entries tbody tr").contains("71.8"));
+    // Delete it: the button asks first.
+    b.find("main table.entries tbody tr details.confirm summary")
+        .click();
+    b.find("main table.entries tbody tr details.confirm form button")
+        .click();
     wait_for_text(&b, "Entry deleted");
     assert_eq!(rows(&b), 0);
 }

@@ -139,10 +139,20 @@ async fn every_form_refuses_hostile_values_and_stores_nothing(backend: Backend) 
     let mut actions = std::collections::BTreeSet::new();
     let mut tried = std::collections::BTreeSet::new();
     let mut problems = Vec::new();
-    for (who, path) in &pages {
-        let (status, html) = get_page(&app, path, *who).await;
+    let mut visited = std::collections::BTreeSet::new();
+    let mut next = 0;
+    while next < pages.len() {
+        let (who, path) = pages[next].clone();
+        next += 1;
+        let (status, html) = get_page(&app, &path, who).await;
         assert!(!status.is_server_error(), "{path}: {status}");
-        for form in forms_of(path, &html) {
+        // An entry's edit page has a form of its own: the first one a page links is visited.
+        if let Some(edit) = first_edit_link(&html)
+            && visited.insert(normalized(&edit))
+        {
+            pages.push((who, edit));
+        }
+        for form in forms_of(&path, &html) {
             actions.insert(normalized(&form.action));
             // Signing out has no field a person types (and would end the crawl's session).
             if ["/logout", "/account/sessions"].contains(&form.action.as_str()) {
@@ -168,7 +178,7 @@ async fn every_form_refuses_hostile_values_and_stores_nothing(backend: Backend) 
                 for (what, value) in hostile(field) {
                     posts += 1;
                     let before = db.snapshot().await;
-                    let (status, body) = submit(&app, *who, &form, i, &value).await;
+                    let (status, body) = submit(&app, who, &form, i, &value).await;
                     let context = format!(
                         "{} {} (from {}), field {} = {what}",
                         form.method, form.action, form.page, field.name
@@ -213,6 +223,11 @@ async fn every_form_refuses_hostile_values_and_stores_nothing(backend: Backend) 
         "/weight",
         "/weight/import",
         "/weight/{id}/delete",
+        "/weight/{id}/edit",
+        "/measurements/{id}/edit",
+        "/body-fat/{id}/edit",
+        "/nutrition/{id}/edit",
+        "/activity/{id}/edit",
         "/measurements",
         "/body-fat",
         "/nutrition",
@@ -577,6 +592,16 @@ fn encode(bytes: &[u8]) -> String {
 // --- reading forms out of a page ----------------------------------------------------------
 
 /// The forms of a page, with their fields as filled in.
+/// The target of the first `<a rel="edit" … href="…">` of a page.
+fn first_edit_link(html: &str) -> Option<String> {
+    let at = html.find(r#"rel="edit""#)?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag = &html[at..tag_end];
+    let start = tag.find(r#"href=""#)? + 6;
+    let end = start + tag[start..].find('"')?;
+    Some(tag[start..end].replace("&amp;", "&"))
+}
+
 fn forms_of(page: &str, html: &str) -> Vec<Form> {
     let mut forms = Vec::new();
     let mut rest = html;

@@ -828,7 +828,199 @@ async fn photos_open_full_size_and_compare_three_ways(backend: Backend) {
     assert!(html.contains("176.4 lb"), "the weight in pounds: {html}");
 }
 
+/// Every data page lists its entries with an edit link (`rel="edit"`) to the page with its
+/// form filled in with the entry; saving changes the entry (an emptied note is cleared),
+/// spends nothing, and a bad value comes back at its field and changes nothing. Another
+/// person's entry is not found. Deleting asks first.
+async fn entries_are_changed_on_every_page(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let who = browser(&app, "editor@example.org").await;
+    let other = browser(&app, "other@example.org").await;
+    let day = "2026-11-02";
+    // (page, API path, the body that creates, the form that changes it, a field and the
+    // value it shows in the filled-in form, what the API shows after, a refused value)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Value,
+        Vec<(&'a str, &'a str)>,
+        (&'a str, &'a str),
+        (&'a str, Value),
+        (&'a str, &'a str),
+    );
+    let cases: [Case; 5] = [
+        (
+            "/weight",
+            "/api/weight",
+            json!({"date": day, "weight_kg": 80.5, "note": "before"}),
+            vec![("date", day), ("weight_kg", "79,9"), ("note", "")],
+            ("weight_kg", "80.5"),
+            ("weight_kg", json!(79.9)),
+            ("weight_kg", "7000"),
+        ),
+        (
+            "/measurements",
+            "/api/circumference",
+            json!({"date": day, "waist": 90.0, "hip": 100.0, "note": "before"}),
+            vec![("date", day), ("waist", "88"), ("hip", ""), ("note", "")],
+            ("hip", "100"),
+            ("hip", Value::Null),
+            ("waist", "abc"),
+        ),
+        (
+            "/body-fat",
+            "/api/caliper",
+            json!({"date": day, "method": "jp3", "sex": "male", "age": 40,
+                   "sites": {"chest": 10.0, "abdomen": 20.0, "thigh": 15.0}, "note": "before"}),
+            vec![
+                ("date", day),
+                ("method", "jp3"),
+                ("sex", "male"),
+                ("age", "41"),
+                ("chest", "11"),
+                ("abdomen", "20"),
+                ("thigh", "15"),
+                ("note", ""),
+            ],
+            ("abdomen", "20"),
+            ("age", json!(41)),
+            ("age", "x"),
+        ),
+        (
+            "/nutrition",
+            "/api/nutrition",
+            json!({"date": day, "kcal": 600, "protein_g": 30, "carbs_g": 70, "fat_g": 20,
+                   "note": "before"}),
+            vec![
+                ("date", day),
+                ("kcal", "650"),
+                ("protein_g", "30"),
+                ("carbs_g", "70"),
+                ("fat_g", "20"),
+                ("note", ""),
+            ],
+            ("protein_g", "30"),
+            ("kcal", json!(650.0)),
+            ("kcal", "-5"),
+        ),
+        (
+            "/activity",
+            "/api/activity",
+            json!({"date": day, "kind": "run", "minutes": 30, "kcal": 300, "note": "before"}),
+            vec![
+                ("date", day),
+                ("kind", "run"),
+                ("minutes", "45"),
+                ("kcal", ""),
+                ("note", ""),
+            ],
+            ("minutes", "30"),
+            ("kcal", Value::Null),
+            ("minutes", "many"),
+        ),
+    ];
+    for (path, api, body, form, (shown, shown_value), (field, after), (bad, bad_value)) in cases {
+        let (status, created) = app.post(api, Some(&who.token), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{path}: {created}");
+        let id = created["entry"]["id"].as_str().unwrap().to_owned();
+        let (_, usage) = app.get("/api/me/access", Some(&who.token)).await;
+        let (_, html, _) = page(&app, path, Some(&who)).await;
+        let edit = format!("{path}/{id}/edit");
+        assert!(
+            html.contains(&format!(
+                r#"rel="edit" class="button small secondary" href="{edit}""#
+            )),
+            "{path}: {html}"
+        );
+        assert!(
+            html.contains(r#"<details class="confirm">"#),
+            "deleting asks first"
+        );
+        let (status, html, _) = page(&app, &edit, Some(&who)).await;
+        assert_eq!(status, StatusCode::OK, "{edit}");
+        assert!(
+            html.contains(&format!(r#"action="{edit}""#)),
+            "{edit}: {html}"
+        );
+        assert!(
+            html.contains(&format!(r#"name="{shown}""#))
+                && html.contains(&format!(r#"value="{shown_value}""#)),
+            "{edit}: {shown} = {shown_value}: {html}"
+        );
+        assert!(html.contains(r#"value="before""#), "the note is filled in");
+        // A bad value: 422, the message at its field, nothing changed.
+        let mut refused: Vec<(&str, &str)> = form
+            .iter()
+            .map(|(k, v)| if *k == bad { (*k, bad_value) } else { (*k, *v) })
+            .collect();
+        refused.push(("_csrf", &who.csrf));
+        let (status, html, _) = post_form(&app, &edit, &who, &refused).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{edit}: {html}");
+        assert!(html.contains(&format!(r#"id="e-{bad}""#)), "{edit}: {html}");
+        let (_, still) = app.get(&format!("{api}/{id}"), Some(&who.token)).await;
+        assert_eq!(still["entry"]["note"], "before", "{edit}");
+        // Saved.
+        let mut sent = form.clone();
+        sent.push(("_csrf", &who.csrf));
+        let (status, html, headers) = post_form(&app, &edit, &who, &sent).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{edit}: {html}");
+        assert_eq!(
+            headers[header::LOCATION],
+            format!("{path}?done=entry_saved")
+        );
+        let (_, entry) = app.get(&format!("{api}/{id}"), Some(&who.token)).await;
+        assert_eq!(entry["entry"][field], after, "{edit}: {entry}");
+        assert_eq!(
+            entry["entry"]["note"],
+            Value::Null,
+            "{edit}: the note is cleared"
+        );
+        let (_, usage_after) = app.get("/api/me/access", Some(&who.token)).await;
+        assert_eq!(usage, usage_after, "{edit}: editing spends nothing");
+        // Not someone else's.
+        let (status, _, _) = page(&app, &edit, Some(&other)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let mut theirs = form.clone();
+        theirs.push(("_csrf", &other.csrf));
+        let (status, _, _) = post_form(&app, &edit, &other, &theirs).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, _) = page(&app, &format!("{path}/not-an-id/edit"), Some(&who)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}
+
+/// Two weigh-ins on one day are both listed; the chart's numbers show one value for the
+/// day, their mean, and the page says so.
+async fn two_weigh_ins_on_a_day_are_kept_and_averaged(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let who = browser(&app, "twice@example.org").await;
+    let day = app.state.now().date_naive().to_string();
+    for kg in [80.0, 81.0] {
+        let (status, body) = app
+            .post(
+                "/api/weight",
+                Some(&who.token),
+                json!({"date": day, "weight_kg": kg}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, html, _) = page(&app, "/weight", Some(&who)).await;
+    assert_eq!(
+        html.matches("<tr><td class=\"lead\">").count(),
+        2,
+        "both listed"
+    );
+    assert!(
+        html.contains(r#"data-label="Weight">80.5</td>"#),
+        "the mean: {html}"
+    );
+    assert!(html.contains("use their mean"));
+}
+
 on_both_backends!(
+    two_weigh_ins_on_a_day_are_kept_and_averaged,
+    entries_are_changed_on_every_page,
     photos_open_full_size_and_compare_three_ways,
     the_app_can_go_on_a_home_screen,
     people_delete_their_account_on_the_page,

@@ -27,6 +27,14 @@ page_handlers!(
     activity_body
 );
 
+edit_handlers!(
+    activity_edit_page,
+    activity_edit_save,
+    activity_view,
+    ActivityType,
+    activity_body
+);
+
 fn activity_body(form: &FormData, lang: Lang) -> Built {
     let (mut body, mut errors) = (Map::new(), FieldErrors::default());
     common(form, &mut body);

@@ -22,6 +22,22 @@ use crate::ui::{Ctx, Lang, Member, UiResult, render_status};
 
 page_handlers!(body_fat_page, body_fat_view);
 
+edit_handlers!(
+    body_fat_edit_page,
+    body_fat_edit_save,
+    body_fat_view,
+    CaliperType,
+    caliper_body,
+    |entry| match &entry.data {
+        EntryData::Caliper(c) => ListQuery {
+            method: Some(c.method.as_str().to_owned()),
+            sex: Some(c.sex.as_str().to_owned()),
+            ..ListQuery::default()
+        },
+        _ => ListQuery::default(),
+    }
+);
+
 fn caliper_body(form: &FormData, lang: Lang) -> Built {
     let (mut body, mut errors) = (Map::new(), FieldErrors::default());
     common(form, &mut body);

@@ -25,6 +25,14 @@ page_handlers!(
     circumference_body
 );
 
+edit_handlers!(
+    measurements_edit_page,
+    measurements_edit_save,
+    measurements_view,
+    CircumferenceType,
+    circumference_body
+);
+
 const SITES_CM: [&str; 7] = ["neck", "chest", "waist", "hip", "thigh", "arm", "calf"];
 
 fn circumference_body(form: &FormData, lang: Lang) -> Built {

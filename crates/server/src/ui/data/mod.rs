@@ -33,6 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/weight/import", post(weight::weight_import))
         .route("/weight/{id}/delete", post(delete::<WeightType>))
         .route(
+            "/weight/{id}/edit",
+            get(weight::weight_edit_page).post(weight::weight_edit_save),
+        )
+        .route(
             "/measurements",
             get(measurements::measurements_page).post(measurements::measurements_create),
         )
@@ -41,20 +45,36 @@ pub fn router() -> Router<AppState> {
             post(delete::<CircumferenceType>),
         )
         .route(
+            "/measurements/{id}/edit",
+            get(measurements::measurements_edit_page).post(measurements::measurements_edit_save),
+        )
+        .route(
             "/body-fat",
             get(body_fat::body_fat_page).post(body_fat::body_fat_create),
         )
         .route("/body-fat/{id}/delete", post(delete::<CaliperType>))
+        .route(
+            "/body-fat/{id}/edit",
+            get(body_fat::body_fat_edit_page).post(body_fat::body_fat_edit_save),
+        )
         .route(
             "/nutrition",
             get(nutrition::nutrition_page).post(nutrition::nutrition_create),
         )
         .route("/nutrition/{id}/delete", post(delete::<NutritionType>))
         .route(
+            "/nutrition/{id}/edit",
+            get(nutrition::nutrition_edit_page).post(nutrition::nutrition_edit_save),
+        )
+        .route(
             "/activity",
             get(activity::activity_page).post(activity::activity_create),
         )
         .route("/activity/{id}/delete", post(delete::<ActivityType>))
+        .route(
+            "/activity/{id}/edit",
+            get(activity::activity_edit_page).post(activity::activity_edit_save),
+        )
 }
 
 /// The most entries a chart reads (one query); older ones are left out of the chart.
@@ -101,6 +121,8 @@ pub struct Row {
 
 /// What every data page shows besides its own parts.
 pub struct Listing {
+    /// The entry the form changes (`None`: the form adds one).
+    pub editing: Option<Uuid>,
     pub rows: Vec<Row>,
     /// `?cursor=` of the next (older) page.
     pub older: Option<String>,
@@ -139,6 +161,7 @@ async fn chart_entries(
 
 fn listing(lang: Lang, today: NaiveDate, entries: &[Entry], older: Option<String>) -> Listing {
     Listing {
+        editing: None,
         rows: entries.iter().map(|e| row(lang, e)).collect(),
         older,
         idempotency_key: new_idempotency_key(),
@@ -289,6 +312,171 @@ fn apply(outcome: Outcome, listing: &mut Listing, form: &FormData) -> Option<Sta
         }
     }
     Some(status)
+}
+
+// --- editing ------------------------------------------------------------------------------
+
+/// The profile's entry of this type named by a path's id; 404 for anything else.
+async fn owned_entry<T: EntryType>(state: &AppState, member: &Member, id: &str) -> UiResult<Entry> {
+    let id = Uuid::parse_str(id).map_err(|_| UiError::NotFound)?;
+    match service::get::<T>(state, member.profile(), id).await {
+        Ok(entry) => Ok(entry),
+        Err(Error::NotFound) => Err(UiError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A number as a form shows it: whole numbers without decimals, others with the
+/// language's decimal mark.
+fn form_number(lang: Lang, v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        lang.short_number(v, 2)
+    }
+}
+
+/// The form values of an entry: its API body (what would create it), a caliper's sites
+/// as fields of their own.
+fn values_of<T: EntryType>(lang: Lang, entry: &Entry) -> BTreeMap<String, String> {
+    let mut values = BTreeMap::new();
+    let Ok(Value::Object(body)) = serde_json::to_value(T::input_of(entry)) else {
+        return values;
+    };
+    let mut put = |name: &str, value: &Value| {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.as_f64().map_or(String::new(), |v| form_number(lang, v)),
+            _ => return,
+        };
+        values.insert(name.to_owned(), text);
+    };
+    for (name, value) in &body {
+        match value {
+            Value::Object(inner) => inner.iter().for_each(|(k, v)| put(k, v)),
+            v => put(name, v),
+        }
+    }
+    values
+}
+
+/// Puts a data page into editing `entry`: the form filled in with it, saving changes it.
+fn start_editing<T: EntryType>(lang: Lang, list: &mut Listing, entry: &Entry) {
+    list.editing = Some(entry.id);
+    list.values = values_of::<T>(lang, entry);
+}
+
+/// What saving an edit did.
+enum EditOutcome {
+    Saved,
+    Invalid(FieldErrors),
+    Conflict,
+}
+
+/// Saves the edit form of `entry`: the form's fields replace the entry's (an empty
+/// optional field clears it). Spends nothing.
+async fn save_edit<T: EntryType>(
+    state: &AppState,
+    member: &Member,
+    entry: &Entry,
+    form: &FormData,
+    build: fn(&FormData, Lang) -> Built,
+) -> UiResult<EditOutcome> {
+    form.check_csrf(&member.user)?;
+    let lang = member.lang();
+    let mut body = match build(form, lang) {
+        Ok(Value::Object(body)) => body,
+        Ok(_) => Map::new(),
+        Err(errors) => return Ok(EditOutcome::Invalid(errors)),
+    };
+    // What the form left empty is cleared, not kept.
+    if let Ok(Value::Object(before)) = serde_json::to_value(T::input_of(entry)) {
+        for name in before.keys() {
+            body.entry(name.clone()).or_insert(Value::Null);
+        }
+    }
+    match service::update::<T>(state, member.profile(), entry.id, Value::Object(body)).await {
+        Ok(_) => Ok(EditOutcome::Saved),
+        Err(Error::Invalid { fields, .. }) => {
+            Ok(EditOutcome::Invalid(FieldErrors::from_api(lang, &fields)))
+        }
+        Err(Error::NotFound) => Err(UiError::NotFound),
+        Err(e) if e.code() == crate::service::ErrorCode::Conflict => Ok(EditOutcome::Conflict),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The page again after a refused edit: the form as it was sent, the messages at its
+/// fields. `None` when saved.
+fn apply_edit(
+    saved: EditOutcome,
+    lang: Lang,
+    list: &mut Listing,
+    entry: &Entry,
+    form: &FormData,
+) -> Option<StatusCode> {
+    let status = match saved {
+        EditOutcome::Saved => return None,
+        EditOutcome::Invalid(errors) => {
+            list.errors = errors;
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        EditOutcome::Conflict => {
+            list.errors.add("date", lang.t("entries.conflict"));
+            StatusCode::CONFLICT
+        }
+    };
+    list.editing = Some(entry.id);
+    list.values.clear();
+    for (name, value) in &form.0 {
+        if !name.starts_with('_') && name != "idempotency_key" {
+            list.values.insert(name.clone(), value.clone());
+        }
+    }
+    Some(status)
+}
+
+/// The edit page of an entry (`GET /<page>/{id}/edit`) and its save
+/// (`POST /<page>/{id}/edit`): the data page with its form filled in with the entry;
+/// saved → 303 to the page, refused → the form again with the messages.
+macro_rules! edit_handlers {
+    ($edit_page:ident, $edit_save:ident, $view:ident, $type:ty, $body:ident, $query:expr) => {
+        pub(super) async fn $edit_page(
+            State(state): State<AppState>,
+            member: Member,
+            axum::extract::Path(id): axum::extract::Path<String>,
+        ) -> UiResult {
+            let entry = super::owned_entry::<$type>(&state, &member, &id).await?;
+            let query: fn(&crate::service::records::Entry) -> super::ListQuery = $query;
+            let mut page = $view(&state, &member, &query(&entry), None).await?;
+            super::start_editing::<$type>(member.lang(), &mut page.list, &entry);
+            crate::ui::render(&page)
+        }
+
+        pub(super) async fn $edit_save(
+            State(state): State<AppState>,
+            member: Member,
+            axum::extract::Path(id): axum::extract::Path<String>,
+            form: FormData,
+        ) -> UiResult {
+            let entry = super::owned_entry::<$type>(&state, &member, &id).await?;
+            let saved = super::save_edit::<$type>(&state, &member, &entry, &form, $body).await?;
+            let query: fn(&crate::service::records::Entry) -> super::ListQuery = $query;
+            let mut page = $view(&state, &member, &query(&entry), None).await?;
+            match super::apply_edit(saved, member.lang(), &mut page.list, &entry, &form) {
+                None => Ok(crate::ui::see_other(&format!(
+                    "{}?done=entry_saved",
+                    super::path_of(<$type as super::EntryType>::KIND)
+                ))),
+                Some(status) => render_status(status, &page),
+            }
+        }
+    };
+    ($edit_page:ident, $edit_save:ident, $view:ident, $type:ty, $body:ident) => {
+        edit_handlers!($edit_page, $edit_save, $view, $type, $body, |_| {
+            super::ListQuery::default()
+        });
+    };
 }
 
 async fn delete<T: EntryType>(

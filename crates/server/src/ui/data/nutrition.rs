@@ -26,6 +26,14 @@ page_handlers!(
     nutrition_body
 );
 
+edit_handlers!(
+    nutrition_edit_page,
+    nutrition_edit_save,
+    nutrition_view,
+    NutritionType,
+    nutrition_body
+);
+
 fn nutrition_body(form: &FormData, lang: Lang) -> Built {
     let (mut body, mut errors) = (Map::new(), FieldErrors::default());
     common(form, &mut body);

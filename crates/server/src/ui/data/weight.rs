@@ -23,6 +23,14 @@ use crate::ui::{Ctx, Lang, Member, UiResult, render_status};
 
 page_handlers!(weight_page, weight_view);
 
+edit_handlers!(
+    weight_edit_page,
+    weight_edit_save,
+    weight_view,
+    WeightType,
+    weight_body
+);
+
 fn weight_body(form: &FormData, lang: Lang) -> Built {
     let (mut body, mut errors) = (Map::new(), FieldErrors::default());
     common(form, &mut body);
@@ -199,13 +207,15 @@ async fn weight_view(
 /// The weight chart (raw values and the 7-day moving average) and its numbers as rows of
 /// (date, weight, average).
 pub fn weight_chart(lang: Lang, entries: &[Entry]) -> (LineChart, Vec<(String, String, String)>) {
-    let points: Vec<(NaiveDate, f64)> = entries
+    let weighed: Vec<(NaiveDate, f64)> = entries
         .iter()
         .filter_map(|e| match &e.data {
             EntryData::Weight(w) => Some((e.date, w.weight_kg)),
             _ => None,
         })
         .collect();
+    // Two weigh-ins on one day are both kept; the chart shows their mean, as the trend does.
+    let points = mitai_access::trend::daily_means(&weighed);
     let average = charts::moving_average(&points, 7);
     let table = points
         .iter()
