@@ -219,20 +219,22 @@ pub async fn change_own_profile(
         .ok_or(Error::Unauthenticated)
 }
 
-/// Today where the person lives: in their time zone if they gave one, else the instance's.
-pub fn today(state: &AppState, profile: &Profile) -> chrono::NaiveDate {
-    let now = state.now();
-    match profile
+/// The person's time zone if they gave one, else the instance's.
+pub fn timezone_of(state: &AppState, profile: &Profile) -> chrono_tz::Tz {
+    profile
         .body
         .timezone
         .as_deref()
         .and_then(|tz| tz.parse::<chrono_tz::Tz>().ok())
-    {
-        Some(tz) => now.with_timezone(&tz).date_naive(),
-        None => now
-            .with_timezone(&state.registry().settings.usage_timezone)
-            .date_naive(),
-    }
+        .unwrap_or(state.registry().settings.usage_timezone)
+}
+
+/// Today where the person lives.
+pub fn today(state: &AppState, profile: &Profile) -> chrono::NaiveDate {
+    state
+        .now()
+        .with_timezone(&timezone_of(state, profile))
+        .date_naive()
 }
 
 /// The units a profile reads and types values in.

@@ -32,6 +32,8 @@ struct DashboardPage {
     summary: Option<WeightSummary>,
     chart: LineChart,
     idempotency_key: String,
+    weight_field: &'static str,
+    weight_unit: &'static str,
     today: String,
     verified: bool,
 }
@@ -71,7 +73,7 @@ pub async fn page(
         .into_iter()
         .filter(|e| e.date >= today - TimeDelta::days(90))
         .collect();
-    let (chart, _) = weight::weight_chart(lang, &recent);
+    let (chart, _) = weight::weight_chart(lang, units, &recent);
     let name = if profile.name.is_empty() {
         profile.email.clone()
     } else {
@@ -86,6 +88,8 @@ pub async fn page(
         summary,
         chart,
         idempotency_key: new_idempotency_key(),
+        weight_field: weight::weight_field(units),
+        weight_unit: units.weight_unit(),
         today: today.format("%Y-%m-%d").to_string(),
         verified: profile.email_verified || !registry.settings.require_email_verification,
     })

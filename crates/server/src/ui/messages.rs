@@ -23,7 +23,6 @@ const DONE: &[(&str, &str)] = &[
     ("entry_added", "done.entry_added"),
     ("entry_deleted", "done.entry_deleted"),
     ("entry_saved", "done.entry_saved"),
-    ("imported", "done.imported"),
     ("photo_added", "done.photo_added"),
     ("photo_deleted", "done.photo_deleted"),
     ("verification_sent", "done.verification_sent"),
@@ -268,11 +267,6 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("done.entry_added", "Entry added.", "Eintrag hinzugefügt."),
     ("done.entry_deleted", "Entry deleted.", "Eintrag gelöscht."),
     ("done.entry_saved", "Entry saved.", "Eintrag gespeichert."),
-    (
-        "done.imported",
-        "The file was imported.",
-        "Die Datei wurde importiert.",
-    ),
     ("done.photo_added", "Photo added.", "Foto hinzugefügt."),
     ("done.photo_deleted", "Photo deleted.", "Foto gelöscht."),
     (
@@ -670,8 +664,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "weight.import_intro",
-        "One weight per line: date,weight_kg and an optional note (a semicolon works too, and 72,5 with a decimal comma). Each line counts like a single entry; if the file does not fit your limit, nothing is imported.",
-        "Ein Gewicht pro Zeile: Datum,Gewicht und eine freiwillige Notiz (Semikolon geht auch, und 72,5 mit Dezimalkomma). Jede Zeile zählt wie ein einzelner Eintrag; passt die Datei nicht in deine Grenze, wird nichts importiert.",
+        "A CSV export of openScale or Libra, or one weight per line: date,weight_kg (or weight_lb in the header) and an optional note (a semicolon works too, and 72,5 with a decimal comma). Weigh-ins already here are skipped. Each new one counts like a single entry; if they do not fit your limit, nothing is imported.",
+        "Ein CSV-Export von openScale oder Libra, oder ein Gewicht pro Zeile: Datum,Gewicht (weight_kg oder weight_lb in der Kopfzeile) und eine freiwillige Notiz (Semikolon geht auch, und 72,5 mit Dezimalkomma). Schon vorhandene Wiegungen werden übersprungen. Jede neue zählt wie ein einzelner Eintrag; passen sie nicht in deine Grenze, wird nichts importiert.",
     ),
     ("weight.import_file", "CSV file", "CSV-Datei"),
     (
@@ -680,10 +674,12 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "erwartet sind Datum, Gewicht und eine freiwillige Notiz",
     ),
     (
-        "import.bad_line",
-        "Line {0}: {1}. Nothing was imported.",
-        "Zeile {0}: {1}. Es wurde nichts importiert.",
+        "import.report",
+        "{0} lines read: {1} added, {2} already there, {3} refused.",
+        "{0} Zeilen gelesen: {1} hinzugefügt, {2} schon vorhanden, {3} abgelehnt.",
     ),
+    ("import.line", "Line {0}: {1}", "Zeile {0}: {1}"),
+    ("import.more", "… and {0} more.", "… und {0} weitere."),
     (
         "import.empty",
         "The file has no weights.",

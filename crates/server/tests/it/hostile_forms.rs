@@ -56,7 +56,8 @@ fn hostile(field: &Field) -> Vec<(&'static str, Vec<u8>)> {
     ];
     let numeric = matches!(field.kind.as_str(), "number")
         || [
-            "limit", "_kg", "_cm", "_mm", "kcal", "_g", "minutes", "age", "days", "count",
+            "limit", "_kg", "_lb", "_cm", "_in", "_mm", "kcal", "_g", "minutes", "age", "days",
+            "count",
         ]
         .iter()
         .any(|s| field.name.ends_with(s))
@@ -90,6 +91,11 @@ async fn every_form_refuses_hostile_values_and_stores_nothing(backend: Backend) 
     let admin = app.admin().await;
     let (user, user_id) = app.user("someone@example.org").await;
     let fixtures = Fixtures::make(&app, &admin, &user_id).await;
+    // The user types in pounds and inches: the forms' imperial fields are crawled too.
+    let (status, _) = app
+        .patch("/api/me", Some(&user), json!({"units": "imperial"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let admin_cookie = Session::of(&admin);
     let user_cookie = Session::of(&user);
 
@@ -140,6 +146,7 @@ async fn every_form_refuses_hostile_values_and_stores_nothing(backend: Backend) 
     let mut tried = std::collections::BTreeSet::new();
     let mut problems = Vec::new();
     let mut visited = std::collections::BTreeSet::new();
+    let mut field_names = std::collections::BTreeSet::new();
     let mut next = 0;
     while next < pages.len() {
         let (who, path) = pages[next].clone();
@@ -154,6 +161,7 @@ async fn every_form_refuses_hostile_values_and_stores_nothing(backend: Backend) 
         }
         for form in forms_of(&path, &html) {
             actions.insert(normalized(&form.action));
+            field_names.extend(form.fields.iter().map(|f| f.name.clone()));
             // Signing out has no field a person types (and would end the crawl's session).
             if ["/logout", "/account/sessions"].contains(&form.action.as_str()) {
                 continue;
@@ -215,6 +223,16 @@ async fn every_form_refuses_hostile_values_and_stores_nothing(backend: Backend) 
         problems.len(),
         problems.join("\n")
     );
+    for name in [
+        "weight_kg",
+        "weight_lb",
+        "waist",
+        "waist_in",
+        "height_in",
+        "goal_weight_lb",
+    ] {
+        assert!(field_names.contains(name), "no form has the field {name}");
+    }
     // The crawl really found the forms (a broken parser would find none and pass).
     for expected in [
         "/login",
@@ -456,7 +474,12 @@ fn sample(name: &str, action: &str) -> Option<&'static str> {
         "current_password" => "adminpass1",
         "name" => "A name",
         "weight_kg" => "80.5",
+        "weight_lb" | "goal_weight_lb" => "177.5",
+        "goal_weight_kg" => "75",
+        "height_cm" => "175",
+        "height_in" => "69",
         "neck" | "waist" | "hip" | "arm" | "calf" => "40",
+        "neck_in" | "chest_in" | "waist_in" | "hip_in" | "thigh_in" | "arm_in" | "calf_in" => "16",
         "chest" | "abdomen" | "thigh" | "triceps" | "suprailiac" | "midaxillary"
         | "subscapular" => "12",
         "age" => "40",

@@ -258,35 +258,90 @@ async fn the_import_is_refused_whole_at_the_limit(backend: Backend) {
             .body(Body::from(body))
             .unwrap()
     };
-    // A bad line is named; nothing is written.
+    async fn used(app: &TestApp, token: &str) -> i64 {
+        let (_, access) = app.get("/api/me/access/weight", Some(token)).await;
+        access["used"].as_i64().unwrap()
+    }
+    // A bad line is refused and named; the good one is added.
     let (status, _, body) = app
         .send(upload("date,weight_kg\n2026-01-01,70\n2026-01-02,heavy\n"))
         .await;
     let body = String::from_utf8_lossy(&body);
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body.contains("Line 3"), "{body}");
-    assert!(weights(&app, &who).await.is_empty());
-    // Four lines against a limit of three: refused whole.
-    let four = "2026-01-01,70\n2026-01-02;70,5;semicolon\n02.01.2026,71\n2026-01-04,71.5\n";
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("2 lines read: 1 added, 0 already there, 1 refused."),
+        "{body}"
+    );
+    assert!(body.contains("Line 3: "), "{body}");
+    assert_eq!(weights(&app, &who).await.len(), 1);
+    assert_eq!(used(&app, &who.token).await, 1);
+    // Four new lines against the two left of a limit of three: refused whole.
+    let four = "2026-01-03,70\n2026-01-04;70,5;semicolon\n05.01.2026,71\n2026-01-06,71.5\n";
     let (status, _, body) = app.send(upload(four)).await;
     let body = String::from_utf8_lossy(&body);
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("/plan"), "{body}");
-    assert!(weights(&app, &who).await.is_empty());
-    let (_, access) = app.get("/api/me/access/weight", Some(&who.token)).await;
-    assert_eq!(access["used"], 0);
-    // Three fit.
-    let (status, _, _) = app
-        .send(upload(
-            "2026-01-01,70\n2026-01-02;70,5;semicolon\n02.01.2026,71\n",
-        ))
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(weights(&app, &who).await.len(), 1);
+    assert_eq!(used(&app, &who.token).await, 1);
+    // Two new ones and one already there fit: only the new ones count.
+    let three = "2026-01-01,70.0\n2026-01-04;70,5;semicolon\n05.01.2026,71\n";
+    let (status, _, body) = app.send(upload(three)).await;
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("3 lines read: 2 added, 1 already there, 0 refused."),
+        "{body}"
+    );
     let list = weights(&app, &who).await;
     assert_eq!(list.len(), 3);
     assert!(
         list.iter()
             .any(|w| w["weight_kg"] == 70.5 && w["note"] == "semicolon")
+    );
+    // The same file again adds nothing and spends nothing, even at the limit.
+    let (status, _, body) = app.send(upload(three)).await;
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("3 lines read: 0 added, 3 already there"),
+        "{body}"
+    );
+    assert_eq!(used(&app, &who.token).await, 3);
+    // openScale's and Libra's exports.
+    let (_, me) = app.get("/api/me", Some(&who.token)).await;
+    assert_eq!(me["profile"]["id"], id.as_str());
+    app.put(
+        &format!("/api/admin/users/{id}/restrictions/weight"),
+        Some(&admin),
+        json!({"limit": null, "reason": "import test"}),
+    )
+    .await;
+    let openscale = "\"bone\",\"comment\",\"dateTime\",\"fat\",\"weight\"\n\
+                     1.0,\"morning\",\"10.01.2026 07:45\",20.0,69.5\n\
+                     1.0,\"\",\"11.01.2026 07:40\",20.0,69.4\n";
+    let (status, _, body) = app.send(upload(openscale)).await;
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("2 lines read: 2 added"), "{body}");
+    let libra = "#Version: 6\n#Units: lbs\n\n\
+                 #date;weight;weight trend;body fat;body fat trend;muscle mass;muscle mass trend;log\n\
+                 2026-01-12T06:19:20.000Z;152.0;152.0;;;;;fasted\n\
+                 2026-01-13T06:07:48.000Z;151.6\n\
+                 2026-13-14T06:07:48.000Z;151.6\n";
+    let (status, _, body) = app.send(upload(libra)).await;
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("3 lines read: 2 added, 0 already there, 1 refused."),
+        "{body}"
+    );
+    assert!(body.contains("Line 7: "), "{body}");
+    let list = weights(&app, &who).await;
+    assert!(
+        list.iter().any(|w| w["date"] == "2026-01-12"
+            && w["weight_kg"] == 68.946
+            && w["note"] == "fasted"),
+        "{list:?}"
     );
 }
 
@@ -1018,7 +1073,106 @@ async fn two_weigh_ins_on_a_day_are_kept_and_averaged(backend: Backend) {
     assert!(html.contains("use their mean"));
 }
 
+/// In imperial units every page speaks pounds and inches: the forms' fields are named so
+/// (`weight_lb`, `waist_in`) and take those units, the lists, the filled-in edit form and
+/// the dashboard show them, a refusal names the range in them, and the CSV export's
+/// columns say them. The API stays metric.
+async fn the_pages_speak_the_persons_units(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let who = browser(&app, "imperial@example.org").await;
+    app.patch("/api/me", Some(&who.token), json!({"units": "imperial"}))
+        .await;
+    let day = app.state.now().date_naive().to_string();
+    let (_, html, _) = page(&app, "/weight", Some(&who)).await;
+    assert!(
+        html.contains(r#"<label for="f-weight_lb">Weight (lb)</label>"#),
+        "{html}"
+    );
+    assert!(!html.contains(r#"name="weight_kg""#));
+    let (status, _, _) = post_form(
+        &app,
+        "/weight",
+        &who,
+        &[
+            ("_csrf", &who.csrf),
+            ("idempotency_key", "imperial-1"),
+            ("date", &day),
+            ("weight_lb", "176,4"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let list = weights(&app, &who).await;
+    assert_eq!(list[0]["weight_kg"], 80.0137, "stored metric: {list:?}");
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    let (_, html, _) = page(&app, "/weight", Some(&who)).await;
+    assert!(html.contains(">176.4</td>"), "listed in pounds: {html}");
+    let (_, html, _) = page(&app, &format!("/weight/{id}/edit"), Some(&who)).await;
+    assert!(
+        html.contains(
+            r#"name="weight_lb" type="text" inputmode="decimal" autocomplete="off" value="176.4""#
+        ),
+        "{html}"
+    );
+    // Too heavy: the message at the pounds field, the range in pounds.
+    let (status, html, _) = post_form(
+        &app,
+        "/weight",
+        &who,
+        &[
+            ("_csrf", &who.csrf),
+            ("idempotency_key", "imperial-2"),
+            ("date", &day),
+            ("weight_lb", "2000"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains(r#"id="e-weight_lb""#), "{html}");
+    assert!(html.contains("44.1") && html.contains("1102.3"), "{html}");
+    // Circumferences in inches.
+    let (_, html, _) = page(&app, "/measurements", Some(&who)).await;
+    assert!(
+        html.contains(r#"name="waist_in""#) && html.contains("(in)"),
+        "{html}"
+    );
+    let (status, _, _) = post_form(
+        &app,
+        "/measurements",
+        &who,
+        &[
+            ("_csrf", &who.csrf),
+            ("idempotency_key", "imperial-3"),
+            ("date", &day),
+            ("waist_in", "35"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, list) = app.get("/api/circumference", Some(&who.token)).await;
+    assert_eq!(list["items"][0]["waist"], 88.9);
+    let (_, html, _) = page(&app, "/measurements", Some(&who)).await;
+    assert!(html.contains(">35.0</td>"), "{html}");
+    assert!(html.contains("35.0 in"), "{html}");
+    // The dashboard's quick form and the export.
+    let (_, html, _) = page(&app, "/", Some(&who)).await;
+    assert!(html.contains(r#"name="weight_lb""#), "{html}");
+    let (status, _, bytes) = app
+        .send(
+            Request::get("/api/export/csv?type=weight")
+                .header(header::AUTHORIZATION, format!("Bearer {}", who.token))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let csv = String::from_utf8_lossy(&bytes);
+    assert!(csv.starts_with("id,date,weight_lb,note,"), "{csv}");
+    assert!(csv.contains(",176.4,"), "{csv}");
+}
+
 on_both_backends!(
+    the_pages_speak_the_persons_units,
     two_weigh_ins_on_a_day_are_kept_and_averaged,
     entries_are_changed_on_every_page,
     photos_open_full_size_and_compare_three_ways,

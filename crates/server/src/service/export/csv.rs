@@ -4,20 +4,27 @@
 //! combined CSV (`/api/export/csv` without `type`) has `type` first and the union of all
 //! types' columns, empty where a column is not the row's type's. Column names carry their
 //! unit, so names never clash across types (`chest_cm` is a circumference, `chest_mm` a
-//! skinfold); `kcal` is the same quantity for nutrition and activity.
+//! skinfold); `kcal` is the same quantity for nutrition and activity. Weights and lengths
+//! are in the person's units, named so: `weight_kg` or `weight_lb`, `waist_cm` or
+//! `waist_in` (skinfolds are millimetres in both).
 
+use mitai_access::body::Units;
 use mitai_access::caliper::Site;
 use mitai_access::{EntryData, EntryKind};
 use mitai_store::Entry;
 
 /// The columns of a type between `date` and `note`.
-pub fn data_columns(kind: EntryKind) -> &'static [&'static str] {
-    match kind {
-        EntryKind::Weight => &["weight_kg"],
-        EntryKind::Circumference => &[
+pub fn data_columns(kind: EntryKind, units: Units) -> &'static [&'static str] {
+    match (kind, units) {
+        (EntryKind::Weight, Units::Metric) => &["weight_kg"],
+        (EntryKind::Weight, Units::Imperial) => &["weight_lb"],
+        (EntryKind::Circumference, Units::Metric) => &[
             "neck_cm", "chest_cm", "waist_cm", "hip_cm", "thigh_cm", "arm_cm", "calf_cm",
         ],
-        EntryKind::Caliper => &[
+        (EntryKind::Circumference, Units::Imperial) => &[
+            "neck_in", "chest_in", "waist_in", "hip_in", "thigh_in", "arm_in", "calf_in",
+        ],
+        (EntryKind::Caliper, _) => &[
             "method",
             "sex",
             "age",
@@ -31,18 +38,32 @@ pub fn data_columns(kind: EntryKind) -> &'static [&'static str] {
             "body_density",
             "body_fat_pct",
         ],
-        EntryKind::Nutrition => &["kcal", "protein_g", "carbs_g", "fat_g"],
-        EntryKind::Activity => &["kind", "minutes", "kcal"],
+        (EntryKind::Nutrition, _) => &["kcal", "protein_g", "carbs_g", "fat_g"],
+        (EntryKind::Activity, _) => &["kind", "minutes", "kcal"],
     }
 }
 
 /// The values of [`data_columns`], formatted (empty for none).
-fn data_values(entry: &Entry) -> Vec<String> {
+fn data_values(entry: &Entry, units: Units) -> Vec<String> {
     let num = |v: f64| v.to_string();
     let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
+    // Converted values to a hundredth: 176.37 lb, not 176.36981…
+    let converted = |v: f64| num((v * 100.0).round() / 100.0);
     match &entry.data {
-        EntryData::Weight(w) => vec![num(w.weight_kg)],
-        EntryData::Circumference(c) => c.sites().iter().map(|(_, v)| opt(*v)).collect(),
+        EntryData::Weight(w) => vec![match units {
+            Units::Metric => num(w.weight_kg),
+            Units::Imperial => converted(units.weight_from_kg(w.weight_kg)),
+        }],
+        EntryData::Circumference(c) => c
+            .sites()
+            .iter()
+            .map(|(_, v)| match units {
+                Units::Metric => opt(*v),
+                Units::Imperial => v
+                    .map(|cm| converted(units.length_from_cm(cm)))
+                    .unwrap_or_default(),
+            })
+            .collect(),
         EntryData::Caliper(c) => {
             let mut v = vec![
                 c.method.as_str().to_owned(),
@@ -62,10 +83,10 @@ fn data_values(entry: &Entry) -> Vec<String> {
 }
 
 /// The columns of the combined CSV after `type, id, date`: every type's, once, in type order.
-pub fn combined_columns() -> Vec<&'static str> {
+pub fn combined_columns(units: Units) -> Vec<&'static str> {
     let mut all: Vec<&'static str> = Vec::new();
     for kind in EntryKind::ALL {
-        for column in data_columns(kind) {
+        for column in data_columns(kind, units) {
             if !all.contains(column) {
                 all.push(column);
             }
@@ -75,17 +96,17 @@ pub fn combined_columns() -> Vec<&'static str> {
 }
 
 /// The header line of one type's CSV.
-pub fn header(kind: EntryKind) -> String {
+pub fn header(kind: EntryKind, units: Units) -> String {
     let mut columns = vec!["id", "date"];
-    columns.extend(data_columns(kind));
+    columns.extend(data_columns(kind, units));
     columns.extend(["note", "created_at", "updated_at"]);
     line(columns.iter().copied())
 }
 
 /// The header line of the combined CSV.
-pub fn combined_header() -> String {
+pub fn combined_header(units: Units) -> String {
     let mut columns = vec!["type", "id", "date"];
-    columns.extend(combined_columns());
+    columns.extend(combined_columns(units));
     columns.extend(["note", "created_at", "updated_at"]);
     line(columns.iter().copied())
 }
@@ -104,9 +125,9 @@ fn common(entry: &Entry) -> [String; 4] {
 }
 
 /// Appends the entry's line of its type's CSV to `out`.
-pub fn push_row(out: &mut String, entry: &Entry) {
+pub fn push_row(out: &mut String, entry: &Entry, units: Units) {
     let [id, date, created, updated] = common(entry);
-    let data = data_values(entry);
+    let data = data_values(entry, units);
     let note = entry.note.clone().unwrap_or_default();
     let cells = [id, date]
         .into_iter()
@@ -117,10 +138,10 @@ pub fn push_row(out: &mut String, entry: &Entry) {
 
 /// Appends the entry's line of the combined CSV to `out` (`columns` from
 /// [`combined_columns`]).
-pub fn push_combined_row(out: &mut String, columns: &[&str], entry: &Entry) {
+pub fn push_combined_row(out: &mut String, columns: &[&str], entry: &Entry, units: Units) {
     let kind = entry.kind();
-    let names = data_columns(kind);
-    let values = data_values(entry);
+    let names = data_columns(kind, units);
+    let values = data_values(entry, units);
     let [id, date, created, updated] = common(entry);
     let data = columns.iter().map(|column| {
         names
@@ -226,8 +247,8 @@ mod tests {
             EntryData::Weight(Weight { weight_kg: 80.5 }),
             Some("after \"cheat\" day,\nfelt heavy"),
         );
-        let mut out = header(EntryKind::Weight);
-        push_row(&mut out, &e);
+        let mut out = header(EntryKind::Weight, Units::Metric);
+        push_row(&mut out, &e, Units::Metric);
         assert_eq!(
             out,
             "id,date,weight_kg,note,created_at,updated_at\r\n\
@@ -239,7 +260,7 @@ mod tests {
 
     #[test]
     fn combined_rows_fill_their_columns() {
-        let columns = combined_columns();
+        let columns = combined_columns(Units::Metric);
         assert_eq!(columns.iter().filter(|c| **c == "kcal").count(), 1);
         let e = entry(
             EntryData::Activity(Activity {
@@ -250,8 +271,8 @@ mod tests {
             None,
         );
         let mut out = String::new();
-        push_combined_row(&mut out, &columns, &e);
-        let header = combined_header();
+        push_combined_row(&mut out, &columns, &e, Units::Metric);
+        let header = combined_header(Units::Metric);
         let names: Vec<&str> = header.trim_end().split(',').collect();
         let cells: Vec<&str> = out.trim_end().split(',').collect();
         assert_eq!(names.len(), cells.len());
@@ -261,5 +282,20 @@ mod tests {
             ("activity", "rowing", "30", "250")
         );
         assert_eq!((cell("weight_kg"), cell("protein_g")), ("", ""));
+    }
+
+    #[test]
+    fn imperial_columns_say_pounds_and_inches() {
+        let e = entry(EntryData::Weight(Weight { weight_kg: 80.0 }), None);
+        let mut out = header(EntryKind::Weight, Units::Imperial);
+        push_row(&mut out, &e, Units::Imperial);
+        assert!(out.starts_with("id,date,weight_lb,note,"), "{out}");
+        assert!(out.contains(",176.37,"), "{out}");
+        let columns = combined_columns(Units::Imperial);
+        assert!(columns.contains(&"waist_in") && !columns.contains(&"waist_cm"));
+        assert!(
+            columns.contains(&"chest_mm"),
+            "skinfolds stay in millimetres"
+        );
     }
 }

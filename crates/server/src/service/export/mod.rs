@@ -17,6 +17,7 @@ use axum::body::Body;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::StreamExt;
 use mitai_access::EntryKind;
+use mitai_access::body::Units;
 use mitai_store::{
     ConsumeResult, Consumed, Entry, EntryCursor, EntryOrder, EntryQuery, NewActivity, Profile,
     actions,
@@ -126,8 +127,14 @@ pub async fn start(
     let (state, profile) = (state.clone(), profile.clone());
     let body = stream(move |mut out| async move {
         match format {
-            Format::Csv(Some(kind)) => write_csv(&state, profile.id, kind, &mut out).await?,
-            Format::Csv(None) => write_combined_csv(&state, profile.id, &mut out).await?,
+            Format::Csv(Some(kind)) => {
+                let units = crate::service::profiles::units_of(&profile);
+                write_csv(&state, profile.id, kind, units, &mut out).await?;
+            }
+            Format::Csv(None) => {
+                let units = crate::service::profiles::units_of(&profile);
+                write_combined_csv(&state, profile.id, units, &mut out).await?;
+            }
             Format::Json => write_json(&state, &profile, now, &mut out).await?,
             Format::Zip => zip::write_zip(&state, &profile, now, out).await?,
         }
@@ -220,14 +227,15 @@ pub async fn write_csv<W: AsyncWrite + Unpin + Send>(
     state: &AppState,
     profile_id: Uuid,
     kind: EntryKind,
+    units: Units,
     out: &mut W,
 ) -> anyhow::Result<()> {
-    out.write_all(csv::header(kind).as_bytes()).await?;
+    out.write_all(csv::header(kind, units).as_bytes()).await?;
     let mut pages = EntryPages::new(profile_id, kind);
     while let Some(page) = pages.next(state).await? {
         let mut chunk = String::with_capacity(page.len() * 96);
         for entry in &page {
-            csv::push_row(&mut chunk, entry);
+            csv::push_row(&mut chunk, entry, units);
         }
         out.write_all(chunk.as_bytes()).await?;
     }
@@ -238,16 +246,18 @@ pub async fn write_csv<W: AsyncWrite + Unpin + Send>(
 async fn write_combined_csv<W: AsyncWrite + Unpin + Send>(
     state: &AppState,
     profile_id: Uuid,
+    units: Units,
     out: &mut W,
 ) -> anyhow::Result<()> {
-    let columns = csv::combined_columns();
-    out.write_all(csv::combined_header().as_bytes()).await?;
+    let columns = csv::combined_columns(units);
+    out.write_all(csv::combined_header(units).as_bytes())
+        .await?;
     for kind in EntryKind::ALL {
         let mut pages = EntryPages::new(profile_id, kind);
         while let Some(page) = pages.next(state).await? {
             let mut chunk = String::with_capacity(page.len() * 160);
             for entry in &page {
-                csv::push_combined_row(&mut chunk, &columns, entry);
+                csv::push_combined_row(&mut chunk, &columns, entry, units);
             }
             out.write_all(chunk.as_bytes()).await?;
         }

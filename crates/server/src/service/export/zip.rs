@@ -27,7 +27,8 @@ pub async fn write_zip(
     for kind in EntryKind::ALL {
         let name = format!("{}.csv", kind.as_str());
         let mut entry = open_entry(&mut zip, name, Compression::Deflate, stamp).await?;
-        write_csv(state, profile.id, kind, &mut entry).await?;
+        let units = crate::service::profiles::units_of(profile);
+        write_csv(state, profile.id, kind, units, &mut entry).await?;
         entry.into_inner().close().await?;
     }
     let mut entry = open_entry(&mut zip, "mitai.json".into(), Compression::Deflate, stamp).await?;

@@ -87,7 +87,7 @@ async fn activity_view(
     Ok(ActivityPage {
         columns: [lang.t("f.kind"), lang.t("f.minutes"), "kcal"],
         ctx: member.ctx("activity", done),
-        list: listing(lang, today, &page, older),
+        list: listing(lang, super::units(member), today, &page, older),
         weeks: weeks
             .iter()
             .rev()

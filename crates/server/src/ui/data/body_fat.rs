@@ -123,6 +123,7 @@ async fn body_fat_view(
             _ => None,
         })
         .collect();
+    let units = super::units(member);
     let results = page
         .iter()
         .filter_map(|e| match &e.data {
@@ -131,11 +132,8 @@ async fn body_fat_view(
                 let (fat, lean, w) = match weight {
                     Some(w) => {
                         let fat = w * c.body_fat_pct / 100.0;
-                        (
-                            format!("{} kg", lang.short_number(fat, 1)),
-                            format!("{} kg", lang.short_number(w - fat, 1)),
-                            format!("{} kg", lang.short_number(w, 1)),
-                        )
+                        let mass = |kg| super::weight::weight_text(lang, units, kg);
+                        (mass(fat), mass(w - fat), mass(w))
                     }
                     None => (String::new(), String::new(), String::new()),
                 };
@@ -159,7 +157,13 @@ async fn body_fat_view(
             _ => None,
         })
         .collect();
-    let mut list = listing(lang, today(state, member), &page, older);
+    let mut list = listing(
+        lang,
+        super::units(member),
+        today(state, member),
+        &page,
+        older,
+    );
     list.values
         .insert("method".into(), method.as_str().to_owned());
     list.values.insert("sex".into(), sex.as_str().to_owned());

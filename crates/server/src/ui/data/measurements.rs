@@ -4,11 +4,12 @@
 use askama::Template;
 use axum::extract::State;
 use chrono::NaiveDate;
+use mitai_access::body::Units;
 use mitai_access::{EntryData, EntryKind};
 use serde_json::Map;
 
 use super::{
-    Built, ListQuery, Listing, chart_entries, common, finish, listing, number, page_of, today,
+    Built, ListQuery, Listing, chart_entries, common, finish, listing, measure, page_of, today,
 };
 use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
@@ -33,16 +34,30 @@ edit_handlers!(
     circumference_body
 );
 
-const SITES_CM: [&str; 7] = ["neck", "chest", "waist", "hip", "thigh", "arm", "calf"];
+pub(super) const SITES_CM: [&str; 7] = ["neck", "chest", "waist", "hip", "thigh", "arm", "calf"];
 
 fn circumference_body(form: &FormData, lang: Lang) -> Built {
     let (mut body, mut errors) = (Map::new(), FieldErrors::default());
     common(form, &mut body);
     for site in SITES_CM {
-        number(form, site, false, lang, &mut body, &mut errors);
+        measure(
+            form,
+            site,
+            &format!("{site}_in"),
+            |inches| Units::Imperial.length_to_cm(inches),
+            false,
+            lang,
+            &mut body,
+            &mut errors,
+        );
     }
     if errors.is_empty() && !SITES_CM.iter().any(|s| body.contains_key(*s)) {
-        errors.add("neck", lang.t("measurements.one_site"));
+        let first = if form.0.iter().any(|(k, _)| k == "neck_in") {
+            "neck_in"
+        } else {
+            "neck"
+        };
+        errors.add(first, lang.t("measurements.one_site"));
     }
     finish(body, errors)
 }
@@ -52,7 +67,9 @@ fn circumference_body(form: &FormData, lang: Lang) -> Built {
 struct MeasurementsPage {
     ctx: Ctx,
     list: Listing,
-    sites: Vec<(&'static str, &'static str)>,
+    /// Each site's field (in the person's units: `waist` or `waist_in`) and name.
+    sites: Vec<(String, &'static str)>,
+    length_unit: &'static str,
     charts: Vec<SiteChart>,
 }
 
@@ -70,6 +87,8 @@ async fn measurements_view(
     done: Option<&str>,
 ) -> UiResult<MeasurementsPage> {
     let lang = member.lang();
+    let units = super::units(member);
+    let unit = units.length_unit();
     let kind = EntryKind::Circumference;
     let (page, older) = page_of(state, member.profile(), kind, query.cursor.as_deref()).await?;
     let entries = chart_entries(state, member.profile(), kind, None).await?;
@@ -78,7 +97,9 @@ async fn measurements_view(
         let points: Vec<(NaiveDate, f64)> = entries
             .iter()
             .filter_map(|e| match &e.data {
-                EntryData::Circumference(c) => site_value(c, site).map(|v| (e.date, v)),
+                EntryData::Circumference(c) => {
+                    site_value(c, site).map(|cm| (e.date, units.length_from_cm(cm)))
+                }
                 _ => None,
             })
             .collect();
@@ -90,11 +111,11 @@ async fn measurements_view(
             String::new()
         } else {
             let sign = if delta > 0.0 { "+" } else { "" };
-            format!("{sign}{} cm", lang.short_number(delta, 1))
+            format!("{sign}{} {unit}", lang.number(delta, 1))
         };
         site_charts.push(SiteChart {
             label: lang.t(&format!("site.{site}")),
-            latest: format!("{} cm", lang.short_number(last.1, 1)),
+            latest: format!("{} {unit}", lang.number(last.1, 1)),
             change,
             chart: charts::line_chart(
                 Frame::plot(),
@@ -106,11 +127,15 @@ async fn measurements_view(
     }
     Ok(MeasurementsPage {
         ctx: member.ctx("measurements", done),
-        list: listing(lang, today(state, member), &page, older),
+        list: listing(lang, units, today(state, member), &page, older),
         sites: SITES_CM
             .iter()
-            .map(|s| (*s, lang.t(&format!("site.{s}"))))
+            .map(|s| {
+                let field = super::form_name(kind, units, s).unwrap_or_else(|| (*s).to_owned());
+                (field, lang.t(&format!("site.{s}")))
+            })
             .collect(),
+        length_unit: unit,
         charts: site_charts,
     })
 }

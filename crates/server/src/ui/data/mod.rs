@@ -18,6 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::NaiveDate;
+use mitai_access::body::Units;
 use mitai_access::{EntryData, EntryKind};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -159,10 +160,16 @@ async fn chart_entries(
     Ok(service::series(state, profile.id, kind, from, CHART_MAX).await?)
 }
 
-fn listing(lang: Lang, today: NaiveDate, entries: &[Entry], older: Option<String>) -> Listing {
+fn listing(
+    lang: Lang,
+    units: Units,
+    today: NaiveDate,
+    entries: &[Entry],
+    older: Option<String>,
+) -> Listing {
     Listing {
         editing: None,
-        rows: entries.iter().map(|e| row(lang, e)).collect(),
+        rows: entries.iter().map(|e| row(lang, units, e)).collect(),
         older,
         idempotency_key: new_idempotency_key(),
         today: today.format("%Y-%m-%d").to_string(),
@@ -172,16 +179,16 @@ fn listing(lang: Lang, today: NaiveDate, entries: &[Entry], older: Option<String
     }
 }
 
-fn row(lang: Lang, e: &Entry) -> Row {
+fn row(lang: Lang, units: Units, e: &Entry) -> Row {
     let n = |v: f64, d: usize| lang.short_number(v, d);
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| n(v, 1));
     let cells = match &e.data {
-        EntryData::Weight(w) => vec![n(w.weight_kg, 1)],
+        EntryData::Weight(w) => vec![lang.number(units.weight_from_kg(w.weight_kg), 1)],
         EntryData::Circumference(c) => [
             c.neck_cm, c.chest_cm, c.waist_cm, c.hip_cm, c.thigh_cm, c.arm_cm, c.calf_cm,
         ]
         .into_iter()
-        .map(opt)
+        .map(|cm| cm.map_or(String::new(), |cm| lang.number(units.length_from_cm(cm), 1)))
         .collect(),
         EntryData::Caliper(c) => vec![
             c.method.as_str().to_uppercase(),
@@ -210,6 +217,103 @@ fn row(lang: Lang, e: &Entry) -> Row {
 
 fn today(state: &AppState, member: &Member) -> NaiveDate {
     crate::service::profiles::today(state, member.profile())
+}
+
+fn units(member: &Member) -> Units {
+    crate::service::profiles::units_of(member.profile())
+}
+
+// --- units ----------------------------------------------------------------------------------
+
+/// The metric fields of the API that a form names by the person's units: `weight_kg` is
+/// `weight_lb` in imperial units, a circumference site (`waist`) is `waist_in`.
+fn form_name(kind: EntryKind, units: Units, api: &str) -> Option<String> {
+    match (units, kind) {
+        (Units::Metric, _) => None,
+        (Units::Imperial, EntryKind::Weight) if api == "weight_kg" => Some("weight_lb".into()),
+        (Units::Imperial, EntryKind::Circumference) if measurements::SITES_CM.contains(&api) => {
+            Some(format!("{api}_in"))
+        }
+        _ => None,
+    }
+}
+
+/// A measurement typed in either unit: the metric field `api` (kg, cm) or, if the form
+/// has it, its imperial twin (`imperial`, lb or in), stored metric as `api`.
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    form: &FormData,
+    api: &str,
+    imperial: &str,
+    to_metric: fn(f64) -> f64,
+    required: bool,
+    lang: Lang,
+    body: &mut Map<String, Value>,
+    errors: &mut FieldErrors,
+) {
+    if !form.0.iter().any(|(k, _)| k == imperial) {
+        return number(form, api, required, lang, body, errors);
+    }
+    let mut typed = Map::new();
+    number(form, imperial, required, lang, &mut typed, errors);
+    if let Some(v) = typed.get(imperial).and_then(Value::as_f64) {
+        // Kept to a ten-thousandth: no 79.99999999 kg, and 176.4 lb reads back as 176.4.
+        let metric = (to_metric(v) * 10_000.0).round() / 10_000.0;
+        body.insert(api.to_owned(), json!(metric));
+    }
+}
+
+/// The API's refusals at the fields the form has: a metric field's message goes to its
+/// imperial twin when the form used that one, its range in the form's unit.
+fn errors_at_form_fields(
+    lang: Lang,
+    kind: EntryKind,
+    fields: &BTreeMap<String, String>,
+    form: &FormData,
+) -> FieldErrors {
+    let mut moved = BTreeMap::new();
+    for (field, why) in fields {
+        let api = field.rsplit('.').next().unwrap_or(field);
+        let twin = form_name(kind, Units::Imperial, api)
+            .filter(|twin| form.0.iter().any(|(k, _)| k == twin));
+        match twin {
+            Some(twin) => {
+                let (convert, unit): (fn(f64) -> f64, &str) = match kind {
+                    EntryKind::Weight => (|v| Units::Imperial.weight_from_kg(v), "lb"),
+                    _ => (|v| Units::Imperial.length_from_cm(v), "in"),
+                };
+                moved.insert(twin, rescaled(why, convert, unit));
+            }
+            None => {
+                moved.insert(field.clone(), why.clone());
+            }
+        }
+    }
+    FieldErrors::from_api(lang, &moved)
+}
+
+/// "must be from 20 to 500 kg" with both numbers converted (one decimal) and named in
+/// `unit`.
+fn rescaled(why: &str, convert: impl Fn(f64) -> f64, unit: &str) -> String {
+    let Some(rest) = why.strip_prefix("must be from ") else {
+        return why.to_owned();
+    };
+    let Some((lo, hi)) = rest.split_once(" to ") else {
+        return why.to_owned();
+    };
+    let hi = hi
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.');
+    match (lo.trim().parse::<f64>(), hi.parse::<f64>()) {
+        (Ok(lo), Ok(hi)) => format!(
+            "must be from {:.1} to {:.1} {unit}",
+            convert(lo),
+            convert(hi)
+        ),
+        _ => why.to_owned(),
+    }
 }
 
 // --- creating -----------------------------------------------------------------------------
@@ -282,9 +386,12 @@ async fn create<T: EntryType>(
     match service::create::<T>(state, member.profile(), body, key.as_ref(), ip).await {
         // A replay is the answer of the same form sent before: it was created then.
         Ok(CreateAnswer::Created(_) | CreateAnswer::Replayed(_)) => Ok(Outcome::Created),
-        Err(Error::Invalid { fields, .. }) => {
-            Ok(Outcome::Invalid(FieldErrors::from_api(lang, &fields)))
-        }
+        Err(Error::Invalid { fields, .. }) => Ok(Outcome::Invalid(errors_at_form_fields(
+            lang,
+            T::KIND,
+            &fields,
+            form,
+        ))),
         Err(e) => match refusal(state, lang, &e) {
             Some(r) => Ok(Outcome::Refused(r, crate::ui::status_of(&e))),
             None => Err(e.into()),
@@ -338,18 +445,29 @@ fn form_number(lang: Lang, v: f64) -> String {
 
 /// The form values of an entry: its API body (what would create it), a caliper's sites
 /// as fields of their own.
-fn values_of<T: EntryType>(lang: Lang, entry: &Entry) -> BTreeMap<String, String> {
+fn values_of<T: EntryType>(lang: Lang, units: Units, entry: &Entry) -> BTreeMap<String, String> {
     let mut values = BTreeMap::new();
     let Ok(Value::Object(body)) = serde_json::to_value(T::input_of(entry)) else {
         return values;
     };
     let mut put = |name: &str, value: &Value| {
-        let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.as_f64().map_or(String::new(), |v| form_number(lang, v)),
+        let (name, text) = match (value, form_name(T::KIND, units, name)) {
+            (Value::String(s), _) => (name.to_owned(), s.clone()),
+            (Value::Number(n), None) => (
+                name.to_owned(),
+                n.as_f64().map_or(String::new(), |v| form_number(lang, v)),
+            ),
+            (Value::Number(n), Some(twin)) => {
+                let v = n.as_f64().unwrap_or_default();
+                let converted = match T::KIND {
+                    EntryKind::Weight => units.weight_from_kg(v),
+                    _ => units.length_from_cm(v),
+                };
+                (twin, lang.short_number(converted, 1))
+            }
             _ => return,
         };
-        values.insert(name.to_owned(), text);
+        values.insert(name, text);
     };
     for (name, value) in &body {
         match value {
@@ -361,9 +479,9 @@ fn values_of<T: EntryType>(lang: Lang, entry: &Entry) -> BTreeMap<String, String
 }
 
 /// Puts a data page into editing `entry`: the form filled in with it, saving changes it.
-fn start_editing<T: EntryType>(lang: Lang, list: &mut Listing, entry: &Entry) {
+fn start_editing<T: EntryType>(lang: Lang, units: Units, list: &mut Listing, entry: &Entry) {
     list.editing = Some(entry.id);
-    list.values = values_of::<T>(lang, entry);
+    list.values = values_of::<T>(lang, units, entry);
 }
 
 /// What saving an edit did.
@@ -397,9 +515,12 @@ async fn save_edit<T: EntryType>(
     }
     match service::update::<T>(state, member.profile(), entry.id, Value::Object(body)).await {
         Ok(_) => Ok(EditOutcome::Saved),
-        Err(Error::Invalid { fields, .. }) => {
-            Ok(EditOutcome::Invalid(FieldErrors::from_api(lang, &fields)))
-        }
+        Err(Error::Invalid { fields, .. }) => Ok(EditOutcome::Invalid(errors_at_form_fields(
+            lang,
+            T::KIND,
+            &fields,
+            form,
+        ))),
         Err(Error::NotFound) => Err(UiError::NotFound),
         Err(e) if e.code() == crate::service::ErrorCode::Conflict => Ok(EditOutcome::Conflict),
         Err(e) => Err(e.into()),
@@ -449,7 +570,12 @@ macro_rules! edit_handlers {
             let entry = super::owned_entry::<$type>(&state, &member, &id).await?;
             let query: fn(&crate::service::records::Entry) -> super::ListQuery = $query;
             let mut page = $view(&state, &member, &query(&entry), None).await?;
-            super::start_editing::<$type>(member.lang(), &mut page.list, &entry);
+            super::start_editing::<$type>(
+                member.lang(),
+                super::units(&member),
+                &mut page.list,
+                &entry,
+            );
             crate::ui::render(&page)
         }
 
@@ -547,6 +673,6 @@ macro_rules! page_handlers {
 mod activity;
 mod body_fat;
 mod import;
-mod measurements;
+pub(super) mod measurements;
 mod nutrition;
 pub(super) mod weight;

@@ -107,7 +107,7 @@ async fn nutrition_view(
             lang.t("f.fat_g"),
         ],
         ctx: member.ctx("nutrition", done),
-        list: listing(lang, today, &page, older),
+        list: listing(lang, super::units(member), today, &page, older),
         totals,
         chart: charts::bar_chart(Frame::plot(), bars, &|v, d| lang.short_number(v, d)),
     })

@@ -4,6 +4,7 @@
 use crate::service::records::Entry;
 use askama::Template;
 use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
 use chrono::{NaiveDate, TimeDelta};
 use mitai_access::body::{self, Units};
 use mitai_access::trend;
@@ -12,7 +13,7 @@ use serde_json::Map;
 
 use super::{
     Built, ListQuery, Listing, RANGES, apply, chart_entries, common, create, finish, listing,
-    number, page_of, today,
+    measure, page_of, today,
 };
 use crate::http::client_ip::ClientIp;
 use crate::service::entries::kinds::WeightType;
@@ -34,7 +35,16 @@ edit_handlers!(
 fn weight_body(form: &FormData, lang: Lang) -> Built {
     let (mut body, mut errors) = (Map::new(), FieldErrors::default());
     common(form, &mut body);
-    number(form, "weight_kg", true, lang, &mut body, &mut errors);
+    measure(
+        form,
+        "weight_kg",
+        "weight_lb",
+        |lb| Units::Imperial.weight_to_kg(lb),
+        true,
+        lang,
+        &mut body,
+        &mut errors,
+    );
     finish(body, errors)
 }
 
@@ -43,11 +53,51 @@ fn weight_body(form: &FormData, lang: Lang) -> Built {
 struct WeightPage {
     ctx: Ctx,
     list: Listing,
+    /// The weight field in the person's units: `weight_kg` or `weight_lb`, and its unit.
+    weight_field: &'static str,
+    weight_unit: &'static str,
     ranges: Vec<(&'static str, &'static str, bool)>,
     chart: LineChart,
     averages: Vec<(String, String, String)>,
     summary: Option<WeightSummary>,
     import_error: Option<String>,
+    import_report: Option<ImportReport>,
+}
+
+/// What an import did, in words: the counts, and the refused lines by number.
+pub struct ImportReport {
+    pub summary: String,
+    pub refused: Vec<String>,
+    pub more: Option<String>,
+}
+
+impl ImportReport {
+    fn of(lang: Lang, report: &super::import::Report) -> ImportReport {
+        let count = |n: usize| n.to_string();
+        ImportReport {
+            summary: lang.tf(
+                "import.report",
+                &[
+                    &count(report.read),
+                    &count(report.added),
+                    &count(report.duplicates),
+                    &count(report.refused.len()),
+                ],
+            ),
+            refused: report
+                .refused
+                .iter()
+                .take(super::import::SHOWN_REFUSALS)
+                .map(|(line, why)| lang.tf("import.line", &[&line.to_string(), why]))
+                .collect(),
+            more: (report.refused.len() > super::import::SHOWN_REFUSALS).then(|| {
+                lang.tf(
+                    "import.more",
+                    &[&(report.refused.len() - super::import::SHOWN_REFUSALS).to_string()],
+                )
+            }),
+        }
+    }
 }
 
 /// The weight at a glance: the latest weigh-in with the BMI, the trend (smoothed), its rate
@@ -66,6 +116,14 @@ pub struct WeightSummary {
     pub changes: Vec<(&'static str, String)>,
     pub lowest: String,
     pub highest: String,
+}
+
+/// The weight field of the forms in these units.
+pub fn weight_field(units: Units) -> &'static str {
+    match units {
+        Units::Metric => "weight_kg",
+        Units::Imperial => "weight_lb",
+    }
 }
 
 /// A weight with its unit in the profile's units: `79.5 kg`, `175.3 lb`.
@@ -189,10 +247,12 @@ async fn weight_view(
         .into_iter()
         .filter(|e| from.is_none_or(|from| e.date >= from))
         .collect();
-    let (chart, averages) = weight_chart(lang, &shown);
+    let (chart, averages) = weight_chart(lang, units, &shown);
     Ok(WeightPage {
         ctx: member.ctx("weight", done),
-        list: listing(lang, today, &page, older),
+        list: listing(lang, units, today, &page, older),
+        weight_field: weight_field(units),
+        weight_unit: units.weight_unit(),
         ranges: RANGES
             .iter()
             .map(|(r, _)| (*r, lang.t(&format!("range.{r}")), *r == range.0))
@@ -201,16 +261,21 @@ async fn weight_view(
         averages,
         summary,
         import_error: None,
+        import_report: None,
     })
 }
 
 /// The weight chart (raw values and the 7-day moving average) and its numbers as rows of
 /// (date, weight, average).
-pub fn weight_chart(lang: Lang, entries: &[Entry]) -> (LineChart, Vec<(String, String, String)>) {
+pub fn weight_chart(
+    lang: Lang,
+    units: Units,
+    entries: &[Entry],
+) -> (LineChart, Vec<(String, String, String)>) {
     let weighed: Vec<(NaiveDate, f64)> = entries
         .iter()
         .filter_map(|e| match &e.data {
-            EntryData::Weight(w) => Some((e.date, w.weight_kg)),
+            EntryData::Weight(w) => Some((e.date, units.weight_from_kg(w.weight_kg))),
             _ => None,
         })
         .collect();
@@ -225,8 +290,8 @@ pub fn weight_chart(lang: Lang, entries: &[Entry]) -> (LineChart, Vec<(String, S
             let avg = average
                 .iter()
                 .find(|(ad, _)| ad == d)
-                .map_or(String::new(), |(_, a)| lang.short_number(*a, 1));
-            (lang.date(*d), lang.short_number(*v, 1), avg)
+                .map_or(String::new(), |(_, a)| lang.number(*a, 1));
+            (lang.date(*d), lang.number(*v, 1), avg)
         })
         .collect();
     let chart = charts::line_chart(
@@ -290,12 +355,18 @@ pub(super) async fn weight_import(
     }
     FormData(vec![("_csrf".into(), csrf)]).check_csrf(&member.user)?;
     let outcome = super::import::weights(&state, member.profile(), &file, ip, lang).await?;
+    let mut page = weight_view(&state, &member, &ListQuery::default(), None).await?;
     match outcome {
-        super::import::Imported::Done(n) => Ok(crate::ui::see_other(&format!(
-            "/weight?done=imported&n={n}"
-        ))),
+        super::import::Imported::Done(report) => {
+            let status = if report.added == 0 && !report.refused.is_empty() {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            };
+            page.import_report = Some(ImportReport::of(lang, &report));
+            render_status(status, &page)
+        }
         super::import::Imported::Refused(message, status) => {
-            let mut page = weight_view(&state, &member, &ListQuery::default(), None).await?;
             page.import_error = Some(message);
             render_status(status, &page)
         }
