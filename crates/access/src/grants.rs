@@ -505,6 +505,21 @@ impl Timeline {
         )
     }
 
+    /// The instants in `(from, until]` at which the timeline may change the effective tier:
+    /// the trial's end and each grant's (actual or projected) start and end, in order.
+    pub fn changes_within(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let mut out: Vec<DateTime<Utc>> = self
+            .trial
+            .iter()
+            .map(|(_, ends)| *ends)
+            .chain(self.runs.iter().flatten().flat_map(|s| [s.start, s.end]))
+            .filter(|t| *t > from && *t <= until)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The effective tier at `now`.
     pub fn effective_tier(&self, registry: &Registry) -> TierIdx {
         self.effective_tier_at(registry, self.now)

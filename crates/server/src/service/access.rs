@@ -427,3 +427,80 @@ pub struct AccessList {
     pub effective_tier: String,
     pub features: Vec<AccessView>,
 }
+
+/// A change of plan coming soon that leaves the person with less: when, whether it is the
+/// trial's end, the tier from then, and each feature whose new limit is below what this
+/// period has used already (`limit` 0: off from then).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComingChange {
+    pub at: DateTime<Utc>,
+    pub trial_ends: bool,
+    pub tier: String,
+    pub over: Vec<OverAfter>,
+}
+
+/// A feature the coming change leaves the person over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverAfter {
+    pub feature: String,
+    pub limit: i64,
+    pub used: i64,
+    /// `daily`, `weekly`, `monthly`, `yearly` or `never`.
+    pub reset_period: String,
+}
+
+/// The first drop to a lower tier within the reminder lead (`reminder_lead_days`): the
+/// trial ending, a grant ending or pausing. `views` is the person's access now; a feature
+/// whose period resets before the change is not over then.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn coming_change(
+    state: &AppState,
+    profile: &Profile,
+    views: &[AccessView],
+) -> Result<Option<ComingChange>> {
+    let registry = state.registry();
+    let now = state.now();
+    let lead = chrono::TimeDelta::days(registry.settings.reminder_lead_days.max(1));
+    let grants = state.store.grants(profile.id).await?;
+    let timeline = crate::service::grants::profile_timeline(&registry, profile, &grants, now);
+    let current = registry.tier(timeline.effective_tier(&registry)).rank;
+    let Some((at, after)) = timeline
+        .changes_within(now, now + lead)
+        .into_iter()
+        .map(|t| (t, timeline.effective_tier_at(&registry, t)))
+        .find(|(_, tier)| registry.tier(*tier).rank < current)
+    else {
+        return Ok(None);
+    };
+    let restrictions = state.store.restrictions(profile.id).await?;
+    let mut over = Vec::new();
+    for view in views.iter().filter(|v| v.enabled && v.kind == "count") {
+        let Some(feature) = registry.feature_idx(&view.feature) else {
+            continue;
+        };
+        if view.resets_at.is_some_and(|r| r <= at) {
+            continue;
+        }
+        let rule = restrictions
+            .iter()
+            .find(|r| r.feature_id == view.feature)
+            .map(Restriction::rule);
+        let limit = registry.resolve(feature, after, rule.as_ref(), at).limit;
+        if let Some(limit) = limit
+            && view.used > limit
+        {
+            over.push(OverAfter {
+                feature: view.feature.clone(),
+                limit,
+                used: view.used,
+                reset_period: view.reset_period.clone(),
+            });
+        }
+    }
+    Ok(Some(ComingChange {
+        at,
+        trial_ends: profile.trial_ends_at == Some(at),
+        tier: registry.tier(after).id.clone(),
+        over,
+    }))
+}

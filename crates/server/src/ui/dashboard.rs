@@ -11,7 +11,7 @@ use super::charts::LineChart;
 use super::data::weight::{self, WeightSummary};
 use super::forms::{Params, new_idempotency_key};
 use super::plan::{FeatureRow, feature_rows, tier_name};
-use super::{Ctx, Member, UiResult, render};
+use super::{Ctx, Lang, Member, UiResult, render};
 use crate::service::AppState;
 use crate::service::{access, entries, profiles};
 use mitai_access::EntryKind;
@@ -31,6 +31,8 @@ struct DashboardPage {
     meters: Vec<FeatureRow>,
     summary: Option<WeightSummary>,
     chart: LineChart,
+    /// A warning of a coming drop to a lower plan, and what it leaves the person over.
+    coming: Option<ComingView>,
     idempotency_key: String,
     weight_field: &'static str,
     weight_unit: &'static str,
@@ -65,6 +67,9 @@ pub async fn page(
             ],
         )
     });
+    let coming = access::coming_change(&state, profile, &views)
+        .await?
+        .map(|c| coming_view(lang, &registry, &state, profile, &c));
     // Every weigh-in: the summary reads them all, the chart the last 90 days.
     let weights = entries::series(&state, profile.id, EntryKind::Weight, None, 10_000).await?;
     let units = profiles::units_of(profile);
@@ -84,6 +89,7 @@ pub async fn page(
         greeting: lang.tf("dashboard.hello", &[&name]),
         tier: tier_name(lang, &registry, &tier),
         trial,
+        coming,
         meters,
         summary,
         chart,
@@ -93,4 +99,43 @@ pub async fn page(
         today: today.format("%Y-%m-%d").to_string(),
         verified: profile.email_verified || !registry.settings.require_email_verification,
     })
+}
+
+/// The words of a coming change of plan.
+pub struct ComingView {
+    pub headline: String,
+    pub over: Vec<String>,
+}
+
+fn coming_view(
+    lang: Lang,
+    registry: &mitai_access::Registry,
+    state: &AppState,
+    profile: &crate::service::records::Profile,
+    change: &access::ComingChange,
+) -> ComingView {
+    let tz = crate::service::profiles::timezone_of(state, profile);
+    let day = lang.date(change.at.with_timezone(&tz).date_naive());
+    let tier = tier_name(lang, registry, &change.tier);
+    let headline = if change.trial_ends {
+        lang.tf("dashboard.trial_ends_on", &[&day, &tier])
+    } else {
+        lang.tf("dashboard.plan_changes_on", &[&day, &tier])
+    };
+    let over = change
+        .over
+        .iter()
+        .map(|o| {
+            let name = crate::ui::plan::feature_name(lang, registry, &o.feature);
+            let used = o.used.to_string();
+            if o.limit == 0 {
+                lang.tf("dashboard.off_after", &[&name, &used])
+            } else {
+                let period = lang.t(&format!("period.{}", o.reset_period));
+                let limit = lang.tf("plan.per_period", &[&o.limit.to_string(), period]);
+                lang.tf("dashboard.over_after", &[&name, &limit, &used])
+            }
+        })
+        .collect();
+    ComingView { headline, over }
 }

@@ -557,6 +557,26 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Deine Testphase mit {1} endet in {0} Tagen.",
     ),
     (
+        "dashboard.trial_ends_on",
+        "Your trial ends on {0}; from then you have the {1} plan.",
+        "Deine Testphase endet am {0}; ab dann hast du den Tarif {1}.",
+    ),
+    (
+        "dashboard.plan_changes_on",
+        "Your access ends on {0}; from then you have the {1} plan.",
+        "Dein Zugang endet am {0}; ab dann hast du den Tarif {1}.",
+    ),
+    (
+        "dashboard.over_after",
+        "{0}: {1} from then — you have used {2}.",
+        "{0}: ab dann {1} — du hast {2} genutzt.",
+    ),
+    (
+        "dashboard.off_after",
+        "{0}: not in that plan — you have used {1}.",
+        "{0}: nicht in diesem Tarif — du hast {1} genutzt.",
+    ),
+    (
         "dashboard.see_plan",
         "What my plan includes",
         "Was mein Tarif enthält",

@@ -1171,7 +1171,45 @@ async fn the_pages_speak_the_persons_units(backend: Backend) {
     assert!(csv.contains(",176.4,"), "{csv}");
 }
 
+/// Before the trial ends, the dashboard says when and what comes then, and names each
+/// feature the person has used past the coming limit ("31 per month from then — you have
+/// used 33"); without a coming drop it says nothing.
+async fn the_dashboard_warns_before_the_trial_ends(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.clock_to("2027-03-02T09:00:00Z").await;
+    let who = browser(&app, "trial@example.org").await;
+    for i in 0..33 {
+        let (status, body) = app
+            .post(
+                "/api/weight",
+                Some(&who.token),
+                json!({"date": "2027-03-01", "weight_kg": 80.0 + f64::from(i) / 10.0}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, html, _) = page(&app, "/", Some(&who)).await;
+    assert!(!html.contains("Your trial ends on"), "not yet: {html}");
+    // Two days before the end (the lead is three).
+    app.clock_to("2027-03-14T09:00:00Z").await;
+    let (_, html, _) = page(&app, "/", Some(&who)).await;
+    assert!(
+        html.contains("Your trial ends on 16 Mar 2027; from then you have the Free plan."),
+        "{html}"
+    );
+    assert!(
+        html.contains("Weight entries: 31 per month from then — you have used 33."),
+        "{html}"
+    );
+    // In German too.
+    app.patch("/api/me", Some(&who.token), json!({"language": "de"}))
+        .await;
+    let (_, html, _) = page(&app, "/", Some(&who)).await;
+    assert!(html.contains("Deine Testphase endet am"), "{html}");
+}
+
 on_both_backends!(
+    the_dashboard_warns_before_the_trial_ends,
     the_pages_speak_the_persons_units,
     two_weigh_ins_on_a_day_are_kept_and_averaged,
     entries_are_changed_on_every_page,
