@@ -10,6 +10,8 @@
 //! | time zone | an IANA name (`Europe/Berlin`) |
 //! | units | `metric` (kg, cm) or `imperial` (lb, in) |
 //! | goal weight | 20–500 kg |
+//! | daily targets | 500–10,000 kcal; protein, carbs, fat 0–1,000 g |
+//! | weigh-in reminder | weekdays (`mon` … `sun`) and a local time `HH:MM` |
 
 use std::fmt;
 
@@ -49,6 +51,48 @@ pub fn height_cm(value: f64) -> Result<f64, Refused> {
 /// A goal weight in kilograms, 20–500 (the plausible range of a weight entry).
 pub fn goal_weight_kg(value: f64) -> Result<f64, Refused> {
     within(value, 20.0, 500.0, "kg")
+}
+
+/// A daily energy target, 500–10,000 kcal.
+pub fn kcal_target(value: f64) -> Result<f64, Refused> {
+    within(value, 500.0, 10_000.0, "kcal")
+}
+
+/// A daily target of one macronutrient, 0–1,000 g.
+pub fn grams_target(value: f64) -> Result<f64, Refused> {
+    within(value, 0.0, 1_000.0, "g")
+}
+
+/// The weekdays' names, Monday first: the bit of day `i` is `1 << i`.
+pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Weekday names (`mon` … `sun`, any case, each once or more) as the reminder's bits.
+pub fn weekdays(names: &[String]) -> Result<i32, Refused> {
+    names.iter().try_fold(0, |bits, name| {
+        let name = name.trim().to_ascii_lowercase();
+        WEEKDAYS
+            .iter()
+            .position(|d| *d == name)
+            .map(|i| bits | (1 << i))
+            .ok_or_else(|| Refused("must be weekdays: mon, tue, wed, thu, fri, sat, sun".into()))
+    })
+}
+
+/// The weekday names of reminder bits, Monday first.
+pub fn weekday_names(bits: i32) -> Vec<&'static str> {
+    WEEKDAYS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, d)| *d)
+        .collect()
+}
+
+/// A time of day `HH:MM` (24 hours), normalised to two digits each.
+pub fn time_of_day(text: &str) -> Result<String, Refused> {
+    chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M")
+        .map(|t| t.format("%H:%M").to_string())
+        .map_err(|_| Refused("must be a time HH:MM".into()))
 }
 
 /// A birth date from 1900-01-01 to ten years before `today`.
@@ -159,6 +203,20 @@ pub fn bmi(weight_kg: f64, height_cm: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reminder_days_and_times() {
+        let days =
+            |names: &[&str]| weekdays(&names.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+        assert_eq!(days(&["mon", "Wed", "sun", "mon"]), Ok(1 | 4 | 64));
+        assert_eq!(days(&[]), Ok(0));
+        assert!(days(&["monday"]).is_err());
+        assert_eq!(weekday_names(1 | 4 | 64), ["mon", "wed", "sun"]);
+        assert_eq!(time_of_day("7:05"), Ok("07:05".into()));
+        assert!(time_of_day("25:00").is_err() && time_of_day("07:00:00").is_err());
+        assert!(kcal_target(400.0).is_err() && grams_target(-1.0).is_err());
+        assert_eq!(grams_target(0.0), Ok(0.0));
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

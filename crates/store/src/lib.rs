@@ -334,6 +334,8 @@ pub trait AccountStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<Profile>>;
     async fn admin_exists(&self) -> Result<bool>;
+    /// Enabled profiles with a weigh-in reminder on (some weekday and a time), by id.
+    async fn profiles_with_weigh_in_reminders(&self) -> Result<Vec<Profile>>;
     /// Enabled profiles whose trial ends in `(after, until]`, ordered by id.
     async fn profiles_with_trial_ending(
         &self,

@@ -64,6 +64,16 @@ pub struct Body {
     pub units: String,
     pub goal_weight_kg: Option<f64>,
     pub show_rewards: bool,
+    /// Daily nutrition targets: kcal and grams of each macro.
+    pub kcal_target: Option<f64>,
+    pub protein_target_g: Option<f64>,
+    pub carbs_target_g: Option<f64>,
+    pub fat_target_g: Option<f64>,
+    /// The weekdays of the weigh-in reminder: a bit per day, Monday = 1 … Sunday = 64; 0
+    /// = off.
+    pub reminder_days: i32,
+    /// The reminder's local time of day, `HH:MM`.
+    pub reminder_time: Option<String>,
 }
 
 impl Default for Body {
@@ -76,6 +86,12 @@ impl Default for Body {
             units: "metric".into(),
             goal_weight_kg: None,
             show_rewards: true,
+            kcal_target: None,
+            protein_target_g: None,
+            carbs_target_g: None,
+            fat_target_g: None,
+            reminder_days: 0,
+            reminder_time: None,
         }
     }
 }
@@ -121,6 +137,12 @@ pub struct ProfilePatch {
     pub units: Option<String>,
     pub goal_weight_kg: Option<Option<f64>>,
     pub show_rewards: Option<bool>,
+    pub kcal_target: Option<Option<f64>>,
+    pub protein_target_g: Option<Option<f64>>,
+    pub carbs_target_g: Option<Option<f64>>,
+    pub fat_target_g: Option<Option<f64>>,
+    pub reminder_days: Option<i32>,
+    pub reminder_time: Option<Option<String>>,
 }
 
 impl ProfilePatch {
@@ -139,6 +161,12 @@ impl ProfilePatch {
             && self.units.is_none()
             && self.goal_weight_kg.is_none()
             && self.show_rewards.is_none()
+            && self.kcal_target.is_none()
+            && self.protein_target_g.is_none()
+            && self.carbs_target_g.is_none()
+            && self.fat_target_g.is_none()
+            && self.reminder_days.is_none()
+            && self.reminder_time.is_none()
     }
 }
 

@@ -76,6 +76,7 @@ pub mod pages {
 /// - `trial_ending`: `name`, `tier`, `ends_at`
 /// - `grant_expiring`: `name`, `tier`, `ends_at`
 /// - `coupon_redeemed`: `name`, `code`, `tier`, and `ends_at` or `days`
+/// - `weigh_in_reminder`: `name`
 pub static TEMPLATES: &[Template] = &[
     template!("verify_email", Some(pages::VERIFY_EMAIL)),
     template!("invitation", Some(pages::INVITATION)),
@@ -83,6 +84,7 @@ pub static TEMPLATES: &[Template] = &[
     template!("trial_ending", None),
     template!("grant_expiring", None),
     template!("coupon_redeemed", None),
+    template!("weigh_in_reminder", None),
 ];
 
 const BASE_DE: (&str, &str) = (
@@ -316,6 +318,7 @@ mod tests {
             "coupon_redeemed" => {
                 json!({"name": "Anna", "code": "ABCD-EFGH", "tier": "Premium", "days": 30})
             }
+            "weigh_in_reminder" => json!({"name": "Anna"}),
             other => panic!("no sample for {other}"),
         }
     }

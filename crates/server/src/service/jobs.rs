@@ -29,6 +29,8 @@ pub struct JobReport {
     pub grant_reminders: u64,
     /// Grants whose expiry was logged (each grant once).
     pub grants_expired: u64,
+    /// Weigh-in reminders enqueued (each person at most once a day).
+    pub weigh_in_reminders: u64,
     /// `true` when another round held the job lock (on this instance or another one), so
     /// this round did nothing. A failure to take the lock is an error, never `skipped`.
     pub skipped: bool,
@@ -69,6 +71,7 @@ pub async fn run_due(state: &AppState) -> JobReport {
             report.trial_reminders = done.trial_reminders;
             report.grant_reminders = done.grant_reminders;
             report.grants_expired = done.grants_expired;
+            report.weigh_in_reminders = done.weigh_in_reminders;
         }
         Err(e) => report.failed("reminders", &e),
     }

@@ -45,6 +45,15 @@ pub struct ProfileView {
     pub units: String,
     pub goal_weight_kg: Option<f64>,
     pub show_rewards: bool,
+    /// Daily nutrition targets.
+    pub kcal_target: Option<f64>,
+    pub protein_target_g: Option<f64>,
+    pub carbs_target_g: Option<f64>,
+    pub fat_target_g: Option<f64>,
+    /// The weekdays of the weigh-in reminder e-mail (`mon` … `sun`); empty: off.
+    pub reminder_days: Vec<String>,
+    /// Its local time of day, `HH:MM`, in the profile's time zone.
+    pub reminder_time: Option<String>,
 }
 
 impl ProfileView {
@@ -70,6 +79,15 @@ impl ProfileView {
             units: body.units.clone(),
             goal_weight_kg: body.goal_weight_kg,
             show_rewards: body.show_rewards,
+            kcal_target: body.kcal_target,
+            protein_target_g: body.protein_target_g,
+            carbs_target_g: body.carbs_target_g,
+            fat_target_g: body.fat_target_g,
+            reminder_days: body::weekday_names(body.reminder_days)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            reminder_time: body.reminder_time.clone(),
         }
     }
 }
@@ -104,6 +122,26 @@ pub struct OwnProfilePatch {
     #[schema(value_type = Option<f64>)]
     pub goal_weight_kg: Option<Option<f64>>,
     pub show_rewards: Option<bool>,
+    /// 500–10,000 kcal a day.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<f64>)]
+    pub kcal_target: Option<Option<f64>>,
+    /// 0–1,000 g a day; the same for carbs and fat.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<f64>)]
+    pub protein_target_g: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<f64>)]
+    pub carbs_target_g: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<f64>)]
+    pub fat_target_g: Option<Option<f64>>,
+    /// Weekdays of the weigh-in reminder (`["mon", "thu"]`); `[]` switches it off.
+    pub reminder_days: Option<Vec<String>>,
+    /// `HH:MM`, local time; `null` switches the reminder off.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub reminder_time: Option<Option<String>>,
 }
 
 /// What a person may change of their own profile, checked: each field as its kind allows.
@@ -119,6 +157,12 @@ pub struct OwnProfileChange {
     pub units: Option<Units>,
     pub goal_weight_kg: Option<Option<f64>>,
     pub show_rewards: Option<bool>,
+    pub kcal_target: Option<Option<f64>>,
+    pub protein_target_g: Option<Option<f64>>,
+    pub carbs_target_g: Option<Option<f64>>,
+    pub fat_target_g: Option<Option<f64>>,
+    pub reminder_days: Option<i32>,
+    pub reminder_time: Option<Option<String>>,
 }
 
 impl OwnProfileChange {
@@ -172,6 +216,22 @@ impl OwnProfileChange {
                 .transpose()?,
             goal_weight_kg: checked(patch.goal_weight_kg, "goal_weight_kg", body::goal_weight_kg)?,
             show_rewards: patch.show_rewards,
+            kcal_target: checked(patch.kcal_target, "kcal_target", body::kcal_target)?,
+            protein_target_g: checked(
+                patch.protein_target_g,
+                "protein_target_g",
+                body::grams_target,
+            )?,
+            carbs_target_g: checked(patch.carbs_target_g, "carbs_target_g", body::grams_target)?,
+            fat_target_g: checked(patch.fat_target_g, "fat_target_g", body::grams_target)?,
+            reminder_days: patch
+                .reminder_days
+                .map(|days| field("reminder_days", body::weekdays(&days)))
+                .transpose()?,
+            reminder_time: match patch.reminder_time {
+                Some(Some(text)) => Some(Some(field("reminder_time", body::time_of_day(&text))?)),
+                other => other,
+            },
         })
     }
 }
@@ -210,6 +270,12 @@ pub async fn change_own_profile(
         units: change.units.map(|u| u.as_str().to_owned()),
         goal_weight_kg: change.goal_weight_kg,
         show_rewards: change.show_rewards,
+        kcal_target: change.kcal_target,
+        protein_target_g: change.protein_target_g,
+        carbs_target_g: change.carbs_target_g,
+        fat_target_g: change.fat_target_g,
+        reminder_days: change.reminder_days,
+        reminder_time: change.reminder_time,
         ..Default::default()
     };
     state

@@ -1,11 +1,14 @@
-//! Jobs about access over time: trial-ending and grant-expiring reminders (each sent
-//! once), and the `grant_expired` log entry (once per grant). "Once" is a mark written in
+//! Jobs about time: trial-ending and grant-expiring reminders (each sent once), the
+//! `grant_expired` log entry (once per grant), and the weigh-in reminders people switch on
+//! (once a day at most, on their weekdays from their time of day, in their time zone, and
+//! not when they weighed in that day already). "Once" is a mark written in
 //! the same transaction as the mail or entry, so retries and other instances never repeat
 //! it. Nothing here decides access: the timeline does that on every request.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, Utc};
+use mitai_access::EntryKind;
 use mitai_access::grants::GrantStatus;
-use mitai_store::{NewActivity, NewMail, actions};
+use mitai_store::{EntryOrder, EntryQuery, NewActivity, NewMail, actions};
 
 use crate::service::AppState;
 use crate::service::grants::profile_timeline;
@@ -16,6 +19,7 @@ pub struct Reminded {
     pub trial_reminders: u64,
     pub grant_reminders: u64,
     pub grants_expired: u64,
+    pub weigh_in_reminders: u64,
 }
 
 fn tier_name(state: &AppState, tier: &str) -> String {
@@ -114,5 +118,73 @@ pub async fn run(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Reminde
             }
         }
     }
+    done.weigh_in_reminders = weigh_in_reminders(state, now).await?;
     Ok(done)
+}
+
+/// Enqueues the weigh-in reminders due at `now`: for each person with one on, whose
+/// weekday it is and whose time of day has come where they live, once that day, unless
+/// they weighed in that day already or their address is not confirmed.
+async fn weigh_in_reminders(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<u64> {
+    let verification = state.registry().settings.require_email_verification;
+    let mut sent = 0;
+    for profile in state.store.profiles_with_weigh_in_reminders().await? {
+        if verification && !profile.email_verified {
+            continue;
+        }
+        let local = now.with_timezone(&crate::service::profiles::timezone_of(state, &profile));
+        let weekday = 1 << local.weekday().num_days_from_monday();
+        let time = profile
+            .body
+            .reminder_time
+            .as_deref()
+            .and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok());
+        let Some(time) = time else {
+            continue;
+        };
+        if profile.body.reminder_days & weekday == 0 || local.time() < time {
+            continue;
+        }
+        let today = local.date_naive();
+        let weighed = state
+            .store
+            .list_entries(
+                profile.id,
+                EntryKind::Weight,
+                &EntryQuery {
+                    from: Some(today),
+                    to: Some(today),
+                    after: None,
+                    limit: 1,
+                    order: EntryOrder::NewestFirst,
+                },
+            )
+            .await?;
+        if !weighed.is_empty() {
+            continue;
+        }
+        let mail = NewMail::new(
+            profile.email.clone(),
+            "weigh_in_reminder",
+            profile.language.clone(),
+            serde_json::json!({ "name": profile.name }),
+            now,
+        );
+        let key = today.to_string();
+        if state
+            .store
+            .once(
+                "weigh_in_reminder",
+                profile.id,
+                &key,
+                now,
+                Some(&mail),
+                None,
+            )
+            .await?
+        {
+            sent += 1;
+        }
+    }
+    Ok(sent)
 }

@@ -568,8 +568,34 @@ struct AccountPage {
     can_invite: bool,
     invite_email: String,
     exports: Vec<ExportButton>,
+    reminder: ReminderForm,
     errors: FieldErrors,
     refusal: Option<super::Refusal>,
+}
+
+/// The weigh-in reminder as the account form shows it.
+pub struct ReminderForm {
+    /// (value, label, checked) for each weekday, Monday first.
+    pub days: Vec<(&'static str, &'static str, bool)>,
+    /// `HH:MM` or empty.
+    pub time: String,
+    /// The time zone the time is in.
+    pub zone: String,
+}
+
+impl ReminderForm {
+    fn of(lang: Lang, state: &AppState, profile: &crate::service::records::Profile) -> Self {
+        let bits = profile.body.reminder_days;
+        ReminderForm {
+            days: mitai_access::body::WEEKDAYS
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (*d, lang.t(&format!("day.{d}")), bits & (1 << i) != 0))
+                .collect(),
+            time: profile.body.reminder_time.clone().unwrap_or_default(),
+            zone: profiles::timezone_of(state, profile).name().to_owned(),
+        }
+    }
 }
 
 /// The body facts as the account form shows and takes them: lengths and weights in the
@@ -713,6 +739,7 @@ async fn account_page_for(
         can_invite: profile.role == Role::Admin || state.registry().settings.users_can_invite,
         invite_email: String::new(),
         exports: export_buttons(state, member).await?,
+        reminder: ReminderForm::of(member.lang(), state, profile),
         errors: FieldErrors::default(),
         refusal: None,
     })
@@ -861,6 +888,43 @@ pub async fn logout_everywhere(
     form.check_csrf(&member.user)?;
     accounts::logout_all(&state, &member.user, ip).await?;
     Ok(signed_out(&state, "/login?done=signed_out_everywhere"))
+}
+
+/// `POST /account/reminder` (`reminder_days`, one per checked weekday, and
+/// `reminder_time`): no day or no time switches the reminder off.
+pub async fn save_reminder(
+    State(state): State<AppState>,
+    member: Member,
+    form: FormData,
+) -> UiResult {
+    form.check_csrf(&member.user)?;
+    let lang = member.lang();
+    let days: Vec<String> = form
+        .0
+        .iter()
+        .filter(|(k, _)| k == "reminder_days")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let time = form.get("reminder_time").trim().to_owned();
+    let off = days.is_empty() || time.is_empty();
+    let patch = OwnProfilePatch {
+        reminder_days: Some(if off { Vec::new() } else { days }),
+        reminder_time: Some((!off).then_some(time)),
+        ..OwnProfilePatch::default()
+    };
+    match OwnProfileChange::check(patch, state.now().date_naive()) {
+        Ok(change) => {
+            profiles::change_own_profile(&state, member.profile(), change).await?;
+            Ok(super::see_other("/account?done=saved"))
+        }
+        Err(Error::Invalid { fields, .. }) => {
+            let mut page = account_page_for(&member, &state, None).await?;
+            page.errors = FieldErrors::from_api(lang, &fields);
+            page.reminder.time = form.get("reminder_time").to_owned();
+            render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `POST /account/delete` (`password`): the account and its data are deleted and the

@@ -492,6 +492,30 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Send invitation",
         "Einladung schicken",
     ),
+    (
+        "account.reminder",
+        "Weigh-in reminder",
+        "Erinnerung ans Wiegen",
+    ),
+    (
+        "account.reminder_intro",
+        "An e-mail on the days you choose, at your time ({0}), unless you have weighed in that day already.",
+        "Eine E-Mail an den Tagen deiner Wahl, zu deiner Uhrzeit ({0}), außer du hast dich an dem Tag schon gewogen.",
+    ),
+    ("account.reminder_days", "Days", "Tage"),
+    ("account.reminder_time", "Time", "Uhrzeit"),
+    (
+        "account.reminder_off",
+        "No day ticked or no time: no reminder.",
+        "Kein Tag angekreuzt oder keine Uhrzeit: keine Erinnerung.",
+    ),
+    ("day.mon", "Mon", "Mo"),
+    ("day.tue", "Tue", "Di"),
+    ("day.wed", "Wed", "Mi"),
+    ("day.thu", "Thu", "Do"),
+    ("day.fri", "Fri", "Fr"),
+    ("day.sat", "Sat", "Sa"),
+    ("day.sun", "Sun", "So"),
     ("account.sessions", "Sessions", "Sitzungen"),
     ("account.delete", "Delete my account", "Mein Konto löschen"),
     (
@@ -774,6 +798,23 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Fett- und Magermasse nutzen das Gewicht, das dem Messtag am nächsten liegt (Jackson–Pollock, Siri).",
     ),
     // nutrition
+    ("nutrition.today", "Today", "Heute"),
+    (
+        "nutrition.no_targets",
+        "Set daily targets to see today against them.",
+        "Setze Tagesziele, um heute daran zu messen.",
+    ),
+    ("nutrition.targets", "Daily targets", "Tagesziele"),
+    (
+        "nutrition.targets_intro",
+        "Leave a field empty for no target.",
+        "Ein leeres Feld heißt: kein Ziel.",
+    ),
+    (
+        "nutrition.of_target",
+        "{0} of {1} {2} ({3} %)",
+        "{0} von {1} {2} ({3} %)",
+    ),
     ("nutrition.title", "Nutrition", "Ernährung"),
     ("nutrition.add", "Add a meal", "Mahlzeit eintragen"),
     (
@@ -788,7 +829,7 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("activity.add", "Add an activity", "Aktivität eintragen"),
     ("activity.chart", "Minutes per week", "Minuten pro Woche"),
     ("activity.week", "Week", "Woche"),
-    ("activity.week_of", "Week {0}", "KW {0}"),
+    ("activity.week_from", "Week from {0}", "Woche ab {0}"),
     ("activity.entries", "Entries", "Einträge"),
     // photos
     ("photos.title", "Photos", "Fotos"),

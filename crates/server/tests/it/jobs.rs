@@ -117,7 +117,86 @@ async fn back_to_back_rounds_are_never_skipped(backend: Backend) {
     }
 }
 
+/// A weigh-in reminder goes out on the person's weekdays from their time of day in their
+/// time zone, at most once a day, not when they weighed in that day already, and not once
+/// switched off. `PATCH /api/me` sets it (422 for a bad day or time).
+async fn weigh_in_reminders_come_on_their_days_and_time(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    // Monday 2027-01-11, 05:30 UTC = 06:30 in Berlin.
+    app.clock_to("2027-01-11T05:30:00Z").await;
+    let (token, _) = app.user("scale@example.org").await;
+    for (field, value) in [
+        ("reminder_days", json!(["monday"])),
+        ("reminder_days", json!("mon")),
+        ("reminder_time", json!("7 am")),
+        ("reminder_time", json!("24:00")),
+    ] {
+        let (status, body) = app
+            .patch("/api/me", Some(&token), json!({ field: value }))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+    }
+    let (status, body) = app
+        .patch(
+            "/api/me",
+            Some(&token),
+            json!({"reminder_days": ["mon", "wed"], "reminder_time": "7:00",
+                   "timezone": "Europe/Berlin"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["profile"]["reminder_days"], json!(["mon", "wed"]));
+    assert_eq!(body["profile"]["reminder_time"], "07:00");
+    let reminders = |app: &TestApp| {
+        let store = app.db.store.clone();
+        async move {
+            store
+                .outbox(None, None, 500)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|m| m.template == "weigh_in_reminder")
+                .count()
+        }
+    };
+    run_jobs(&app).await;
+    assert_eq!(reminders(&app).await, 0, "06:30 in Berlin: not yet");
+    app.clock_to("2027-01-11T06:05:00Z").await;
+    let report = run_jobs(&app).await;
+    assert_eq!(report["weigh_in_reminders"], 1, "{report}");
+    run_jobs(&app).await;
+    app.clock_to("2027-01-11T20:00:00Z").await;
+    run_jobs(&app).await;
+    assert_eq!(reminders(&app).await, 1, "once a day");
+    // Tuesday: not a reminder day.
+    app.clock_to("2027-01-12T08:00:00Z").await;
+    run_jobs(&app).await;
+    assert_eq!(reminders(&app).await, 1);
+    // Wednesday, weighed in already: no reminder.
+    app.clock_to("2027-01-13T05:00:00Z").await;
+    let (status, body) = app
+        .post(
+            "/api/weight",
+            Some(&token),
+            json!({"date": "2027-01-13", "weight_kg": 80}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.clock_to("2027-01-13T09:00:00Z").await;
+    run_jobs(&app).await;
+    assert_eq!(reminders(&app).await, 1);
+    // Switched off: the next Monday is quiet.
+    let (status, _) = app
+        .patch("/api/me", Some(&token), json!({"reminder_days": []}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.clock_to("2027-01-18T09:00:00Z").await;
+    run_jobs(&app).await;
+    assert_eq!(reminders(&app).await, 1);
+}
+
 on_both_backends!(
+    weigh_in_reminders_come_on_their_days_and_time,
     reminders_and_expiries_happen_once,
     back_to_back_rounds_are_never_skipped
 );

@@ -1256,11 +1256,34 @@ fn cases() -> Vec<Case> {
                 .not_found(),
         );
     }
+    // Deleting one's account: a body that is not the password changes nothing.
+    for (what, body, status, code) in [
+        ("no password", json!({}), 422, "invalid_input"),
+        ("a number", json!({"password": 5}), 422, "invalid_input"),
+        (
+            "another field",
+            json!({"password": "x", "force": true}),
+            422,
+            "invalid_input",
+        ),
+        (
+            "the wrong password",
+            json!({"password": "not-it-at-all"}),
+            403,
+            "invalid_credentials",
+        ),
+    ] {
+        all.push(
+            case(format!("delete account: {what}"), "DELETE", "/api/me", User)
+                .json(body)
+                .want(status, code),
+        );
+    }
     for (who, method, uri) in [
         (Anon, "GET", "/api/auth/register"),
         (Anon, "PUT", "/api/auth/login"),
         (User, "GET", "/api/auth/logout"),
-        (User, "DELETE", "/api/me"),
+        (User, "PUT", "/api/me"),
         (User, "POST", "/api/me"),
         (User, "PUT", "/api/me/access"),
         (User, "DELETE", "/api/me/access/weight"),
@@ -1271,7 +1294,7 @@ fn cases() -> Vec<Case> {
         (Admin, "POST", "/api/admin/tier-limits"),
         (Admin, "GET", "/api/admin/tier-limits/free/weight"),
         (Admin, "POST", "/api/admin/users"),
-        (Admin, "DELETE", "/api/admin/users/{user}"),
+        (Admin, "POST", "/api/admin/users/{user}"),
         (Admin, "PATCH", "/api/admin/settings"),
         (Admin, "DELETE", "/api/admin/settings/trial_days"),
         (Anon, "GET", "/api/test/clock"),

@@ -1208,7 +1208,111 @@ async fn the_dashboard_warns_before_the_trial_ends(backend: Backend) {
     assert!(html.contains("Deine Testphase endet am"), "{html}");
 }
 
+/// Nutrition shows the day's totals in an open table with aligned numbers, and today's
+/// totals against the daily targets a person sets on the page; the weigh-in reminder is
+/// set on the account page; activity weeks are named by their dates.
+async fn targets_reminders_and_week_dates(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.clock_to("2027-01-13T12:00:00Z").await;
+    let who = browser(&app, "meals@example.org").await;
+    for kcal in [600, 850] {
+        app.post(
+            "/api/nutrition",
+            Some(&who.token),
+            json!({"date": "2027-01-13", "kcal": kcal, "protein_g": 40, "carbs_g": 80, "fat_g": 20}),
+        )
+        .await;
+    }
+    let (_, html, _) = page(&app, "/nutrition", Some(&who)).await;
+    assert!(html.contains("Set daily targets"), "{html}");
+    assert!(html.contains(r#"<th scope="col" class="num">kcal</th>"#));
+    assert!(
+        !html.contains("<summary>Daily totals</summary>"),
+        "not folded"
+    );
+    let (status, html, _) = post_form(
+        &app,
+        "/nutrition/targets",
+        &who,
+        &[
+            ("_csrf", &who.csrf),
+            ("kcal_target", "100"),
+            ("protein_target_g", "120"),
+            ("carbs_target_g", ""),
+            ("fat_target_g", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains(r#"id="e-kcal_target""#), "{html}");
+    let (status, _, _) = post_form(
+        &app,
+        "/nutrition/targets",
+        &who,
+        &[
+            ("_csrf", &who.csrf),
+            ("kcal_target", "2000"),
+            ("protein_target_g", "120"),
+            ("carbs_target_g", ""),
+            ("fat_target_g", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, me) = app.get("/api/me", Some(&who.token)).await;
+    assert_eq!(me["profile"]["kcal_target"], 2000.0);
+    assert_eq!(me["profile"]["carbs_target_g"], Value::Null);
+    let (_, html, _) = page(&app, "/nutrition", Some(&who)).await;
+    assert!(html.contains("1450 of 2000 kcal (72 %)"), "{html}");
+    assert!(html.contains("80.0 of 120.0 g (67 %)"), "{html}");
+    // The reminder on the account page.
+    let (_, html, _) = page(&app, "/account", Some(&who)).await;
+    assert!(
+        html.contains(r#"name="reminder_days" value="mon""#),
+        "{html}"
+    );
+    let (status, _, _) = post_form(
+        &app,
+        "/account/reminder",
+        &who,
+        &[
+            ("_csrf", &who.csrf),
+            ("reminder_days", "mon"),
+            ("reminder_days", "fri"),
+            ("reminder_time", "06:45"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, me) = app.get("/api/me", Some(&who.token)).await;
+    assert_eq!(me["profile"]["reminder_days"], json!(["mon", "fri"]));
+    assert_eq!(me["profile"]["reminder_time"], "06:45");
+    let (_, html, _) = page(&app, "/account", Some(&who)).await;
+    assert!(html.contains(r#"value="fri" checked"#), "{html}");
+    let (status, _, _) = post_form(
+        &app,
+        "/account/reminder",
+        &who,
+        &[("_csrf", &who.csrf), ("reminder_time", "06:45")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, me) = app.get("/api/me", Some(&who.token)).await;
+    assert_eq!(me["profile"]["reminder_days"], json!([]), "no day: off");
+    // Activity weeks by date.
+    app.post(
+        "/api/activity",
+        Some(&who.token),
+        json!({"date": "2027-01-13", "kind": "run", "minutes": 30}),
+    )
+    .await;
+    let (_, html, _) = page(&app, "/activity", Some(&who)).await;
+    assert!(html.contains("Week from 11 Jan 2027"), "{html}");
+    assert!(!html.contains("Week 2"), "{html}");
+}
+
 on_both_backends!(
+    targets_reminders_and_week_dates,
     the_dashboard_warns_before_the_trial_ends,
     the_pages_speak_the_persons_units,
     two_weigh_ins_on_a_day_are_kept_and_averaged,

@@ -17,13 +17,15 @@ use crate::{
 
 const PROFILE_COLUMNS: &str = "id, email, name, role, tier, trial_ends_at, \
     email_verified, invited_by, language, disabled, created_at, updated_at, height_cm, \
-    birth_date, sex, timezone, units, goal_weight_kg, show_rewards";
+    birth_date, sex, timezone, units, goal_weight_kg, show_rewards, kcal_target, \
+    protein_target_g, carbs_target_g, fat_target_g, reminder_days, reminder_time";
 
 /// [`PROFILE_COLUMNS`] of the profile joined as `p`.
 const PROFILE_COLUMNS_OF_P: &str = "p.id, p.email, p.name, p.role, p.tier, \
     p.trial_ends_at, p.email_verified, p.invited_by, p.language, p.disabled, p.created_at, \
     p.updated_at, p.height_cm, p.birth_date, p.sex, p.timezone, p.units, p.goal_weight_kg, \
-    p.show_rewards";
+    p.show_rewards, p.kcal_target, p.protein_target_g, p.carbs_target_g, p.fat_target_g, \
+    p.reminder_days, p.reminder_time";
 
 const INVITATION_COLUMNS: &str = "id, email, invited_by, created_at, expires_at, used_at, used_by";
 
@@ -89,6 +91,12 @@ const UPDATE_PROFILE: &str = concatcp!(
         units = COALESCE($20, units), \
         goal_weight_kg = CASE WHEN $21 THEN $22 ELSE goal_weight_kg END, \
         show_rewards = COALESCE($23, show_rewards), \
+        kcal_target = CASE WHEN $24 THEN $25 ELSE kcal_target END, \
+        protein_target_g = CASE WHEN $26 THEN $27 ELSE protein_target_g END, \
+        carbs_target_g = CASE WHEN $28 THEN $29 ELSE carbs_target_g END, \
+        fat_target_g = CASE WHEN $30 THEN $31 ELSE fat_target_g END, \
+        reminder_days = COALESCE($32, reminder_days), \
+        reminder_time = CASE WHEN $33 THEN $34 ELSE reminder_time END, \
         updated_at = $9 \
      WHERE id = $1 RETURNING ",
     PROFILE_COLUMNS
@@ -107,6 +115,13 @@ const PHOTOS_OF_PROFILE: &str = concatcp!(
     "SELECT ",
     super::media::PHOTO_COLUMNS,
     " FROM photos WHERE profile_id = $1"
+);
+
+const WITH_REMINDERS: &str = concatcp!(
+    "SELECT ",
+    PROFILE_COLUMNS,
+    " FROM profiles WHERE reminder_days > 0 AND reminder_time IS NOT NULL AND NOT disabled \
+     ORDER BY id"
 );
 
 const TRIAL_ENDING: &str = concatcp!(
@@ -174,6 +189,12 @@ fn profile_from(row: &Row) -> Result<Profile> {
             units: row.get("units")?,
             goal_weight_kg: row.get("goal_weight_kg")?,
             show_rewards: row.get("show_rewards")?,
+            kcal_target: row.get("kcal_target")?,
+            protein_target_g: row.get("protein_target_g")?,
+            carbs_target_g: row.get("carbs_target_g")?,
+            fat_target_g: row.get("fat_target_g")?,
+            reminder_days: row.get("reminder_days")?,
+            reminder_time: row.get("reminder_time")?,
         },
     })
 }
@@ -397,6 +418,17 @@ impl crate::AccountStore for SqlStore {
             .bind(patch.goal_weight_kg.is_some())
             .bind(patch.goal_weight_kg.flatten())
             .bind(patch.show_rewards)
+            .bind(patch.kcal_target.is_some())
+            .bind(patch.kcal_target.flatten())
+            .bind(patch.protein_target_g.is_some())
+            .bind(patch.protein_target_g.flatten())
+            .bind(patch.carbs_target_g.is_some())
+            .bind(patch.carbs_target_g.flatten())
+            .bind(patch.fat_target_g.is_some())
+            .bind(patch.fat_target_g.flatten())
+            .bind(patch.reminder_days)
+            .bind(patch.reminder_time.is_some())
+            .bind(patch.reminder_time.clone().flatten())
             .fetch_optional(&mut tx)
             .await
             .map_err(|e| on_constraint(e, "tier"))?;
@@ -472,6 +504,15 @@ impl crate::AccountStore for SqlStore {
         query(TRIAL_ENDING)
             .bind(after)
             .bind(until)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(profile_from)
+            .collect()
+    }
+
+    async fn profiles_with_weigh_in_reminders(&self) -> Result<Vec<Profile>> {
+        query(WITH_REMINDERS)
             .fetch_all(self.reader())
             .await?
             .iter()

@@ -19,6 +19,7 @@ use crate::support::{admin, at, new_profile, store, t0, user};
 conformance! {
     plain: [
         body_facts_are_set_kept_and_cleared,
+        weigh_in_reminders_list_who_has_one,
         deleting_a_profile_forgets_the_person_and_keeps_the_counts,
         deleting_the_last_admin_is_refused,
         create_profile_and_read_it_back,
@@ -720,6 +721,12 @@ async fn body_facts_are_set_kept_and_cleared(db: &TestDb) {
         units: Some("imperial".into()),
         goal_weight_kg: Some(Some(72.25)),
         show_rewards: Some(false),
+        kcal_target: Some(Some(2100.0)),
+        protein_target_g: Some(Some(140.0)),
+        carbs_target_g: Some(Some(220.5)),
+        fat_target_g: Some(Some(70.0)),
+        reminder_days: Some(0b0010101),
+        reminder_time: Some(Some("07:30".into())),
         ..Default::default()
     };
     let got = s.update_profile(p.id, &set, t0()).await.unwrap().unwrap();
@@ -731,6 +738,12 @@ async fn body_facts_are_set_kept_and_cleared(db: &TestDb) {
         units: "imperial".into(),
         goal_weight_kg: Some(72.25),
         show_rewards: false,
+        kcal_target: Some(2100.0),
+        protein_target_g: Some(140.0),
+        carbs_target_g: Some(220.5),
+        fat_target_g: Some(70.0),
+        reminder_days: 0b0010101,
+        reminder_time: Some("07:30".into()),
     };
     assert_eq!(got.body, want);
     assert_eq!(s.profile(p.id).await.unwrap().unwrap().body, want);
@@ -754,6 +767,12 @@ async fn body_facts_are_set_kept_and_cleared(db: &TestDb) {
         units: Some("metric".into()),
         goal_weight_kg: Some(None),
         show_rewards: Some(true),
+        kcal_target: Some(None),
+        protein_target_g: Some(None),
+        carbs_target_g: Some(None),
+        fat_target_g: Some(None),
+        reminder_days: Some(0),
+        reminder_time: Some(None),
         ..Default::default()
     };
     let got = s.update_profile(p.id, &clear, t0()).await.unwrap().unwrap();
@@ -936,4 +955,51 @@ async fn deleting_the_last_admin_is_refused(db: &TestDb) {
     admin(s, "b@example.org").await;
     assert!(s.delete_profile(a.id).await.unwrap().is_some());
     assert!(s.admin_exists().await.unwrap());
+}
+
+/// The reminder job's list: enabled profiles with some weekday and a time, by id.
+async fn weigh_in_reminders_list_who_has_one(db: &TestDb) {
+    let s = store(db);
+    let on = |days: i32, time: Option<&str>| ProfilePatch {
+        reminder_days: Some(days),
+        reminder_time: Some(time.map(str::to_owned)),
+        ..Default::default()
+    };
+    let a = user(s, "a@example.org", "A").await;
+    let b = user(s, "b@example.org", "B").await;
+    let c = user(s, "c@example.org", "C").await;
+    let d = user(s, "d@example.org", "D").await;
+    user(s, "e@example.org", "E").await;
+    s.update_profile(a.id, &on(1, Some("07:00")), t0())
+        .await
+        .unwrap();
+    s.update_profile(b.id, &on(127, Some("21:15")), t0())
+        .await
+        .unwrap();
+    s.update_profile(c.id, &on(0, Some("07:00")), t0())
+        .await
+        .unwrap();
+    s.update_profile(d.id, &on(3, None), t0()).await.unwrap();
+    let mut want = vec![a.id, b.id];
+    want.sort();
+    let got = s.profiles_with_weigh_in_reminders().await.unwrap();
+    assert_eq!(ids(&got), want);
+    assert_eq!(
+        got.iter()
+            .find(|p| p.id == b.id)
+            .unwrap()
+            .body
+            .reminder_time
+            .as_deref(),
+        Some("21:15")
+    );
+    let disable = ProfilePatch {
+        disabled: Some(true),
+        ..Default::default()
+    };
+    s.update_profile(b.id, &disable, t0()).await.unwrap();
+    assert_eq!(
+        ids(&s.profiles_with_weigh_in_reminders().await.unwrap()),
+        [a.id]
+    );
 }

@@ -61,8 +61,8 @@ pub async fn list(
 pub struct MailView {
     pub id: Uuid,
     pub to: String,
-    /// `verify_email`, `invitation`, `password_reset`, `trial_ending`, `grant_expiring`
-    /// or `coupon_redeemed`.
+    /// `verify_email`, `invitation`, `password_reset`, `trial_ending`, `grant_expiring`,
+    /// `coupon_redeemed` or `weigh_in_reminder`.
     pub template: String,
     pub language: String,
     /// `pending`, `sending`, `sent` or `failed` (given up).

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::State;
-use chrono::{Datelike, NaiveDate, TimeDelta};
+use chrono::{NaiveDate, TimeDelta};
 use mitai_access::{EntryData, EntryKind};
 use serde_json::{Map, json};
 
@@ -83,7 +83,8 @@ async fn activity_view(
             *weeks.entry(charts::week_start(e.date)).or_default() += minutes;
         }
     }
-    let label = |d: &NaiveDate| lang.tf("activity.week_of", &[&d.iso_week().week().to_string()]);
+    // A week is named by its Monday's date ("8 Dec"), not by an ISO week number.
+    let label = |d: &NaiveDate| lang.short_date(*d);
     Ok(ActivityPage {
         columns: [lang.t("f.kind"), lang.t("f.minutes"), "kcal"],
         ctx: member.ctx("activity", done),
@@ -93,7 +94,7 @@ async fn activity_view(
             .rev()
             .map(|(d, m)| {
                 (
-                    format!("{} ({})", label(d), lang.short_date(*d)),
+                    lang.tf("activity.week_from", &[&lang.date(*d)]),
                     lang.short_number(*m, 0),
                 )
             })

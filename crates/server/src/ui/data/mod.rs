@@ -63,6 +63,7 @@ pub fn router() -> Router<AppState> {
             get(nutrition::nutrition_page).post(nutrition::nutrition_create),
         )
         .route("/nutrition/{id}/delete", post(delete::<NutritionType>))
+        .route("/nutrition/targets", post(nutrition::nutrition_targets))
         .route(
             "/nutrition/{id}/edit",
             get(nutrition::nutrition_edit_page).post(nutrition::nutrition_edit_save),
