@@ -630,8 +630,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("entries.edit_title", "Change the entry", "Eintrag ändern"),
     (
         "entries.edit_one",
-        "Change the entry of {0}",
-        "Eintrag vom {0} ändern",
+        "Edit the entry of {0}",
+        "Eintrag vom {0} bearbeiten",
     ),
     (
         "entries.delete_confirm",

@@ -439,6 +439,20 @@ impl Browser {
         self.emulate_viewport(width, height);
     }
 
+    /// Makes pages see `prefers-color-scheme: <scheme>` (`light` or `dark`) through the
+    /// DevTools protocol.
+    pub fn set_color_scheme(&self, scheme: &str) {
+        self.conn.cmd(
+            "color_scheme",
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+            })),
+        );
+    }
+
     /// Pins the viewport to `width`×`height` (scale 1, desktop, not mobile) through the
     /// DevTools protocol: a headless window is never narrower than 500 px by itself.
     fn emulate_viewport(&self, width: u32, height: u32) {

@@ -101,6 +101,28 @@ impl Server {
         http(self.addr, method, path, body, token)
     }
 
+    /// Uploads a small PNG photo (`POST /api/photos`); returns status and JSON answer.
+    pub fn upload_png(&self, token: &str) -> (u16, serde_json::Value) {
+        let boundary = "mitai-process-upload";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"me.png\"\r\n\
+             Content-Type: image/png\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&super::png(6, 8));
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let head = format!(
+            "POST /api/photos HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: multipart/form-data; boundary={boundary}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        let (status, _, answer) =
+            raw(self.addr, &[head.as_bytes(), &body].concat()).expect("upload");
+        (status, serde_json::from_str(&answer).unwrap_or_default())
+    }
+
     /// Signs in and returns the bearer token.
     pub fn login(&self, email: &str, password: &str) -> String {
         let body = format!(r#"{{"email":"{email}","password":"{password}"}}"#);
