@@ -18,6 +18,17 @@ use uuid::Uuid;
 use crate::media::GatedCreate;
 use crate::{ConsumeRequest, Result, StoredResponse};
 
+/// All of a profile's weigh-ins at a glance ([`DataStore::weight_overview`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightOverview {
+    pub first_date: NaiveDate,
+    /// The mean of the first day's weigh-ins.
+    pub first_kg: f64,
+    pub lowest_kg: f64,
+    pub highest_kg: f64,
+    pub count: i64,
+}
+
 /// A stored entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
@@ -145,6 +156,10 @@ pub trait DataStore: Send + Sync {
 
     /// The profile's entry of this type; `None` if it has none with this id.
     async fn entry(&self, profile_id: Uuid, kind: EntryKind, id: Uuid) -> Result<Option<Entry>>;
+
+    /// What all of a profile's weigh-ins add up to, in one row: the first day and the mean
+    /// of its weigh-ins, the lowest and the highest weight, how many. `None` without any.
+    async fn weight_overview(&self, profile_id: Uuid) -> Result<Option<WeightOverview>>;
 
     /// A page of the profile's entries of one type.
     async fn list_entries(

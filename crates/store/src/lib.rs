@@ -45,7 +45,7 @@ pub use activity::{
 pub use coupons::CouponStore;
 pub use data::{
     CreatedEntry, DataStore, Entry, EntryChange, EntryCursor, EntryOrder, EntryQuery, EntryUpdate,
-    NewEntry,
+    NewEntry, WeightOverview,
 };
 pub use mail::{MailCounts, MailStatus, MailStore, NewMail, OutboxMail};
 pub use media::{

@@ -4,4 +4,6 @@
 //! service functions.
 
 pub use mitai_store::coupons::{Grant, GrantSpan};
-pub use mitai_store::{AiKind, AiResult, Entry, Photo, Profile, Role, StoredResponse};
+pub use mitai_store::{
+    AiKind, AiResult, Entry, Photo, Profile, Role, StoredResponse, WeightOverview,
+};

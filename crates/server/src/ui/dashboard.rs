@@ -14,7 +14,6 @@ use super::plan::{FeatureRow, feature_rows, tier_name};
 use super::{Ctx, Lang, Member, UiResult, render};
 use crate::service::AppState;
 use crate::service::{access, entries, profiles};
-use mitai_access::EntryKind;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DashboardQuery {
@@ -70,14 +69,12 @@ pub async fn page(
     let coming = access::coming_change(&state, profile, &views)
         .await?
         .map(|c| coming_view(lang, &registry, &state, profile, &c));
-    // Every weigh-in: the summary reads them all, the chart the last 90 days.
-    let weights = entries::series(&state, profile.id, EntryKind::Weight, None, 10_000).await?;
+    // The latest weigh-ins and the overview of all: the summary, and the chart's 90 days.
+    let history = entries::weight_history(&state, profile.id).await?;
     let units = profiles::units_of(profile);
-    let summary = weight::weight_summary(lang, units, profile, &weights, today);
-    let recent: Vec<_> = weights
-        .into_iter()
-        .filter(|e| e.date >= today - TimeDelta::days(90))
-        .collect();
+    let summary = weight::weight_summary(lang, units, profile, &history, today);
+    let from = Some(today - TimeDelta::days(90));
+    let recent = weight::chart_weights(&state, profile, &history, from).await?;
     let (chart, _) = weight::weight_chart(lang, units, &recent);
     let name = if profile.name.is_empty() {
         profile.email.clone()

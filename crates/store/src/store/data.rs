@@ -11,12 +11,21 @@ use super::SqlStore;
 use super::usage::{claim_idempotency_in, remember_response_in};
 use crate::data::{
     CreatedEntry, Entry, EntryChange, EntryCursor, EntryKind, EntryOrder, EntryQuery, EntryUpdate,
-    NewEntry, Ty, Val,
+    NewEntry, Ty, Val, WeightOverview,
 };
 use crate::media::GatedCreate;
 use crate::spend::{consume_in, used_in};
 use crate::sql::{Query, Row, Tx, on_constraint_of, query};
 use crate::{ConsumeRequest, Result, StoreError, StoredResponse};
+
+/// [`WeightOverview`] in one row (a row of zero count and NULLs without weigh-ins). The
+/// first day's mean reads only that day's rows through the (profile, date) index.
+const WEIGHT_OVERVIEW: &str = "SELECT COUNT(*) AS count, MIN(entry_date) AS first_date, \
+    MIN(weight_kg) AS lowest_kg, MAX(weight_kg) AS highest_kg, \
+    (SELECT AVG(f.weight_kg) FROM weight_entries f WHERE f.profile_id = $1 \
+        AND f.entry_date = (SELECT MIN(d.entry_date) FROM weight_entries d \
+                            WHERE d.profile_id = $1)) AS first_kg \
+    FROM weight_entries WHERE profile_id = $1";
 
 /// The columns every entry table has, before the type's own.
 const ENTRY_COMMON_COLUMNS: [&str; 7] = [
@@ -257,6 +266,24 @@ impl crate::DataStore for SqlStore {
             .await?
             .map(|row| entry_from(kind, &row))
             .transpose()
+    }
+
+    async fn weight_overview(&self, profile_id: Uuid) -> Result<Option<WeightOverview>> {
+        let row = query(WEIGHT_OVERVIEW)
+            .bind(profile_id)
+            .fetch_one(self.reader())
+            .await?;
+        let count: i64 = row.get("count")?;
+        if count == 0 {
+            return Ok(None);
+        }
+        Ok(Some(WeightOverview {
+            first_date: row.get("first_date")?,
+            first_kg: row.get("first_kg")?,
+            lowest_kg: row.get("lowest_kg")?,
+            highest_kg: row.get("highest_kg")?,
+            count,
+        }))
     }
 
     async fn list_entries(

@@ -18,7 +18,7 @@ use mitai_store::testing::TestDb;
 use mitai_store::{
     Backend, ConsumeRequest, CreatedEntry, Entry, EntryChange, EntryCursor, EntryOrder, EntryQuery,
     EntryUpdate, GatedCreate, IdempotencyKey, NewEntry, NewProfile, Profile, Role, Store,
-    StoreError, StoredResponse,
+    StoreError, StoredResponse, WeightOverview,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 conformance! {
     plain: [
+        weight_overview_sums_up_every_weigh_in,
         every_type_round_trips,
         create_spends_one_unit_in_the_bucket,
         create_over_the_cap_writes_nothing,
@@ -733,4 +734,33 @@ async fn racing_creates_with_one_key_make_one_entry(db: &TestDb) {
     assert!(replayed.iter().all(|r| *r == first));
     assert_eq!(all(&*store, p.id, EntryKind::Weight).await, created);
     assert_eq!(used(&*store, p.id, "weight").await, 1);
+}
+
+/// All weigh-ins in one row: the first day (the mean of its weigh-ins), lowest, highest,
+/// how many; another profile's and other types' entries are not counted; none without any.
+async fn weight_overview_sums_up_every_weigh_in(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "a@example.org").await;
+    let other = user(s, "b@example.org").await;
+    assert_eq!(s.weight_overview(p.id).await.unwrap(), None);
+    for (date, kg) in [
+        ("2025-03-10", 81.0),
+        ("2025-03-02", 80.0),
+        ("2025-03-02", 81.0),
+        ("2025-03-05", 78.5),
+        ("2025-03-12", 82.25),
+    ] {
+        create(s, &new_entry(p.id, date, weight(kg))).await;
+    }
+    create(s, &new_entry(other.id, "2025-01-01", weight(50.0))).await;
+    assert_eq!(
+        s.weight_overview(p.id).await.unwrap(),
+        Some(WeightOverview {
+            first_date: day("2025-03-02"),
+            first_kg: 80.5,
+            lowest_kg: 78.5,
+            highest_kg: 82.25,
+            count: 5,
+        })
+    );
 }

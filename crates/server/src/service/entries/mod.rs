@@ -334,6 +334,33 @@ pub async fn series(
     Ok(entries)
 }
 
+/// How many of the latest weigh-ins the weight summary reads: enough for the smoothed trend
+/// to forget where it started (0.9¹⁵⁰ of the first weight is left), the rate and the
+/// changes over a month, however often a person weighs in.
+pub const RECENT_WEIGH_INS: i64 = 150;
+
+/// A person's weigh-ins as the weight pages read them: the latest [`RECENT_WEIGH_INS`]
+/// (oldest first) and what all of them add up to — two queries, however long the history.
+pub struct WeightHistory {
+    pub recent: Vec<Entry>,
+    pub overview: Option<mitai_store::WeightOverview>,
+}
+
+impl WeightHistory {
+    /// Whether `recent` holds every weigh-in since `from` (every one at all for `None`).
+    pub fn covers(&self, from: Option<NaiveDate>) -> bool {
+        let all = (self.recent.len() as i64) < RECENT_WEIGH_INS;
+        all || matches!((from, self.recent.first()), (Some(from), Some(first)) if first.date < from)
+    }
+}
+
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn weight_history(state: &AppState, profile_id: Uuid) -> Result<WeightHistory> {
+    let recent = series(state, profile_id, EntryKind::Weight, None, RECENT_WEIGH_INS).await?;
+    let overview = state.store.weight_overview(profile_id).await?;
+    Ok(WeightHistory { recent, overview })
+}
+
 /// The profile's entry; 404 for another profile's, another type's, or none.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn get<T: EntryType>(state: &AppState, profile: &Profile, id: Uuid) -> Result<Entry> {

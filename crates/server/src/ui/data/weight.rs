@@ -17,6 +17,7 @@ use super::{
 };
 use crate::http::client_ip::ClientIp;
 use crate::service::entries::kinds::WeightType;
+use crate::service::entries::{self, WeightHistory};
 use crate::service::{AppState, profiles};
 use crate::ui::charts::{self, Frame, LineChart};
 use crate::ui::forms::{FieldErrors, FormData, Params};
@@ -155,10 +156,12 @@ pub fn weight_summary(
     lang: Lang,
     units: Units,
     profile: &crate::service::records::Profile,
-    entries: &[Entry],
+    history: &WeightHistory,
     today: NaiveDate,
 ) -> Option<WeightSummary> {
-    let points: Vec<(NaiveDate, f64)> = entries
+    let overview = history.overview.as_ref()?;
+    let points: Vec<(NaiveDate, f64)> = history
+        .recent
         .iter()
         .filter_map(|e| match &e.data {
             EntryData::Weight(w) => Some((e.date, w.weight_kg)),
@@ -192,15 +195,12 @@ pub fn weight_summary(
             changes.push((lang.t(label), signed_weight(lang, units, change)));
         }
     }
-    if let Some(change) = trend::change_since_start(&smoothed)
-        && smoothed.len() > 1
-    {
+    if overview.first_date < latest_date {
         changes.push((
             lang.t("weight.change_start"),
-            signed_weight(lang, units, change),
+            signed_weight(lang, units, current - overview.first_kg),
         ));
     }
-    let values = || points.iter().map(|p| p.1);
     Some(WeightSummary {
         latest: weight_text(lang, units, latest),
         latest_date: lang.date(latest_date),
@@ -214,8 +214,8 @@ pub fn weight_summary(
         goal: goal.map(|g| weight_text(lang, units, g)),
         projection,
         changes,
-        lowest: weight_text(lang, units, values().fold(f64::INFINITY, f64::min)),
-        highest: weight_text(lang, units, values().fold(f64::NEG_INFINITY, f64::max)),
+        lowest: weight_text(lang, units, overview.lowest_kg),
+        highest: weight_text(lang, units, overview.highest_kg),
     })
 }
 
@@ -239,14 +239,10 @@ async fn weight_view(
         query.cursor.as_deref(),
     )
     .await?;
-    // Every weigh-in once: the summary reads them all, the chart its range.
-    let all = chart_entries(state, member.profile(), EntryKind::Weight, None).await?;
+    let history = entries::weight_history(state, member.profile().id).await?;
     let units = profiles::units_of(member.profile());
-    let summary = weight_summary(lang, units, member.profile(), &all, today);
-    let shown: Vec<Entry> = all
-        .into_iter()
-        .filter(|e| from.is_none_or(|from| e.date >= from))
-        .collect();
+    let summary = weight_summary(lang, units, member.profile(), &history, today);
+    let shown = chart_weights(state, member.profile(), &history, from).await?;
     let (chart, averages) = weight_chart(lang, units, &shown);
     Ok(WeightPage {
         ctx: member.ctx("weight", done),
@@ -263,6 +259,25 @@ async fn weight_view(
         import_error: None,
         import_report: None,
     })
+}
+
+/// The weigh-ins of a chart from `from` on (all without it), oldest first: from the
+/// history already read when it reaches back that far, else read.
+pub async fn chart_weights(
+    state: &AppState,
+    profile: &crate::service::records::Profile,
+    history: &WeightHistory,
+    from: Option<NaiveDate>,
+) -> UiResult<Vec<Entry>> {
+    if history.covers(from) {
+        return Ok(history
+            .recent
+            .iter()
+            .filter(|e| from.is_none_or(|from| e.date >= from))
+            .cloned()
+            .collect());
+    }
+    chart_entries(state, profile, EntryKind::Weight, from).await
 }
 
 /// The weight chart (raw values and the 7-day moving average) and its numbers as rows of
