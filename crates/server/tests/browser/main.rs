@@ -297,6 +297,147 @@ fn a_gated_form_at_its_limit_writes_nothing(backend: Backend) {
     assert_eq!(rows(&b), 1, "the refused entry was not written");
 }
 
+/// What a new user hit before, on a phone, each as they would see it: saving the account
+/// page keeps the name; usage over a lowered limit looks and reads over it, on the meter and
+/// in the refusal; the AI page without an AI says so as a warning and offers no calls; an
+/// export that is off is a disabled button with the reason beside it.
+fn a_new_users_first_visit_on_a_phone(backend: Backend) {
+    let app = App::start(backend);
+    let id = app.user("nora@example.org");
+    let token = app.server.login("nora@example.org", PASSWORD);
+    let (status, answer) = app.server.http(
+        "PATCH",
+        "/api/me",
+        Some(&json!({"name": "Nora Neu"}).to_string()),
+        Some(&token),
+    );
+    assert_eq!(status, 200, "{answer}");
+    for day in ["2026-11-01", "2026-11-02", "2026-11-03"] {
+        let body = json!({"date": day, "weight_kg": 70}).to_string();
+        let (status, answer) = app
+            .server
+            .http("POST", "/api/weight", Some(&body), Some(&token));
+        assert_eq!(status, 201, "{answer}");
+    }
+    for (feature, limit) in [("weight", 1), ("export_csv", 0)] {
+        let (status, body) = app.api(
+            "PUT",
+            &format!("/api/admin/users/{id}/restrictions/{feature}"),
+            json!({"limit": limit, "reason": "browser test"}),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let driver = Driver::start();
+    let b = driver.session(SessionOptions {
+        width: 375,
+        height: 800,
+        ..SessionOptions::default()
+    });
+    sign_in(&b, &app, "nora@example.org");
+    // The name stays the name when the account form is saved (here: to switch language).
+    b.goto(&app.url("/account"));
+    assert_eq!(b.find("#f-name").property("value"), json!("Nora Neu"));
+    b.execute("document.getElementById('f-language').value = 'de'", vec![]);
+    b.find("form[action='/account/profile'] button[type=submit]")
+        .click();
+    b.wait_until("the German page", Duration::from_secs(10), |b| {
+        b.text_of("main h1") == "Konto"
+    });
+    assert_eq!(b.find("#f-name").property("value"), json!("Nora Neu"));
+    // Three used of a limit of one: the meter is over, and says so.
+    b.goto(&app.url("/"));
+    let over = b.text_of(".meter-text.over");
+    assert!(over.contains('3') && over.contains('1'), "{over}");
+    // A fourth is refused with the same numbers.
+    b.goto(&app.url("/weight"));
+    b.find("input[name=weight_kg]").send_keys("71");
+    b.find("form[action='/weight'] button[type=submit]").click();
+    b.wait_until("the refusal", Duration::from_secs(10), |b| {
+        b.exists_now("main [role=alert]")
+    });
+    let alert = b.text_of("main [role=alert]");
+    assert!(
+        alert.contains("3 verbraucht") && alert.contains("die 1"),
+        "{alert}"
+    );
+    // No AI configured: a warning, no calls offered.
+    b.goto(&app.url("/insights"));
+    assert!(b.exists("main .warning"));
+    assert!(
+        !b.text_of("main").contains("übrig"),
+        "{}",
+        b.text_of("main")
+    );
+    // The CSV export is off: disabled, with the reason.
+    b.goto(&app.url("/account"));
+    let csv = b.find("form[action='/account/export/csv'] button");
+    assert!(!csv.is_enabled(), "a disabled button");
+    assert!(b.text_of("#why-csv").contains("Nicht in deinem Tarif"));
+}
+
+/// Import a Libra export (the report counts and names the refused line), switch on the
+/// weigh-in reminder, then delete the account with the password: signed out, told so, and
+/// the address no longer signs in.
+fn import_remind_and_leave(backend: Backend) {
+    let app = App::start(backend);
+    app.user("leaving@example.org");
+    let driver = Driver::start();
+    let b = session(&driver, true);
+    sign_in(&b, &app, "leaving@example.org");
+    let file = app.dir.join("libra.csv");
+    std::fs::write(
+        &file,
+        "#Version: 6\n#Units: kg\n\n#date;weight;weight trend;body fat;body fat trend;muscle mass;muscle mass trend;log\n\
+         2026-10-01T06:00:00.000Z;80.1;80.1;;;;;\n\
+         2026-10-02T06:00:00.000Z;79.9\n\
+         2026-10-03T06:00:00.000Z;heavy\n",
+    )
+    .unwrap();
+    b.goto(&app.url("/weight"));
+    b.find("form[action='/weight/import'] input[type=file]")
+        .send_keys(file.to_str().unwrap());
+    b.find("form[action='/weight/import'] button[type=submit]")
+        .click();
+    wait_for_text(&b, "3 lines read: 2 added, 0 already there, 1 refused.");
+    assert!(b.text_of("main").contains("Line 7:"));
+    assert_eq!(rows(&b), 2);
+    // The reminder: Monday and Thursday at 07:15.
+    b.goto(&app.url("/account"));
+    for day in ["mon", "thu"] {
+        b.find(&format!("input[name=reminder_days][value={day}]"))
+            .click();
+    }
+    // A time field takes its value as the browser's own control shows it; set it directly.
+    b.execute(
+        "document.getElementById('f-reminder_time').value = '07:15'",
+        vec![],
+    );
+    b.find("form[action='/account/reminder'] button[type=submit]")
+        .click();
+    wait_for_text(&b, "Saved");
+    assert_eq!(
+        b.find("input[name=reminder_days][value=thu]")
+            .property("checked"),
+        json!(true)
+    );
+    // Leaving: the list of what goes, a wrong password first.
+    assert!(b.text_of("#delete-account").contains("every entry"));
+    b.find("#f-password").send_keys("not-the-password");
+    b.find("form[action='/account/delete'] button[type=submit]")
+        .click();
+    wait_for_text(&b, "nothing was deleted");
+    b.find("#f-password").send_keys(PASSWORD);
+    b.find("form[action='/account/delete'] button[type=submit]")
+        .click();
+    wait_for_text(&b, "Your account and your data are deleted.");
+    assert!(b.exists("form[action='/login']"));
+    let body = json!({"email": "leaving@example.org", "password": PASSWORD}).to_string();
+    let (status, _) = app
+        .server
+        .http("POST", "/api/auth/login", Some(&body), None);
+    assert_eq!(status, 401);
+}
+
 fn redeem_a_coupon_and_see_the_tier(backend: Backend) {
     let app = App::start(backend);
     app.user("saver@example.org");
@@ -952,6 +1093,8 @@ on_both! {
     weight_with_javascript => |b| super::add_list_and_delete_a_weight(b, true);
     weight_without_javascript => |b| super::add_list_and_delete_a_weight(b, false);
     gated_form_at_its_limit => super::a_gated_form_at_its_limit_writes_nothing;
+    first_visit_on_a_phone => super::a_new_users_first_visit_on_a_phone;
+    import_remind_and_leave => super::import_remind_and_leave;
     redeem_a_coupon => super::redeem_a_coupon_and_see_the_tier;
     german_ui => super::the_german_ui;
     cross_origin_form_post => super::a_cross_origin_form_post_is_refused;
