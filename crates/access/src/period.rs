@@ -10,6 +10,8 @@ use chrono::{DateTime, Datelike, Days, LocalResult, Months, NaiveDate, TimeDelta
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::settings::ZoneChange;
+
 /// How often the usage of a feature starts again from zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -73,6 +75,34 @@ pub fn resets_at(period: ResetPeriod, tz: Tz, t: DateTime<Utc>) -> Option<DateTi
     Some(start_of_local_day(tz, next_day))
 }
 
+/// The bucket `[start, resets_at)` of `t` when the zone has changed over time: `tz` now,
+/// and before each change in `history` (oldest first) the zone it names (DESIGN §18).
+///
+/// The period running at a change keeps its start — its count neither disappears nor
+/// reappears — and ends at the next boundary of the new zone, so it may be up to a day
+/// shorter or longer; every later period follows the new zone.
+pub fn bucket(
+    period: ResetPeriod,
+    tz: Tz,
+    history: &[ZoneChange],
+    t: DateTime<Utc>,
+) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+    // The changes made by `t`; the zone in force at `t` is the one after the last of them.
+    let made = history.partition_point(|c| c.at <= t);
+    let zone = history.get(made).map_or(tz, |next| next.before);
+    let start = period_start(period, zone, t);
+    let end = resets_at(period, zone, t);
+    match made.checked_sub(1).map(|i| (i, history[i])) {
+        // This zone's period began before the change: it is the period that was running
+        // at the change, which keeps the start it had in the zone before.
+        Some((i, change)) if start < change.at && period != ResetPeriod::Never => {
+            let (old_start, _) = bucket(period, change.before, &history[..i], change.at);
+            (old_start, end)
+        }
+        _ => (start, end),
+    }
+}
+
 /// The local calendar date on which the period containing `t` begins.
 fn first_local_day(period: ResetPeriod, tz: Tz, t: DateTime<Utc>) -> Option<NaiveDate> {
     let mut local = t.with_timezone(&tz).date_naive();
@@ -121,6 +151,65 @@ pub fn start_of_local_day(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
 mod tests {
     use super::*;
     use chrono_tz::Europe::Berlin;
+
+    #[test]
+    fn a_zone_change_keeps_the_running_period() {
+        let tokyo = chrono_tz::Asia::Tokyo;
+        let change = ZoneChange {
+            at: utc("2026-12-06T20:00:00Z"),
+            before: Tz::UTC,
+        };
+        let history = [change];
+        let daily = ResetPeriod::Daily;
+        // Before the change: UTC days.
+        let before = bucket(daily, tokyo, &history, utc("2026-12-06T19:59:00Z"));
+        assert_eq!(before.0, utc("2026-12-06T00:00:00Z"));
+        // After it, the running day keeps its start and ends at Tokyo's next midnight.
+        let after = bucket(daily, tokyo, &history, utc("2026-12-06T21:00:00Z"));
+        assert_eq!(
+            after,
+            (
+                utc("2026-12-06T00:00:00Z"),
+                Some(utc("2026-12-07T15:00:00Z"))
+            )
+        );
+        // Then Tokyo's days.
+        let next = bucket(daily, tokyo, &history, utc("2026-12-07T16:00:00Z"));
+        assert_eq!(next.0, utc("2026-12-07T15:00:00Z"));
+        // Monthly: December keeps its UTC start until Tokyo's January begins.
+        let month = bucket(
+            ResetPeriod::Monthly,
+            tokyo,
+            &history,
+            utc("2026-12-20T00:00:00Z"),
+        );
+        assert_eq!(
+            month,
+            (
+                utc("2026-12-01T00:00:00Z"),
+                Some(utc("2026-12-31T15:00:00Z"))
+            )
+        );
+        // Switching back later in the month keeps the same December bucket.
+        let back = ZoneChange {
+            at: utc("2026-12-21T00:00:00Z"),
+            before: tokyo,
+        };
+        let history = [change, back];
+        let month = bucket(
+            ResetPeriod::Monthly,
+            Tz::UTC,
+            &history,
+            utc("2026-12-22T00:00:00Z"),
+        );
+        assert_eq!(month.0, utc("2026-12-01T00:00:00Z"));
+        // No history: the plain zone.
+        let plain = bucket(daily, Berlin, &[], utc("2026-12-06T21:00:00Z"));
+        assert_eq!(
+            plain.0,
+            period_start(daily, Berlin, utc("2026-12-06T21:00:00Z"))
+        );
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

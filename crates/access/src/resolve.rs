@@ -118,11 +118,10 @@ impl Registry {
     /// The usage bucket and the next reset of `feature` at `now`.
     pub fn period(&self, feature: FeatureIdx, now: DateTime<Utc>) -> Period {
         let p = self.feature(feature).reset_period;
-        let tz = self.settings.usage_timezone;
-        Period {
-            start: period::period_start(p, tz, now),
-            resets_at: period::resets_at(p, tz, now),
-        }
+        let settings = &self.settings;
+        let history = &settings.usage_timezone_history;
+        let (start, resets_at) = period::bucket(p, settings.usage_timezone, history, now);
+        Period { start, resets_at }
     }
 }
 

@@ -4,6 +4,7 @@
 //! into the canonical stored form or explains why it does not fit the key, so a bad
 //! value never replaces a good one.
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -33,6 +34,55 @@ pub const KEYS: &[&str] = &[
     "reminder_lead_days",
 ];
 
+/// An internal setting, never shown or set by admins: the changes of `usage_timezone`,
+/// oldest first, each `{"at": <instant>, "before": "<zone>"}` (the zone until `at`).
+pub const USAGE_TIMEZONE_HISTORY: &str = "usage_timezone_history";
+
+/// How many zone changes are remembered: far more than any period can span.
+const ZONE_HISTORY_KEPT: usize = 50;
+
+/// A change of `usage_timezone`: until `at` the zone was `before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneChange {
+    pub at: DateTime<Utc>,
+    pub before: Tz,
+}
+
+/// The stored history of zone changes with one more: the zone in use now (`settings`)
+/// ends at `at`.
+pub fn zone_history_with(settings: &Settings, at: DateTime<Utc>) -> Value {
+    let mut changes = settings.usage_timezone_history.clone();
+    changes.push(ZoneChange {
+        at,
+        before: settings.usage_timezone,
+    });
+    let skip = changes.len().saturating_sub(ZONE_HISTORY_KEPT);
+    Value::Array(
+        changes[skip..]
+            .iter()
+            .map(|c| json!({ "at": c.at.to_rfc3339(), "before": c.before.name() }))
+            .collect(),
+    )
+}
+
+fn parse_zone_history(value: &Value) -> Vec<ZoneChange> {
+    let mut changes: Vec<ZoneChange> = value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let at = DateTime::parse_from_rfc3339(c.get("at")?.as_str()?).ok()?;
+            let before = c.get("before")?.as_str()?.parse::<Tz>().ok()?;
+            Some(ZoneChange {
+                at: at.with_timezone(&Utc),
+                before,
+            })
+        })
+        .collect();
+    changes.sort_by_key(|c| c.at);
+    changes
+}
+
 /// The typed view of all settings, with defaults for anything missing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -42,6 +92,8 @@ pub struct Settings {
     pub trial_days: i64,
     pub trial_tier: String,
     pub usage_timezone: Tz,
+    /// Earlier zones, oldest change first (see [`USAGE_TIMEZONE_HISTORY`]).
+    pub usage_timezone_history: Vec<ZoneChange>,
     pub wellpass_grace_days: i64,
     pub users_can_invite: bool,
     pub mail_from: String,
@@ -60,6 +112,7 @@ impl Default for Settings {
             trial_days: 14,
             trial_tier: "premium".into(),
             usage_timezone: Tz::UTC,
+            usage_timezone_history: Vec::new(),
             wellpass_grace_days: 3,
             users_can_invite: false,
             mail_from: "Mitai <noreply@localhost>".into(),
@@ -213,6 +266,7 @@ impl Settings {
                         s.usage_timezone = tz;
                     }
                 }
+                USAGE_TIMEZONE_HISTORY => s.usage_timezone_history = parse_zone_history(value),
                 "mail_from" => {
                     if let Some(v) = value.as_str() {
                         s.mail_from = v.to_owned();

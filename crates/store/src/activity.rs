@@ -41,6 +41,19 @@ pub mod actions {
     pub const GRANT_EXPIRED: &str = "grant_expired";
     pub const GRANT_REVOKED: &str = "grant_revoked";
     pub const EXPORT_DOWNLOADED: &str = "export_downloaded";
+    pub const TRIAL_CHANGED: &str = "trial_changed";
+    // The audit trail of the registry and coupons (DESIGN §18): `details` holds `before`
+    // and `after` (null for a creation's before and a deletion's after).
+    pub const FEATURE_CREATED: &str = "feature_created";
+    pub const FEATURE_UPDATED: &str = "feature_updated";
+    pub const TIER_CREATED: &str = "tier_created";
+    pub const TIER_UPDATED: &str = "tier_updated";
+    /// A cell of the tier × feature matrix set or removed (`after: null`).
+    pub const TIER_LIMIT_CHANGED: &str = "tier_limit_changed";
+    pub const COUPON_CREATED: &str = "coupon_created";
+    pub const COUPON_UPDATED: &str = "coupon_updated";
+    /// A batch of coupons: one entry for the batch, with its campaign and count.
+    pub const COUPONS_GENERATED: &str = "coupons_generated";
 }
 
 /// An event to log.

@@ -577,7 +577,11 @@ pub async fn set_role(state: &AppState, email: &str, role: Role) -> anyhow::Resu
     };
     let event = NewActivity::new(actions::ROLE_CHANGED, now)
         .profile(Some(profile.id))
-        .details(json!({"from": profile.role.as_str(), "to": role.as_str(), "via": "cli"}));
+        .details(json!({
+            "before": {"role": profile.role.as_str()},
+            "after": {"role": role.as_str()},
+            "via": "cli",
+        }));
     activity_log::record(state, event).await;
     Ok(updated)
 }

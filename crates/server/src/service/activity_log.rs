@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use mitai_store::{Activity, ActivityFilter, NewActivity, Profile, UserStats};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::service::AppState;
@@ -34,6 +35,48 @@ pub async fn record_admin(
         .details(details)
         .ip(ip);
     record(state, event).await;
+}
+
+/// Logs an admin change for the audit trail (DESIGN §18): `details` holds what the change
+/// is about (`subject`, an object) and the values `before` and `after` it — `before: null`
+/// for a creation, `after: null` for a deletion. Where both are objects, only the fields
+/// that differ are kept, so an entry says what changed and nothing else.
+#[allow(clippy::too_many_arguments)]
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn audit(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    profile: Option<Uuid>,
+    action: &str,
+    subject: Value,
+    before: Value,
+    after: Value,
+) {
+    let details = audit_details(subject, before, after);
+    record_admin(state, admin.id, profile, action, details, ip).await;
+}
+
+/// The `details` of an audit entry: `subject`'s fields, `before` and `after` (see [`audit`]).
+pub fn audit_details(subject: Value, mut before: Value, mut after: Value) -> Value {
+    if let (Value::Object(b), Value::Object(a)) = (&mut before, &mut after) {
+        let same: Vec<String> = b
+            .iter()
+            .filter(|(k, v)| a.get(k.as_str()) == Some(v))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in same {
+            b.remove(&k);
+            a.remove(&k);
+        }
+    }
+    let mut details = match subject {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    details.insert("before".into(), before);
+    details.insert("after".into(), after);
+    Value::Object(details)
 }
 
 /// A page of the log, newest first, and the cursor of the next page.
@@ -142,4 +185,25 @@ pub async fn of_profile(state: &AppState, profile: &Profile) -> Result<UserStats
             redemptions: 0,
             updated_at: profile.created_at,
         }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn audit_details_keep_what_changed() {
+        let d = audit_details(
+            json!({"feature": "weight"}),
+            json!({"name": "Weight", "active": true, "default_limit": 30}),
+            json!({"name": "Weight", "active": false, "default_limit": 30}),
+        );
+        assert_eq!(
+            d,
+            json!({"feature": "weight", "before": {"active": true}, "after": {"active": false}})
+        );
+        let created = audit_details(json!({}), Value::Null, json!({"limit": 5}));
+        assert_eq!(created, json!({"before": null, "after": {"limit": 5}}));
+    }
 }

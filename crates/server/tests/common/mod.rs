@@ -129,6 +129,17 @@ impl TestApp {
         (status, json)
     }
 
+    /// A page as the signed-in holder of `token` sees it.
+    #[allow(dead_code)]
+    pub async fn get_html(&self, uri: &str, token: &str) -> (StatusCode, String) {
+        let request = Request::get(uri)
+            .header(header::COOKIE, format!("mitai_session={token}"))
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, body) = self.send(request).await;
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
     pub async fn get(&self, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
         self.call(Method::GET, uri, token, None).await
     }
@@ -263,6 +274,20 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::OK, "setting {key}: {body}");
         body
+    }
+
+    /// Puts the instance in `zone` as if it had always been there: stored directly, as a
+    /// fresh install's setting, so no change of zone is remembered (an admin's change keeps
+    /// the running period's start, DESIGN §18).
+    #[allow(dead_code)]
+    pub async fn zone_from_the_start(&self, zone: &str) {
+        let now = self.state.now();
+        self.db
+            .store
+            .set_setting("usage_timezone", &json!(zone), None, now)
+            .await
+            .expect("zone");
+        self.state.registry_changed().await.expect("reload");
     }
 
     /// Overrides one feature's limit for a profile (no expiry).

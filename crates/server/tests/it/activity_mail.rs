@@ -226,16 +226,20 @@ async fn activity_records_the_flows(backend: Backend) {
 
     let tier = by_action("tier_changed")[0];
     assert_eq!(tier["actor_id"], admin_id.as_str());
-    assert_eq!(tier["details"], json!({"from": "free", "to": "basic"}));
+    assert_eq!(
+        tier["details"],
+        json!({"before": {"tier": "free"}, "after": {"tier": "basic"}})
+    );
     let set = by_action("restriction_set")[0];
     assert_eq!(set["actor_id"], admin_id.as_str());
     assert_eq!(set["details"]["feature"], "ai_calls");
-    assert_eq!(set["details"]["limit"], 1);
-    assert_eq!(set["details"]["reason"], "test");
-    assert_eq!(
-        by_action("restriction_cleared")[0]["details"],
-        json!({"feature": "ai_calls"})
-    );
+    assert_eq!(set["details"]["before"], Value::Null);
+    assert_eq!(set["details"]["after"]["limit"], 1);
+    assert_eq!(set["details"]["after"]["reason"], "test");
+    let cleared = &by_action("restriction_cleared")[0]["details"];
+    assert_eq!(cleared["feature"], "ai_calls");
+    assert_eq!(cleared["before"]["limit"], 1);
+    assert_eq!(cleared["after"], Value::Null);
 
     // The failed login for an unknown address is about nobody.
     let failed = activity(&app, &admin, "action=login_failed").await;
@@ -250,7 +254,11 @@ async fn activity_records_the_flows(backend: Backend) {
     assert_eq!(settings[0]["profile_id"], Value::Null);
     assert_eq!(
         settings[0]["details"],
-        json!({"key": "require_email_verification", "value": false})
+        json!({
+            "key": "require_email_verification",
+            "before": {"value": true},
+            "after": {"value": false},
+        })
     );
 
     // Only admins read the log.

@@ -290,7 +290,144 @@ async fn the_last_admin_cannot_demote_itself(backend: Backend) {
     assert_eq!(me["profile"]["role"], "admin");
 }
 
+/// A personal limit is chosen explicitly (a number, unlimited or off) with a reason; an
+/// empty number is refused instead of meaning unlimited, and a choice more generous than
+/// the plan is confirmed before it is saved.
+async fn personal_limits_are_explicit_and_generous_ones_confirmed(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = who(&app.admin().await);
+    let api_admin = app.login("admin@example.org", "adminpass1").await;
+    let (_, id) = app.user("limits@example.org").await;
+    let path = format!("/admin/users/{id}/restrictions/ai_calls");
+    let uri = format!("/api/admin/users/{id}");
+    // "Set" on an empty row: refused at the field, nothing given.
+    let (status, page, _) = post(
+        &app,
+        &path,
+        &admin,
+        &[("do", "set"), ("limit", ""), ("reason", "")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("Enter a number, or choose unlimited or off."),
+        "{page}"
+    );
+    assert!(page.contains("Say why"), "the reason is required");
+    assert_eq!(personal(&app, &uri, &api_admin).await, json!([]));
+
+    // Unlimited is more than any plan with a limit gives: asked first, saved on confirm.
+    let fields = [
+        ("do", "set"),
+        ("choice", "unlimited"),
+        ("reason", "support case 12"),
+    ];
+    let (status, page, _) = post(&app, &path, &admin, &fields).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("This gives unlimited"), "asks to confirm");
+    assert!(page.contains(r#"name="confirm" value="1""#));
+    assert_eq!(
+        personal(&app, &uri, &api_admin).await,
+        json!([]),
+        "nothing saved before the confirmation"
+    );
+    let mut confirmed = fields.to_vec();
+    confirmed.push(("confirm", "1"));
+    let (status, _, headers) = post(&app, &path, &admin, &confirmed).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        headers[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .ends_with("done=restriction_set")
+    );
+    let saved = personal(&app, &uri, &api_admin).await;
+    assert_eq!(saved[0]["limit"], serde_json::Value::Null, "{saved}");
+    assert_eq!(saved[0]["reason"], "support case 12");
+
+    // Off and a small number need no confirmation.
+    let off = [("do", "set"), ("choice", "off"), ("reason", "abuse")];
+    let (status, _, _) = post(&app, &path, &admin, &off).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(personal(&app, &uri, &api_admin).await[0]["limit"], 0);
+    let one = [
+        ("do", "set"),
+        ("choice", "number"),
+        ("limit", "1"),
+        ("reason", "trial"),
+    ];
+    let (status, _, _) = post(&app, &path, &admin, &one).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(personal(&app, &uri, &api_admin).await[0]["limit"], 1);
+}
+
+/// A new coupon has no plan until the admin picks one; plans and kinds show by name;
+/// every id on the page is unique.
+async fn coupons_default_to_no_plan_and_ids_are_unique(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = who(&app.admin().await);
+    let (status, page, _) = get(&app, "/admin/coupons", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let tier_select = page
+        .split(r#"id="n-tier""#)
+        .nth(1)
+        .unwrap()
+        .split("</select>")
+        .next()
+        .unwrap();
+    assert!(
+        !tier_select.contains("selected"),
+        "no plan chosen: {tier_select}"
+    );
+    assert!(tier_select.contains(">Choose a plan<") && tier_select.contains(">Premium<"));
+    assert!(page.contains(">single use<"), "kinds by name");
+    let (status, page, _) = post(
+        &app,
+        "/admin/coupons",
+        &admin,
+        &[
+            ("kind", "single_use"),
+            ("tier", ""),
+            ("duration_days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert_unique_ids(&page);
+    for path in [
+        "/admin",
+        "/admin/coupons",
+        "/admin/limits",
+        "/admin/features",
+        "/admin/tiers",
+        "/admin/users",
+        "/admin/activity",
+        "/admin/settings",
+        "/admin/mail",
+    ] {
+        let (_, page, _) = get(&app, path, Some(&admin)).await;
+        assert_unique_ids(&page);
+    }
+}
+
+/// A user's personal limits, as the API lists them.
+async fn personal(app: &TestApp, uri: &str, token: &str) -> serde_json::Value {
+    let (_, body) = app.get(uri, Some(token)).await;
+    body["restrictions"].clone()
+}
+
+/// Asserts that no `id="…"` appears twice on a page.
+fn assert_unique_ids(page: &str) {
+    let mut seen = std::collections::BTreeSet::new();
+    for part in page.split(" id=\"").skip(1) {
+        let id = part.split('"').next().unwrap();
+        assert!(seen.insert(id.to_owned()), "id {id} twice");
+    }
+}
+
 on_both_backends!(
+    personal_limits_are_explicit_and_generous_ones_confirmed,
+    coupons_default_to_no_plan_and_ids_are_unique,
     every_admin_page_is_guarded,
     the_grid_reviews_then_saves_and_refuses_bad_cells,
     settings_are_refused_at_their_field,

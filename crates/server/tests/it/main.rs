@@ -13,6 +13,7 @@ mod activity_mail;
 mod admin_api;
 mod admin_guard;
 mod admin_ui;
+mod audit;
 mod binary;
 mod consume_http;
 mod coupons;

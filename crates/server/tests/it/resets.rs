@@ -13,15 +13,13 @@ use mitai_store::Backend;
 use serde_json::{Value, json};
 
 /// An app in Europe/Berlin at `start`, with an admin and a user; returns (app, admin,
-/// user token, user id).
+/// user token, user id). The instance has always been in Berlin: a zone an admin changes
+/// keeps the running period's start (DESIGN §18, tested in `changing_the_timezone_…`).
 async fn berlin_app(backend: Backend, start: &str) -> (TestApp, String, String, String) {
     let app = TestApp::new(backend).await;
     app.clock_to(start).await;
+    app.zone_from_the_start("Europe/Berlin").await;
     let admin = app.admin().await;
-    let stored = app
-        .set_setting(&admin, "usage_timezone", json!("Europe/Berlin"))
-        .await;
-    assert_eq!(stored["value"], "Europe/Berlin");
     // These tests are about periods, not about e-mail verification.
     app.set_setting(&admin, "require_email_verification", json!(false))
         .await;
@@ -454,21 +452,76 @@ async fn fall_back_day_has_25_hours(backend: Backend) {
     spend(&app, &token, "nutrition").await;
 }
 
+/// DESIGN §18: a change of zone never makes counted usage disappear or reappear. The
+/// period running at the change keeps its start and its count and ends at the new zone's
+/// next boundary; later periods follow the new zone. Switching back changes nothing either.
 async fn changing_the_timezone_moves_the_buckets(backend: Backend) {
     let app = TestApp::new(backend).await;
     app.clock_to("2027-05-05T12:00:00Z").await;
     let admin = app.admin().await;
+    app.set_setting(&admin, "require_email_verification", json!(false))
+        .await;
     let (token, _) = app.user("tokyo@example.org").await;
+    for _ in 0..3 {
+        spend(&app, &token, "nutrition").await;
+        spend(&app, &token, "weight").await;
+    }
+    assert_bucket(
+        &app,
+        &token,
+        "nutrition",
+        "2027-05-05T00:00:00Z",
+        json!("2027-05-06T00:00:00Z"),
+        3,
+    )
+    .await;
+    app.set_setting(&admin, "usage_timezone", json!("Asia/Tokyo"))
+        .await;
+    // Tokyo is UTC+9 without DST: it is 21:00 on 5 May there. Today keeps its start and
+    // its three uses, and ends at Tokyo's midnight.
+    assert_bucket(
+        &app,
+        &token,
+        "nutrition",
+        "2027-05-05T00:00:00Z",
+        json!("2027-05-05T15:00:00Z"),
+        3,
+    )
+    .await;
+    // The month too: May keeps its count until Tokyo's June begins.
+    assert_bucket(
+        &app,
+        &token,
+        "weight",
+        "2027-05-01T00:00:00Z",
+        json!("2027-05-31T15:00:00Z"),
+        3,
+    )
+    .await;
+    // Switching back restores nothing and loses nothing.
+    app.set_setting(&admin, "usage_timezone", json!("UTC"))
+        .await;
+    let a = access(&app, &token, "weight").await;
     assert_eq!(
-        access(&app, &token, "nutrition").await["period_start"],
-        "2027-05-05T00:00:00Z"
+        (&a["period_start"], &a["used"]),
+        (&json!("2027-05-01T00:00:00Z"), &json!(3)),
+        "{a}"
     );
     app.set_setting(&admin, "usage_timezone", json!("Asia/Tokyo"))
         .await;
-    // Tokyo is UTC+9 without DST: it is 21:00 on 5 May there.
-    let a = access(&app, &token, "nutrition").await;
-    assert_eq!(a["period_start"], "2027-05-04T15:00:00Z");
-    assert_eq!(a["resets_at"], "2027-05-05T15:00:00Z");
+    spend(&app, &token, "nutrition").await;
+    assert_eq!(access(&app, &token, "nutrition").await["used"], 4);
+    // After Tokyo's midnight, Tokyo's days.
+    app.clock_to("2027-05-05T15:00:30Z").await;
+    assert_bucket(
+        &app,
+        &token,
+        "nutrition",
+        "2027-05-05T15:00:00Z",
+        json!("2027-05-06T15:00:00Z"),
+        0,
+    )
+    .await;
     // A bad zone is refused and the good one kept.
     let (status, body) = app
         .put(
@@ -481,7 +534,13 @@ async fn changing_the_timezone_moves_the_buckets(backend: Backend) {
     assert_eq!(body["error"]["code"], "invalid_input");
     assert_eq!(
         access(&app, &token, "nutrition").await["period_start"],
-        "2027-05-04T15:00:00Z"
+        "2027-05-05T15:00:00Z"
+    );
+    // The history of zones is internal: not a setting admins see.
+    let (_, list) = app.get("/api/admin/settings", Some(&admin)).await;
+    assert!(
+        !list.to_string().contains("usage_timezone_history"),
+        "{list}"
     );
 }
 

@@ -9,6 +9,7 @@ use crate::api::Page;
 use crate::api::error::ErrorBody;
 use crate::api::error::{Json, Path, Query, Result};
 use crate::http::auth::AdminUser;
+use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
 use crate::service::admin::coupons;
 use crate::service::admin::coupons::{
@@ -40,9 +41,10 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Json(body): Json<NewCouponBody>,
 ) -> Result<(StatusCode, Json<CouponView>)> {
-    let coupon = coupons::create(&state, &admin.profile, body).await?;
+    let coupon = coupons::create(&state, &admin.profile, ip, body).await?;
     Ok((StatusCode::CREATED, Json(coupon)))
 }
 
@@ -53,9 +55,10 @@ pub async fn create(
 pub async fn batch(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Json(body): Json<BatchBody>,
 ) -> Result<(StatusCode, Json<Batch>)> {
-    let batch = coupons::batch(&state, &admin.profile, body).await?;
+    let batch = coupons::batch(&state, &admin.profile, ip, body).await?;
     Ok((StatusCode::CREATED, Json(batch)))
 }
 
@@ -96,10 +99,13 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<
     security(("bearer" = [])))]
 pub async fn patch(
     State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<Uuid>,
     Json(body): Json<CouponPatchBody>,
 ) -> Result<Json<CouponView>> {
-    Ok(Json(coupons::update(&state, id, body).await?))
+    let coupon = coupons::update(&state, &admin.profile, ip, id, body).await?;
+    Ok(Json(coupon))
 }
 
 /// Who redeemed a coupon, when, and which grant it gave.

@@ -1,5 +1,7 @@
 //! The feature registry.
 
+use crate::http::auth::AdminUser;
+use crate::http::client_ip::ClientIp;
 use axum::extract::State;
 use axum::http::StatusCode;
 
@@ -29,9 +31,11 @@ pub async fn list(State(state): State<AppState>) -> Json<Page<FeatureView>> {
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Json(body): Json<NewFeatureBody>,
 ) -> Result<(StatusCode, Json<FeatureView>)> {
-    let feature = features::create(&state, body).await?;
+    let feature = features::create(&state, &admin.profile, ip, body).await?;
     Ok((StatusCode::CREATED, Json(feature)))
 }
 
@@ -55,8 +59,11 @@ pub async fn get(
     security(("bearer" = [])))]
 pub async fn patch(
     State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     Json(body): Json<FeaturePatch>,
 ) -> Result<Json<FeatureView>> {
-    Ok(Json(features::update(&state, &id, body).await?))
+    let feature = features::update(&state, &admin.profile, ip, &id, body).await?;
+    Ok(Json(feature))
 }

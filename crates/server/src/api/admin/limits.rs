@@ -1,5 +1,7 @@
 //! The tier × feature matrix.
 
+use crate::http::auth::AdminUser;
+use crate::http::client_ip::ClientIp;
 use axum::extract::State;
 use axum::http::StatusCode;
 
@@ -26,6 +28,8 @@ pub async fn matrix(State(state): State<AppState>) -> Json<Matrix> {
     security(("bearer" = [])))]
 pub async fn put(
     State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path((tier, feature)): Path<(String, String)>,
     Json(body): Json<LimitBody>,
 ) -> Result<Json<Cell>> {
@@ -34,7 +38,8 @@ pub async fn put(
         limits::check_cell(&state, &tier, &feature)?;
         return Err(Error::field("limit", "is required (null for unlimited)"));
     };
-    Ok(Json(limits::set(&state, &tier, &feature, limit).await?))
+    let cell = limits::set(&state, &admin.profile, ip, &tier, &feature, limit).await?;
+    Ok(Json(cell))
 }
 
 /// Remove one cell: the feature's default limit applies to the tier again.
@@ -44,9 +49,11 @@ pub async fn put(
     security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path((tier, feature)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    limits::reset(&state, &tier, &feature).await?;
+    limits::reset(&state, &admin.profile, ip, &tier, &feature).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

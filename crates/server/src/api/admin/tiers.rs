@@ -1,5 +1,7 @@
 //! Tiers.
 
+use crate::http::auth::AdminUser;
+use crate::http::client_ip::ClientIp;
 use axum::extract::State;
 use axum::http::StatusCode;
 
@@ -28,9 +30,11 @@ pub async fn list(State(state): State<AppState>) -> Json<Page<TierView>> {
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Json(body): Json<NewTierBody>,
 ) -> Result<(StatusCode, Json<TierView>)> {
-    let tier = tiers::create(&state, body).await?;
+    let tier = tiers::create(&state, &admin.profile, ip, body).await?;
     Ok((StatusCode::CREATED, Json(tier)))
 }
 
@@ -51,8 +55,12 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Resul
     security(("bearer" = [])))]
 pub async fn patch(
     State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     Json(body): Json<TierPatch>,
 ) -> Result<Json<TierView>> {
-    Ok(Json(tiers::update(&state, &id, body).await?))
+    Ok(Json(
+        tiers::update(&state, &admin.profile, ip, &id, body).await?,
+    ))
 }

@@ -28,6 +28,31 @@ pub async fn list(
     ))
 }
 
+/// The name and e-mail of each profile in `ids` that still exists, each read once: the
+/// log shows people, not ids.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn people(
+    state: &AppState,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<std::collections::HashMap<Uuid, (String, String)>> {
+    let mut found = std::collections::HashMap::new();
+    let mut asked = std::collections::HashSet::new();
+    for id in ids {
+        if !asked.insert(id) {
+            continue;
+        }
+        if let Some(p) = state.store.profile(id).await? {
+            found.insert(id, (p.name, p.email));
+        }
+    }
+    Ok(found)
+}
+
+/// The id of the profile with this e-mail, if there is one (the log's filter takes either).
+pub async fn profile_of_email(state: &AppState, email: &str) -> Result<Option<Uuid>> {
+    Ok(state.store.credentials(email).await?.map(|(p, _)| p.id))
+}
+
 /// Empty values count as absent (`?action=` filters nothing).
 fn given(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())

@@ -1,7 +1,10 @@
 //! Admin coupons: create (one or a batch), list, change, redemptions, CSV export.
 
 use mitai_store::coupons::{CouponKind, CouponPatch};
-use mitai_store::{Profile, StoreError};
+use mitai_store::{Profile, StoreError, actions};
+use serde_json::{Value, json};
+
+use crate::service::activity_log;
 use uuid::Uuid;
 
 use mitai_access::text::{Campaign, rules};
@@ -44,7 +47,12 @@ pub async fn list(
 /// Creates a coupon (generating a code when none is given). Refuses bad instants, kind
 /// or other values by the coupon rules (422) and a code in use (409 `code_taken`).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn create(state: &AppState, admin: &Profile, body: NewCouponBody) -> Result<CouponView> {
+pub async fn create(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    body: NewCouponBody,
+) -> Result<CouponView> {
     for (field, instant) in [
         ("valid_from", body.valid_from),
         ("valid_until", body.valid_until),
@@ -68,14 +76,23 @@ pub async fn create(state: &AppState, admin: &Profile, body: NewCouponBody) -> R
     };
     let coupon = coupons::build_coupon(state, spec, admin.id)?;
     coupons::store_coupons(state, std::slice::from_ref(&coupon)).await?;
-    Ok(CouponView::from(&coupon))
+    let view = CouponView::from(&coupon);
+    let subject = json!({ "coupon_id": view.id, "code": view.code });
+    let (action, after) = (actions::COUPON_CREATED, audited(&view));
+    activity_log::audit(state, admin, ip, None, action, subject, Value::Null, after).await;
+    Ok(view)
 }
 
 /// Creates `count` single-use coupons with generated codes, all or none, and names the
 /// campaign's CSV export. Refuses another kind, a bad `valid_until`, a count outside
 /// 1–10000 and an empty campaign (422).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn batch(state: &AppState, admin: &Profile, body: BatchBody) -> Result<Batch> {
+pub async fn batch(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    body: BatchBody,
+) -> Result<Batch> {
     if parse_kind(&body.kind)? != CouponKind::SingleUse {
         return Err(Error::field("kind", "batches are single_use"));
     }
@@ -99,6 +116,17 @@ pub async fn batch(state: &AppState, admin: &Profile, body: BatchBody) -> Result
         note: body.note,
     };
     let created = coupons::create_batch(state, spec, body.count as usize, admin.id).await?;
+    if let Some(first) = created.first() {
+        let view = CouponView::from(first);
+        let subject = json!({ "campaign": campaign, "count": created.len() });
+        let mut after = audited(&view);
+        if let Some(fields) = after.as_object_mut() {
+            fields.remove("code");
+            fields.insert("count".into(), json!(created.len()));
+        }
+        let action = actions::COUPONS_GENERATED;
+        activity_log::audit(state, admin, ip, None, action, subject, Value::Null, after).await;
+    }
     let csv = format!(
         "/api/admin/coupons/export.csv?campaign={}",
         url_escape(&campaign)
@@ -174,7 +202,13 @@ pub async fn get(state: &AppState, id: Uuid) -> Result<CouponView> {
 /// coupon (404), bad instants, a cap on a single-use coupon or below the redemptions so
 /// far, a window ending before it starts and long texts (422).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn update(state: &AppState, id: Uuid, body: CouponPatchBody) -> Result<CouponView> {
+pub async fn update(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    id: Uuid,
+    body: CouponPatchBody,
+) -> Result<CouponView> {
     let coupon = state.store.coupon(id).await?.ok_or(Error::NotFound)?;
     for (field, instant) in [
         ("valid_from", body.valid_from),
@@ -229,7 +263,14 @@ pub async fn update(state: &AppState, id: Uuid, body: CouponPatchBody) -> Result
         note,
     };
     match state.store.update_coupon(id, &patch).await {
-        Ok(Some(c)) => Ok(CouponView::from(&c)),
+        Ok(Some(c)) => {
+            let view = CouponView::from(&c);
+            let subject = json!({ "coupon_id": view.id, "code": view.code });
+            let before = audited(&CouponView::from(&coupon));
+            let (action, after) = (actions::COUPON_UPDATED, audited(&view));
+            activity_log::audit(state, admin, ip, None, action, subject, before, after).await;
+            Ok(view)
+        }
         Ok(None) => Err(Error::NotFound),
         // A redemption raced the lowered cap; the database kept the invariant.
         Err(StoreError::Conflict(_)) | Err(StoreError::Database(_))
@@ -242,6 +283,17 @@ pub async fn update(state: &AppState, id: Uuid, body: CouponPatchBody) -> Result
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A coupon as the audit trail keeps it: what an admin sets, not the running count.
+fn audited(view: &CouponView) -> Value {
+    let mut value = json!(view);
+    if let Some(fields) = value.as_object_mut() {
+        for running in ["id", "redeemed_count", "created_at", "created_by"] {
+            fields.remove(running);
+        }
+    }
+    value
 }
 
 /// A page of a coupon's redemptions (who, when, which grant) and the next cursor.

@@ -1,7 +1,10 @@
 //! The feature registry: list, add and change the limitable features.
 
 use mitai_access::{Feature, FeatureKind, ResetPeriod};
-use mitai_store::StoreError;
+use mitai_store::{Profile, StoreError, actions};
+use serde_json::{Value, json};
+
+use crate::service::activity_log;
 
 use mitai_access::text::{Category, Description, Label, Unit};
 
@@ -31,7 +34,12 @@ pub fn get(state: &AppState, id: &str) -> Result<FeatureView> {
 /// Adds a feature and reloads the registry. Refuses a bad id, kind, period, limit or
 /// text (422), and an id in use (409 `id_taken`).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn create(state: &AppState, body: NewFeatureBody) -> Result<FeatureView> {
+pub async fn create(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    body: NewFeatureBody,
+) -> Result<FeatureView> {
     check_slug("id", &body.id)?;
     let mut feature = Feature {
         id: body.id,
@@ -57,15 +65,27 @@ pub async fn create(state: &AppState, body: NewFeatureBody) -> Result<FeatureVie
         Err(e) => return Err(e.into()),
     }
     state.registry_changed().await?;
-    Ok(FeatureView::from(&feature))
+    let view = FeatureView::from(&feature);
+    let subject = json!({ "feature": view.id });
+    let after = json!(view);
+    let action = actions::FEATURE_CREATED;
+    activity_log::audit(state, admin, ip, None, action, subject, Value::Null, after).await;
+    Ok(view)
 }
 
 /// Changes a feature (absent fields stay as they are) and reloads the registry.
 /// Refuses an unknown id (404) and bad values (422).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn update(state: &AppState, id: &str, patch: FeaturePatch) -> Result<FeatureView> {
+pub async fn update(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    id: &str,
+    patch: FeaturePatch,
+) -> Result<FeatureView> {
     let registry = state.registry();
     let mut f = registry.feature_by_id(id).ok_or(Error::NotFound)?.clone();
+    let before = json!(FeatureView::from(&f));
     if let Some(name) = patch.name {
         f.name = name.trim().to_owned();
     }
@@ -98,7 +118,11 @@ pub async fn update(state: &AppState, id: &str, patch: FeaturePatch) -> Result<F
         return Err(Error::NotFound);
     }
     state.registry_changed().await?;
-    Ok(FeatureView::from(&f))
+    let view = FeatureView::from(&f);
+    let subject = json!({ "feature": view.id });
+    let action = actions::FEATURE_UPDATED;
+    activity_log::audit(state, admin, ip, None, action, subject, before, json!(view)).await;
+    Ok(view)
 }
 
 fn parse_kind(s: &str) -> Result<FeatureKind> {

@@ -2,7 +2,7 @@
 
 use mitai_store::coupons::GrantChange;
 use mitai_store::{Profile, actions};
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use mitai_access::text::Reason;
@@ -57,13 +57,18 @@ pub async fn create(
         }
     };
     let view = grants::create_admin_grant(state, admin.id, profile_id, &body.tier, request).await?;
-    activity_log::record_admin(
+    let subject = json!({ "grant_id": view.id });
+    let (action, after) = (actions::GRANT_CREATED, audited(&view));
+    let profile = Some(profile_id);
+    activity_log::audit(
         state,
-        admin.id,
-        Some(profile_id),
-        actions::GRANT_CREATED,
-        json!({"grant_id": view.id, "tier": view.tier, "kind": view.kind}),
+        admin,
         ip,
+        profile,
+        action,
+        subject,
+        Value::Null,
+        after,
     )
     .await;
     Ok(view)
@@ -82,6 +87,7 @@ pub async fn pause(
 ) -> Result<GrantView> {
     let reason = field("reason", Reason::parse(&body.reason))?;
     let reason = reason.as_str();
+    let before = grants::grant_view(state, id).await.ok();
     let change = state
         .store
         .pause_grant(id, Some(admin.id), reason, state.now())
@@ -89,7 +95,7 @@ pub async fn pause(
     grants::change_result(change, ErrorCode::GrantAlreadyPaused)?;
     let view = grants::grant_view(state, id).await?;
     let action = actions::GRANT_PAUSED;
-    log_change(state, admin, action, &view, Some(reason), ip).await?;
+    log_change(state, admin, action, before, &view, ip).await?;
     Ok(view)
 }
 
@@ -102,13 +108,14 @@ pub async fn resume(
     ip: Option<String>,
     id: Uuid,
 ) -> Result<GrantView> {
+    let before = grants::grant_view(state, id).await.ok();
     let change = state
         .store
         .resume_grant(id, Some(admin.id), state.now())
         .await?;
     grants::change_result(change, ErrorCode::GrantNotPaused)?;
     let view = grants::grant_view(state, id).await?;
-    log_change(state, admin, actions::GRANT_RESUMED, &view, None, ip).await?;
+    log_change(state, admin, actions::GRANT_RESUMED, before, &view, ip).await?;
     Ok(view)
 }
 
@@ -116,6 +123,7 @@ pub async fn resume(
 /// Refuses an unknown grant (404); revoking twice is not an error (and not logged).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn revoke(state: &AppState, admin: &Profile, ip: Option<String>, id: Uuid) -> Result<()> {
+    let before = grants::grant_view(state, id).await.ok();
     match state
         .store
         .revoke_grant(id, Some(admin.id), state.now())
@@ -124,32 +132,41 @@ pub async fn revoke(state: &AppState, admin: &Profile, ip: Option<String>, id: U
         GrantChange::NotFound => Err(Error::NotFound),
         GrantChange::Done => {
             let view = grants::grant_view(state, id).await?;
-            log_change(state, admin, actions::GRANT_REVOKED, &view, None, ip).await
+            log_change(state, admin, actions::GRANT_REVOKED, before, &view, ip).await
         }
         _ => Ok(()),
     }
 }
 
-/// Logs an admin change of a grant, about the grant's profile.
+/// Logs an admin change of a grant, about the grant's profile, with its state before
+/// and after.
 async fn log_change(
     state: &AppState,
     admin: &Profile,
     action: &str,
-    view: &GrantView,
-    reason: Option<&str>,
+    before: Option<GrantView>,
+    after: &GrantView,
     ip: Option<String>,
 ) -> Result<()> {
-    let grant = state.store.grant(view.id).await?.ok_or(Error::NotFound)?;
-    activity_log::record_admin(
-        state,
-        admin.id,
-        Some(grant.profile_id),
-        action,
-        json!({"grant_id": view.id, "tier": view.tier, "reason": reason}),
-        ip,
-    )
-    .await;
+    let grant = state.store.grant(after.id).await?.ok_or(Error::NotFound)?;
+    let subject = json!({ "grant_id": after.id });
+    let before = before.as_ref().map_or(Value::Null, audited);
+    let profile = Some(grant.profile_id);
+    let after = audited(after);
+    activity_log::audit(state, admin, ip, profile, action, subject, before, after).await;
     Ok(())
+}
+
+/// A grant as the audit trail keeps it: what it gives and its state, not the time left.
+fn audited(view: &GrantView) -> Value {
+    json!({
+        "tier": view.tier,
+        "kind": view.kind,
+        "status": view.status,
+        "starts_at": view.starts_at,
+        "ends_at": view.ends_at,
+        "pause_reason": view.pause_reason,
+    })
 }
 
 /// `{tier, days}` gives a duration grant; `{tier, starts_at, ends_at}` a fixed one.

@@ -2,7 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use mitai_store::{Profile, actions};
+use serde_json::{Value, json};
+
 use super::check_limit;
+use crate::service::activity_log;
 
 use crate::service::AppState;
 use crate::service::admin::features::FeatureView;
@@ -44,14 +48,28 @@ pub fn check_cell(state: &AppState, tier: &str, feature: &str) -> Result<()> {
 /// Sets one cell (`None` = unlimited) and reloads the registry. Refuses an unknown tier
 /// or feature (404) and a limit out of range (422).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn set(state: &AppState, tier: &str, feature: &str, limit: Option<i64>) -> Result<Cell> {
+pub async fn set(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    tier: &str,
+    feature: &str,
+    limit: Option<i64>,
+) -> Result<Cell> {
     check_cell(state, tier, feature)?;
     let limit = check_limit("limit", limit)?;
+    let before = cell_value(state, tier, feature);
     state
         .store
         .set_tier_limit(tier, feature, limit, state.now())
         .await?;
     state.registry_changed().await?;
+    let after = json!({ "limit": limit });
+    if before != after {
+        let subject = json!({ "tier": tier, "feature": feature });
+        let action = actions::TIER_LIMIT_CHANGED;
+        activity_log::audit(state, admin, ip, None, action, subject, before, after).await;
+    }
     Ok(Cell {
         tier: tier.to_owned(),
         feature: feature.to_owned(),
@@ -62,11 +80,34 @@ pub async fn set(state: &AppState, tier: &str, feature: &str, limit: Option<i64>
 /// Removes one cell, so the feature's default limit applies to the tier again, and
 /// reloads the registry. Refuses an unknown tier or feature (404).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn reset(state: &AppState, tier: &str, feature: &str) -> Result<()> {
+pub async fn reset(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    tier: &str,
+    feature: &str,
+) -> Result<()> {
     check_cell(state, tier, feature)?;
+    let before = cell_value(state, tier, feature);
     state.store.delete_tier_limit(tier, feature).await?;
     state.registry_changed().await?;
+    if !before.is_null() {
+        let subject = json!({ "tier": tier, "feature": feature });
+        let action = actions::TIER_LIMIT_CHANGED;
+        activity_log::audit(state, admin, ip, None, action, subject, before, Value::Null).await;
+    }
     Ok(())
+}
+
+/// A cell as the audit trail keeps it: `{"limit": n}` (null = unlimited), or null when the
+/// tier has no cell for the feature (its default limit applies).
+fn cell_value(state: &AppState, tier: &str, feature: &str) -> Value {
+    let registry = state.registry();
+    let cell = registry
+        .tier_idx(tier)
+        .zip(registry.feature_idx(feature))
+        .and_then(|(t, f)| registry.tier_limit(t, f));
+    cell.map_or(Value::Null, |limit| json!({ "limit": limit }))
 }
 
 /// How many enabled profiles have `tier` as their effective tier now, and how many of

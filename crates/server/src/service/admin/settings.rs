@@ -50,14 +50,33 @@ pub async fn set(
         Err(SettingError::UnknownKey) => return Err(Error::NotFound),
         Err(SettingError::Invalid(why)) => return Err(Error::field("value", why)),
     };
+    let now = state.now();
+    let before = list(state)
+        .await?
+        .into_iter()
+        .find(|s| s.key == key)
+        .map_or(Value::Null, |s| s.value);
+    if key == "usage_timezone" && before != value {
+        // Counted usage must not disappear or reappear (DESIGN §18): the period running
+        // now keeps its start, so remember when the zone changed and what it was.
+        let history = settings::zone_history_with(&registry.settings, now);
+        let history_key = settings::USAGE_TIMEZONE_HISTORY;
+        state
+            .store
+            .set_setting(history_key, &history, Some(admin.id), now)
+            .await?;
+    }
     let stored = state
         .store
-        .set_setting(key, &value, Some(admin.id), state.now())
+        .set_setting(key, &value, Some(admin.id), now)
         .await?;
     state.registry_changed().await?;
-    let details = json!({ "key": stored.key, "value": stored.value });
-    let action = actions::SETTING_CHANGED;
-    activity_log::record_admin(state, admin.id, None, action, details, ip).await;
+    if before != stored.value {
+        let subject = json!({ "key": stored.key });
+        let (before, after) = (json!({ "value": before }), json!({ "value": stored.value }));
+        let action = actions::SETTING_CHANGED;
+        activity_log::audit(state, admin, ip, None, action, subject, before, after).await;
+    }
     Ok(SettingView::from(stored))
 }
 

@@ -1,7 +1,10 @@
 //! Tiers: list, add and change them.
 
 use mitai_access::Tier;
-use mitai_store::StoreError;
+use mitai_store::{Profile, StoreError, actions};
+use serde_json::{Value, json};
+
+use crate::service::activity_log;
 
 use mitai_access::text::{Description, Label};
 
@@ -31,7 +34,12 @@ pub fn get(state: &AppState, id: &str) -> Result<TierView> {
 /// Adds a tier (its matrix cells start empty) and reloads the registry. Refuses a bad
 /// id, text or rank (422), and an id in use (409 `id_taken`).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn create(state: &AppState, body: NewTierBody) -> Result<TierView> {
+pub async fn create(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    body: NewTierBody,
+) -> Result<TierView> {
     check_slug("id", &body.id)?;
     let mut tier = Tier {
         id: body.id,
@@ -53,16 +61,28 @@ pub async fn create(state: &AppState, body: NewTierBody) -> Result<TierView> {
         Err(e) => return Err(e.into()),
     }
     state.registry_changed().await?;
-    Ok(TierView::from(&tier))
+    let view = TierView::from(&tier);
+    let subject = json!({ "tier": view.id });
+    let after = json!(view);
+    let action = actions::TIER_CREATED;
+    activity_log::audit(state, admin, ip, None, action, subject, Value::Null, after).await;
+    Ok(view)
 }
 
 /// Changes a tier (absent fields stay as they are) and reloads the registry. Refuses an
 /// unknown id (404), bad values (422), and deactivating the default or trial tier
 /// (409 `tier_in_use`).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn update(state: &AppState, id: &str, patch: TierPatch) -> Result<TierView> {
+pub async fn update(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    id: &str,
+    patch: TierPatch,
+) -> Result<TierView> {
     let registry = state.registry();
     let mut t = registry.tier_by_id(id).ok_or(Error::NotFound)?.clone();
+    let before = json!(TierView::from(&t));
     if let Some(name) = patch.name {
         t.name = name.trim().to_owned();
     }
@@ -90,7 +110,11 @@ pub async fn update(state: &AppState, id: &str, patch: TierPatch) -> Result<Tier
         return Err(Error::NotFound);
     }
     state.registry_changed().await?;
-    Ok(TierView::from(&t))
+    let view = TierView::from(&t);
+    let subject = json!({ "tier": view.id });
+    let action = actions::TIER_UPDATED;
+    activity_log::audit(state, admin, ip, None, action, subject, before, json!(view)).await;
+    Ok(view)
 }
 
 /// Checks a tier, and keeps its texts as checked (trimmed).

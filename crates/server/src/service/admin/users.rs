@@ -1,7 +1,7 @@
 //! Profiles as admins manage them: list, look at, change; per-user restrictions.
 
 use mitai_store::{Profile, ProfilePatch, Restriction, Role, actions};
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use mitai_access::text::{Reason, SearchQuery};
@@ -106,29 +106,30 @@ pub async fn update(
         .update_profile(id, &changes, state.now())
         .await?
         .ok_or(Error::NotFound)?;
-    log_changes(state, admin.id, &profile, &updated, ip).await;
+    log_changes(state, admin, &profile, &updated, ip).await;
     grants::profile_view(state, &updated).await
 }
 
-/// Logs each change an admin made to a profile: `tier_changed`, `role_changed`,
-/// `account_disabled` / `account_enabled`, `trial_changed`.
+/// Logs each change an admin made to a profile, with the value before and after:
+/// `tier_changed`, `role_changed`, `account_disabled` / `account_enabled`, `trial_changed`.
 async fn log_changes(
     state: &AppState,
-    admin: Uuid,
+    admin: &Profile,
     before: &Profile,
     after: &Profile,
     ip: Option<String>,
 ) {
     let mut changes = Vec::new();
     if before.tier != after.tier {
-        changes.push((
-            actions::TIER_CHANGED,
-            json!({"from": before.tier, "to": after.tier}),
-        ));
+        let change = (json!({"tier": before.tier}), json!({"tier": after.tier}));
+        changes.push((actions::TIER_CHANGED, change));
     }
     if before.role != after.role {
         let (from, to) = (before.role.as_str(), after.role.as_str());
-        changes.push((actions::ROLE_CHANGED, json!({"from": from, "to": to})));
+        changes.push((
+            actions::ROLE_CHANGED,
+            (json!({"role": from}), json!({"role": to})),
+        ));
     }
     if before.disabled != after.disabled {
         let action = if after.disabled {
@@ -136,14 +137,21 @@ async fn log_changes(
         } else {
             actions::ACCOUNT_ENABLED
         };
-        changes.push((action, json!({})));
+        let change = (
+            json!({"disabled": before.disabled}),
+            json!({"disabled": after.disabled}),
+        );
+        changes.push((action, change));
     }
     if before.trial_ends_at != after.trial_ends_at {
         let (from, to) = (before.trial_ends_at, after.trial_ends_at);
-        changes.push(("trial_changed", json!({"from": from, "to": to})));
+        let change = (json!({"trial_ends_at": from}), json!({"trial_ends_at": to}));
+        changes.push((actions::TRIAL_CHANGED, change));
     }
-    for (action, details) in changes {
-        activity_log::record_admin(state, admin, Some(after.id), action, details, ip.clone()).await;
+    for (action, (old, new)) in changes {
+        let profile = Some(after.id);
+        let subject = json!({});
+        activity_log::audit(state, admin, ip.clone(), profile, action, subject, old, new).await;
     }
 }
 
@@ -195,15 +203,16 @@ pub async fn set_restriction(
         created_by: Some(admin.id),
         created_at: now,
     };
+    let before = restriction_value(state, id, feature).await?;
     state.store.put_restriction(&restriction).await?;
-    let details = json!({
-        "feature": restriction.feature_id,
+    let after = json!({
         "limit": restriction.limit,
         "reason": restriction.reason,
         "valid_until": restriction.valid_until,
     });
+    let subject = json!({ "feature": restriction.feature_id });
     let action = actions::RESTRICTION_SET;
-    activity_log::record_admin(state, admin.id, Some(id), action, details, ip).await;
+    activity_log::audit(state, admin, ip, Some(id), action, subject, before, after).await;
     Ok(RestrictionView::from(&restriction))
 }
 
@@ -220,13 +229,36 @@ pub async fn clear_restriction(
     if state.registry().feature_by_id(feature).is_none() {
         return Err(Error::NotFound);
     }
+    let before = restriction_value(state, id, feature).await?;
     if !state.store.delete_restriction(id, feature).await? {
         return Err(Error::NotFound);
     }
-    let details = json!({ "feature": feature });
+    let subject = json!({ "feature": feature });
     let action = actions::RESTRICTION_CLEARED;
-    activity_log::record_admin(state, admin.id, Some(id), action, details, ip).await;
+    activity_log::audit(
+        state,
+        admin,
+        ip,
+        Some(id),
+        action,
+        subject,
+        before,
+        Value::Null,
+    )
+    .await;
     Ok(())
+}
+
+/// A personal limit as the audit trail keeps it, or null when there is none.
+async fn restriction_value(state: &AppState, profile: Uuid, feature: &str) -> Result<Value> {
+    let restrictions = state.store.restrictions(profile).await?;
+    Ok(restrictions
+        .into_iter()
+        .find(|r| r.feature_id == feature)
+        .map_or(
+            Value::Null,
+            |r| json!({"limit": r.limit, "reason": r.reason, "valid_until": r.valid_until}),
+        ))
 }
 
 /// A per-user limit override.

@@ -2,13 +2,14 @@
 //! kind (generated or chosen code, shown once created), batches of single-use codes with
 //! their CSV, and a coupon's page with its editable fields and its redemptions.
 
+use crate::http::client_ip::ClientIp;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use uuid::Uuid;
 
-use super::{Admin, FormState, day_end, day_start, end_day_text, optional_number, tier_ids};
+use super::{Admin, FormState, day_end, day_start, end_day_text, optional_number};
 use crate::service::AppState;
 use crate::service::admin::coupons;
 use crate::service::admin::coupons::{
@@ -49,9 +50,11 @@ struct CouponsPage {
     items: Vec<Row>,
     next: Option<String>,
     filter_campaign: String,
-    kinds: Vec<(String, bool)>,
+    /// Each kind: its name, its words, whether the filter has it.
+    kinds: Vec<(String, String, bool)>,
     active_choices: Vec<(&'static str, &'static str, bool)>,
-    tier_ids: String,
+    /// Each active tier: its id and its name.
+    tiers: Vec<(String, String)>,
     form: FormState,
     batch: FormState,
     created: Option<String>,
@@ -86,7 +89,7 @@ async fn list_page(state: &AppState, admin: &Admin, q: &ListQuery) -> UiResult<C
             active: c.active,
             tier: tier_name(lang, &registry, &c.tier),
             campaign: c.campaign.unwrap_or_default(),
-            kind: c.kind,
+            kind: kind_name(lang, &c.kind),
             code: c.code,
             id: c.id,
         })
@@ -99,12 +102,6 @@ async fn list_page(state: &AppState, admin: &Admin, q: &ListQuery) -> UiResult<C
             url_encode(active.unwrap_or(""))
         )
     };
-    let default_tier = registry
-        .tiers()
-        .iter()
-        .max_by_key(|t| t.rank)
-        .map(|t| t.id.clone())
-        .unwrap_or_default();
     Ok(CouponsPage {
         ctx: admin.ctx(q.done.as_deref()),
         items: rows,
@@ -112,21 +109,26 @@ async fn list_page(state: &AppState, admin: &Admin, q: &ListQuery) -> UiResult<C
         filter_campaign: campaign.unwrap_or("").to_owned(),
         kinds: ["single_use", "period", "wellpass"]
             .iter()
-            .map(|k| ((*k).to_owned(), kind == Some(*k)))
+            .map(|k| ((*k).to_owned(), kind_name(lang, k), kind == Some(*k)))
             .collect(),
         active_choices: vec![
             ("", lang.t("admin.any"), active.is_none()),
             ("1", lang.t("admin.yes"), active == Some("1")),
             ("0", lang.t("admin.no"), active == Some("0")),
         ],
-        tier_ids: tier_ids(state),
+        // No plan is chosen for the admin: a coupon's plan is a decision, and the most
+        // generous one is the worst default.
+        tiers: registry
+            .tiers()
+            .iter()
+            .filter(|t| t.active)
+            .map(|t| (t.id.clone(), tier_name(lang, &registry, &t.id)))
+            .collect(),
         form: FormState::default()
             .with("kind", "single_use")
-            .with("tier", default_tier.clone())
             .with("duration_days", "30"),
         batch: FormState::default()
             .with("count", "100")
-            .with("tier", default_tier)
             .with("duration_days", "30"),
         created: q.created.clone().filter(|c| !c.is_empty()),
         batch_done: match (&q.n, &q.batch) {
@@ -134,6 +136,12 @@ async fn list_page(state: &AppState, admin: &Admin, q: &ListQuery) -> UiResult<C
             _ => None,
         },
     })
+}
+
+/// A coupon kind in words.
+pub fn kind_name(lang: crate::ui::Lang, kind: &str) -> String {
+    lang.try_t(&format!("value.{kind}"))
+        .map_or_else(|| kind.to_owned(), str::to_owned)
 }
 
 pub async fn list(
@@ -144,7 +152,12 @@ pub async fn list(
     render(&list_page(&state, &admin, &query).await?)
 }
 
-pub async fn create(State(state): State<AppState>, admin: Admin, form: FormData) -> UiResult {
+pub async fn create(
+    State(state): State<AppState>,
+    admin: Admin,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
     admin.check(&form)?;
     let lang = admin.lang();
     let tz = state.registry().settings.usage_timezone;
@@ -171,7 +184,7 @@ pub async fn create(State(state): State<AppState>, admin: Admin, form: FormData)
             campaign: text("campaign"),
             note: text("note"),
         };
-        match coupons::create(&state, admin.profile(), body).await {
+        match coupons::create(&state, admin.profile(), ip, body).await {
             Ok(c) => {
                 return Ok(see_other(&format!(
                     "/admin/coupons?created={}",
@@ -186,7 +199,12 @@ pub async fn create(State(state): State<AppState>, admin: Admin, form: FormData)
     render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
-pub async fn batch(State(state): State<AppState>, admin: Admin, form: FormData) -> UiResult {
+pub async fn batch(
+    State(state): State<AppState>,
+    admin: Admin,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
     admin.check(&form)?;
     let lang = admin.lang();
     let tz = state.registry().settings.usage_timezone;
@@ -216,7 +234,7 @@ pub async fn batch(State(state): State<AppState>, admin: Admin, form: FormData) 
             valid_until,
             note: None,
         };
-        match coupons::batch(&state, admin.profile(), body).await {
+        match coupons::batch(&state, admin.profile(), ip, body).await {
             Ok(batch) => {
                 return Ok(see_other(&format!(
                     "/admin/coupons?campaign={0}&batch={0}&n={1}",
@@ -355,6 +373,7 @@ pub async fn detail(
 pub async fn update(
     State(state): State<AppState>,
     admin: Admin,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     form: FormData,
 ) -> UiResult {
@@ -377,7 +396,7 @@ pub async fn update(
             campaign: None,
             note: Some((!note.is_empty()).then(|| note.to_owned())),
         };
-        match coupons::update(&state, id, patch).await {
+        match coupons::update(&state, admin.profile(), ip, id, patch).await {
             Ok(_) => return Ok(see_other(&format!("/admin/coupons/{id}?done=coupon_saved"))),
             Err(e) => typed.refused(lang, e)?,
         }

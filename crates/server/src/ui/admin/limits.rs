@@ -5,6 +5,7 @@
 //! them. With JavaScript a changed cell shows that list for itself at once (htmx), with
 //! its own save button. Bad values are shown at their cells and nothing is saved.
 
+use crate::http::client_ip::ClientIp;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -250,7 +251,12 @@ pub async fn page(
 
 /// `POST /admin/limits`: `step=review` lists the changes and their impact; `step=apply`
 /// saves them (through the same service as `PUT /api/admin/tier-limits/…`).
-pub async fn submit(State(state): State<AppState>, admin: Admin, form: FormData) -> UiResult {
+pub async fn submit(
+    State(state): State<AppState>,
+    admin: Admin,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
     admin.check(&form)?;
     let lang = admin.lang();
     let cells = read(&state, lang, &form);
@@ -267,10 +273,10 @@ pub async fn submit(State(state): State<AppState>, admin: Admin, form: FormData)
         for (tier, feature, wanted, _) in &cells {
             match wanted {
                 Ok(Wanted::Default) if current(&state, tier, feature) != Wanted::Default => {
-                    limits::reset(&state, tier, feature).await?;
+                    limits::reset(&state, admin.profile(), ip.clone(), tier, feature).await?;
                 }
                 Ok(Wanted::Limit(l)) if current(&state, tier, feature) != Wanted::Limit(*l) => {
-                    limits::set(&state, tier, feature, *l).await?;
+                    limits::set(&state, admin.profile(), ip.clone(), tier, feature, *l).await?;
                 }
                 _ => {}
             }

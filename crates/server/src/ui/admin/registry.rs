@@ -1,6 +1,7 @@
 //! `/admin/features` and `/admin/tiers`: the registry — list, create, edit. A feature's
 //! `active` box is the global kill switch (and the page says so).
 
+use crate::http::client_ip::ClientIp;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -147,6 +148,7 @@ fn optional_text(form: &FormData, name: &str) -> Option<String> {
 pub async fn create_feature(
     State(state): State<AppState>,
     admin: Admin,
+    ClientIp(ip): ClientIp,
     form: FormData,
 ) -> UiResult {
     admin.check(&form)?;
@@ -166,7 +168,7 @@ pub async fn create_feature(
             active: Some(form.get("active") == "1"),
             sort_order,
         };
-        match features::create(&state, body).await {
+        match features::create(&state, admin.profile(), ip, body).await {
             Ok(f) => return Ok(see_other(&format!("/admin/features/{}?done=saved", f.id))),
             Err(e) => state_form.refused(lang, e)?,
         }
@@ -232,6 +234,7 @@ pub async fn feature(
 pub async fn update_feature(
     State(state): State<AppState>,
     admin: Admin,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     form: FormData,
 ) -> UiResult {
@@ -256,7 +259,7 @@ pub async fn update_feature(
             active: Some(form.get("active") == "1"),
             sort_order,
         };
-        match features::update(&state, &id, patch).await {
+        match features::update(&state, admin.profile(), ip, &id, patch).await {
             Ok(_) => return Ok(see_other(&format!("/admin/features/{id}?done=saved"))),
             Err(e) => state_form.refused(lang, e)?,
         }
@@ -330,7 +333,12 @@ pub async fn tiers(
     render(&tiers_page(&state, &admin, form, query.done.as_deref()))
 }
 
-pub async fn create_tier(State(state): State<AppState>, admin: Admin, form: FormData) -> UiResult {
+pub async fn create_tier(
+    State(state): State<AppState>,
+    admin: Admin,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
     admin.check(&form)?;
     let lang = admin.lang();
     let mut state_form = FormState::from_form(&form);
@@ -348,7 +356,7 @@ pub async fn create_tier(State(state): State<AppState>, admin: Admin, form: Form
             active: Some(form.get("active") == "1"),
             sort_order,
         };
-        match tiers::create(&state, body).await {
+        match tiers::create(&state, admin.profile(), ip, body).await {
             Ok(t) => return Ok(see_other(&format!("/admin/tiers/{}?done=saved", t.id))),
             Err(e) => state_form.refused(lang, e)?,
         }
@@ -393,6 +401,7 @@ pub async fn tier(
 pub async fn update_tier(
     State(state): State<AppState>,
     admin: Admin,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     form: FormData,
 ) -> UiResult {
@@ -413,7 +422,7 @@ pub async fn update_tier(
             active: Some(form.get("active") == "1"),
             sort_order,
         };
-        match tiers::update(&state, &id, patch).await {
+        match tiers::update(&state, admin.profile(), ip, &id, patch).await {
             Ok(_) => return Ok(see_other(&format!("/admin/tiers/{id}?done=saved"))),
             Err(e) => state_form.refused(lang, e)?,
         }

@@ -18,7 +18,10 @@ pub struct SettingRow {
     pub key: String,
     pub label: String,
     pub value: String,
-    pub choices: Vec<(String, bool)>,
+    /// For a fixed list of values: each value, its words, whether it is the current one.
+    pub choices: Vec<(String, String, bool)>,
+    /// What a change does, before it is saved.
+    pub help: Option<&'static str>,
     pub error: Option<String>,
     pub saved: bool,
 }
@@ -36,7 +39,12 @@ pub struct SettingsQuery {
 }
 
 /// The choices of a setting whose values are a fixed list (a select instead of text).
-fn choices_of(state: &AppState, key: &str, value: &Value) -> Vec<(String, bool)> {
+fn choices_of(
+    state: &AppState,
+    lang: crate::ui::Lang,
+    key: &str,
+    value: &Value,
+) -> Vec<(String, String, bool)> {
     let current = match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -55,10 +63,19 @@ fn choices_of(state: &AppState, key: &str, value: &Value) -> Vec<(String, bool)>
             .collect(),
         _ => return Vec::new(),
     };
+    let registry = state.registry();
     list.into_iter()
         .map(|v| {
             let selected = v == current;
-            (v, selected)
+            let words = match v.as_str() {
+                "true" => lang.t("admin.on").to_owned(),
+                "false" => lang.t("admin.off").to_owned(),
+                _ if key.ends_with("_tier") => crate::ui::plan::tier_name(lang, &registry, &v),
+                other => lang
+                    .try_t(&format!("value.{other}"))
+                    .map_or_else(|| other.to_owned(), str::to_owned),
+            };
+            (v, words, selected)
         })
         .collect()
 }
@@ -95,7 +112,8 @@ async fn settings_page(
                 label: lang
                     .try_t(&format!("setting.{}", s.key))
                     .map_or_else(|| s.key.clone(), str::to_owned),
-                choices: choices_of(state, &s.key, &s.value),
+                choices: choices_of(state, lang, &s.key, &s.value),
+                help: lang.try_t(&format!("setting_help.{}", s.key)),
                 saved: saved == Some(s.key.as_str()),
                 key: s.key,
                 value,

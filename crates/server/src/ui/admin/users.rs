@@ -9,10 +9,7 @@ use axum::extract::{Path, State};
 use mitai_access::grants::GrantStatus;
 use uuid::Uuid;
 
-use super::{
-    Admin, FormState, day_end, day_start, end_day_text, limit_text, optional_number, parse_limit,
-    tier_ids,
-};
+use super::{Admin, FormState, day_end, day_start, end_day_text, optional_number, tier_ids};
 use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
 use crate::service::Error;
@@ -95,10 +92,20 @@ pub struct FeatureRow {
     pub used: String,
     pub why: String,
     pub enabled: bool,
+    /// The personal limit in words ("12", "unlimited", "off"); empty without one.
+    pub personal_words: String,
+    /// The form's values: the number, the choice (`number`, `unlimited`, `off`), the
+    /// reason and the last day.
     pub personal: String,
+    pub choice: &'static str,
     pub reason: String,
     pub until: String,
     pub has_personal: bool,
+    /// The form is open: being edited, refused or awaiting confirmation.
+    pub open: bool,
+    pub error: Option<String>,
+    /// A generous choice waits for confirmation: what it gives, in words.
+    pub confirm: Option<String>,
 }
 
 /// A grant with what an admin may do with it now.
@@ -218,10 +225,28 @@ async fn user_page(
                 used: lang.number(a.used as f64, 0),
                 why,
                 enabled: a.enabled,
-                personal: r.map(|r| limit_text(r.limit)).unwrap_or_default(),
+                personal_words: r
+                    .map(|r| match r.limit {
+                        None => lang.t("plan.unlimited").to_owned(),
+                        Some(0) => lang.t("plan.off").to_owned(),
+                        Some(n) => lang.number(n as f64, 0),
+                    })
+                    .unwrap_or_default(),
+                personal: r
+                    .and_then(|r| r.limit.filter(|n| *n > 0))
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+                choice: match r.map(|r| r.limit) {
+                    Some(None) => "unlimited",
+                    Some(Some(0)) => "off",
+                    _ => "number",
+                },
                 reason: r.map(|r| r.reason.clone()).unwrap_or_default(),
                 until: end_day_text(r.and_then(|r| r.valid_until), tz),
                 has_personal: r.is_some(),
+                open: false,
+                error: None,
+                confirm: None,
             }
         })
         .collect();
@@ -304,8 +329,8 @@ async fn user_page(
             .map(|e| {
                 (
                     lang.datetime(e.created_at, tz),
-                    e.action,
-                    e.details.to_string(),
+                    super::activity_log::action_words(lang, &e.action),
+                    super::activity_log::summary(lang, &registry, tz, &e.details),
                 )
             })
             .collect(),
@@ -434,31 +459,63 @@ pub async fn restriction(
             Err(e) => refused(&state, &admin, id, e).await,
         };
     }
-    let tz = state.registry().settings.usage_timezone;
+    let registry = state.registry();
+    if registry.feature_by_id(&feature).is_none() {
+        return Err(Error::NotFound.into());
+    }
+    let tz = registry.settings.usage_timezone;
     let mut errors = crate::ui::forms::FieldErrors::default();
     let valid_until = day_end(&form, "valid_until", tz, lang, &mut errors);
-    let limit = match parse_limit(form.get("limit")) {
-        Ok(l) => l,
-        Err(_) => {
-            errors.add("limit", lang.t("field.whole_number"));
-            None
-        }
+    // The choice is explicit: a number, unlimited or off. An empty number is not
+    // "unlimited" — that took a click on "Set" to give away unlimited use.
+    let choice = match form.get("choice") {
+        "unlimited" => "unlimited",
+        "off" => "off",
+        _ => "number",
+    };
+    let limit = match choice {
+        "unlimited" => None,
+        "off" => Some(0),
+        _ => match form.get("limit").trim() {
+            "" => {
+                errors.add("limit", lang.t("admin.limit_choose"));
+                None
+            }
+            text => match text.parse::<i64>() {
+                Ok(n) if n >= 0 => Some(n),
+                _ => {
+                    errors.add("limit", lang.t("field.whole_number"));
+                    None
+                }
+            },
+        },
+    };
+    let reason = form.get("reason").trim();
+    if reason.is_empty() {
+        errors.add("reason", lang.t("admin.reason_required"));
+    }
+    let again = |error: Option<String>, confirm: Option<String>| RestrictionForm {
+        feature: feature.clone(),
+        choice,
+        limit: form.get("limit").to_owned(),
+        reason: form.get("reason").to_owned(),
+        until: form.get("valid_until").to_owned(),
+        error,
+        confirm,
     };
     if !errors.is_empty() {
-        return refused(
-            &state,
-            &admin,
-            id,
-            Error::Invalid {
-                message: String::new(),
-                fields: errors.0,
-            },
-        )
-        .await;
+        let why = errors.0.values().cloned().collect::<Vec<_>>().join(" ");
+        return restriction_again(&state, &admin, id, again(Some(why), None)).await;
+    }
+    // More than the person's plan gives is confirmed first, saying what it gives.
+    if form.get("confirm") != "1"
+        && let Some(words) = generous(&state, lang, id, &feature, limit).await?
+    {
+        return restriction_again(&state, &admin, id, again(None, Some(words))).await;
     }
     let body = RestrictionBody {
         limit: Some(limit),
-        reason: form.get("reason").to_owned(),
+        reason: reason.to_owned(),
         valid_until,
     };
     match users::set_restriction(&state, admin.profile(), ip, id, &feature, body).await {
@@ -467,6 +524,73 @@ pub async fn restriction(
         ))),
         Err(e) => refused(&state, &admin, id, e).await,
     }
+}
+
+/// A personal-limit form sent back: its values, and a refusal or a question.
+struct RestrictionForm {
+    feature: String,
+    choice: &'static str,
+    limit: String,
+    reason: String,
+    until: String,
+    error: Option<String>,
+    confirm: Option<String>,
+}
+
+/// The user's page with one personal-limit form open again: refused (422) or asking to
+/// confirm a generous choice (200).
+async fn restriction_again(
+    state: &AppState,
+    admin: &Admin,
+    id: Uuid,
+    form: RestrictionForm,
+) -> UiResult {
+    let mut page = user_page(state, admin, id, None).await?;
+    let status = if form.error.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    if let Some(row) = page.features.iter_mut().find(|f| f.id == form.feature) {
+        row.open = true;
+        row.choice = form.choice;
+        row.personal = form.limit;
+        row.reason = form.reason;
+        row.until = form.until;
+        row.error = form.error;
+        row.confirm = form.confirm;
+    }
+    render_status(status, &page)
+}
+
+/// What a personal limit gives, in words, when it is more than the person's plan gives
+/// (unlimited, or a higher number); `None` when it is not more.
+async fn generous(
+    state: &AppState,
+    lang: Lang,
+    id: Uuid,
+    feature: &str,
+    limit: Option<i64>,
+) -> Result<Option<String>, UiError> {
+    let registry = state.registry();
+    let access = users::access(state, id).await?;
+    let plan = registry
+        .feature_idx(feature)
+        .map(|f| {
+            let tier = registry.tier_idx(&access.effective_tier);
+            tier.and_then(|t| registry.tier_limit(t, f))
+                .unwrap_or(registry.feature(f).default_limit)
+        })
+        .unwrap_or(Some(0));
+    let name = feature_name(lang, &registry, feature);
+    Ok(match (plan, limit) {
+        (Some(_), None) => Some(lang.tf("admin.confirm_unlimited", &[&name])),
+        (Some(p), Some(n)) if n > p => Some(lang.tf(
+            "admin.confirm_more",
+            &[&name, &lang.number(n as f64, 0), &lang.number(p as f64, 0)],
+        )),
+        _ => None,
+    })
 }
 
 /// `POST /admin/grants/{id}/{pause|resume|revoke}` (`user`: the page to come back to).
