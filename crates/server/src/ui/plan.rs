@@ -94,24 +94,28 @@ struct PlanPage {
     refusal: Option<Refusal>,
 }
 
-/// A feature's name in `lang`: seeded ones are translated by id, others show their name.
+/// A feature's name in `lang`, the same on every page: in English the name an admin gave it
+/// (the registry's); in another language its translation where one exists (the seeded
+/// features have one), else that name.
 pub fn feature_name(lang: Lang, registry: &Registry, id: &str) -> String {
-    lang.try_t(&format!("feature.{id}"))
-        .map(str::to_owned)
-        .or_else(|| {
-            registry
-                .feature_idx(id)
-                .map(|f| registry.feature(f).name.clone())
-        })
-        .unwrap_or_else(|| id.to_owned())
+    let given = registry
+        .feature_idx(id)
+        .map(|f| registry.feature(f).name.clone());
+    translated(lang, &format!("feature.{id}"), given).unwrap_or_else(|| id.to_owned())
 }
 
 /// A tier's name in `lang`, the same way.
 pub fn tier_name(lang: Lang, registry: &Registry, id: &str) -> String {
-    lang.try_t(&format!("tier.{id}"))
-        .map(str::to_owned)
-        .or_else(|| registry.tier_by_id(id).map(|t| t.name.clone()))
-        .unwrap_or_else(|| id.to_owned())
+    let given = registry.tier_by_id(id).map(|t| t.name.clone());
+    translated(lang, &format!("tier.{id}"), given).unwrap_or_else(|| id.to_owned())
+}
+
+fn translated(lang: Lang, key: &str, given: Option<String>) -> Option<String> {
+    let translation = || crate::ui::messages::lookup(lang, key).map(str::to_owned);
+    match lang {
+        Lang::En => given.or_else(translation),
+        _ => translation().or(given),
+    }
 }
 
 /// The rows of the feature table (also the dashboard's meters).

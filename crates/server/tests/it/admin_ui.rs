@@ -159,11 +159,18 @@ async fn the_grid_reviews_then_saves_and_refuses_bad_cells(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        body.contains("Affects 1 profiles") && body.contains("1 of them keep a personal limit"),
+        body.contains("Affects 1 profile on this plan now.")
+            && body.contains("1 of them keeps a personal limit"),
         "{body}"
     );
     let (_, access) = app.get("/api/me/access/photos", Some(&token)).await;
     assert_eq!(access["limit"], 2, "nothing changed by the review");
+    // A boolean feature is on or off, not a count "ever".
+    let (_, grid, _) = get(&app, "/admin/limits", Some(&admin)).await;
+    let cell = grid.split(r#"id="c-free-ai_pipeline""#).nth(1).unwrap();
+    let cell = cell.split("</select>").next().unwrap();
+    assert!(cell.contains(">on<") && cell.contains(">off<"), "{cell}");
+    assert!(grid.contains("ai_pipeline · on or off"));
     // A bad cell: the message at it, nothing saved.
     let (status, body, _) = post(
         &app,

@@ -35,6 +35,8 @@ pub struct CellView {
     pub value: String,
     pub is_default: bool,
     pub error: Option<String>,
+    /// A boolean feature: edited as on or off, not as a count.
+    pub boolean: bool,
 }
 
 /// One feature's row.
@@ -116,6 +118,24 @@ fn describe(lang: Lang, state: &AppState, feature: &str, wanted: Wanted) -> Stri
     }
 }
 
+/// How many profiles a change affects, counted in words ("1 profile", "2 profiles").
+fn impact(lang: Lang, affected: i64, keep: i64) -> String {
+    let mut text = match affected {
+        0 => lang.t("admin.impact_none").to_owned(),
+        1 => lang.t("admin.impact_one").to_owned(),
+        n => lang.tf("admin.impact_many", &[&lang.number(n as f64, 0)]),
+    };
+    match keep {
+        0 => {}
+        1 => text.push_str(&format!(" {}", lang.t("admin.impact_keep_one"))),
+        n => text.push_str(&format!(
+            " {}",
+            lang.tf("admin.impact_keep_many", &[&lang.number(n as f64, 0)])
+        )),
+    }
+    text
+}
+
 /// The grid, with the values of `form` (and their errors) where given.
 fn grid(
     state: &AppState,
@@ -128,7 +148,12 @@ fn grid(
         .features()
         .iter()
         .map(|f| {
-            let period = lang.t(&format!("period.{}", f.reset_period.as_str()));
+            let boolean = f.kind == mitai_access::FeatureKind::Boolean;
+            let period = if boolean {
+                lang.t("admin.on_off")
+            } else {
+                lang.t(&format!("admin.per_{}", f.reset_period.as_str()))
+            };
             let mut detail = format!("{} · {}", f.id, period);
             if !f.active {
                 detail.push_str(" · ");
@@ -156,6 +181,7 @@ fn grid(
                             value,
                             is_default,
                             error,
+                            boolean,
                         }
                     })
                     .collect(),
@@ -226,7 +252,7 @@ async fn pending_of(
             feature_name: feature_name(lang, &registry, feature),
             from: describe(lang, state, feature, was),
             to: describe(lang, state, feature, *wanted),
-            impact: lang.tf("admin.impact", &[&affected.to_string(), &keep.to_string()]),
+            impact: impact(lang, affected, keep),
             field,
             value,
         });

@@ -66,17 +66,25 @@ fn yes_no(lang: Lang, yes: bool) -> &'static str {
 }
 
 fn feature_rows(state: &AppState, lang: Lang) -> Vec<FeatureRow> {
+    let registry = state.registry();
     features::list(state)
         .into_iter()
         .map(|f| FeatureRow {
-            default_limit: f
-                .default_limit
-                .map_or_else(|| "∞".into(), |n| n.to_string()),
-            period: f.reset_period.clone(),
+            default_limit: match (f.kind.as_str(), f.default_limit) {
+                ("boolean", Some(0)) => lang.t("admin.off").to_owned(),
+                ("boolean", _) => lang.t("admin.on").to_owned(),
+                (_, limit) => limit.map_or_else(|| "∞".into(), |n| n.to_string()),
+            },
+            period: if f.kind == "boolean" {
+                "–".to_owned()
+            } else {
+                lang.t(&format!("value.{}", f.reset_period)).to_owned()
+            },
             active_text: yes_no(lang, f.active),
             active: f.active,
-            kind: f.kind,
-            name: f.name,
+            kind: crate::ui::admin::coupons::kind_name(lang, &f.kind),
+            // The same name as on the limits grid and the user pages.
+            name: crate::ui::plan::feature_name(lang, &registry, &f.id),
             id: f.id,
         })
         .collect()
