@@ -323,6 +323,15 @@ pub trait AccountStore: Send + Sync {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<Profile>>;
+    /// Profiles matching every filter that is set, in `order`, after the cursor `after`
+    /// (the last id, or the last normalised e-mail when sorted by e-mail), at most `limit`.
+    async fn find_profiles(
+        &self,
+        filter: &ProfileFilter,
+        order: ProfileOrder,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Profile>>;
     /// `None` if no such profile. Disabling a profile (`disabled: Some(true)`) ends all its
     /// sessions in the same transaction. `LastAdmin` (and nothing changed) when the change
     /// would leave no enabled admin — decided atomically, so two admins demoting or

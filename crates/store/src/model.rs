@@ -117,6 +117,30 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// The admin list's filters of profiles; `None` filters nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileFilter {
+    /// In the e-mail or name, case-insensitive, literal.
+    pub query: Option<String>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    /// A trial that ends in `(after, until]`.
+    pub trial_ending: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Refused at a limit (a `limit_reached` entry) at or after this instant.
+    pub refused_since: Option<DateTime<Utc>>,
+}
+
+/// The order of [`ProfileFilter`]ed lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProfileOrder {
+    /// By id: by creation (UUIDv7).
+    #[default]
+    Oldest,
+    Newest,
+    /// By normalised e-mail.
+    Email,
+}
+
 /// A partial update of a profile; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct ProfilePatch {

@@ -417,6 +417,111 @@ async fn coupons_default_to_no_plan_and_ids_are_unique(backend: Backend) {
     }
 }
 
+/// The user list filters by plan, role, status, trial ending and limits hit, sorts, and
+/// downloads the filtered list as CSV.
+async fn the_user_list_filters_sorts_and_exports(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let token = app.admin().await;
+    let admin = who(&token);
+    let (_, carl) = app.user("carl@example.org").await;
+    let (anna_token, anna) = app.user("anna@example.org").await;
+    let (_, bea) = app.user("bea@example.org").await;
+    let soon = (chrono::Utc::now() + chrono::TimeDelta::days(3)).to_rfc3339();
+    let uri = format!("/api/admin/users/{bea}");
+    app.patch(&uri, Some(&token), json!({"trial_ends_at": soon}))
+        .await;
+    let uri = format!("/api/admin/users/{carl}");
+    app.patch(&uri, Some(&token), json!({"disabled": true}))
+        .await;
+    // Anna is back on the free plan and hits its AI limit.
+    let uri = format!("/api/admin/users/{anna}");
+    app.patch(&uri, Some(&token), json!({"trial_ends_at": null}))
+        .await;
+    app.restrict(&token, &anna, "ai_calls", json!(1)).await;
+    let (status, _) = app
+        .post(
+            "/api/me/access/ai_calls/consume",
+            Some(&anna_token),
+            json!({"amount": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .post(
+            "/api/me/access/ai_calls/consume",
+            Some(&anna_token),
+            json!({"amount": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let emails = |page: &str| -> Vec<String> {
+        page.split("<tbody>")
+            .nth(1)
+            .unwrap_or_default()
+            .split(r#"<a href="/admin/users/"#)
+            .skip(1)
+            .map(|r| {
+                r.split('>')
+                    .nth(1)
+                    .unwrap()
+                    .split('<')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let list = |q: &'static str| {
+        let admin = &admin;
+        let app = &app;
+        async move {
+            let (status, page, _) = get(app, &format!("/admin/users?{q}"), Some(admin)).await;
+            assert_eq!(status, StatusCode::OK, "{q}");
+            emails(&page)
+        }
+    };
+    assert_eq!(
+        list("sort=email").await,
+        [
+            "admin@example.org",
+            "anna@example.org",
+            "bea@example.org",
+            "carl@example.org"
+        ]
+    );
+    assert_eq!(list("sort=newest").await[0], "bea@example.org");
+    assert_eq!(list("status=disabled").await, ["carl@example.org"]);
+    assert_eq!(list("role=admin").await, ["admin@example.org"]);
+    assert_eq!(list("plan=free&role=user").await, ["anna@example.org"]);
+    assert_eq!(
+        list("plan=premium&status=enabled").await,
+        ["bea@example.org"]
+    );
+    assert_eq!(list("trial_ending=1&sort=email").await, ["bea@example.org"]);
+    assert_eq!(list("at_limit=1").await, ["anna@example.org"]);
+    assert!(list("query=nobody").await.is_empty());
+
+    let (status, csv, headers) = get(
+        &app,
+        "/admin/users/export.csv?status=disabled",
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[0].starts_with("email,name,plan,base_plan,role,disabled"));
+    assert!(lines[1].starts_with("carl@example.org,"), "{csv}");
+    assert!(lines[1].contains(",true,"));
+}
+
 /// A user's personal limits, as the API lists them.
 async fn personal(app: &TestApp, uri: &str, token: &str) -> serde_json::Value {
     let (_, body) = app.get(uri, Some(token)).await;
@@ -433,6 +538,7 @@ fn assert_unique_ids(page: &str) {
 }
 
 on_both_backends!(
+    the_user_list_filters_sorts_and_exports,
     personal_limits_are_explicit_and_generous_ones_confirmed,
     coupons_default_to_no_plan_and_ids_are_unique,
     every_admin_page_is_guarded,

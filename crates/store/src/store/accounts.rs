@@ -11,8 +11,9 @@ use crate::spend::log_activity_in;
 use crate::sql::{Executor, Row, Tx, corrupt, on_constraint, on_constraint_of, query};
 use crate::{
     AccountToken, Body, Invitation, NewAccountToken, NewActivity, NewInvitation, NewMail,
-    NewProfile, NewRegistration, NewSession, Photo, Profile, ProfilePatch, RegisterOutcome, Result,
-    Role, Session, StoreError, TokenKind, normalize_email, postgres, sqlite,
+    NewProfile, NewRegistration, NewSession, Photo, Profile, ProfileFilter, ProfileOrder,
+    ProfilePatch, RegisterOutcome, Result, Role, Session, StoreError, TokenKind, normalize_email,
+    postgres, sqlite,
 };
 
 const PROFILE_COLUMNS: &str = "id, email, name, role, tier, trial_ends_at, \
@@ -60,6 +61,40 @@ const LIST_PROFILES_FIRST: &str =
     concatcp!(LIST_PROFILES_WHERE, "AND $3 IS NULL ORDER BY id LIMIT $2");
 const LIST_PROFILES_AFTER: &str =
     concatcp!(LIST_PROFILES_WHERE, "AND id > $3 ORDER BY id LIMIT $2");
+
+/// Profiles by the admin list's filters: `$1` the search pattern, `$2` the limit, `$3` the
+/// cursor (an id, or an `email_norm` when sorted by e-mail), `$4` the role, `$5` disabled,
+/// `$6`/`$7` a trial ending in `($6, $7]`, `$8` refused (a `limit_reached` entry) since.
+/// Each unset filter is NULL. As above, the cursor's condition is in the text only when
+/// there is one, so a deep page seeks.
+const FIND_PROFILES_WHERE: &str = concatcp!(
+    "SELECT ",
+    PROFILE_COLUMNS,
+    " FROM profiles \
+     WHERE ($1 IS NULL OR email_norm LIKE $1 ESCAPE '\\' OR name_norm LIKE $1 ESCAPE '\\') \
+     AND ($4 IS NULL OR role = $4) \
+     AND ($5 IS NULL OR disabled = $5) \
+     AND ($6 IS NULL OR (trial_ends_at > $6 AND trial_ends_at <= $7)) \
+     AND ($8 IS NULL OR id IN (SELECT profile_id FROM user_activity_log \
+          WHERE action = 'limit_reached' AND created_at >= $8 AND profile_id IS NOT NULL)) "
+);
+const FIND_OLDEST_FIRST: &str =
+    concatcp!(FIND_PROFILES_WHERE, "AND $3 IS NULL ORDER BY id LIMIT $2");
+const FIND_OLDEST_AFTER: &str = concatcp!(FIND_PROFILES_WHERE, "AND id > $3 ORDER BY id LIMIT $2");
+const FIND_NEWEST_FIRST: &str = concatcp!(
+    FIND_PROFILES_WHERE,
+    "AND $3 IS NULL ORDER BY id DESC LIMIT $2"
+);
+const FIND_NEWEST_AFTER: &str =
+    concatcp!(FIND_PROFILES_WHERE, "AND id < $3 ORDER BY id DESC LIMIT $2");
+const FIND_EMAIL_FIRST: &str = concatcp!(
+    FIND_PROFILES_WHERE,
+    "AND $3 IS NULL ORDER BY email_norm LIMIT $2"
+);
+const FIND_EMAIL_AFTER: &str = concatcp!(
+    FIND_PROFILES_WHERE,
+    "AND email_norm > $3 ORDER BY email_norm LIMIT $2"
+);
 
 /// The enabled admins, locked until the transaction ends (PostgreSQL; SQLite's write
 /// transaction holds the database's one write lock already).
@@ -361,6 +396,48 @@ impl crate::AccountStore for SqlStore {
             .bind(search.map(like_pattern))
             .bind(limit)
             .bind(after)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(profile_from)
+            .collect()
+    }
+
+    async fn find_profiles(
+        &self,
+        filter: &ProfileFilter,
+        order: ProfileOrder,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Profile>> {
+        let sql = match (order, after.is_some()) {
+            (ProfileOrder::Oldest, false) => FIND_OLDEST_FIRST,
+            (ProfileOrder::Oldest, true) => FIND_OLDEST_AFTER,
+            (ProfileOrder::Newest, false) => FIND_NEWEST_FIRST,
+            (ProfileOrder::Newest, true) => FIND_NEWEST_AFTER,
+            (ProfileOrder::Email, false) => FIND_EMAIL_FIRST,
+            (ProfileOrder::Email, true) => FIND_EMAIL_AFTER,
+        };
+        let q = query(sql)
+            .bind(filter.query.as_deref().map(like_pattern))
+            .bind(limit);
+        // An id cursor is a UUID (a bad one matches nothing); an e-mail cursor is text.
+        let q = match order {
+            ProfileOrder::Email => q.bind(after),
+            _ => match after {
+                Some(a) => match Uuid::parse_str(a) {
+                    Ok(id) => q.bind(Some(id)),
+                    Err(_) => return Ok(Vec::new()),
+                },
+                None => q.bind(None::<Uuid>),
+            },
+        };
+        let (trial_after, trial_until) = filter.trial_ending.unzip();
+        q.bind(filter.role.map(Role::as_str))
+            .bind(filter.disabled)
+            .bind(trial_after)
+            .bind(trial_until)
+            .bind(filter.refused_since)
             .fetch_all(self.reader())
             .await?
             .iter()

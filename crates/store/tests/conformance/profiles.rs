@@ -27,6 +27,7 @@ conformance! {
         credentials_by_email_in_any_case,
         list_profiles_search_is_case_insensitive_and_literal,
         list_profiles_pages_by_id,
+        find_profiles_filters_sorts_and_pages,
         update_profile_applies_each_field,
         admin_exists_counts_enabled_admins,
         set_password_replaces_the_hash,
@@ -208,6 +209,116 @@ async fn list_profiles_search_is_case_insensitive_and_literal(db: &TestDb) {
     );
     // The empty query matches everyone too.
     assert_eq!(search("").await.len(), 9);
+}
+
+/// The admin list's filters (role, disabled, trial ending, refused lately, search), each
+/// alone and together, in each order, paged by its cursor.
+async fn find_profiles_filters_sorts_and_pages(db: &TestDb) {
+    use mitai_store::{NewActivity, ProfileFilter, ProfileOrder, actions};
+    let s = store(db);
+    let boss = admin(s, "zed-admin@example.org").await;
+    let anna = user(s, "anna@example.org", "Anna").await;
+    let carl = user(s, "carl@example.org", "Carl").await;
+    let bea = user(s, "bea@example.org", "Bea").await;
+    let off = ProfilePatch {
+        disabled: Some(true),
+        ..Default::default()
+    };
+    s.update_profile(carl.id, &off, t0()).await.unwrap();
+    let trial = ProfilePatch {
+        trial_ends_at: Some(Some(t0() + chrono::TimeDelta::days(3))),
+        ..Default::default()
+    };
+    s.update_profile(bea.id, &trial, t0()).await.unwrap();
+    let late = ProfilePatch {
+        trial_ends_at: Some(Some(t0() + chrono::TimeDelta::days(30))),
+        ..Default::default()
+    };
+    s.update_profile(anna.id, &late, t0()).await.unwrap();
+    let refused = NewActivity::new(actions::LIMIT_REACHED, t0()).by_self(anna.id);
+    s.log_activity(&refused).await.unwrap();
+    let old = NewActivity::new(actions::LIMIT_REACHED, t0() - chrono::TimeDelta::days(20))
+        .by_self(carl.id);
+    s.log_activity(&old).await.unwrap();
+
+    let find = |f: ProfileFilter, order: ProfileOrder| async move {
+        ids(&s.find_profiles(&f, order, None, 100).await.unwrap())
+    };
+    let all = ProfileFilter::default();
+    assert_eq!(
+        find(all.clone(), ProfileOrder::Oldest).await,
+        [boss.id, anna.id, carl.id, bea.id]
+    );
+    assert_eq!(
+        find(all.clone(), ProfileOrder::Newest).await,
+        [bea.id, carl.id, anna.id, boss.id]
+    );
+    assert_eq!(
+        find(all.clone(), ProfileOrder::Email).await,
+        [anna.id, bea.id, carl.id, boss.id]
+    );
+    let admins = ProfileFilter {
+        role: Some(Role::Admin),
+        ..Default::default()
+    };
+    assert_eq!(find(admins, ProfileOrder::Oldest).await, [boss.id]);
+    let disabled = ProfileFilter {
+        disabled: Some(true),
+        ..Default::default()
+    };
+    assert_eq!(find(disabled, ProfileOrder::Oldest).await, [carl.id]);
+    let enabled = ProfileFilter {
+        disabled: Some(false),
+        ..Default::default()
+    };
+    assert_eq!(
+        find(enabled, ProfileOrder::Email).await,
+        [anna.id, bea.id, boss.id]
+    );
+    let week = ProfileFilter {
+        trial_ending: Some((t0(), t0() + chrono::TimeDelta::days(7))),
+        ..Default::default()
+    };
+    assert_eq!(find(week, ProfileOrder::Oldest).await, [bea.id]);
+    let lately = ProfileFilter {
+        refused_since: Some(t0() - chrono::TimeDelta::days(7)),
+        ..Default::default()
+    };
+    assert_eq!(find(lately, ProfileOrder::Oldest).await, [anna.id]);
+    let both = ProfileFilter {
+        query: Some("CARL".into()),
+        refused_since: Some(t0() - chrono::TimeDelta::days(30)),
+        ..Default::default()
+    };
+    assert_eq!(find(both, ProfileOrder::Oldest).await, [carl.id]);
+
+    // Pages of one, by each cursor.
+    for (order, cursor_of) in [
+        (
+            ProfileOrder::Oldest,
+            (|p: &Profile| p.id.to_string()) as fn(&Profile) -> String,
+        ),
+        (ProfileOrder::Newest, |p: &Profile| p.id.to_string()),
+        (ProfileOrder::Email, |p: &Profile| p.email.to_lowercase()),
+    ] {
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = s
+                .find_profiles(&all, order, after.as_deref(), 1)
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some(cursor_of(last));
+            seen.push(last.id);
+        }
+        assert_eq!(seen, find(all.clone(), order).await, "{order:?}");
+    }
+    // A cursor that is no id matches nothing rather than failing.
+    let bad = s
+        .find_profiles(&all, ProfileOrder::Oldest, Some("x"), 10)
+        .await;
+    assert!(bad.unwrap().is_empty());
 }
 
 async fn list_profiles_pages_by_id(db: &TestDb) {

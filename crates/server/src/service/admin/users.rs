@@ -1,6 +1,6 @@
 //! Profiles as admins manage them: list, look at, change; per-user restrictions.
 
-use mitai_store::{Profile, ProfilePatch, Restriction, Role, actions};
+use mitai_store::{Profile, ProfileFilter, ProfileOrder, ProfilePatch, Restriction, Role, actions};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -43,6 +43,138 @@ pub async fn list(
         .map(|(p, tier)| ProfileView::new(p, tier))
         .collect();
     Ok((items, next_cursor))
+}
+
+/// The admin list's question: a search, filters (plan is the effective one) and an order.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    pub query: Option<String>,
+    /// The effective tier now.
+    pub plan: Option<String>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    /// A trial ending within seven days.
+    pub trial_ending: bool,
+    /// Refused at a limit within seven days.
+    pub at_limit: bool,
+    pub order: ProfileOrder,
+}
+
+/// How many profiles one page may look through for a plan filter (the effective plan
+/// is known only after reading grants); the page may then be short, and its cursor goes on.
+const PLAN_SCAN: usize = 5_000;
+
+/// A page of profiles matching `q` (`limit` of them after the cursor `after`) and the next
+/// cursor. Refuses a query over 200 characters.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn find(
+    state: &AppState,
+    q: &UserQuery,
+    limit: i64,
+    after: Option<String>,
+) -> Result<(Vec<ProfileView>, Option<String>)> {
+    let query = field(
+        "query",
+        SearchQuery::parse_optional(q.query.as_deref().unwrap_or("")),
+    )?;
+    let now = state.now();
+    let week = chrono::TimeDelta::days(7);
+    let filter = ProfileFilter {
+        query: query.as_ref().map(|s| s.as_str().to_owned()),
+        role: q.role,
+        disabled: q.disabled,
+        trial_ending: q.trial_ending.then_some((now, now + week)),
+        refused_since: q.at_limit.then_some(now - week),
+    };
+    let cursor_of = |p: &ProfileView| match q.order {
+        ProfileOrder::Email => mitai_store::normalize_email(&p.email),
+        _ => p.id.to_string(),
+    };
+    let wanted = usize::try_from(limit).unwrap_or(0);
+    let batch = (limit + 1).clamp(1, 500);
+    let (mut items, mut scanned, mut after) = (Vec::new(), 0, after);
+    loop {
+        let page = state
+            .store
+            .find_profiles(&filter, q.order, after.as_deref(), batch)
+            .await?;
+        let tiers = grants::effective_tiers(state, &page).await?;
+        let last = page.len() < batch as usize;
+        scanned += page.len();
+        for (p, tier) in page.iter().zip(tiers) {
+            let view = ProfileView::new(p, tier);
+            after = Some(cursor_of(&view));
+            if q.plan
+                .as_ref()
+                .is_none_or(|plan| *plan == view.effective_tier)
+            {
+                items.push(view);
+                if items.len() > wanted {
+                    break;
+                }
+            }
+        }
+        if items.len() > wanted || last {
+            break;
+        }
+        if scanned >= PLAN_SCAN {
+            // A short page; the cursor goes on from the last profile looked at.
+            return Ok((items, after));
+        }
+    }
+    let next = if items.len() > wanted {
+        items.truncate(wanted);
+        items.last().map(cursor_of)
+    } else {
+        None
+    };
+    Ok((items, next))
+}
+
+/// Every profile matching `q` as CSV, at most 100,000 rows: e-mail, name, plan now, base
+/// plan, role, status, created, trial end.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn export_csv(state: &AppState, q: &UserQuery) -> Result<String> {
+    use crate::service::export::csv::line;
+    let mut out = line(
+        [
+            "email",
+            "name",
+            "plan",
+            "base_plan",
+            "role",
+            "disabled",
+            "created_at",
+            "trial_ends_at",
+        ]
+        .iter(),
+    );
+    let (mut after, mut rows) = (None, 0);
+    loop {
+        let (items, next) = find(state, q, 1000, after).await?;
+        for p in &items {
+            let trial = p.trial_ends_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+            out.push_str(&line(
+                [
+                    p.email.as_str(),
+                    p.name.as_str(),
+                    p.effective_tier.as_str(),
+                    p.tier.as_str(),
+                    p.role.as_str(),
+                    if p.disabled { "true" } else { "false" },
+                    &p.created_at.to_rfc3339(),
+                    &trial,
+                ]
+                .iter(),
+            ));
+        }
+        rows += items.len();
+        match next {
+            Some(n) if rows < 100_000 => after = Some(n),
+            _ => break,
+        }
+    }
+    Ok(out)
 }
 
 /// A profile; 404 if there is none.

@@ -58,6 +58,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(coupons::detail).post(coupons::update),
         )
         .route("/admin/users", get(users::list))
+        .route("/admin/users/export.csv", get(users::export))
         .route("/admin/users/{id}", get(users::detail).post(users::update))
         .route("/admin/users/{id}/grants", post(users::add_grant))
         .route(
@@ -86,6 +87,7 @@ pub const PAGES: &[&str] = &[
     "/admin/coupons/{coupon}",
     "/admin/coupons/export.csv?campaign=x",
     "/admin/users",
+    "/admin/users/export.csv",
     "/admin/users/{user}",
     "/admin/activity",
     "/admin/settings",

@@ -15,19 +15,80 @@ use crate::service::AppState;
 use crate::service::Error;
 use crate::service::admin::activity_log::ActivityParams;
 use crate::service::admin::grants::{NewGrantBody, PauseBody};
-use crate::service::admin::users::{RestrictionBody, UserPatch};
+use crate::service::admin::users::{RestrictionBody, UserPatch, UserQuery};
 use crate::service::admin::{activity_log, grants as admin_grants, stats, users};
 use crate::service::grants;
 use crate::ui::charts::Timeline;
 use crate::ui::forms::{FormData, Params, url_encode};
 use crate::ui::plan::{GrantRow, feature_name, grant_timeline, tier_name};
 use crate::ui::{Ctx, Lang, UiError, UiResult, render, render_status, see_other};
+use mitai_store::{ProfileOrder, Role};
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct ListQuery {
     query: Option<String>,
+    plan: Option<String>,
+    role: Option<String>,
+    status: Option<String>,
+    trial_ending: Option<String>,
+    at_limit: Option<String>,
+    sort: Option<String>,
     cursor: Option<String>,
     done: Option<String>,
+}
+
+/// A filter's value, if one is given.
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl ListQuery {
+    /// The service's question. Unknown choices filter nothing.
+    fn question(&self) -> UserQuery {
+        UserQuery {
+            query: given(&self.query).map(str::to_owned),
+            plan: given(&self.plan).map(str::to_owned),
+            role: given(&self.role).and_then(Role::parse),
+            disabled: match given(&self.status) {
+                Some("disabled") => Some(true),
+                Some("enabled") => Some(false),
+                _ => None,
+            },
+            trial_ending: given(&self.trial_ending) == Some("1"),
+            at_limit: given(&self.at_limit) == Some("1"),
+            order: match given(&self.sort) {
+                Some("newest") => ProfileOrder::Newest,
+                Some("email") => ProfileOrder::Email,
+                _ => ProfileOrder::Oldest,
+            },
+        }
+    }
+
+    /// The filters as a query string (without a cursor), for links that keep them.
+    fn params(&self) -> String {
+        let pairs = [
+            ("query", &self.query),
+            ("plan", &self.plan),
+            ("role", &self.role),
+            ("status", &self.status),
+            ("trial_ending", &self.trial_ending),
+            ("at_limit", &self.at_limit),
+            ("sort", &self.sort),
+        ];
+        pairs
+            .iter()
+            .filter_map(|(k, v)| {
+                v.as_deref()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| format!("{k}={}", url_encode(v)))
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    fn value(v: &Option<String>) -> String {
+        v.clone().unwrap_or_default()
+    }
 }
 
 /// A profile in the list.
@@ -38,6 +99,7 @@ pub struct Row {
     pub tier: String,
     pub role: String,
     pub status: &'static str,
+    pub trial: String,
 }
 
 #[derive(Template)]
@@ -45,6 +107,14 @@ pub struct Row {
 struct UsersPage {
     ctx: Ctx,
     query: String,
+    /// (value, words, selected) of each filter's choices.
+    plans: Vec<(String, String, bool)>,
+    roles: Vec<(&'static str, &'static str, bool)>,
+    statuses: Vec<(&'static str, &'static str, bool)>,
+    sorts: Vec<(&'static str, &'static str, bool)>,
+    trial_ending: bool,
+    at_limit: bool,
+    csv: String,
     items: Vec<Row>,
     next: Option<String>,
 }
@@ -59,11 +129,58 @@ pub async fn list(
 ) -> UiResult {
     let lang = admin.lang();
     let registry = state.registry();
-    let query = q.query.clone().unwrap_or_default();
-    let after = q.cursor.as_deref().and_then(|c| Uuid::parse_str(c).ok());
-    let (items, next) = users::list(&state, Some(&query), PAGE, after).await?;
+    let tz = registry.settings.usage_timezone;
+    let question = q.question();
+    let (items, next) = users::find(&state, &question, PAGE, q.cursor.clone()).await?;
+    let params = q.params();
+    let choose = |v: &Option<String>, options: &[(&'static str, &'static str)]| {
+        let current = ListQuery::value(v);
+        options
+            .iter()
+            .map(|(value, key)| (*value, lang.t(key), current == *value))
+            .collect::<Vec<_>>()
+    };
+    let plan = ListQuery::value(&q.plan);
     render(&UsersPage {
         ctx: admin.ctx(q.done.as_deref()),
+        plans: registry
+            .tiers()
+            .iter()
+            .map(|t| {
+                (
+                    t.id.clone(),
+                    tier_name(lang, &registry, &t.id),
+                    plan == t.id,
+                )
+            })
+            .collect(),
+        roles: choose(
+            &q.role,
+            &[
+                ("", "admin.any"),
+                ("user", "value.user"),
+                ("admin", "value.admin"),
+            ],
+        ),
+        statuses: choose(
+            &q.status,
+            &[
+                ("", "admin.any"),
+                ("enabled", "admin.enabled"),
+                ("disabled", "admin.disabled"),
+            ],
+        ),
+        sorts: choose(
+            &q.sort,
+            &[
+                ("", "admin.sort_oldest"),
+                ("newest", "admin.sort_newest"),
+                ("email", "admin.sort_email"),
+            ],
+        ),
+        trial_ending: question.trial_ending,
+        at_limit: question.at_limit,
+        csv: format!("/admin/users/export.csv?{params}"),
         items: items
             .into_iter()
             .map(|p| Row {
@@ -73,15 +190,42 @@ pub async fn list(
                 } else {
                     "admin.enabled"
                 }),
+                trial: p
+                    .trial_ends_at
+                    .filter(|t| *t > state.now())
+                    .map(|t| lang.datetime(t, tz))
+                    .unwrap_or_default(),
                 id: p.id,
                 email: p.email,
+                role: lang.t(&format!("value.{}", p.role)).to_owned(),
                 name: p.name,
-                role: p.role,
             })
             .collect(),
-        next: next.map(|c| format!("/admin/users?query={}&cursor={c}", url_encode(&query))),
-        query,
+        next: next.map(|c| format!("/admin/users?{params}&cursor={}", url_encode(&c))),
+        query: ListQuery::value(&q.query),
     })
+}
+
+/// `GET /admin/users/export.csv`: the filtered list, every page of it.
+pub async fn export(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Params(q): Params<ListQuery>,
+) -> UiResult {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let csv = users::export_csv(&state, &q.question()).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"users.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
 }
 
 /// One feature on the user's page: the limit now, and why.
