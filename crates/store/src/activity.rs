@@ -54,6 +54,8 @@ pub mod actions {
     pub const COUPON_UPDATED: &str = "coupon_updated";
     /// A batch of coupons: one entry for the batch, with its campaign and count.
     pub const COUPONS_GENERATED: &str = "coupons_generated";
+    /// A given-up message of the outbox queued again by an admin.
+    pub const MAIL_RESENT: &str = "mail_resent";
 }
 
 /// An event to log.

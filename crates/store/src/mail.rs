@@ -156,6 +156,10 @@ pub trait MailStore: Send + Sync {
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<bool>;
 
+    /// Queues a given-up (`failed`) message again, due at `now`, its attempts counted
+    /// afresh. `false` (and nothing changed) for any other message or none.
+    async fn resend_mail(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool>;
+
     /// The outbox (optionally only one status), oldest first, after the id `after`.
     async fn outbox(
         &self,

@@ -175,6 +175,38 @@ pub fn render(
     })
 }
 
+/// A message as an admin may read it: the subject and the text, with any token (a
+/// sign-in or reset link's secret) hidden and a value the data no longer holds (a sent
+/// message keeps none) shown as `[name]`. `None` for an unknown template.
+pub fn preview(
+    template: &str,
+    language: &str,
+    data: &Value,
+    base_url: &str,
+    tz: Tz,
+) -> Option<(String, String)> {
+    let t = self::template(template)?;
+    let german = language == "de";
+    let parts = if german { &t.de } else { &t.en };
+    let mut data = data.clone();
+    if let Some(fields) = data.as_object_mut()
+        && fields.contains_key("token")
+    {
+        fields.insert("token".into(), Value::String("…".into()));
+    }
+    let vars = variables(t, german, &data, base_url.trim_end_matches('/'), tz);
+    let fill = |text: &str| {
+        substitute(text, |name| {
+            Ok(vars
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| format!("[{name}]")))
+        })
+        .unwrap_or_else(|_| text.to_owned())
+    };
+    Some((fill(parts.subject.trim()), fill(parts.text.trim_end())))
+}
+
 /// The placeholder values: the data shown as text, plus the derived ones.
 fn variables(
     t: &Template,
@@ -303,6 +335,26 @@ fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn previews_hide_tokens_and_name_missing_values() {
+        let data = json!({"name": "Anna", "token": "secret-123"});
+        let (subject, text) =
+            preview("password_reset", "en", &data, "https://m.example", Tz::UTC).unwrap();
+        assert!(!subject.is_empty());
+        assert!(!text.contains("secret-123"), "{text}");
+        assert!(text.contains("reset-password?token="), "{text}");
+        let (_, sent) = preview(
+            "password_reset",
+            "en",
+            &json!({}),
+            "https://m.example",
+            Tz::UTC,
+        )
+        .unwrap();
+        assert!(sent.contains("[link]"), "{sent}");
+        assert!(preview("nope", "en", &data, "x", Tz::UTC).is_none());
+    }
 
     use super::*;
 

@@ -31,6 +31,7 @@ const DONE: &[(&str, &str)] = &[
     ("restriction_set", "done.restriction_set"),
     ("restriction_cleared", "done.restriction_cleared"),
     ("coupon_saved", "done.coupon_saved"),
+    ("mail_resent", "done.mail_resent"),
 ];
 
 /// The message key of a `?done=` code.
@@ -1412,6 +1413,57 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("admin.actor", "By", "Von"),
     ("admin.details", "Details", "Details"),
     ("admin.older", "Older", "Ältere"),
+    (
+        "done.mail_resent",
+        "The message is queued again.",
+        "Die Nachricht wird erneut verschickt.",
+    ),
+    ("admin.message", "Message", "Nachricht"),
+    ("admin.queued_at", "Queued", "Eingereiht"),
+    ("admin.resend", "Send again", "Erneut senden"),
+    ("admin.mail_sent_at", "sent {0}", "gesendet {0}"),
+    ("admin.mail_next_at", "next try {0}", "nächster Versuch {0}"),
+    ("mail_status.pending", "waiting", "wartet"),
+    ("mail_status.sending", "sending", "wird gesendet"),
+    ("mail_status.sent", "sent", "gesendet"),
+    ("mail_status.failed", "given up", "aufgegeben"),
+    (
+        "mail_template.verify_email",
+        "Confirm e-mail",
+        "E-Mail bestätigen",
+    ),
+    ("mail_template.invitation", "Invitation", "Einladung"),
+    (
+        "mail_template.password_reset",
+        "Password reset",
+        "Passwort zurücksetzen",
+    ),
+    (
+        "mail_template.trial_ending",
+        "Trial ending",
+        "Testzeit endet",
+    ),
+    (
+        "mail_template.grant_expiring",
+        "Access ending",
+        "Zugang endet",
+    ),
+    (
+        "mail_template.coupon_redeemed",
+        "Coupon redeemed",
+        "Gutschein eingelöst",
+    ),
+    (
+        "mail_template.weigh_in_reminder",
+        "Weigh-in reminder",
+        "Wiege-Erinnerung",
+    ),
+    (
+        "event.mail_resent",
+        "Message sent again",
+        "Nachricht erneut gesendet",
+    ),
+    ("field.mail_id", "Message", "Nachricht"),
     ("admin.sort", "Order", "Reihenfolge"),
     ("admin.sort_oldest", "Oldest first", "Älteste zuerst"),
     ("admin.sort_newest", "Newest first", "Neueste zuerst"),

@@ -770,6 +770,45 @@ async fn file_transport_writes_one_eml_per_message(backend: Backend) {
         (&json!(0), &json!(0))
     );
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+
+    // The outbox page shows each message itself — with its token hidden — and offers to
+    // send a given-up one again.
+    let (status, page) = app.get_html("/admin/mail", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("reset-1"), "no sign-in secret on the page");
+    // Sent, it keeps no data: its text is there with the values named, not filled in.
+    assert!(
+        page.contains("<summary>Passwort zurücksetzen</summary>"),
+        "{page}"
+    );
+    assert!(page.contains("[link]"), "{page}");
+    assert!(
+        page.contains("/resend"),
+        "a given-up message can be sent again"
+    );
+    let failed_id = failed["id"].as_str().unwrap();
+    let uri = format!("/api/admin/mail/{failed_id}/resend");
+    let (status, _) = app.post(&uri, Some(&admin), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let again = outbox(&app, &admin).await;
+    let again = again.iter().find(|m| m["id"] == failed_id).unwrap();
+    assert_eq!(
+        (&again["status"], &again["attempts"]),
+        (&json!("pending"), &json!(0))
+    );
+    let (status, body) = app.post(&uri, Some(&admin), json!({})).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "only a given-up message: {body}"
+    );
+    let (_, log) = app
+        .get("/api/admin/activity?action=mail_resent", Some(&admin))
+        .await;
+    assert_eq!(log["items"][0]["details"]["mail_id"], failed_id);
+    // It fails again (the template still does not exist) and is given up again.
+    let report = run_jobs(&app).await;
+    assert_eq!(report["mail_failed"], 1);
     std::fs::remove_dir_all(&dir).ok();
 }
 

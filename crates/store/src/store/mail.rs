@@ -36,12 +36,18 @@ const MARK_SENT: &str = "UPDATE mail_outbox SET status = 'sent', sent_at = $3, \
     last_error = NULL, data = '{}' \
     WHERE id = $1 AND attempts = $2 AND status = 'sending'";
 
+/// A given-up message keeps its data, so that an admin can send it again; the purge
+/// removes it with the message.
 const MARK_FAILED: &str = "UPDATE mail_outbox SET \
         status = CASE WHEN $4 THEN 'pending' ELSE 'failed' END, \
         next_attempt_at = CASE WHEN $4 THEN $5 ELSE next_attempt_at END, \
-        data = CASE WHEN $4 THEN data ELSE '{}' END, \
         last_error = $3 \
     WHERE id = $1 AND attempts = $2 AND status = 'sending'";
+
+/// A given-up message queued again, due now, with a fresh count of attempts.
+const RESEND: &str = "UPDATE mail_outbox SET status = 'pending', attempts = 0, \
+        next_attempt_at = $2, last_error = NULL \
+    WHERE id = $1 AND status = 'failed'";
 
 const OUTBOX: &str = concatcp!(
     "SELECT ",
@@ -142,6 +148,15 @@ impl crate::MailStore for SqlStore {
             .bind(error)
             .bind(retry_at.is_some())
             .bind(retry_at)
+            .execute(self.writer())
+            .await?;
+        Ok(done == 1)
+    }
+
+    async fn resend_mail(&self, mail_id: Uuid, now: DateTime<Utc>) -> Result<bool> {
+        let done = query(RESEND)
+            .bind(mail_id)
+            .bind(now)
             .execute(self.writer())
             .await?;
         Ok(done == 1)

@@ -148,11 +148,27 @@ async fn mail_failure_waits_for_retry_then_gives_up(db: &TestDb) {
     let failed = s.outbox(Some(MailStatus::Failed), None, 10).await.unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].last_error.as_deref(), Some("mailbox unavailable"));
-    assert_eq!(failed[0].data, json!({}));
+    assert_eq!(failed[0].data, m.data, "kept, to be sent again by an admin");
     assert_eq!(failed[0].sent_at, None);
     // Given up: never claimed again.
     let far = t0() + chrono::TimeDelta::days(365);
     assert!(s.claim_mail(far, 10, lease()).await.unwrap().is_empty());
+
+    // Sent again by an admin: due now, attempts afresh; only a given-up message.
+    let later = t0() + chrono::TimeDelta::days(2);
+    assert!(s.resend_mail(m.id, later).await.unwrap());
+    assert!(!s.resend_mail(m.id, later).await.unwrap(), "pending now");
+    assert!(!s.resend_mail(Uuid::now_v7(), later).await.unwrap());
+    let again = s.claim_mail(later, 10, lease()).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+    assert_eq!(again[0].last_error, None);
+    assert_eq!(again[0].data, m.data);
+    assert!(s.mark_mail_sent(m.id, 1, later).await.unwrap());
+    assert!(
+        !s.resend_mail(m.id, later).await.unwrap(),
+        "a sent message stays sent"
+    );
 }
 
 async fn mail_lease_runs_out_and_the_mail_is_claimed_again(db: &TestDb) {

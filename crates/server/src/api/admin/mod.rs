@@ -45,6 +45,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(stats::global))
         .routes(routes!(stats::user))
         .routes(routes!(mail::list))
+        .routes(routes!(mail::resend))
         .route_layer(middleware::from_extractor_with_state::<AdminUser, _>(
             state.clone(),
         ))

@@ -27,6 +27,11 @@ pub async fn list(
     state: &AppState,
     params: &MailParams,
 ) -> Result<(Vec<MailView>, Option<String>)> {
+    let (items, next) = page(state, params).await?;
+    Ok((items.into_iter().map(MailView::from).collect(), next))
+}
+
+async fn page(state: &AppState, params: &MailParams) -> Result<(Vec<OutboxMail>, Option<String>)> {
     let status =
         match params.status.as_deref().filter(|s| !s.is_empty()) {
             None => None,
@@ -53,7 +58,59 @@ pub async fn list(
     } else {
         None
     };
-    Ok((items.into_iter().map(MailView::from).collect(), next_cursor))
+    Ok((items, next_cursor))
+}
+
+/// Sends a given-up message again (due now) and logs `mail_resent`. Refuses an unknown
+/// message or one that is not given up (404: there is nothing to send again).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn resend(
+    state: &AppState,
+    admin: &mitai_store::Profile,
+    ip: Option<String>,
+    id: Uuid,
+) -> Result<()> {
+    if !state.store.resend_mail(id, state.now()).await? {
+        return Err(Error::NotFound);
+    }
+    let subject = serde_json::json!({ "mail_id": id });
+    let (before, after) = (
+        serde_json::json!({"status": "failed"}),
+        serde_json::json!({"status": "pending"}),
+    );
+    let action = mitai_store::actions::MAIL_RESENT;
+    crate::service::activity_log::audit(state, admin, ip, None, action, subject, before, after)
+        .await;
+    Ok(())
+}
+
+/// A page of the outbox as [`list`] gives it, each message with its subject and text as
+/// an admin may read them (tokens hidden; a sent message's values are gone).
+pub async fn list_read(
+    state: &AppState,
+    params: &MailParams,
+) -> Result<(Vec<(MailView, Option<(String, String)>)>, Option<String>)> {
+    let (items, next) = page(state, params).await?;
+    let registry = state.registry();
+    let settings = &registry.settings;
+    let base = settings
+        .base_url
+        .as_deref()
+        .unwrap_or(&state.config.base_url);
+    let read = items
+        .into_iter()
+        .map(|m| {
+            let text = crate::mail::templates::preview(
+                &m.template,
+                &m.language,
+                &m.data,
+                base,
+                settings.usage_timezone,
+            );
+            (MailView::from(m), text)
+        })
+        .collect();
+    Ok((read, next))
 }
 
 /// One message of the outbox.

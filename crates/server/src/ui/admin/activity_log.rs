@@ -92,6 +92,7 @@ const ACTIONS: &[&str] = &[
     "coupon_created",
     "coupon_updated",
     "coupons_generated",
+    "mail_resent",
 ];
 
 /// An action in words; an action without a message reads as its name with spaces.

@@ -70,6 +70,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/settings", get(settings::settings))
         .route("/admin/settings/{key}", post(settings::set_setting))
         .route("/admin/mail", get(mail::mail))
+        .route("/admin/mail/{id}/resend", post(mail::resend))
         .route_layer(axum::middleware::from_extractor_with_state::<Admin, _>(
             state.clone(),
         ))
