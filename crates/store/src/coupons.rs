@@ -177,6 +177,21 @@ pub enum GrantChange {
 }
 
 /// Coupons, redemptions and access grants.
+/// A campaign (a batch, or coupons an admin grouped) at a glance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignSummary {
+    pub campaign: String,
+    pub coupons: i64,
+    /// Coupons still active.
+    pub active: i64,
+    /// Coupons redeemed at least once.
+    pub redeemed: i64,
+    /// One of its plans and kinds (a batch has one of each).
+    pub tier_id: String,
+    pub kind: String,
+    pub last_created_at: DateTime<Utc>,
+}
+
 #[async_trait]
 pub trait CouponStore: Send + Sync {
     /// Inserts coupons in one transaction: all or none. `Conflict("code")` if a code exists.
@@ -191,6 +206,11 @@ pub trait CouponStore: Send + Sync {
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<Coupon>>;
+    /// Every campaign (coupons with a campaign) with its counts, newest first, at most
+    /// `limit`: a batch is one campaign.
+    async fn campaigns(&self, limit: i64) -> Result<Vec<CampaignSummary>>;
+    /// Switches every coupon of `campaign` on or off; how many changed.
+    async fn set_campaign_active(&self, campaign: &str, active: bool) -> Result<u64>;
     /// `None` if no such coupon.
     async fn update_coupon(&self, id: Uuid, patch: &CouponPatch) -> Result<Option<Coupon>>;
     /// Redemptions of a coupon, ordered by id.

@@ -1414,6 +1414,20 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("admin.details", "Details", "Details"),
     ("admin.older", "Older", "Ältere"),
     (
+        "admin.campaigns",
+        "Batches and campaigns",
+        "Stapel und Kampagnen",
+    ),
+    ("admin.redemption_rate", "Redemption rate", "Einlösequote"),
+    ("admin.actions", "Actions", "Aktionen"),
+    ("admin.deactivate_all", "Switch all off", "Alle ausschalten"),
+    ("admin.activate_all", "Switch all on", "Alle einschalten"),
+    (
+        "admin.kind_help",
+        "Single use: one person, a number of days. Period: many people until a fixed end. Wellpass: many people, a calendar month at a time. The form shows the fields of the kind chosen.",
+        "Einmalig: eine Person, eine Zahl von Tagen. Zeitraum: viele Personen bis zu einem festen Ende. Wellpass: viele Personen, je einen Kalendermonat. Das Formular zeigt die Felder der gewählten Art.",
+    ),
+    (
         "done.mail_resent",
         "The message is queued again.",
         "Die Nachricht wird erneut verschickt.",

@@ -401,6 +401,41 @@ async fn coupons_default_to_no_plan_and_ids_are_unique(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
     assert_unique_ids(&page);
+    // The form shows the fields of the kind chosen (the others are marked to be hidden).
+    assert!(page.contains(r#"<div class="not-period not-wellpass">"#));
+
+    // A batch is one row: its count, its redemption rate, switched off at once.
+    let token = app.login("admin@example.org", "adminpass1").await;
+    let body = json!({"kind": "single_use", "tier": "basic", "duration_days": 7, "count": 4, "campaign": "spring"});
+    let (status, _) = app
+        .post("/api/admin/coupons/batch", Some(&token), body)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, page, _) = get(&app, "/admin/coupons", Some(&admin)).await;
+    let batches = page.split("Batches and campaigns").nth(1).unwrap();
+    assert!(
+        batches.contains(">spring</a>") && batches.contains(">0 %<") && batches.contains(">4 / 4<"),
+        "{batches}"
+    );
+    let fields = [("campaign", "spring"), ("active", "0")];
+    let (status, _, _) = post(&app, "/admin/coupons/campaign", &admin, &fields).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, list) = app
+        .get("/api/admin/coupons?campaign=spring", Some(&token))
+        .await;
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["active"] == false),
+        "{list}"
+    );
+    let (_, log) = app
+        .get("/api/admin/activity?action=coupon_updated", Some(&token))
+        .await;
+    assert_eq!(log["items"][0]["details"]["campaign"], "spring");
+    assert_eq!(log["items"][0]["details"]["count"], 4);
     for path in [
         "/admin",
         "/admin/coupons",

@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::SqlStore;
 use super::mail::enqueue_mail_in;
 use crate::coupons::{
-    Coupon, CouponKind, CouponPatch, Grant, GrantChange, GrantPause, GrantSpan, NewGrant, Redeem,
-    RedeemOutcome, Redemption,
+    CampaignSummary, Coupon, CouponKind, CouponPatch, Grant, GrantChange, GrantPause, GrantSpan,
+    NewGrant, Redeem, RedeemOutcome, Redemption,
 };
 use crate::spend::log_activity_in;
 use crate::sql::{Executor, Row, Tx, corrupt, on_constraint, on_constraint_of, query};
@@ -47,6 +47,18 @@ const LIST_COUPONS: &str = concatcp!(
      WHERE ($1 IS NULL OR campaign = $1) AND ($2 IS NULL OR id > $2) \
      ORDER BY id LIMIT $3"
 );
+
+/// Every campaign with its coupons counted, the newest campaign first.
+const CAMPAIGNS: &str = "SELECT campaign, COUNT(*) AS coupons, \
+        SUM(CASE WHEN active THEN 1 ELSE 0 END) AS active, \
+        SUM(CASE WHEN redeemed_count > 0 THEN 1 ELSE 0 END) AS redeemed, \
+        MIN(tier_id) AS tier_id, MIN(kind) AS kind, MAX(created_at) AS last_created_at \
+     FROM coupons WHERE campaign IS NOT NULL \
+     GROUP BY campaign ORDER BY MAX(created_at) DESC, campaign LIMIT $1";
+
+/// A campaign's coupons switched off (or on) at once.
+const SET_CAMPAIGN_ACTIVE: &str =
+    "UPDATE coupons SET active = $2 WHERE campaign = $1 AND active <> $2";
 
 /// Each optional field: a flag saying "set it" and the new value.
 const UPDATE_COUPON: &str = concatcp!(
@@ -389,6 +401,34 @@ impl crate::CouponStore for SqlStore {
             .iter()
             .map(coupon_from)
             .collect()
+    }
+
+    async fn campaigns(&self, limit: i64) -> Result<Vec<CampaignSummary>> {
+        query(CAMPAIGNS)
+            .bind(limit)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(CampaignSummary {
+                    campaign: row.get("campaign")?,
+                    coupons: row.get("coupons")?,
+                    active: row.get("active")?,
+                    redeemed: row.get("redeemed")?,
+                    tier_id: row.get("tier_id")?,
+                    kind: row.get("kind")?,
+                    last_created_at: row.get("last_created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_campaign_active(&self, campaign: &str, active: bool) -> Result<u64> {
+        Ok(query(SET_CAMPAIGN_ACTIVE)
+            .bind(campaign)
+            .bind(active)
+            .execute(self.writer())
+            .await?)
     }
 
     async fn update_coupon(&self, cid: Uuid, p: &CouponPatch) -> Result<Option<Coupon>> {

@@ -31,6 +31,7 @@ conformance! {
         create_coupons_is_all_or_none_on_a_code_twice_in_the_batch,
         create_coupons_with_unknown_tier_is_refused,
         list_coupons_filters_by_campaign_and_pages_by_id,
+        campaigns_are_counted_and_switched_off_at_once,
         update_coupon_sets_each_field,
         update_coupon_clears_each_optional_field,
         update_coupon_of_unknown_id_is_none,
@@ -454,6 +455,49 @@ async fn create_coupons_with_unknown_tier_is_refused(db: &TestDb) {
     );
     assert_eq!(s.coupon(good.id).await.unwrap(), None);
     assert!(s.list_coupons(None, None, 100).await.unwrap().is_empty());
+}
+
+/// A batch is one campaign: counted (coupons, active, redeemed), newest first, and
+/// switched off at once; coupons without a campaign are no batch.
+async fn campaigns_are_counted_and_switched_off_at_once(db: &TestDb) {
+    let s = store(db);
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let mut c = coupon(&format!("CAMP-{i}"), CouponKind::SingleUse);
+        c.campaign = Some(if i < 3 { "spring" } else { "summer" }.to_owned());
+        c.created_at = t0() + days(if i < 3 { 1 } else { 2 });
+        if i == 0 {
+            c.redeemed_count = 1;
+            c.max_redemptions = Some(1);
+        }
+        made.push(c);
+    }
+    made.push(coupon("LONE", CouponKind::Period));
+    put(s, &made).await;
+
+    let all = s.campaigns(10).await.unwrap();
+    let counts: Vec<(&str, i64, i64, i64)> = all
+        .iter()
+        .map(|c| (c.campaign.as_str(), c.coupons, c.active, c.redeemed))
+        .collect();
+    assert_eq!(counts, [("summer", 2, 2, 0), ("spring", 3, 3, 1)]);
+    assert_eq!(all[0].tier_id, "premium");
+    assert_eq!(all[0].kind, "single_use");
+    assert_eq!(all[0].last_created_at, t0() + days(2));
+    assert_eq!(s.campaigns(1).await.unwrap().len(), 1);
+
+    assert_eq!(s.set_campaign_active("spring", false).await.unwrap(), 3);
+    assert_eq!(
+        s.set_campaign_active("spring", false).await.unwrap(),
+        0,
+        "already off"
+    );
+    assert_eq!(s.set_campaign_active("nobody", false).await.unwrap(), 0);
+    let spring = s.list_coupons(Some("spring"), None, 10).await.unwrap();
+    assert!(spring.iter().all(|c| !c.active));
+    let summer = s.list_coupons(Some("summer"), None, 10).await.unwrap();
+    assert!(summer.iter().all(|c| c.active), "other campaigns stay");
+    assert_eq!(s.campaigns(10).await.unwrap()[1].active, 0);
 }
 
 async fn list_coupons_filters_by_campaign_and_pages_by_id(db: &TestDb) {

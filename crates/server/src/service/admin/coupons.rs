@@ -285,6 +285,33 @@ pub async fn update(
     }
 }
 
+/// The campaigns (batches) at a glance, newest first: at most 200.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn campaigns(state: &AppState) -> Result<Vec<mitai_store::coupons::CampaignSummary>> {
+    Ok(state.store.campaigns(200).await?)
+}
+
+/// Switches every coupon of a campaign on or off and logs `coupon_updated` about the
+/// campaign with how many changed. Refuses an empty or long campaign (422).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn set_campaign_active(
+    state: &AppState,
+    admin: &Profile,
+    ip: Option<String>,
+    campaign: &str,
+    active: bool,
+) -> Result<u64> {
+    let campaign: String = field("campaign", Campaign::parse(campaign))?.into();
+    let changed = state.store.set_campaign_active(&campaign, active).await?;
+    if changed > 0 {
+        let subject = json!({ "campaign": campaign, "count": changed });
+        let (before, after) = (json!({ "active": !active }), json!({ "active": active }));
+        let action = actions::COUPON_UPDATED;
+        activity_log::audit(state, admin, ip, None, action, subject, before, after).await;
+    }
+    Ok(changed)
+}
+
 /// A coupon as the audit trail keeps it: what an admin sets, not the running count.
 fn audited(view: &CouponView) -> Value {
     let mut value = json!(view);

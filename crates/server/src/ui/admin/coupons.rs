@@ -43,10 +43,27 @@ pub struct Row {
     pub active_text: &'static str,
 }
 
+/// A campaign (a batch) as one row.
+pub struct CampaignRow {
+    pub campaign: String,
+    /// The list of its codes.
+    pub href: String,
+    pub csv: String,
+    pub tier: String,
+    pub kind: String,
+    pub coupons: String,
+    pub redeemed: String,
+    /// Redeemed of all, in per cent.
+    pub rate: String,
+    pub active: String,
+    pub any_active: bool,
+}
+
 #[derive(Template)]
 #[template(path = "ui/admin/coupons.html")]
 struct CouponsPage {
     ctx: Ctx,
+    campaigns: Vec<CampaignRow>,
     items: Vec<Row>,
     next: Option<String>,
     filter_campaign: String,
@@ -102,8 +119,39 @@ async fn list_page(state: &AppState, admin: &Admin, q: &ListQuery) -> UiResult<C
             url_encode(active.unwrap_or(""))
         )
     };
+    let campaigns = coupons::campaigns(state)
+        .await?
+        .into_iter()
+        .map(|c| CampaignRow {
+            href: format!("/admin/coupons?campaign={}", url_encode(&c.campaign)),
+            csv: format!(
+                "/admin/coupons/export.csv?campaign={}",
+                url_encode(&c.campaign)
+            ),
+            tier: tier_name(lang, &registry, &c.tier_id),
+            kind: kind_name(lang, &c.kind),
+            coupons: lang.number(c.coupons as f64, 0),
+            redeemed: lang.number(c.redeemed as f64, 0),
+            rate: if c.coupons > 0 {
+                format!(
+                    "{} %",
+                    lang.number(c.redeemed as f64 * 100.0 / c.coupons as f64, 0)
+                )
+            } else {
+                "–".to_owned()
+            },
+            active: format!(
+                "{} / {}",
+                lang.number(c.active as f64, 0),
+                lang.number(c.coupons as f64, 0)
+            ),
+            any_active: c.active > 0,
+            campaign: c.campaign,
+        })
+        .collect();
     Ok(CouponsPage {
         ctx: admin.ctx(q.done.as_deref()),
+        campaigns,
         items: rows,
         next: next.as_deref().map(query_of),
         filter_campaign: campaign.unwrap_or("").to_owned(),
@@ -175,12 +223,12 @@ pub async fn create(
             code: text("code"),
             kind: kind.to_owned(),
             tier: form.get("tier").to_owned(),
-            // A duration only belongs to single-use codes; the others ignore the default.
+            // Each kind takes its own fields; the others' (hidden by the form) are ignored.
             duration_days: duration_days.filter(|_| kind == "single_use"),
             valid_from,
             valid_until,
-            period_ends_at,
-            max_redemptions,
+            period_ends_at: period_ends_at.filter(|_| kind == "period"),
+            max_redemptions: max_redemptions.filter(|_| kind != "single_use"),
             campaign: text("campaign"),
             note: text("note"),
         };
@@ -404,4 +452,23 @@ pub async fn update(
     let c = coupons::get(&state, id).await?;
     let page = coupon_page(&state, &admin, c, Some(typed), None).await?;
     render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+/// `POST /admin/coupons/campaign`: every coupon of `campaign` switched off (`active=0`)
+/// or on (`active=1`).
+pub async fn campaign(
+    State(state): State<AppState>,
+    admin: Admin,
+    ClientIp(ip): ClientIp,
+    form: FormData,
+) -> UiResult {
+    admin.check(&form)?;
+    let active = form.get("active") == "1";
+    match coupons::set_campaign_active(&state, admin.profile(), ip, form.get("campaign"), active)
+        .await
+    {
+        Ok(_) => Ok(see_other("/admin/coupons?done=coupon_saved")),
+        Err(crate::service::Error::Invalid { .. }) => Ok(see_other("/admin/coupons")),
+        Err(e) => Err(e.into()),
+    }
 }

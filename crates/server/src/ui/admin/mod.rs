@@ -52,6 +52,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/admin/coupons", get(coupons::list).post(coupons::create))
         .route("/admin/coupons/batch", post(coupons::batch))
+        .route("/admin/coupons/campaign", post(coupons::campaign))
         .route("/admin/coupons/export.csv", get(coupons::export))
         .route(
             "/admin/coupons/{id}",
