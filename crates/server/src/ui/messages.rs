@@ -1414,6 +1414,17 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("admin.details", "Details", "Details"),
     ("admin.older", "Older", "Ältere"),
     (
+        "admin.trials_this_week",
+        "Trials ending within 7 days",
+        "Testzeiten, die in 7 Tagen enden",
+    ),
+    (
+        "admin.no_trials_ending",
+        "No trial ends this week.",
+        "Diese Woche endet keine Testzeit.",
+    ),
+    ("admin.all_trials_ending", "All of them", "Alle davon"),
+    (
         "admin.campaigns",
         "Batches and campaigns",
         "Stapel und Kampagnen",

@@ -214,7 +214,15 @@ pub fn grant_timeline(
             GrantSpan::Fixed { starts_at, .. } => starts_at.min(g.created_at),
             GrantSpan::Duration { .. } => g.created_at,
         };
-        let closes = s.ends_at.unwrap_or(horizon_cap).min(horizon_cap);
+        // A grant an admin paused has no end until it resumes: it is drawn paused until
+        // now and then for the time it has left (as if resumed now), not to the horizon.
+        let paused_open = s.ends_at.is_none() && s.status == GrantStatus::PausedAdmin;
+        let closes = match (s.ends_at, s.remaining_seconds) {
+            (Some(ends), _) => ends,
+            (None, Some(left)) if paused_open => now.max(opened) + TimeDelta::seconds(left),
+            _ => horizon_cap,
+        }
+        .min(horizon_cap);
         start = start.min(opened);
         end = end.max(closes);
         let gone = matches!(s.status, GrantStatus::Expired | GrantStatus::Revoked);
@@ -249,8 +257,12 @@ pub fn grant_timeline(
             ran = true;
             cursor = cursor.max(span_end);
         }
+        if paused_open && cursor < now {
+            segments.push((cursor, now, SegmentKind::Paused));
+            cursor = now;
+        }
         if cursor < closes && !gone {
-            let kind = if ran {
+            let kind = if ran && !paused_open {
                 SegmentKind::Paused
             } else {
                 SegmentKind::Waiting

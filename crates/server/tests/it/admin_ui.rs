@@ -557,6 +557,57 @@ async fn the_user_list_filters_sorts_and_exports(backend: Backend) {
     assert!(lines[1].contains(",true,"));
 }
 
+/// A grant an admin paused is drawn paused until now and then for the time it has left,
+/// not to the far end of the chart.
+async fn a_paused_grant_is_drawn_for_its_real_span(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let token = app.admin().await;
+    let admin = who(&token);
+    let (_, id) = app.user("paused@example.org").await;
+    let uri = format!("/api/admin/users/{id}/grants");
+    let (_, grant) = app
+        .post(&uri, Some(&token), json!({"tier": "basic", "days": 10}))
+        .await;
+    app.advance(86_400).await;
+    let gid = grant["id"].as_str().unwrap();
+    let pause = json!({"reason": "holiday"});
+    let (status, _) = app
+        .post(
+            &format!("/api/admin/grants/{gid}/pause"),
+            Some(&token),
+            pause,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, page, _) = get(&app, &format!("/admin/users/{id}"), Some(&admin)).await;
+    let plot = page.split(r#"class="plot timeline""#).nth(1).unwrap();
+    let width: f64 = plot
+        .split("viewBox=\"0 0 ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now: f64 = plot
+        .split(r#"class="now" x1=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The window is the least one, 30 days either side (9 days are left): now sits in the
+    // middle, not at a few per cent of a 430-day window.
+    assert!(now / width >= 0.45, "now at {now} of {width}");
+    assert!(
+        plot.contains("seg-paused") && plot.contains("seg-waiting"),
+        "{plot}"
+    );
+}
+
 /// A user's personal limits, as the API lists them.
 async fn personal(app: &TestApp, uri: &str, token: &str) -> serde_json::Value {
     let (_, body) = app.get(uri, Some(token)).await;
@@ -573,6 +624,7 @@ fn assert_unique_ids(page: &str) {
 }
 
 on_both_backends!(
+    a_paused_grant_is_drawn_for_its_real_span,
     the_user_list_filters_sorts_and_exports,
     personal_limits_are_explicit_and_generous_ones_confirmed,
     coupons_default_to_no_plan_and_ids_are_unique,

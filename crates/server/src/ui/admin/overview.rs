@@ -32,6 +32,9 @@ struct OverviewPage {
     mail_failing: String,
     mail_failed: String,
     mail_oldest: String,
+    /// Trials ending within seven days: (id, e-mail, end), the first ten.
+    trials: Vec<(String, String, String)>,
+    trials_more: bool,
 }
 
 /// Messages looked at to find the failing and the oldest waiting ones.
@@ -42,6 +45,24 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
     let registry = state.registry();
     let tz = registry.settings.usage_timezone;
     let s = stats::global(&state).await?;
+    let ending = crate::service::admin::users::UserQuery {
+        trial_ending: true,
+        disabled: Some(false),
+        ..Default::default()
+    };
+    let (trials, trials_next) =
+        crate::service::admin::users::find(&state, &ending, 10, None).await?;
+    let trials_more = trials_next.is_some();
+    let trials = trials
+        .into_iter()
+        .map(|p| {
+            let ends = p
+                .trial_ends_at
+                .map(|t| lang.datetime(t, tz))
+                .unwrap_or_default();
+            (p.id.to_string(), p.email, ends)
+        })
+        .collect();
     let n = |v: i64| lang.number(v as f64, 0);
     let tiers_chart = charts::bar_chart(
         Frame::plot(),
@@ -142,5 +163,7 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
         mail_failing: n(failing),
         mail_failed: n(s.mail.failed),
         mail_oldest: oldest,
+        trials,
+        trials_more,
     })
 }
