@@ -1006,6 +1006,86 @@ fn a_bad_setting_is_refused_at_its_field(backend: Backend) {
     );
 }
 
+/// The admin side in a real browser: the coupon form shows only its kind's fields (CSS
+/// `:has`), the limits' pending changes float beside an edit at the bottom of the grid, a
+/// generous personal limit is confirmed before it is saved, and the activity page says
+/// what changed in words.
+fn the_admin_side_reads_well(backend: Backend) {
+    let app = App::start(backend);
+    let id = app.user("generous@example.org");
+    let driver = Driver::start();
+    let admin = session(&driver, true);
+    sign_in_admin(&admin, &app);
+
+    admin.goto(&app.url("/admin/coupons"));
+    let shown = |b: &Browser, css: &str| {
+        b.execute(
+            "return document.querySelector(arguments[0]).checkVisibility()",
+            vec![json!(css)],
+        ) == json!(true)
+    };
+    admin.find("#n-kind option[value=period]").click();
+    assert!(!shown(&admin, "#n-duration_days") && shown(&admin, "#n-period_ends_at"));
+    admin.find("#n-kind option[value=single_use]").click();
+    assert!(shown(&admin, "#n-duration_days") && !shown(&admin, "#n-period_ends_at"));
+    assert!(!shown(&admin, "#n-max_redemptions"));
+
+    // The last row of the grid: its pending change shows in the window, not above it.
+    admin.set_window_size(1280, 700);
+    admin.goto(&app.url("/admin/limits"));
+    let cells = admin.find_all("table.matrix input[name^='limit.free.']");
+    let last = cells.last().unwrap();
+    last.clear();
+    last.send_keys("2");
+    admin.find("h1").click();
+    admin.wait_until("the review", Duration::from_secs(10), |b| {
+        b.exists_now("#pending .pending")
+    });
+    let inside = admin.execute(
+        "const r = document.querySelector('#pending .pending').getBoundingClientRect(); \
+         return r.top >= 0 && r.bottom <= window.innerHeight + 1",
+        vec![],
+    );
+    assert_eq!(inside, json!(true), "the pending box is in view");
+
+    // Unlimited AI calls for one person: asked first, then saved with the reason.
+    admin.goto(&app.url(&format!("/admin/users/{id}")));
+    admin
+        .find("details.inplace:has(#r-ai_calls-unlimited) summary")
+        .click();
+    admin.find("#r-ai_calls-unlimited").click();
+    admin.find("#r-ai_calls-reason").send_keys("support case 7");
+    admin
+        .find("form[action$='/restrictions/ai_calls'] button[value=set]")
+        .click();
+    admin.wait_until("the question", Duration::from_secs(10), |b| {
+        b.exists_now("form[action$='/restrictions/ai_calls'] .warning")
+    });
+    assert!(
+        admin
+            .text_of("form[action$='/restrictions/ai_calls'] .warning")
+            .contains("unlimited")
+    );
+    admin
+        .find("form[action$='/restrictions/ai_calls'] button[value=set]")
+        .click();
+    wait_for_text(&admin, "support case 7");
+    admin.goto(&app.url("/admin/activity"));
+    let log = admin.text_of("main table tbody");
+    assert!(log.contains("Personal limit set"), "{log}");
+    assert!(log.contains("generous@example.org"), "{log}");
+    assert!(
+        log.contains("Reason: support case 7") || log.contains("support case 7"),
+        "{log}"
+    );
+    let violations = axe_check(&admin);
+    assert!(
+        violations.is_empty(),
+        "{}",
+        serious_violations_report(&violations)
+    );
+}
+
 /// Every admin page: a user gets the 403 page; the admin's pages are narrow and
 /// accessible, in English and in German.
 fn every_admin_page_is_guarded_narrow_and_accessible(backend: Backend) {
@@ -1067,12 +1147,19 @@ fn every_admin_page_is_guarded_narrow_and_accessible(backend: Backend) {
     assert_eq!(admin.text_of("main h1"), "Verwaltung");
     admin.goto(&app.url("/admin/limits"));
     assert!(admin.text_of("main").contains("Änderungen prüfen"));
-    let violations = axe_check(&admin);
-    assert!(
-        violations.is_empty(),
-        "{}",
-        serious_violations_report(&violations)
-    );
+    // Every page again in German on a desktop, in the dark scheme.
+    admin.set_window_size(1440, 900);
+    admin.set_color_scheme("dark");
+    for path in &pages {
+        admin.goto(&app.url(path));
+        admin.wait_until(path, Duration::from_secs(10), |b| b.exists_now("main h1"));
+        let violations = axe_check(&admin);
+        assert!(
+            violations.is_empty(),
+            "{path} (de, dark, 1440): {}",
+            serious_violations_report(&violations)
+        );
+    }
 }
 
 macro_rules! on_both {
@@ -1104,4 +1191,5 @@ on_both! {
     admin_grant_pause_resume => super::admin_pauses_and_resumes_a_grant;
     admin_bad_setting => super::a_bad_setting_is_refused_at_its_field;
     admin_pages => super::every_admin_page_is_guarded_narrow_and_accessible;
+    admin_reads_well => super::the_admin_side_reads_well;
 }
