@@ -43,8 +43,21 @@ pub async fn every_request(
         if crate::http::csrf::refused(&state, &request) {
             return cross_site_refusal(&request);
         }
+        // A read that meets a connection the database ended (a restart, a failover) is
+        // tried once more, on a fresh connection: it changed nothing.
+        let replay = Replay::of(&request);
+        let deaths = mitai_store::lost::deaths();
         let renewed = crate::http::auth::RenewedCookie::offer(&mut request);
-        let mut response = next.run(request).await;
+        let mut response = next.clone().run(request).await;
+        if let Some(replay) = replay
+            && response.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE
+            && mitai_store::lost::deaths() != deaths
+        {
+            let mut again = replay.request();
+            let renewed_again = crate::http::auth::RenewedCookie::offer(&mut again);
+            response = next.run(again).await;
+            renewed_again.apply(&mut response);
+        }
         state.metrics.count_response(response.status().as_u16());
         renewed.apply(&mut response);
         response
@@ -122,6 +135,40 @@ async fn method_not_allowed() -> Error {
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a handler panicked");
     Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
+}
+
+/// What a read needs to be sent again: its method, address, headers and extensions (the
+/// client's address, the route's parameters — this runs after routing); a read has no body.
+/// `None` for anything but `GET` and `HEAD`.
+struct Replay {
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    version: axum::http::Version,
+    headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
+}
+
+impl Replay {
+    fn of(request: &Request) -> Option<Replay> {
+        use axum::http::Method;
+        (request.method() == Method::GET || request.method() == Method::HEAD).then(|| Replay {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            version: request.version(),
+            headers: request.headers().clone(),
+            extensions: request.extensions().clone(),
+        })
+    }
+
+    fn request(self) -> Request {
+        let mut request = Request::new(axum::body::Body::empty());
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.version_mut() = self.version;
+        *request.headers_mut() = self.headers;
+        *request.extensions_mut() = self.extensions;
+        request
+    }
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

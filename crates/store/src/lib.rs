@@ -72,7 +72,7 @@ pub enum StoreError {
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A failure of the SQLite hot path's own connections (see `sqlite_hot`).
@@ -81,6 +81,71 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The database client's error, for callers that name one (a timeout of their own).
+pub use sqlx::Error as SqlxError;
+
+/// A failure of the database's client: remembered when it shows that a connection died
+/// (see [`lost`]), so that the pool stops handing out the connections of before.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if lost::is_dead_connection(&e) {
+            lost::mark();
+        }
+        StoreError::Database(e)
+    }
+}
+
+/// Connections that died together: a restart or failover of PostgreSQL ends every
+/// connection the pool holds, and the pool (which does not ping before each use, to keep
+/// the hot path one round trip) would hand each of them out once more. When one statement
+/// meets a dead connection, the instant is marked here; the pool's `before_acquire` then
+/// drops every idle connection opened before it instead of handing it out.
+pub mod lost {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    static LOST_AT_MS: AtomicU64 = AtomicU64::new(0);
+    static DEATHS: AtomicU64 = AtomicU64::new(0);
+
+    fn now_ms() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// A connection was found dead now.
+    pub fn mark() {
+        LOST_AT_MS.fetch_max(now_ms(), Ordering::Relaxed);
+        DEATHS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many dead connections were seen so far: a request that sees this change while
+    /// it ran met one (or ran beside one that did).
+    pub fn deaths() -> u64 {
+        DEATHS.load(Ordering::Relaxed)
+    }
+
+    /// Whether a connection of this age was opened before the last death was seen (one
+    /// atomic read: nothing in normal operation).
+    pub fn opened_before_loss(age: Duration) -> bool {
+        let lost = LOST_AT_MS.load(Ordering::Relaxed);
+        lost != 0 && now_ms().saturating_sub(u64::try_from(age.as_millis()).unwrap_or(0)) <= lost
+    }
+
+    /// Whether `e` says the connection itself is gone: the socket failed, or PostgreSQL
+    /// ended the session (`57P01` admin shutdown, `57P02` crash, `57P03` not yet up, class
+    /// `08` connection exceptions).
+    pub fn is_dead_connection(e: &sqlx::Error) -> bool {
+        match e {
+            sqlx::Error::Io(_) => true,
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
+            _ => false,
+        }
+    }
+}
 
 impl StoreError {
     /// The same failure once more, for each of several requests that one failure ended
@@ -98,16 +163,22 @@ impl StoreError {
 
     /// Whether the database could not be reached or did not answer in time (as opposed to
     /// refusing or failing a statement).
+    ///
+    /// PostgreSQL: the pool timed out or closed, the connection died (see [`lost`]), or
+    /// there are too many connections (`53300`). SQLite: busy or locked, an I/O failure, a
+    /// full disk, a file that cannot be opened or is read-only — the file stays intact and
+    /// writes work again once there is room.
     pub fn is_unavailable(&self) -> bool {
         use rusqlite::ErrorCode as Code;
         match self {
-            StoreError::Database(e) => matches!(
-                e,
+            StoreError::Database(e) => match e {
                 sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Io(_)
-                    | sqlx::Error::WorkerCrashed
-            ),
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => db.code().is_some_and(|c| unavailable_code(&c)),
+                _ => false,
+            },
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
                 f.code,
                 Code::DatabaseBusy
@@ -115,9 +186,21 @@ impl StoreError {
                     | Code::SystemIoFailure
                     | Code::CannotOpen
                     | Code::DiskFull
+                    | Code::ReadOnly
             ),
             _ => false,
         }
+    }
+}
+
+/// Whether a database error code says "not reachable now" rather than "refused": a
+/// PostgreSQL SQLSTATE of a dead or refused connection, or an SQLite result code (numeric,
+/// extended codes carry the primary one in their low byte) of busy (5), locked (6),
+/// read-only (8), I/O error (10), full (13) or cannot open (14).
+fn unavailable_code(code: &str) -> bool {
+    match code.parse::<i64>() {
+        Ok(n) => matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14),
+        Err(_) => code.starts_with("57P") || code.starts_with("08") || code == "53300",
     }
 }
 

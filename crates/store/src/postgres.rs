@@ -395,6 +395,10 @@ pub(crate) fn schema_version() -> i64 {
     MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
+/// How long a request waits for a connection: a burst waits its turn; a database that
+/// does not answer is 503 `unavailable` after this.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl PgEngine {
     /// Connects to `url`, migrates the database and starts the batchers and the listener
     /// that outdates `cache`; answers the pool the store runs its statements on.
@@ -406,12 +410,16 @@ impl PgEngine {
         let held = u32::try_from(BATCHERS + READ_BATCHERS).unwrap_or(4);
         let pool = PgPoolOptions::new()
             .max_connections(u32::try_from(cores * 4).unwrap_or(8).clamp(8, 32) + held)
-            // Generous: under a burst every request waits its turn for a connection rather
-            // than failing; the request timeout (60 s by default) bounds the wait.
-            .acquire_timeout(Duration::from_secs(30))
+            // Long enough for a burst to wait its turn, short enough that a request during
+            // an outage answers 503 within seconds instead of hanging.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             // No ping before each use: a broken connection fails its statement, is
-            // dropped by the pool and replaced; the request answers 503.
+            // dropped by the pool and replaced; the request answers 503. Once one
+            // connection is found dead, the idle ones from before are dropped unused.
             .test_before_acquire(false)
+            .before_acquire(|_, meta| {
+                Box::pin(async move { Ok(!crate::lost::opened_before_loss(meta.age)) })
+            })
             .connect(url)
             .await?;
         MIGRATOR.run(&pool).await?;

@@ -85,6 +85,13 @@ impl SqliteEngine {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
+            // A write that fails for want of room (or an I/O error) may make SQLite roll its
+            // transaction back by itself; the driver's own rollback then fails, and the
+            // connection would think it is still in a transaction and refuse every later
+            // `BEGIN`. Such a connection is replaced instead of handed out (an atomic read).
+            .before_acquire(|conn, _| {
+                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+            })
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&writer).await?;

@@ -23,15 +23,27 @@ impl IntoResponse for Error {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
         let mut response = (status_of(&self), axum::Json(self.body())).into_response();
-        if let Error::RateLimited { retry_after_secs } = self {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs.max(1)),
-            );
+        match self {
+            Error::RateLimited { retry_after_secs } => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_secs.max(1)),
+                );
+            }
+            e if e.code() == ErrorCode::Unavailable => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_OUTAGE));
+            }
+            _ => {}
         }
         response
     }
 }
+
+/// Seconds a client waits before trying again when the database is away: a restart or a
+/// failover takes a few seconds.
+pub const RETRY_AFTER_OUTAGE: u64 = 2;
 
 impl Error {
     /// 415 `unsupported_media_type`: the body is not declared as JSON.

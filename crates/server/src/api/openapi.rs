@@ -63,7 +63,7 @@ fn shared_refusals(path: &str, method: &str, operation: &Value) -> Vec<(String, 
     }
     add(ErrorCode::Timeout);
     if path.starts_with("/api/") || path == "/readyz" {
-        add(ErrorCode::DatabaseUnavailable);
+        add(ErrorCode::Unavailable);
     }
     out.into_iter()
         .map(|(status, codes)| {

@@ -87,8 +87,9 @@ error_codes! {
     Internal = "internal" => INTERNAL_SERVER_ERROR,
     AiFailed = "ai_failed" => BAD_GATEWAY,
     AiUnavailable = "ai_unavailable" => SERVICE_UNAVAILABLE,
-    /// The database does not answer (readiness, and requests during an outage).
-    DatabaseUnavailable = "database_unavailable" => SERVICE_UNAVAILABLE,
+    /// The database cannot be reached or went away mid-request (readiness, and requests
+    /// during an outage); nothing was half-done. With `Retry-After`.
+    Unavailable = "unavailable" => SERVICE_UNAVAILABLE,
     /// The request took longer than the server allows.
     Timeout = "timeout" => REQUEST_TIMEOUT,
 }
@@ -251,7 +252,7 @@ impl Error {
 }
 
 /// Store failures: the domain refusals the store reports map to their codes here, once;
-/// a database that fails or does not answer is 503 `database_unavailable` or a logged
+/// a database that fails or does not answer is 503 `unavailable` or a logged
 /// 500 — never 4xx, so a client never mistakes an outage for its own mistake.
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
@@ -266,7 +267,7 @@ impl From<StoreError> for Error {
             e if e.is_unavailable() => {
                 tracing::error!(error = %e, "the database does not answer");
                 Error::refused(
-                    ErrorCode::DatabaseUnavailable,
+                    ErrorCode::Unavailable,
                     "the database does not answer; try again shortly",
                 )
             }

@@ -2,13 +2,19 @@
 
 use super::{AppState, Error, ErrorCode, Result};
 
-/// `Ok` when the database answers, else 503 `database_unavailable` (the cause is logged).
+/// `Ok` when the database answers, else 503 `unavailable` (the cause is logged).
+/// The check waits at most a second: a load balancer asks often and must hear "not
+/// ready" during an outage, not wait for the pool's own timeout.
 pub async fn ready(state: &AppState) -> Result<()> {
-    state.store.ping().await.map_err(|e| {
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(1), state.store.ping())
+        .await
+        .unwrap_or_else(|_| Err(mitai_store::StoreError::Database(sqlx_timeout())));
+    answered.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");
-        Error::refused(
-            ErrorCode::DatabaseUnavailable,
-            "the database does not answer",
-        )
+        Error::refused(ErrorCode::Unavailable, "the database does not answer")
     })
+}
+
+fn sqlx_timeout() -> mitai_store::SqlxError {
+    mitai_store::SqlxError::PoolTimedOut
 }

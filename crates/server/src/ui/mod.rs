@@ -421,6 +421,12 @@ impl IntoResponse for UiError {
             }
         };
         let mut response = status.into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            let wait = axum::http::HeaderValue::from(crate::api::error::RETRY_AFTER_OUTAGE);
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, wait);
+        }
         response.extensions_mut().insert(ErrorPage);
         response
     }

@@ -28,6 +28,7 @@ mod hostile_forms;
 mod jobs;
 mod malformed_input;
 mod multi_instance;
+mod outage;
 mod photos_ai;
 mod rate_limits;
 mod resets;
