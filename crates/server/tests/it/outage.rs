@@ -156,6 +156,7 @@ async fn postgres_goes_away_under_load_and_comes_back() {
         .await
         .unwrap();
     let state = mitai_server::AppState::new(store, config()).await.unwrap();
+    let instance = state.clone();
     let router = mitai_server::app(state);
     let login = Request::post("/api/auth/login")
         .header(header::CONTENT_TYPE, "application/json")
