@@ -542,8 +542,9 @@ impl PgEngine {
     pub(crate) async fn changes(&self) -> Result<Option<ChangeStream>> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(REGISTRY_CHANNEL).await?;
-        // A broken connection is re-established by the listener; an error item still means
-        // "something may have changed", so it triggers a reload too.
+        // An error item means "something may have changed" and triggers a reload; the
+        // stream ends after it (the listener's connection failed, e.g. the database went
+        // away), and the follower listens again (`AppState::follow_registry_changes`).
         Ok(Some(Box::pin(listener.into_stream().map(|_| ()))))
     }
 

@@ -172,20 +172,33 @@ impl AppState {
     }
 
     /// Follows registry changes made by other instances (PostgreSQL `LISTEN/NOTIFY`).
-    /// Returns when the store offers no change feed (SQLite: one instance only).
+    /// Returns when the store offers no change feed (SQLite: one instance only). When the
+    /// feed ends — its connection failed, the database went away — it listens again (every
+    /// second until that works) and reads the registry once, since a change may have come
+    /// while nobody listened.
     pub async fn follow_registry_changes(self) {
-        let mut changes = match self.store.registry_changes().await {
-            Ok(Some(changes)) => changes,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for registry changes");
-                return;
-            }
-        };
-        while changes.next().await.is_some() {
-            if let Err(e) = self.reload_registry().await {
+        let mut first = true;
+        loop {
+            let mut changes = match self.store.registry_changes().await {
+                Ok(Some(changes)) => changes,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for registry changes; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if !first && let Err(e) = self.reload_registry().await {
                 tracing::warn!(error = %e, "reloading the registry failed");
             }
+            first = false;
+            while changes.next().await.is_some() {
+                if let Err(e) = self.reload_registry().await {
+                    tracing::warn!(error = %e, "reloading the registry failed");
+                }
+            }
+            tracing::warn!("the registry change feed ended; listening again");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     }
 }

@@ -1414,6 +1414,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ("admin.details", "Details", "Details"),
     ("admin.older", "Older", "Ältere"),
     (
+        "admin.last_day",
+        "Last day (optional)",
+        "Letzter Tag (freiwillig)",
+    ),
+    (
         "admin.trials_this_week",
         "Trials ending within 7 days",
         "Testzeiten, die in 7 Tagen enden",

@@ -1129,6 +1129,10 @@ fn every_admin_page_is_guarded_narrow_and_accessible(backend: Backend) {
             "{path} scrolls sideways: {width}: {}",
             admin.execute(WIDEST, vec![])
         );
+        let broken = admin.execute(BROKEN_WORDS, vec![]);
+        assert_eq!(broken, json!([]), "{path}: words broken inside at 375 px");
+        let charts = admin.execute(CHART_RULES, vec![]);
+        assert_eq!(charts, json!([]), "{path}: charts at 375 px");
         let violations = axe_check(&admin);
         assert!(
             violations.is_empty(),
@@ -1153,6 +1157,8 @@ fn every_admin_page_is_guarded_narrow_and_accessible(backend: Backend) {
     for path in &pages {
         admin.goto(&app.url(path));
         admin.wait_until(path, Duration::from_secs(10), |b| b.exists_now("main h1"));
+        let charts = admin.execute(CHART_RULES, vec![]);
+        assert_eq!(charts, json!([]), "{path}: charts at 1440 px");
         let violations = axe_check(&admin);
         assert!(
             violations.is_empty(),

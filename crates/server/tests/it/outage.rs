@@ -157,6 +157,8 @@ async fn postgres_goes_away_under_load_and_comes_back() {
         .unwrap();
     let state = mitai_server::AppState::new(store, config()).await.unwrap();
     let instance = state.clone();
+    // As `mitai serve` does: follow the registry changes of other instances.
+    tokio::spawn(state.clone().follow_registry_changes());
     let router = mitai_server::app(state);
     let login = Request::post("/api/auth/login")
         .header(header::CONTENT_TYPE, "application/json")
@@ -283,6 +285,29 @@ async fn postgres_goes_away_under_load_and_comes_back() {
         StatusCode::OK,
         "ready again"
     );
+
+    // The job runner works again by itself (a job that failed during the outage is retried
+    // in the next round; this one has nothing failing).
+    let report = mitai_server::service::jobs::run_due(&instance).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    // The LISTEN task is back too: a change made by another instance reaches this one.
+    direct
+        .set_tier_limit("premium", "weight", Some(100_000), chrono::Utc::now())
+        .await
+        .unwrap();
+    direct.notify_registry_changed().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, access, _) = get(&router, &token, "/api/me/access/weight").await;
+        if access["limit"] == 100_000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change never arrived: {access}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A tmpfs mounted for one test and removed after it.

@@ -21,6 +21,8 @@ struct OverviewPage {
     total: String,
     disabled: String,
     tiers_chart: BarChart,
+    /// Each plan's name and how many enabled profiles have it now.
+    by_tier: Vec<(String, String)>,
     active_chart: BarChart,
     active: Vec<(&'static str, String)>,
     uses_chart: BarChart,
@@ -64,6 +66,19 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
         })
         .collect();
     let n = |v: i64| lang.number(v as f64, 0);
+    let by_tier = registry
+        .tiers()
+        .iter()
+        .map(|t| {
+            let count = s
+                .profiles
+                .by_effective_tier
+                .get(&t.id)
+                .copied()
+                .unwrap_or(0);
+            (tier_name(lang, &registry, &t.id), n(count))
+        })
+        .collect();
     let tiers_chart = charts::bar_chart(
         Frame::plot(),
         registry
@@ -165,5 +180,6 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
         mail_oldest: oldest,
         trials,
         trials_more,
+        by_tier,
     })
 }
