@@ -286,6 +286,29 @@ async fn postgres_goes_away_under_load_and_comes_back() {
         "ready again"
     );
 
+    // PostgreSQL ends every session once more, and nothing notices until a write: its
+    // `BEGIN` meets a dead connection, which ran nothing, so it is begun again on a fresh one
+    // and the write succeeds.
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(name)
+        .execute(&mut server)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rename = Request::patch("/api/me")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"name": "After the restart"}"#))
+        .unwrap();
+    let (status, body, _) = answer(&router, rename).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the first write after the restart: {body}"
+    );
+    let (_, me, _) = get(&router, &token, "/api/me").await;
+    assert_eq!(me["profile"]["name"], "After the restart");
+
     // The job runner works again by itself (a job that failed during the outage is retried
     // in the next round; this one has nothing failing).
     let report = mitai_server::service::jobs::run_due(&instance).await;

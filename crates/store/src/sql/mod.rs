@@ -44,9 +44,20 @@ pub(crate) enum Pool {
 impl Pool {
     /// Begins a transaction that will write: on SQLite `BEGIN IMMEDIATE`, which takes the
     /// write lock at once (a deferred transaction that reads first could fail to upgrade).
+    ///
+    /// A `BEGIN` that meets a connection PostgreSQL ended (a restart, a failover) ran
+    /// nothing, so it is tried once more on a fresh connection — the pool drops the idle
+    /// ones from before the death (see [`crate::lost`]). A write whose transaction never
+    /// began is thus not refused for a stale connection.
     pub(crate) async fn begin_write(&self) -> sqlx::Result<Tx> {
         Ok(match self {
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Pool::Postgres(p) => match p.begin().await {
+                Err(e) if crate::lost::is_dead_connection(&e) => {
+                    crate::lost::mark();
+                    Tx::Postgres(p.begin().await?)
+                }
+                began => Tx::Postgres(began?),
+            },
             Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
         })
     }
