@@ -46,12 +46,12 @@ pub async fn every_request(
         // A read that meets a connection the database ended (a restart, a failover) is
         // tried once more, on a fresh connection: it changed nothing.
         let replay = Replay::of(&request);
-        let deaths = mitai_store::lost::deaths();
+        let deaths = crate::service::health::connections_lost();
         let renewed = crate::http::auth::RenewedCookie::offer(&mut request);
         let mut response = next.clone().run(request).await;
         if let Some(replay) = replay
             && response.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE
-            && mitai_store::lost::deaths() != deaths
+            && crate::service::health::connections_lost() != deaths
         {
             let mut again = replay.request();
             let renewed_again = crate::http::auth::RenewedCookie::offer(&mut again);

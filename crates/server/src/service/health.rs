@@ -18,3 +18,9 @@ pub async fn ready(state: &AppState) -> Result<()> {
 fn sqlx_timeout() -> mitai_store::SqlxError {
     mitai_store::SqlxError::PoolTimedOut
 }
+
+/// How many connections the database was found to have ended so far (see
+/// `mitai_store::lost`): a request that sees this change while it ran met one.
+pub fn connections_lost() -> u64 {
+    mitai_store::lost::deaths()
+}

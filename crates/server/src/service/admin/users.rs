@@ -1,6 +1,6 @@
 //! Profiles as admins manage them: list, look at, change; per-user restrictions.
 
-use mitai_store::{Profile, ProfileFilter, ProfileOrder, ProfilePatch, Restriction, Role, actions};
+use mitai_store::{Profile, ProfileFilter, ProfilePatch, Restriction, Role, actions};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -44,6 +44,9 @@ pub async fn list(
         .collect();
     Ok((items, next_cursor))
 }
+
+/// The orders of the list, as the pages name them.
+pub use mitai_store::ProfileOrder;
 
 /// The admin list's question: a search, filters (plan is the effective one) and an order.
 #[derive(Debug, Clone, Default)]

@@ -112,7 +112,7 @@ fn describe(
         return (Vec::new(), Vec::new());
     };
     let word = |key: &str| {
-        lang.try_t(&format!("field.{key}"))
+        lang.try_t(&format!("detail.{key}"))
             .map_or_else(|| key.replace('_', " "), str::to_owned)
     };
     let show = |key: &str, v: &Value| value_text(lang, registry, tz, key, v);

@@ -15,14 +15,14 @@ use crate::service::AppState;
 use crate::service::Error;
 use crate::service::admin::activity_log::ActivityParams;
 use crate::service::admin::grants::{NewGrantBody, PauseBody};
-use crate::service::admin::users::{RestrictionBody, UserPatch, UserQuery};
+use crate::service::admin::users::{ProfileOrder, RestrictionBody, UserPatch, UserQuery};
 use crate::service::admin::{activity_log, grants as admin_grants, stats, users};
 use crate::service::grants;
+use crate::service::records::Role;
 use crate::ui::charts::Timeline;
 use crate::ui::forms::{FormData, Params, url_encode};
 use crate::ui::plan::{GrantRow, feature_name, grant_timeline, tier_name};
 use crate::ui::{Ctx, Lang, UiError, UiResult, render, render_status, see_other};
-use mitai_store::{ProfileOrder, Role};
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct ListQuery {
