@@ -36,6 +36,18 @@ async fn get(router: &axum::Router, token: &str, uri: &str) -> (StatusCode, Valu
     answer(router, request).await
 }
 
+/// Signs in; the session's token.
+async fn sign_in(router: &axum::Router, email: &str, password: &str) -> String {
+    let body = json!({ "email": email, "password": password }).to_string();
+    let login = Request::post("/api/auth/login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, body, _) = answer(router, login).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
 /// Status, JSON body and whether a `Retry-After` came with it.
 async fn answer(router: &axum::Router, request: Request<Body>) -> (StatusCode, Value, bool) {
     let response = router.clone().oneshot(request).await.unwrap();
@@ -160,15 +172,7 @@ async fn postgres_goes_away_under_load_and_comes_back() {
     // As `mitai serve` does: follow the registry changes of other instances.
     tokio::spawn(state.clone().follow_registry_changes());
     let router = mitai_server::app(state);
-    let login = Request::post("/api/auth/login")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(
-            r#"{"email": "load@example.org", "password": "loadpass-1"}"#,
-        ))
-        .unwrap();
-    let (status, body, _) = answer(&router, login).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let token = body["token"].as_str().unwrap().to_owned();
+    let token = sign_in(&router, "load@example.org", "loadpass-1").await;
     let mut server = sqlx::PgConnection::connect(&mitai_store::testing::postgres_admin_url())
         .await
         .expect("PostgreSQL");
@@ -397,15 +401,7 @@ async fn sqlite_on_a_full_disk_refuses_writes_and_recovers() {
     .await
     .unwrap();
     let router = mitai_server::app(state);
-    let login = Request::post("/api/auth/login")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(
-            r#"{"email": "full@example.org", "password": "fullpass-1"}"#,
-        ))
-        .unwrap();
-    let (status, body, _) = answer(&router, login).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let token = body["token"].as_str().unwrap().to_owned();
+    let token = sign_in(&router, "full@example.org", "fullpass-1").await;
     let weigh = |date: &str| {
         Request::post("/api/weight")
             .header(header::AUTHORIZATION, format!("Bearer {token}"))

@@ -66,7 +66,8 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
         })
         .collect();
     let n = |v: i64| lang.number(v as f64, 0);
-    let by_tier = registry
+    // Each plan's name and its enabled profiles now: the chart and the table beside it.
+    let counts: Vec<(String, i64)> = registry
         .tiers()
         .iter()
         .map(|t| {
@@ -76,23 +77,18 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
                 .get(&t.id)
                 .copied()
                 .unwrap_or(0);
-            (tier_name(lang, &registry, &t.id), n(count))
+            (tier_name(lang, &registry, &t.id), count)
         })
+        .collect();
+    let by_tier = counts
+        .iter()
+        .map(|(name, c)| (name.clone(), n(*c)))
         .collect();
     let tiers_chart = charts::bar_chart(
         Frame::plot(),
-        registry
-            .tiers()
-            .iter()
-            .map(|t| {
-                let count = s
-                    .profiles
-                    .by_effective_tier
-                    .get(&t.id)
-                    .copied()
-                    .unwrap_or(0);
-                (tier_name(lang, &registry, &t.id), count as f64)
-            })
+        counts
+            .into_iter()
+            .map(|(name, c)| (name, c as f64))
             .collect(),
         &|v, d| lang.number(v, d),
     );
