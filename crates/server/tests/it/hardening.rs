@@ -160,28 +160,41 @@ fn sigterm_finishes_requests_in_flight_and_exits_by_the_deadline() {
             ("MITAI_HEADER_TIMEOUT", "60"),
         ],
     );
-    // In flight: a request whose body is half sent.
+    // In flight: a request the server has begun (it asked for the body with 100 Continue,
+    // so the handler is reading it), whose body is not yet sent.
     let body = br#"{"email":"nobody@example.org","password":"wrong-password"}"#;
     let mut in_flight = TcpStream::connect(server.addr).unwrap();
     write!(
         in_flight,
-        "POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .unwrap();
-    in_flight.write_all(&body[..10]).unwrap();
+    in_flight
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut interim = Vec::new();
+    let mut byte = [0u8; 1];
+    while !interim.ends_with(b"\r\n\r\n") {
+        in_flight
+            .read_exact(&mut byte)
+            .expect("the server asks for the body");
+        interim.push(byte[0]);
+    }
+    assert!(
+        interim.starts_with(b"HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&interim)
+    );
     // A connection that would hold the server for the 60 s header timeout.
     let mut stuck = TcpStream::connect(server.addr).unwrap();
     stuck.write_all(b"GET /healthz HT").unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    std::thread::sleep(Duration::from_millis(100));
     let Server { mut child, .. } = server;
     crate::common::process::signal(&child, "TERM");
     std::thread::sleep(Duration::from_millis(100));
     // The request in flight is finished and answered …
-    in_flight.write_all(&body[10..]).unwrap();
-    in_flight
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    in_flight.write_all(body).unwrap();
     let mut answer = Vec::new();
     in_flight.read_to_end(&mut answer).ok();
     let (status, _, _) =
