@@ -3,6 +3,8 @@
 //! timeouts, the cross-site guard, metrics, panics answered as errors — with the API's 404 or
 //! the pages' 404 for everything else.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::HeaderName;
@@ -43,17 +45,21 @@ pub async fn every_request(
         if crate::http::csrf::refused(&state, &request) {
             return cross_site_refusal(&request);
         }
-        // A read that meets a connection the database ended (a restart, a failover) is
-        // tried once more, on a fresh connection: it changed nothing.
-        let replay = Replay::of(&request);
+        // A request that meets a connection the database ended (a restart, a failover) is
+        // sent once more, on a fresh connection, when that does it once: a read, or a write
+        // none of whose work could have been kept (see `health::Attempt`) and whose body
+        // was read whole and is small.
+        let replay = Replay::of(&mut request);
         let deaths = crate::service::health::connections_lost();
         let renewed = crate::http::auth::RenewedCookie::offer(&mut request);
-        let mut response = next.clone().run(request).await;
+        let (mut response, attempt) =
+            crate::service::health::watch(next.clone().run(request)).await;
         if let Some(replay) = replay
             && response.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE
             && crate::service::health::connections_lost() != deaths
+            && (replay.reads() || attempt.may_run_again())
+            && let Some(mut again) = replay.request()
         {
-            let mut again = replay.request();
             let renewed_again = crate::http::auth::RenewedCookie::offer(&mut again);
             response = next.run(again).await;
             renewed_again.apply(&mut response);
@@ -137,37 +143,136 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
 }
 
-/// What a read needs to be sent again: its method, address, headers and extensions (the
-/// client's address, the route's parameters — this runs after routing); a read has no body.
-/// `None` for anything but `GET` and `HEAD`.
+/// What a request needs to be sent again: its method, address, headers and extensions
+/// (the client's address, the route's parameters — this runs after routing) and, for a
+/// request with a body, the body as the handler read it ([`Tape`]).
 struct Replay {
     method: axum::http::Method,
     uri: axum::http::Uri,
     version: axum::http::Version,
     headers: axum::http::HeaderMap,
     extensions: axum::http::Extensions,
+    reads: bool,
+    /// `None`: no body.
+    body: Option<Arc<Mutex<Tape>>>,
 }
 
 impl Replay {
-    fn of(request: &Request) -> Option<Replay> {
+    /// `None` for a body larger than [`Tape::MOST`] (an upload): it is not kept.
+    fn of(request: &mut Request) -> Option<Replay> {
         use axum::http::Method;
-        (request.method() == Method::GET || request.method() == Method::HEAD).then(|| Replay {
+        use hyper::body::Body as _;
+        let reads = request.method() == Method::GET || request.method() == Method::HEAD;
+        let body = if reads || request.body().size_hint().exact() == Some(0) {
+            None
+        } else {
+            let declared = request.body().size_hint().upper();
+            if declared.is_none_or(|n| n > Tape::MOST as u64) {
+                return None;
+            }
+            let tape = Arc::new(Mutex::new(Tape::default()));
+            let body = std::mem::take(request.body_mut());
+            *request.body_mut() = axum::body::Body::new(Recording {
+                inner: body,
+                tape: tape.clone(),
+            });
+            Some(tape)
+        };
+        Some(Replay {
             method: request.method().clone(),
             uri: request.uri().clone(),
             version: request.version(),
             headers: request.headers().clone(),
             extensions: request.extensions().clone(),
+            reads,
+            body,
         })
     }
 
-    fn request(self) -> Request {
-        let mut request = Request::new(axum::body::Body::empty());
+    fn reads(&self) -> bool {
+        self.reads
+    }
+
+    /// The request once more; `None` when its body was not read whole.
+    fn request(self) -> Option<Request> {
+        let body = match self.body {
+            None => axum::body::Body::empty(),
+            Some(tape) => {
+                let tape =
+                    std::mem::take(&mut *tape.lock().unwrap_or_else(PoisonError::into_inner));
+                if !tape.whole {
+                    return None;
+                }
+                axum::body::Body::from(tape.bytes)
+            }
+        };
+        let mut request = Request::new(body);
         *request.method_mut() = self.method;
         *request.uri_mut() = self.uri;
         *request.version_mut() = self.version;
         *request.headers_mut() = self.headers;
         *request.extensions_mut() = self.extensions;
-        request
+        Some(request)
+    }
+}
+
+/// A request's body as the handler read it.
+#[derive(Default)]
+struct Tape {
+    bytes: Vec<u8>,
+    /// More than [`Tape::MOST`] came: not kept.
+    over: bool,
+    /// Read to its end without an error, and kept.
+    whole: bool,
+}
+
+impl Tape {
+    /// The largest body kept for sending a request again: the API's and the forms' bodies
+    /// are far smaller; uploads are not sent again.
+    const MOST: usize = 64 * 1024;
+}
+
+/// A body that keeps a copy of what is read from it on its [`Tape`].
+struct Recording {
+    inner: axum::body::Body,
+    tape: Arc<Mutex<Tape>>,
+}
+
+impl hyper::body::Body for Recording {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let frame = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(frame) = &frame {
+            let mut tape = this.tape.lock().unwrap_or_else(PoisonError::into_inner);
+            match frame {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        if tape.bytes.len() + data.len() <= Tape::MOST {
+                            tape.bytes.extend_from_slice(data);
+                        } else {
+                            tape.over = true;
+                        }
+                    }
+                }
+                Some(Err(_)) => tape.over = true,
+                None => tape.whole = !tape.over,
+            }
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -75,6 +75,16 @@ impl Metrics {
         out.push_str("# HELP mitai_registry_tiers Tiers in the registry.\n");
         out.push_str("# TYPE mitai_registry_tiers gauge\n");
         let _ = writeln!(out, "mitai_registry_tiers {}", registry.tiers().len());
+        out.push_str(
+            "# HELP mitai_database_connections_lost_total Statements that found their \
+             database connection ended (a restart or failover of PostgreSQL).\n",
+        );
+        out.push_str("# TYPE mitai_database_connections_lost_total counter\n");
+        let _ = writeln!(
+            out,
+            "mitai_database_connections_lost_total {}",
+            crate::service::health::connections_lost()
+        );
         out.push_str("# HELP mitai_uptime_seconds Seconds since this instance started.\n");
         out.push_str("# TYPE mitai_uptime_seconds gauge\n");
         let _ = writeln!(

@@ -133,6 +133,81 @@ pub mod lost {
         lost != 0 && now_ms().saturating_sub(u64::try_from(age.as_millis()).unwrap_or(0)) <= lost
     }
 
+    /// What one request did on PostgreSQL, so that a request that met a dead connection
+    /// can be told apart as safe to send again: it met the death before anything it did
+    /// could have been kept (a statement of a transaction whose `COMMIT` was never sent, a
+    /// read, a statement PostgreSQL refused with the session's end), and nothing before
+    /// could have been kept either (no `COMMIT` sent, no write outside a transaction, no
+    /// spend handed to a batcher).
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct Attempt {
+        died_unkept: bool,
+        may_have_written: bool,
+    }
+
+    impl Attempt {
+        /// Whether the request met a dead connection and nothing it did was kept, so that
+        /// sending it once more on a fresh connection does it once.
+        pub fn may_run_again(&self) -> bool {
+            self.died_unkept && !self.may_have_written
+        }
+    }
+
+    tokio::task_local! {
+        static ATTEMPT: std::cell::Cell<Attempt>;
+    }
+
+    /// Runs `work` (a request) and answers what it did on the database. Statements run by
+    /// other tasks are not seen; those that can keep a write for a request (the spend
+    /// batchers) are marked when the spend is handed over.
+    pub async fn watch<F: std::future::Future>(work: F) -> (F::Output, Attempt) {
+        ATTEMPT
+            .scope(std::cell::Cell::new(Attempt::default()), async {
+                let out = work.await;
+                (out, ATTEMPT.with(std::cell::Cell::get))
+            })
+            .await
+    }
+
+    fn note(change: impl FnOnce(&mut Attempt)) {
+        let _ = ATTEMPT.try_with(|cell| {
+            let mut attempt = cell.get();
+            change(&mut attempt);
+            cell.set(attempt);
+        });
+    }
+
+    /// Something this request did may be kept from now on: a `COMMIT` is being sent, a
+    /// spend handed to a batcher.
+    pub(crate) fn may_keep() {
+        note(|a| a.may_have_written = true);
+    }
+
+    /// A statement of this request on PostgreSQL ended, `failed` or not; `in_transaction`:
+    /// it ran inside a transaction, whose effects are kept only by its `COMMIT`.
+    pub(crate) fn statement(sql: &str, in_transaction: bool, failed: Option<&sqlx::Error>) {
+        let reads = sql
+            .trim_start()
+            .get(..6)
+            .is_some_and(|word| word.eq_ignore_ascii_case("select"));
+        match failed {
+            Some(e) if is_dead_connection(e) => {
+                mark();
+                note(|a| {
+                    // Alone, a write that failed with a broken socket may have run; one that
+                    // PostgreSQL refused with the session's end did not.
+                    if in_transaction || reads || matches!(e, sqlx::Error::Database(_)) {
+                        a.died_unkept = true;
+                    } else {
+                        a.may_have_written = true;
+                    }
+                });
+            }
+            None if !in_transaction && !reads => may_keep(),
+            _ => {}
+        }
+    }
+
     /// Whether `e` says the connection itself is gone: the socket failed, or PostgreSQL
     /// ended the session (`57P01` admin shutdown, `57P02` crash, `57P03` not yet up, class
     /// `08` connection exceptions).

@@ -489,6 +489,7 @@ impl PgEngine {
         // A profile's spends all go to one batcher: batches in flight at once never wait
         // for each other's row locks, and a bucket's spends are decided in order.
         let n = usize::try_from(r.profile_id.as_u64_pair().1 % BATCHERS as u64).unwrap_or(0);
+        crate::lost::may_keep();
         self.batchers.queues[n]
             .send(spend)
             .await

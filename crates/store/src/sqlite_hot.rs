@@ -269,6 +269,8 @@ fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>, due: &Res
         tracing::debug!(took = ?began.elapsed(), ?frames, "SQLite checkpoint");
         frames
     };
+    // A failing checkpoint (a full disk, a read-only file) is said once, not every round.
+    let mut failing = false;
     loop {
         let stopping = !matches!(
             stop.recv_timeout(CHECKPOINT_EVERY),
@@ -286,9 +288,18 @@ fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>, due: &Res
                     }
                 }
                 due.store(true, std::sync::atomic::Ordering::Release);
+                failing = false;
+            }
+            Ok(_) if failing => {
+                tracing::info!("SQLite checkpoints work again");
+                failing = false;
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; trying again"),
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "SQLite checkpoint failed; trying again until it works");
+                failing = true;
+            }
+            Err(_) => {}
         }
         if stopping {
             return;

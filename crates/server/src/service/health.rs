@@ -24,3 +24,11 @@ fn sqlx_timeout() -> mitai_store::SqlxError {
 pub fn connections_lost() -> u64 {
     mitai_store::lost::deaths()
 }
+
+pub use mitai_store::lost::Attempt;
+
+/// Runs `request` and answers what it did on the database: whether it met a dead
+/// connection before anything it did could be kept, so that it may be sent once more.
+pub async fn watch<F: std::future::Future>(request: F) -> (F::Output, Attempt) {
+    mitai_store::lost::watch(request).await
+}

@@ -61,6 +61,15 @@ impl Server {
     /// Starts `mitai serve` in `dir` on a free loopback port (unless `env` names
     /// `MITAI_LISTEN`) and waits for the line that names the address.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
+        Server::start_with(dir, env, |_| {})
+    }
+
+    /// [`Server::start`], with the command changed by `adjust` first (another user).
+    pub fn start_with(
+        dir: &Path,
+        env: &[(&str, &str)],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Server {
         let err = std::fs::File::create(dir.join("serve.err")).unwrap();
         let mut cmd = mitai(dir);
         cmd.arg("serve")
@@ -70,6 +79,7 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        adjust(&mut cmd);
         let mut child = cmd.spawn().expect("spawn mitai");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let line = match lines.next() {

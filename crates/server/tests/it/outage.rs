@@ -337,6 +337,88 @@ async fn postgres_goes_away_under_load_and_comes_back() {
     }
 }
 
+/// A write whose connection PostgreSQL ends after its `BEGIN` and before its `COMMIT` (the
+/// statement waits for a lock the test holds when the session is ended): nothing of it was
+/// kept, so it is sent once more on a fresh connection and answered 200 — counted once, its
+/// key stored once. Before, such a write answered 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_write_whose_session_ends_before_its_commit_is_done_once() {
+    let db = mitai_store::testing::TestDb::new(Backend::Postgres).await;
+    let name = db.url.rsplit_once('/').unwrap().1.to_owned();
+    let args = ServeArgs {
+        database_url: db.url.clone(),
+        ..ServeArgs::default()
+    };
+    let state = mitai_server::AppState::new(db.store.clone(), Config::from_args(&args).unwrap())
+        .await
+        .unwrap();
+    mitai_server::service::accounts::create_user(
+        &state,
+        "late@example.org",
+        "latepass-1",
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    let router = mitai_server::app(state);
+    let token = sign_in(&router, "late@example.org", "latepass-1").await;
+    let mut locker = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut server = sqlx::PgConnection::connect(&mitai_store::testing::postgres_admin_url())
+        .await
+        .unwrap();
+
+    // Usage rows cannot be written while the test holds this lock; the key can.
+    sqlx::raw_sql("BEGIN; LOCK TABLE user_feature_usage IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let write = {
+        let (router, token) = (router.clone(), token.clone());
+        tokio::spawn(async move { consume(&router, &token, "once-only").await })
+    };
+    // The write waits inside its transaction: end its session.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let ended: Vec<(bool,)> = sqlx::query_as(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND wait_event_type = 'Lock'",
+        )
+        .bind(&name)
+        .fetch_all(&mut server)
+        .await
+        .unwrap();
+        if !ended.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the write never waited"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Sent once more, it waits again until the lock is let go.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let (status, body, _) = write.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["used"], 1, "{body}");
+
+    let (status, again, _) = consume(&router, &token, "once-only").await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["used"], 1, "the key's stored answer: {again}");
+    let (_, access, _) = get(&router, &token, "/api/me/access/weight").await;
+    assert_eq!(access["used"], 1, "counted once: {access}");
+    let (keys,): (i64,) = sqlx::query_as("SELECT count(*) FROM idempotency_keys")
+        .fetch_one(&mut locker)
+        .await
+        .unwrap();
+    assert_eq!(keys, 1);
+}
+
 /// A tmpfs mounted for one test and removed after it.
 struct Mount(std::path::PathBuf);
 
@@ -471,4 +553,94 @@ async fn sqlite_on_a_full_disk_refuses_writes_and_recovers() {
         .await
         .unwrap();
     assert_eq!(verdict, "ok");
+}
+
+/// SQLite on a file `mitai serve` may read but not write (its permissions; as root the
+/// server runs as `nobody`): it starts, reads work, writes answer 503 `unavailable` with
+/// `Retry-After`, the failing checkpoint is logged once; once the file is writable again
+/// (the server started again) writes work and the file is intact.
+#[test]
+fn sqlite_on_a_read_only_file_serves_reads_and_refuses_writes() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    use crate::common::process::{Server, create_user, fresh_dir};
+    let dir = fresh_dir();
+    let (db_dir, data) = (dir.join("db"), dir.join("data"));
+    for d in [&db_dir, &data] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let file = db_dir.join("mitai.db");
+    let url = format!("sqlite://{}", file.display());
+    let data_dir = data.display().to_string();
+    let env = [
+        ("MITAI_DATABASE_URL", url.as_str()),
+        ("MITAI_DATA_DIR", data_dir.as_str()),
+    ];
+    create_user(&dir, Some(&url), "ro@example.org", "ropass-12", false);
+    let server = Server::start(&dir, &env);
+    let token = server.login("ro@example.org", "ropass-12");
+    let weigh = |server: &Server, date: &str| {
+        let body = format!(r#"{{"date": "{date}", "weight_kg": 70.5}}"#);
+        server.http("POST", "/api/weight", Some(&body), Some(&token))
+    };
+    let (status, body) = weigh(&server, "2026-02-01");
+    assert_eq!(status, 201, "{body}");
+    assert!(server.terminate().success());
+
+    // The file may be read, not written, by the server.
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.trim_ascii() == b"0");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let as_nobody = |cmd: &mut std::process::Command| {
+        if root {
+            cmd.uid(65534).gid(65534);
+        }
+    };
+    let server = Server::start_with(&dir, &env, as_nobody);
+    let (status, body) = server.http("GET", "/api/weight", None, Some(&token));
+    assert_eq!(status, 200, "reads work: {body}");
+    assert!(body.contains("70.5"), "{body}");
+    let (status, body) = server.http("GET", "/api/me/access/weight", None, Some(&token));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = weigh(&server, "2026-02-02");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(r#""code":"unavailable""#), "{body}");
+    let (status, body) = server.http(
+        "PATCH",
+        "/api/me",
+        Some(r#"{"name": "Read only"}"#),
+        Some(&token),
+    );
+    assert_eq!(status, 503, "{body}");
+    let (status, _) = server.http("GET", "/readyz", None, None);
+    assert_eq!(status, 200, "the database answers reads");
+    std::thread::sleep(Duration::from_millis(300));
+    let log = server.stderr();
+    assert!(
+        log.matches("checkpoint failed").count() <= 1,
+        "said once: {log}"
+    );
+    assert!(server.terminate().success());
+
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let server = Server::start(&dir, &env);
+    let (status, body) = weigh(&server, "2026-02-03");
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server.http("GET", "/api/weight", None, Some(&token));
+    assert_eq!(status, 200);
+    assert_eq!(body.matches("70.5").count(), 2, "{body}");
+    assert!(server.terminate().success());
+    let verdict: (String,) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut check = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query_as("PRAGMA integrity_check")
+            .fetch_one(&mut check)
+            .await
+            .unwrap()
+    });
+    assert_eq!(verdict.0, "ok");
+    std::fs::remove_dir_all(dir).ok();
 }

@@ -81,7 +81,10 @@ pub(crate) enum Tx {
 impl Tx {
     pub(crate) async fn commit(self) -> sqlx::Result<()> {
         match self {
-            Tx::Postgres(tx) => tx.commit().await,
+            Tx::Postgres(tx) => {
+                crate::lost::may_keep();
+                tx.commit().await
+            }
             Tx::Sqlite(tx) => tx.commit().await,
         }
     }
@@ -98,6 +101,8 @@ impl Tx {
 pub(crate) enum Target<'e> {
     PgPool(&'e PgPool),
     Pg(&'e mut PgConnection),
+    /// A connection in a transaction: what runs on it is kept only by its `COMMIT`.
+    PgTx(&'e mut PgConnection),
     SqlitePool(&'e SqlitePool),
     Sqlite(&'e mut SqliteConnection),
 }
@@ -119,7 +124,7 @@ impl<'e> Executor<'e> for &'e Pool {
 impl<'e> Executor<'e> for &'e mut Tx {
     fn target(self) -> Target<'e> {
         match self {
-            Tx::Postgres(tx) => Target::Pg(tx),
+            Tx::Postgres(tx) => Target::PgTx(tx),
             Tx::Sqlite(tx) => Target::Sqlite(tx),
         }
     }

@@ -240,9 +240,11 @@ impl<'q> Query<'q> {
 
     /// Runs the statement; answers how many rows it changed.
     pub(crate) async fn execute<'e>(self, on: impl Executor<'e>) -> sqlx::Result<u64> {
+        let sql = self.sql;
         Ok(match on.target() {
-            Target::PgPool(p) => self.pg()?.execute(p).await?.rows_affected(),
-            Target::Pg(c) => self.pg()?.execute(c).await?.rows_affected(),
+            Target::PgPool(p) => noted(sql, false, self.pg()?.execute(p).await)?.rows_affected(),
+            Target::Pg(c) => noted(sql, false, self.pg()?.execute(c).await)?.rows_affected(),
+            Target::PgTx(c) => noted(sql, true, self.pg()?.execute(c).await)?.rows_affected(),
             Target::SqlitePool(p) => self.sqlite()?.execute(p).await?.rows_affected(),
             Target::Sqlite(c) => self.sqlite()?.execute(c).await?.rows_affected(),
         })
@@ -250,9 +252,11 @@ impl<'q> Query<'q> {
 
     /// The one row the statement answers (`RowNotFound` when none).
     pub(crate) async fn fetch_one<'e>(self, on: impl Executor<'e>) -> sqlx::Result<Row> {
+        let sql = self.sql;
         Ok(match on.target() {
-            Target::PgPool(p) => Row::Postgres(self.pg()?.fetch_one(p).await?),
-            Target::Pg(c) => Row::Postgres(self.pg()?.fetch_one(c).await?),
+            Target::PgPool(p) => Row::Postgres(noted(sql, false, self.pg()?.fetch_one(p).await)?),
+            Target::Pg(c) => Row::Postgres(noted(sql, false, self.pg()?.fetch_one(c).await)?),
+            Target::PgTx(c) => Row::Postgres(noted(sql, true, self.pg()?.fetch_one(c).await)?),
             Target::SqlitePool(p) => Row::Sqlite(self.sqlite()?.fetch_one(p).await?),
             Target::Sqlite(c) => Row::Sqlite(self.sqlite()?.fetch_one(c).await?),
         })
@@ -263,9 +267,17 @@ impl<'q> Query<'q> {
         self,
         on: impl Executor<'e>,
     ) -> sqlx::Result<Option<Row>> {
+        let sql = self.sql;
         Ok(match on.target() {
-            Target::PgPool(p) => self.pg()?.fetch_optional(p).await?.map(Row::Postgres),
-            Target::Pg(c) => self.pg()?.fetch_optional(c).await?.map(Row::Postgres),
+            Target::PgPool(p) => {
+                noted(sql, false, self.pg()?.fetch_optional(p).await)?.map(Row::Postgres)
+            }
+            Target::Pg(c) => {
+                noted(sql, false, self.pg()?.fetch_optional(c).await)?.map(Row::Postgres)
+            }
+            Target::PgTx(c) => {
+                noted(sql, true, self.pg()?.fetch_optional(c).await)?.map(Row::Postgres)
+            }
             Target::SqlitePool(p) => self.sqlite()?.fetch_optional(p).await?.map(Row::Sqlite),
             Target::Sqlite(c) => self.sqlite()?.fetch_optional(c).await?.map(Row::Sqlite),
         })
@@ -273,21 +285,17 @@ impl<'q> Query<'q> {
 
     /// Every row the statement answers.
     pub(crate) async fn fetch_all<'e>(self, on: impl Executor<'e>) -> sqlx::Result<Vec<Row>> {
+        async fn pg<'e, 'q: 'e>(
+            q: PgQuery<'q>,
+            on: impl sqlx::PgExecutor<'e>,
+        ) -> sqlx::Result<Vec<Row>> {
+            q.fetch(on).map_ok(Row::Postgres).try_collect().await
+        }
+        let sql = self.sql;
         Ok(match on.target() {
-            Target::PgPool(p) => {
-                self.pg()?
-                    .fetch(p)
-                    .map_ok(Row::Postgres)
-                    .try_collect()
-                    .await?
-            }
-            Target::Pg(c) => {
-                self.pg()?
-                    .fetch(c)
-                    .map_ok(Row::Postgres)
-                    .try_collect()
-                    .await?
-            }
+            Target::PgPool(p) => noted(sql, false, pg(self.pg()?, p).await)?,
+            Target::Pg(c) => noted(sql, false, pg(self.pg()?, c).await)?,
+            Target::PgTx(c) => noted(sql, true, pg(self.pg()?, c).await)?,
             Target::SqlitePool(p) => {
                 let rows = self.sqlite()?.fetch(p);
                 rows.map_ok(Row::Sqlite).try_collect().await?
@@ -302,7 +310,8 @@ impl<'q> Query<'q> {
         })
     }
 
-    /// The rows the statement answers, as they come.
+    /// The rows the statement answers, as they come. (Outside a transaction on
+    /// PostgreSQL, a statement that may write counts as kept once it is started.)
     pub(crate) fn fetch<'e>(self, on: impl Executor<'e>) -> BoxStream<'e, sqlx::Result<Row>>
     where
         'q: 'e,
@@ -320,13 +329,28 @@ impl<'q> Query<'q> {
         ) -> BoxStream<'e, sqlx::Result<Row>> {
             s.map(|row| row.map(Row::Sqlite)).boxed()
         }
+        let sql = self.sql;
         match on.target() {
-            Target::PgPool(p) => self.pg().map_or_else(failed, |q| pg(q.fetch(p))),
-            Target::Pg(c) => self.pg().map_or_else(failed, |q| pg(q.fetch(c))),
+            Target::PgPool(p) => {
+                crate::lost::statement(sql, false, None);
+                self.pg().map_or_else(failed, |q| pg(q.fetch(p)))
+            }
+            Target::Pg(c) => {
+                crate::lost::statement(sql, false, None);
+                self.pg().map_or_else(failed, |q| pg(q.fetch(c)))
+            }
+            Target::PgTx(c) => self.pg().map_or_else(failed, |q| pg(q.fetch(c))),
             Target::SqlitePool(p) => self.sqlite().map_or_else(failed, |q| sqlite(q.fetch(p))),
             Target::Sqlite(c) => self.sqlite().map_or_else(failed, |q| sqlite(q.fetch(c))),
         }
     }
+}
+
+/// What a statement on PostgreSQL answered, noted for the request that ran it (see
+/// [`crate::lost::Attempt`]).
+fn noted<T>(sql: &str, in_transaction: bool, answer: sqlx::Result<T>) -> sqlx::Result<T> {
+    crate::lost::statement(sql, in_transaction, answer.as_ref().err());
+    answer
 }
 
 /// Runs `sql` as it is: no parameters, no prepared statement (several statements at once,
@@ -334,10 +358,13 @@ impl<'q> Query<'q> {
 pub(crate) async fn execute_raw<'e>(sql: &str, on: impl Executor<'e>) -> sqlx::Result<()> {
     match on.target() {
         Target::PgPool(p) => {
-            sqlx::raw_sql(sql).execute(p).await?;
+            noted(sql, false, sqlx::raw_sql(sql).execute(p).await)?;
         }
         Target::Pg(c) => {
-            sqlx::raw_sql(sql).execute(c).await?;
+            noted(sql, false, sqlx::raw_sql(sql).execute(c).await)?;
+        }
+        Target::PgTx(c) => {
+            noted(sql, true, sqlx::raw_sql(sql).execute(c).await)?;
         }
         Target::SqlitePool(p) => {
             sqlx::raw_sql(sql).execute(p).await?;
