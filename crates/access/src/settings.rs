@@ -27,6 +27,7 @@ pub const KEYS: &[&str] = &[
     "trial_tier",
     "usage_timezone",
     "wellpass_grace_days",
+    "billing_grace_days",
     "users_can_invite",
     "mail_from",
     "base_url",
@@ -95,6 +96,8 @@ pub struct Settings {
     /// Earlier zones, oldest change first (see [`USAGE_TIMEZONE_HISTORY`]).
     pub usage_timezone_history: Vec<ZoneChange>,
     pub wellpass_grace_days: i64,
+    /// Days a subscription's access runs past its latest paid period (DESIGN §13).
+    pub billing_grace_days: i64,
     pub users_can_invite: bool,
     pub mail_from: String,
     /// Public URL for links in e-mails; `None` means "use the server's configured URL".
@@ -114,6 +117,7 @@ impl Default for Settings {
             usage_timezone: Tz::UTC,
             usage_timezone_history: Vec::new(),
             wellpass_grace_days: 3,
+            billing_grace_days: 3,
             users_can_invite: false,
             mail_from: "Mitai <noreply@localhost>".into(),
             base_url: None,
@@ -134,6 +138,7 @@ pub fn default_value(key: &str) -> Option<Value> {
         "trial_tier" => json!(d.trial_tier),
         "usage_timezone" => json!("UTC"),
         "wellpass_grace_days" => json!(d.wellpass_grace_days),
+        "billing_grace_days" => json!(d.billing_grace_days),
         "users_can_invite" => json!(d.users_can_invite),
         "mail_from" => json!(d.mail_from),
         "base_url" => Value::Null,
@@ -189,7 +194,7 @@ pub fn validate(
             None => Err(invalid("must be a tier id (string)")),
         },
         "trial_days" => int_in(value, 0, 3650),
-        "wellpass_grace_days" => int_in(value, 0, 31),
+        "wellpass_grace_days" | "billing_grace_days" => int_in(value, 0, 31),
         "reminder_lead_days" => int_in(value, 0, 365),
         "photo_max_bytes" => int_in(value, 1024, 512 * 1024 * 1024),
         "usage_timezone" => match value.as_str() {
@@ -254,6 +259,9 @@ impl Settings {
                 "trial_days" => s.trial_days = value.as_i64().unwrap_or(s.trial_days),
                 "wellpass_grace_days" => {
                     s.wellpass_grace_days = value.as_i64().unwrap_or(s.wellpass_grace_days)
+                }
+                "billing_grace_days" => {
+                    s.billing_grace_days = value.as_i64().unwrap_or(s.billing_grace_days)
                 }
                 "reminder_lead_days" => {
                     s.reminder_lead_days = value.as_i64().unwrap_or(s.reminder_lead_days)

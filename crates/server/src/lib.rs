@@ -22,6 +22,7 @@ pub mod mail;
 pub mod metrics;
 pub mod serve;
 pub mod service;
+pub mod stripe;
 pub mod ui;
 
 pub use app::app;

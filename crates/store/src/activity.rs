@@ -56,6 +56,9 @@ pub mod actions {
     pub const COUPONS_GENERATED: &str = "coupons_generated";
     /// A given-up message of the outbox queued again by an admin.
     pub const MAIL_RESENT: &str = "mail_resent";
+    /// A Stripe price put on sale, and a change of one (DESIGN §13).
+    pub const PRICE_CREATED: &str = "price_created";
+    pub const PRICE_UPDATED: &str = "price_updated";
 }
 
 /// An event to log.

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 pub mod accounts;
 pub mod activity;
+pub mod billing;
 pub mod cache;
 pub mod copy;
 pub mod coupons;
@@ -42,6 +43,7 @@ pub use activity::{
     Activity, ActivityFilter, ActivityStore, CouponRedemptionCount, FeatureDay, NewActivity,
     StatsDelta, UserStats, actions,
 };
+pub use billing::BillingStore;
 pub use coupons::CouponStore;
 pub use data::{
     CreatedEntry, DataStore, Entry, EntryChange, EntryCursor, EntryOrder, EntryQuery, EntryUpdate,
@@ -308,6 +310,7 @@ pub trait Store:
     + CouponStore
     + MailStore
     + ActivityStore
+    + BillingStore
     + DataStore
     + MediaStore
     + Send
@@ -639,8 +642,8 @@ pub trait UsageStore: Send + Sync {
 /// Every store trait, for `use mitai_store::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        AccountStore, ActivityStore, CouponStore, DataStore, MailStore, MediaStore, RegistryStore,
-        Store, UsageStore,
+        AccountStore, ActivityStore, BillingStore, CouponStore, DataStore, MailStore, MediaStore,
+        RegistryStore, Store, UsageStore,
     };
 }
 

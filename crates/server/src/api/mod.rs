@@ -16,6 +16,7 @@ mod access;
 pub mod admin;
 mod ai;
 mod auth;
+pub mod billing;
 pub mod coupons;
 pub mod entries;
 pub mod error;
@@ -37,6 +38,7 @@ mod verification;
          (name = "data", description = "Tracked data: each create spends 1 of its feature"),
          (name = "photos", description = "Progress photos: each upload spends 1 `photos`"),
          (name = "ai", description = "AI insights: each call spends `ai_calls`"),
+         (name = "billing", description = "Payments through Stripe (off without its keys)"),
          (name = "admin"), (name = "health"),
          (name = "test", description = "Only with MITAI_TEST_CLOCK=1"))
 )]
@@ -83,6 +85,11 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
                 .routes(routes!(access::consume))
                 .routes(routes!(coupons::redeem))
                 .routes(routes!(coupons::my_grants))
+                .routes(routes!(billing::prices))
+                .routes(routes!(billing::checkout))
+                .routes(routes!(billing::portal))
+                .routes(routes!(billing::mine))
+                .routes(routes!(billing::webhook))
                 .merge(entries::router())
                 .merge(export::router())
                 .merge(photos::router())

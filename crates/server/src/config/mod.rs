@@ -53,6 +53,19 @@ pub struct ServeArgs {
     /// Seconds an AI call may take before it fails (fractions allowed).
     #[arg(long, env = "MITAI_AI_TIMEOUT", default_value = "30")]
     pub ai_timeout: String,
+    /// Stripe secret or restricted key; payments are off without it.
+    #[arg(long, env = "MITAI_STRIPE_SECRET_KEY", hide_env_values = true)]
+    pub stripe_secret_key: Option<String>,
+    /// The webhook endpoint's signing secret (`whsec_…`).
+    #[arg(long, env = "MITAI_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<String>,
+    /// Where the Stripe API is.
+    #[arg(
+        long,
+        env = "MITAI_STRIPE_API_BASE",
+        default_value = "https://api.stripe.com"
+    )]
+    pub stripe_api_base: String,
     /// text or json.
     #[arg(long, env = "MITAI_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -91,6 +104,9 @@ impl Default for ServeArgs {
             ai_key: None,
             ai_model: None,
             ai_timeout: "30".into(),
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_api_base: "https://api.stripe.com".into(),
             log_format: "text".into(),
             trusted_proxies: String::new(),
             header_timeout: "10".into(),
@@ -109,6 +125,25 @@ pub enum LogFormat {
 }
 
 pub use crate::mail::MailTransport;
+
+/// Stripe, when payments are on (DESIGN §13).
+#[derive(Clone)]
+pub struct StripeConfig {
+    pub secret_key: String,
+    pub webhook_secret: String,
+    /// Without a trailing `/`.
+    pub api_base: String,
+}
+
+impl fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeConfig")
+            .field("secret_key", &"***")
+            .field("webhook_secret", &"***")
+            .field("api_base", &self.api_base)
+            .finish()
+    }
+}
 
 /// An OpenAI-compatible endpoint.
 #[derive(Clone)]
@@ -164,6 +199,8 @@ pub struct Config {
     pub admin: Option<(String, String)>,
     pub test_clock: bool,
     pub ai: Option<AiConfig>,
+    /// `None`: payments are off.
+    pub stripe: Option<StripeConfig>,
     pub log_format: LogFormat,
     pub trusted_proxies: Vec<cidr::Cidr>,
     pub limits: Limits,
@@ -183,6 +220,7 @@ impl fmt::Debug for Config {
             )
             .field("test_clock", &self.test_clock)
             .field("ai", &self.ai)
+            .field("stripe", &self.stripe)
             .field("log_format", &self.log_format)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("limits", &self.limits)
@@ -328,6 +366,34 @@ impl Config {
                 timeout: ai_timeout(&args.ai_timeout)?,
             }),
         };
+        fn present(v: &Option<String>) -> Option<&str> {
+            v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+        }
+        let stripe = match (
+            present(&args.stripe_secret_key),
+            present(&args.stripe_webhook_secret),
+        ) {
+            (Some(key), Some(secret)) => Some(StripeConfig {
+                secret_key: key.to_owned(),
+                webhook_secret: secret.to_owned(),
+                api_base: http_url("MITAI_STRIPE_API_BASE", args.stripe_api_base.trim())?,
+            }),
+            (Some(_), None) => {
+                return Err(ConfigError(
+                    "MITAI_STRIPE_WEBHOOK_SECRET is required when MITAI_STRIPE_SECRET_KEY is set \
+                     (payments need both)"
+                        .into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError(
+                    "MITAI_STRIPE_SECRET_KEY is required when MITAI_STRIPE_WEBHOOK_SECRET is set \
+                     (payments need both)"
+                        .into(),
+                ));
+            }
+            (None, None) => None,
+        };
         let log_format = match args.log_format.trim() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -360,6 +426,7 @@ impl Config {
             admin,
             test_clock,
             ai,
+            stripe,
             log_format,
             trusted_proxies,
             limits,

@@ -77,6 +77,9 @@ pub mod pages {
 /// - `grant_expiring`: `name`, `tier`, `ends_at`
 /// - `coupon_redeemed`: `name`, `code`, `tier`, and `ends_at` or `days`
 /// - `weigh_in_reminder`: `name`
+/// - `payment_received`: `name`, `tier`, `amount`, and `ends_at` or `days`
+/// - `payment_failed`: `name`, `tier`, `amount` (links to `/plan`, where Manage billing is)
+/// - `subscription_ending`: `name`, `tier`, `ends_at`
 pub static TEMPLATES: &[Template] = &[
     template!("verify_email", Some(pages::VERIFY_EMAIL)),
     template!("invitation", Some(pages::INVITATION)),
@@ -85,6 +88,9 @@ pub static TEMPLATES: &[Template] = &[
     template!("grant_expiring", None),
     template!("coupon_redeemed", None),
     template!("weigh_in_reminder", None),
+    template!("payment_received", None),
+    template!("payment_failed", None),
+    template!("subscription_ending", None),
 ];
 
 const BASE_DE: (&str, &str) = (
@@ -240,6 +246,7 @@ fn variables(
     if let Some(link) = link {
         vars.insert("link".into(), link);
     }
+    vars.insert("plan_link".into(), format!("{base_url}/plan"));
     let access = match (
         vars.get("ends_at"),
         data.get("days").and_then(Value::as_i64),
@@ -371,6 +378,12 @@ mod tests {
                 json!({"name": "Anna", "code": "ABCD-EFGH", "tier": "Premium", "days": 30})
             }
             "weigh_in_reminder" => json!({"name": "Anna"}),
+            "payment_received" => json!({"name": "Anna", "tier": "Premium", "amount": "9.99 EUR",
+                "ends_at": "2025-04-14T00:00:00Z"}),
+            "payment_failed" => json!({"name": "Anna", "tier": "Premium", "amount": "9.99 EUR"}),
+            "subscription_ending" => {
+                json!({"name": "Anna", "tier": "Premium", "ends_at": "2025-04-14T00:00:00Z"})
+            }
             other => panic!("no sample for {other}"),
         }
     }

@@ -44,6 +44,8 @@ macro_rules! error_codes {
 error_codes! {
     /// The request could not be read (a broken body, a malformed header).
     BadRequest = "bad_request" => BAD_REQUEST,
+    /// A webhook whose `Stripe-Signature` does not verify (or is older than 300 s).
+    InvalidSignature = "invalid_signature" => BAD_REQUEST,
     /// An e-mailed token that is unknown, used or expired.
     InvalidToken = "invalid_token" => BAD_REQUEST,
     /// No session, or one that ended.
@@ -75,6 +77,10 @@ error_codes! {
     GrantRevoked = "grant_revoked" => CONFLICT,
     GrantAlreadyPaused = "grant_already_paused" => CONFLICT,
     GrantNotPaused = "grant_not_paused" => CONFLICT,
+    /// A subscription price while a subscription runs (passes may be bought any time).
+    SubscriptionActive = "subscription_active" => CONFLICT,
+    /// The billing portal for a profile that never bought anything.
+    NoBillingAccount = "no_billing_account" => CONFLICT,
     CouponExpired = "coupon_expired" => GONE,
     CouponExhausted = "coupon_exhausted" => GONE,
     PayloadTooLarge = "payload_too_large" => PAYLOAD_TOO_LARGE,
@@ -87,6 +93,10 @@ error_codes! {
     Internal = "internal" => INTERNAL_SERVER_ERROR,
     AiFailed = "ai_failed" => BAD_GATEWAY,
     AiUnavailable = "ai_unavailable" => SERVICE_UNAVAILABLE,
+    /// Stripe failed or did not answer in time; nothing changed.
+    BillingFailed = "billing_failed" => BAD_GATEWAY,
+    /// Payments are not configured (no Stripe keys).
+    BillingUnavailable = "billing_unavailable" => SERVICE_UNAVAILABLE,
     /// The database cannot be reached or went away mid-request (readiness, and requests
     /// during an outage); nothing was half-done. With `Retry-After`.
     Unavailable = "unavailable" => SERVICE_UNAVAILABLE,

@@ -10,6 +10,7 @@ pub mod activity_log;
 pub mod admin;
 pub mod ai;
 pub mod ai_data;
+pub mod billing;
 pub mod coupons;
 pub mod credentials;
 pub mod entries;

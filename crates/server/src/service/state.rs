@@ -101,6 +101,8 @@ pub struct Inner {
     pub mailer: crate::mail::Transport,
     /// The AI provider (`MITAI_AI_URL`); `None` when none is configured.
     pub ai: Option<crate::ai::AiClient>,
+    /// Stripe (`MITAI_STRIPE_*`); `None` when payments are off.
+    pub stripe: Option<crate::stripe::Stripe>,
 }
 
 /// Cheap to clone; every handler gets one.
@@ -134,6 +136,7 @@ impl AppState {
             .as_ref()
             .map(crate::ai::AiClient::new)
             .transpose()?;
+        let stripe = config.stripe.as_ref().map(crate::stripe::Stripe::new);
         Ok(AppState(Arc::new(Inner {
             store,
             registry: RegistryCache {
@@ -148,6 +151,7 @@ impl AppState {
             metrics: Default::default(),
             mailer,
             ai,
+            stripe,
         })))
     }
 

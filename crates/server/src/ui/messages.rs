@@ -1493,6 +1493,12 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Message sent again",
         "Nachricht erneut gesendet",
     ),
+    (
+        "event.price_created",
+        "Price put on sale",
+        "Preis zum Verkauf gestellt",
+    ),
+    ("event.price_updated", "Price changed", "Preis geändert"),
     ("detail.mail_id", "Message", "Nachricht"),
     ("admin.sort", "Order", "Reihenfolge"),
     ("admin.sort_oldest", "Oldest first", "Älteste zuerst"),
@@ -1560,6 +1566,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "setting_help.wellpass_grace_days",
         "Days a Wellpass code keeps giving access after its period ends.",
         "Tage, die ein Wellpass-Code nach Ende seines Zeitraums noch Zugang gibt.",
+    ),
+    (
+        "setting_help.billing_grace_days",
+        "Days a subscription keeps giving access after its latest paid period, while Stripe retries a failed renewal.",
+        "Tage, die ein Abo nach seinem zuletzt bezahlten Zeitraum noch Zugang gibt, während Stripe eine fehlgeschlagene Verlängerung erneut versucht.",
     ),
     (
         "setting_help.reminder_lead_days",
@@ -1878,6 +1889,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "setting.wellpass_grace_days",
         "Wellpass grace days",
         "Wellpass-Kulanztage",
+    ),
+    (
+        "setting.billing_grace_days",
+        "Payment grace days",
+        "Kulanztage bei Zahlungen",
     ),
     (
         "setting.users_can_invite",

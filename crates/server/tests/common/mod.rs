@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod process;
+pub mod stripe;
 
 use axum::Router;
 use axum::body::{Body, Bytes};

@@ -1076,6 +1076,7 @@ fn setting_values() -> Vec<(&'static str, Value, Value)> {
             json!("Mars/Olympus"),
         ),
         ("wellpass_grace_days", json!(5), json!(99)),
+        ("billing_grace_days", json!(7), json!(32)),
         ("users_can_invite", json!(true), json!(1)),
         (
             "mail_from",

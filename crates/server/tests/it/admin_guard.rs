@@ -251,7 +251,13 @@ async fn every_admin_route_is_guarded(backend: Backend) {
             got != StatusCode::UNAUTHORIZED && got != StatusCode::FORBIDDEN,
             "{what}: {got} {body}"
         );
-        assert!(!got.is_server_error(), "{what}: {got} {body}");
+        // Payments are off here: their routes answer 503 `billing_unavailable` (API.md).
+        let payments_off =
+            got == StatusCode::SERVICE_UNAVAILABLE && body.contains("billing_unavailable");
+        assert!(
+            !got.is_server_error() || payments_off,
+            "{what}: {got} {body}"
+        );
     }
 }
 

@@ -73,10 +73,10 @@ struct Source {
 
 async fn populate(backend: Backend) -> Source {
     let data_dir = process::fresh_dir();
-    let app = TestApp::with_args(
+    // Payments on (against the Stripe stand-in), so that the billing tables fill too.
+    let (app, stand_in) = crate::billing::app_with(
         backend,
         ServeArgs {
-            test_clock: "1".into(),
             data_dir: data_dir.clone(),
             ..ServeArgs::default()
         },
@@ -95,6 +95,10 @@ async fn populate(backend: Backend) -> Source {
         tokens.push(token);
         ids.push(id);
     }
+    // A subscription bought and paid (prices, customer, subscription, payment, events).
+    let (month, _, _) = crate::billing::put_on_sale(&app, &admin).await;
+    let events = crate::billing::buy(&app, &stand_in, &tokens[0], &month).await;
+    crate::billing::deliver(&app, &events).await;
     // The registry as an admin changed it.
     ok(
         &app,

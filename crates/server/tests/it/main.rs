@@ -14,6 +14,7 @@ mod admin_api;
 mod admin_guard;
 mod admin_ui;
 mod audit;
+mod billing;
 mod binary;
 mod consume_http;
 mod coupons;

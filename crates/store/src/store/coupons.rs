@@ -115,14 +115,14 @@ const PAUSES_OF_PROFILE: &str = concatcp!(
 );
 
 /// At most one open pause per grant (partial unique index).
-const PAUSE: &str = "INSERT INTO grant_pauses (id, grant_id, paused_at, paused_by, reason) \
+pub(super) const PAUSE: &str = "INSERT INTO grant_pauses (id, grant_id, paused_at, paused_by, reason) \
     VALUES ($1, $2, $3, $4, $5) \
     ON CONFLICT (grant_id) WHERE resumed_at IS NULL DO NOTHING";
 
-const RESUME: &str = "UPDATE grant_pauses SET resumed_at = $2, resumed_by = $3 \
+pub(super) const RESUME: &str = "UPDATE grant_pauses SET resumed_at = $2, resumed_by = $3 \
     WHERE grant_id = $1 AND resumed_at IS NULL";
 
-const REVOKE: &str = "UPDATE access_grants SET revoked_at = $2, revoked_by = $3 \
+pub(super) const REVOKE: &str = "UPDATE access_grants SET revoked_at = $2, revoked_by = $3 \
     WHERE id = $1 AND revoked_at IS NULL";
 
 const RATE_LIMIT_HIT: &str = "INSERT INTO rate_limits (bucket, window_start, hits) \
@@ -236,7 +236,7 @@ fn with_pauses(mut grants: Vec<Grant>, pauses: Vec<(Uuid, GrantPause)>) -> Vec<G
     grants
 }
 
-async fn insert_grant<'e>(on: impl Executor<'e>, g: &NewGrant) -> Result<()> {
+pub(super) async fn insert_grant<'e>(on: impl Executor<'e>, g: &NewGrant) -> Result<()> {
     let (kind, starts_at, ends_at, seconds) = match g.span {
         GrantSpan::Fixed { starts_at, ends_at } => ("fixed", Some(starts_at), Some(ends_at), None),
         GrantSpan::Duration { seconds } => ("duration", None, None, Some(seconds)),

@@ -14,6 +14,7 @@
 
 mod accounts;
 mod activity;
+mod billing;
 mod coupons;
 mod data;
 mod mail;

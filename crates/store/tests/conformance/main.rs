@@ -35,6 +35,7 @@ macro_rules! conformance {
 
 mod accounts;
 mod activity;
+mod billing;
 mod copy;
 mod coupons;
 mod data;

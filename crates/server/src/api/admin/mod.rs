@@ -8,6 +8,7 @@ use crate::http::auth::AdminUser;
 use crate::service::AppState;
 
 mod activity_log;
+mod billing;
 mod coupons;
 mod features;
 mod grants;
@@ -46,6 +47,12 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(stats::user))
         .routes(routes!(mail::list))
         .routes(routes!(mail::resend))
+        .routes(routes!(billing::prices, billing::create_price))
+        .routes(routes!(billing::update_price))
+        .routes(routes!(billing::subscriptions))
+        .routes(routes!(billing::events))
+        .routes(routes!(billing::retry))
+        .routes(routes!(billing::sync))
         .route_layer(middleware::from_extractor_with_state::<AdminUser, _>(
             state.clone(),
         ))

@@ -93,6 +93,8 @@ const ACTIONS: &[&str] = &[
     "coupon_updated",
     "coupons_generated",
     "mail_resent",
+    "price_created",
+    "price_updated",
 ];
 
 /// An action in words; an action without a message reads as its name with spaces.
