@@ -447,7 +447,8 @@ pub async fn delete_own(
 /// and statistics, mail waiting for them. The activity log keeps its events without the
 /// person (no profile, no e-mail, no address); coupons keep their count of redemptions.
 /// `admin` is who deleted it (`None`: the person). 404 if there is no such account, 409
-/// `last_admin` for the last active admin. Logs `account_deleted`, about nobody.
+/// `last_admin` for the last active admin. A running subscription is cancelled at Stripe
+/// first. Logs `account_deleted`, about nobody.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete(
     state: &AppState,
@@ -455,6 +456,9 @@ pub async fn delete(
     admin: Option<Uuid>,
     ip: Option<String>,
 ) -> Result<()> {
+    // A running subscription is cancelled at Stripe first, so nobody pays for an account
+    // that is gone (502 `billing_failed`, nothing deleted, when Stripe fails).
+    crate::service::billing::cancel_subscriptions_of(state, id).await?;
     let photos = state
         .store
         .delete_profile(id)

@@ -953,6 +953,32 @@ pub async fn reconcile_all(state: &AppState) -> Result<u64> {
     Ok(read)
 }
 
+/// Ends every running subscription of a profile at Stripe now (its account is being
+/// deleted). Without payments configured there is nobody to tell: logged.
+pub async fn cancel_subscriptions_of(state: &AppState, profile_id: Uuid) -> Result<()> {
+    let running: Vec<Subscription> = state
+        .store
+        .subscriptions_of(profile_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.ended_at.is_none() && RUNNING.contains(&s.status.as_str()))
+        .collect();
+    if running.is_empty() {
+        return Ok(());
+    }
+    let Some(stripe) = state.stripe.as_ref() else {
+        tracing::warn!(profile = %profile_id, "an account with a running subscription is deleted while payments are off: cancel it in Stripe's dashboard");
+        return Ok(());
+    };
+    for sub in running {
+        match stripe.cancel_subscription(&sub.id).await {
+            Ok(_) | Err(StripeError::NotFound(_)) => {}
+            Err(e) => return Err(failed(e)),
+        }
+    }
+    Ok(())
+}
+
 // --- admin views --------------------------------------------------------------------------
 
 /// A subscription in the admin's list.

@@ -31,6 +31,13 @@ pub struct JobReport {
     pub grants_expired: u64,
     /// Weigh-in reminders enqueued (each person at most once a day).
     pub weigh_in_reminders: u64,
+    /// Stripe events applied by the job (the webhook applies them at once; the job applies
+    /// what that missed and retries failed ones).
+    pub billing_events_applied: u64,
+    /// Stripe events that failed again (retried in a later round, up to 8 times).
+    pub billing_events_failed: u64,
+    /// Subscriptions re-read from Stripe by the daily reconciliation.
+    pub subscriptions_reconciled: u64,
     /// `true` when another round held the job lock (on this instance or another one), so
     /// this round did nothing. A failure to take the lock is an error, never `skipped`.
     pub skipped: bool,
@@ -74,6 +81,37 @@ pub async fn run_due(state: &AppState) -> JobReport {
             report.weigh_in_reminders = done.weigh_in_reminders;
         }
         Err(e) => report.failed("reminders", &e),
+    }
+    match crate::service::billing::process_due(state).await {
+        Ok((applied, failed)) => {
+            report.billing_events_applied = applied;
+            report.billing_events_failed = failed;
+        }
+        Err(e) => report.failed("billing_events", &e),
+    }
+    // Once a day (on whichever instance comes first): Stripe's own state repairs what
+    // missed events left wrong.
+    if crate::service::billing::enabled(state) {
+        let day = now.date_naive().to_string();
+        match state
+            .store
+            .once(
+                "billing_reconcile",
+                uuid::Uuid::nil(),
+                &day,
+                now,
+                None,
+                None,
+            )
+            .await
+        {
+            Ok(true) => match crate::service::billing::reconcile_all(state).await {
+                Ok(n) => report.subscriptions_reconciled = n,
+                Err(e) => report.failed("billing_reconcile", &e),
+            },
+            Ok(false) => {}
+            Err(e) => report.failed("billing_reconcile", &e),
+        }
     }
     match state.store.purge_expired(now).await {
         Ok(purged) => {

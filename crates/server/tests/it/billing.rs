@@ -24,6 +24,8 @@ on_both_backends!(
     stripe_down_records_nothing_and_a_retry_makes_one_customer,
     payments_off,
     admins_sell_prices_and_see_subscriptions_events_and_figures,
+    a_refund_before_its_payment_is_applied_by_the_job,
+    deleting_an_account_cancels_its_subscription_at_stripe,
 );
 
 /// An app with payments on, against a fresh stand-in holding three prices.
@@ -725,4 +727,132 @@ async fn admins_sell_prices_and_see_subscriptions_events_and_figures(backend: Ba
         .get("/api/admin/activity?action=price_created", Some(&admin))
         .await;
     assert_eq!(log["items"].as_array().unwrap().len(), 3, "{log}");
+}
+
+async fn a_refund_before_its_payment_is_applied_by_the_job(backend: Backend) {
+    let (app, stand_in) = app(backend).await;
+    let admin = app.admin().await;
+    let (_, _, pass) = sell(&app, &admin).await;
+    let (token, _) = app.user("early-refund@example.org").await;
+    let events = buy(&app, &stand_in, &token, &pass).await;
+    let intent = events[0]["data"]["object"]["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The refund arrives first: its payment is not known, so it fails and waits; a round of
+    // jobs tries it again (still unknown).
+    deliver(&app, &stand_in.refund(&intent, 1500, 1500, now(&app))).await;
+    let report = mitai_server::service::jobs::run_due(&app.state).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.billing_events_failed, 1);
+    // The payment's events come; the job's next round applies the refund after them.
+    deliver(&app, &events).await;
+    assert_eq!(tier(&app, "early-refund@example.org").await, "free");
+    let (_, failed) = app
+        .get("/api/admin/billing/events?status=failed", Some(&admin))
+        .await;
+    assert_eq!(failed["items"], json!([]));
+}
+
+async fn deleting_an_account_cancels_its_subscription_at_stripe(backend: Backend) {
+    let (app, stand_in) = app(backend).await;
+    let admin = app.admin().await;
+    let (month, _, _) = sell(&app, &admin).await;
+    let (token, _) = app.user("goes@example.org").await;
+    let events = buy(&app, &stand_in, &token, &month).await;
+    deliver(&app, &events).await;
+    let sub = sub_of(&events);
+    // Stripe fails: nothing is deleted.
+    stand_in.set_down(true);
+    let (status, body) = app
+        .call(
+            axum::http::Method::DELETE,
+            "/api/me",
+            Some(&token),
+            Some(json!({"password": "password123"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(tier(&app, "goes@example.org").await, "premium");
+    stand_in.set_down(false);
+    let (status, body) = app
+        .call(
+            axum::http::Method::DELETE,
+            "/api/me",
+            Some(&token),
+            Some(json!({"password": "password123"})),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    let world = stand_in.world.lock().unwrap();
+    assert_eq!(world.subscriptions[&sub]["status"], "canceled");
+    assert!(
+        world
+            .calls
+            .contains(&format!("DELETE /v1/subscriptions/{sub}"))
+    );
+}
+
+/// Two instances on one PostgreSQL receive every event (as Stripe may deliver to either):
+/// each is applied once — one payment, one grant, one mail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_apply_each_event_once() {
+    let (app, stand_in) = app(Backend::Postgres).await;
+    let admin = app.admin().await;
+    let (month, _, _) = sell(&app, &admin).await;
+    let (token, profile) = app.user("twice@example.org").await;
+    let events = buy(&app, &stand_in, &token, &month).await;
+    let other_store = mitai_store::connect(&app.db.url).await.unwrap();
+    let config = mitai_server::config::Config::from_args(&ServeArgs {
+        test_clock: "1".into(),
+        database_url: app.db.url.clone(),
+        stripe_secret_key: Some(KEY.into()),
+        stripe_webhook_secret: Some(WEBHOOK_SECRET.into()),
+        stripe_api_base: stand_in.base.clone(),
+        ..ServeArgs::default()
+    })
+    .unwrap();
+    let other = mitai_server::AppState::new(other_store, config)
+        .await
+        .unwrap();
+    let other_router = mitai_server::app(other.clone());
+    let mut sends = Vec::new();
+    for event in &events {
+        let body = event.to_string();
+        let signed = signature(&body, app.state.now().timestamp());
+        for router in [app.router.clone(), other_router.clone()] {
+            let request = webhook(&body, &signed);
+            sends.push(tokio::spawn(async move {
+                use tower::ServiceExt;
+                router.oneshot(request).await.unwrap().status()
+            }));
+        }
+    }
+    for send in sends {
+        assert_eq!(send.await.unwrap(), StatusCode::OK);
+    }
+    let (a, b) = tokio::join!(
+        mitai_server::service::billing::process_due(&app.state),
+        mitai_server::service::billing::process_due(&other)
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(tier(&app, "twice@example.org").await, "premium");
+    let billing = billing_of(&app, "twice@example.org").await;
+    assert_eq!(billing["payments"].as_array().unwrap().len(), 1);
+    let grants = app
+        .db
+        .store
+        .grants(uuid::Uuid::parse_str(&profile).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(
+        templates_to(&app, "twice@example.org")
+            .await
+            .iter()
+            .filter(|t| *t == "payment_received")
+            .count(),
+        1
+    );
 }
