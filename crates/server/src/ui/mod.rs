@@ -14,6 +14,7 @@ mod i18n;
 mod messages;
 
 mod account;
+mod billing;
 mod dashboard;
 mod data;
 mod forms;
@@ -91,6 +92,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/insights/pipeline", post(insights::pipeline))
         .route("/plan", get(plan::page))
         .route("/plan/redeem", post(plan::redeem))
+        .route("/plan/checkout", post(billing::checkout))
+        .route("/plan/billing", post(billing::manage))
+        .route("/pricing", get(billing::pricing))
         .merge(admin::router(state))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -22,6 +22,8 @@ use crate::service::{access, coupons, grants};
 #[derive(Debug, Default, Deserialize)]
 pub struct PlanQuery {
     done: Option<String>,
+    /// `success` or `cancel`: back from Stripe's Checkout.
+    checkout: Option<String>,
 }
 
 /// One feature's row of the plan.
@@ -92,6 +94,9 @@ struct PlanPage {
     code: String,
     redeemed: Option<String>,
     refusal: Option<Refusal>,
+    /// Payments (when they are on).
+    billing: Option<super::billing::PlanBilling>,
+    billing_refusal: Option<Refusal>,
 }
 
 /// A feature's name in `lang`, the same on every page: in English the name an admin gave it
@@ -288,9 +293,10 @@ pub fn grant_timeline(
             tier: tier.clone(),
             status: s.status.as_str(),
             status_key: status_key(s.status),
-            source: match &g.coupon_code {
-                Some(code) => lang.tf("plan.from_coupon", &[code]),
-                None => lang.t("plan.from_admin").to_owned(),
+            source: match (&g.coupon_code, g.source.as_str()) {
+                (Some(code), _) => lang.tf("plan.from_coupon", &[code]),
+                (None, "stripe") => lang.t("plan.from_stripe").to_owned(),
+                (None, _) => lang.t("plan.from_admin").to_owned(),
             },
             detail: detail.join(" · "),
         });
@@ -316,7 +322,12 @@ fn status_key(status: GrantStatus) -> &'static str {
     }
 }
 
-async fn plan_view(state: &AppState, member: &Member, done: Option<&str>) -> UiResult<PlanPage> {
+async fn plan_view(
+    state: &AppState,
+    member: &Member,
+    done: Option<&str>,
+    checkout: Option<&str>,
+) -> UiResult<PlanPage> {
     let lang = member.lang();
     let registry = state.registry();
     let profile = member.profile();
@@ -336,7 +347,23 @@ async fn plan_view(state: &AppState, member: &Member, done: Option<&str>) -> UiR
         code: String::new(),
         redeemed: None,
         refusal: None,
+        billing: super::billing::plan_billing(state, member, checkout).await?,
+        billing_refusal: None,
     })
+}
+
+/// `/plan` with the refusal of buying or of the portal, answered with its status.
+pub async fn with_billing_refusal(
+    state: &AppState,
+    member: &Member,
+    e: &crate::service::Error,
+) -> UiResult {
+    let mut page = plan_view(state, member, None, None).await?;
+    page.billing_refusal = Some(super::billing::billing_refusal(member.lang(), e));
+    Ok(super::billing::allowing_stripe(
+        state,
+        render_status(super::status_of(e), &page)?,
+    ))
 }
 
 pub async fn page(
@@ -344,7 +371,14 @@ pub async fn page(
     member: Member,
     Params(query): Params<PlanQuery>,
 ) -> UiResult {
-    render(&plan_view(&state, &member, query.done.as_deref()).await?)
+    let page = plan_view(
+        &state,
+        &member,
+        query.done.as_deref(),
+        query.checkout.as_deref(),
+    )
+    .await?;
+    Ok(super::billing::allowing_stripe(&state, render(&page)?))
 }
 
 /// `POST /plan/redeem` (`code`): the new access named, or the refusal of the API.
@@ -358,7 +392,7 @@ pub async fn redeem(
     let lang = member.lang();
     let code = form.get("code").to_owned();
     let result = coupons::redeem(&state, member.profile(), &code, ip.as_deref()).await;
-    let mut page = plan_view(&state, &member, None).await?;
+    let mut page = plan_view(&state, &member, None, None).await?;
     match result {
         Ok((grant, _)) => {
             let registry = state.registry();

@@ -26,6 +26,8 @@ on_both_backends!(
     admins_sell_prices_and_see_subscriptions_events_and_figures,
     a_refund_before_its_payment_is_applied_by_the_job,
     deleting_an_account_cancels_its_subscription_at_stripe,
+    the_pages_sell_and_show_billing,
+    the_pages_without_payments,
 );
 
 /// An app with payments on, against a fresh stand-in holding three prices.
@@ -855,4 +857,251 @@ async fn two_instances_apply_each_event_once() {
             .count(),
         1
     );
+}
+
+/// A page as the holder of `token` sees it (signed out without one): status, body, headers.
+async fn page(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+) -> (StatusCode, String, axum::http::HeaderMap) {
+    let mut request = Request::get(path);
+    if let Some(token) = token {
+        request = request.header("cookie", format!("mitai_session={token}"));
+    }
+    let (status, headers, body) = app.send(request.body(Body::empty()).unwrap()).await;
+    (status, String::from_utf8_lossy(&body).into_owned(), headers)
+}
+
+/// A form of the pages posted by the holder of `token` (with its CSRF token).
+async fn form(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String, axum::http::HeaderMap) {
+    let csrf = mitai_server::ui::csrf_token(&mitai_server::service::credentials::token_hash(token));
+    let mut body = format!("_csrf={csrf}");
+    for (k, v) in fields {
+        body.push_str(&format!(
+            "&{k}={}",
+            v.replace('%', "%25").replace('&', "%26").replace(' ', "+")
+        ));
+    }
+    let request = Request::post(path)
+        .header("cookie", format!("mitai_session={token}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, headers, body) = app.send(request).await;
+    (status, String::from_utf8_lossy(&body).into_owned(), headers)
+}
+
+fn location(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn the_pages_sell_and_show_billing(backend: Backend) {
+    let (app, stand_in) = app(backend).await;
+    let admin = app.admin().await;
+    app.set_setting(&admin, "trial_days", json!(0)).await;
+    // The admin sells the prices on /admin/billing.
+    let (status, html, _) = page(&app, "/admin/billing", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("name=\"stripe_price_id\""), "{html}");
+    let (status, html, _) = form(
+        &app,
+        "/admin/billing/prices",
+        &admin,
+        &[("stripe_price_id", "price_nobody"), ("tier", "premium")],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Stripe does not know it"
+    );
+    assert!(html.contains("field-error"), "{html}");
+    let (status, _, headers) = form(
+        &app,
+        "/admin/billing/prices",
+        &admin,
+        &[
+            ("stripe_price_id", "price_premium_month"),
+            ("tier", "premium"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&headers), "/admin/billing?done=price_added");
+    let (status, _, _) = form(
+        &app,
+        "/admin/billing/prices",
+        &admin,
+        &[
+            ("stripe_price_id", "price_premium_pass"),
+            ("tier", "premium"),
+            ("days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    // The public price list, signed out: buying first signs in.
+    let (status, html, headers) = page(&app, "/pricing", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("9.99 EUR") && html.contains("per month"),
+        "{html}"
+    );
+    assert!(html.contains("/login?next=/pricing"));
+    let csp = headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains(&format!("form-action 'self' {}", stand_in.base)),
+        "{csp}"
+    );
+
+    // A person buys on /plan: the form goes to the stand-in's Checkout (303).
+    let (token, _) = app.user("pages@example.org").await;
+    let (status, html, headers) = page(&app, "/plan", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("action=\"/plan/checkout\""), "{html}");
+    assert!(
+        !html.contains("action=\"/plan/billing\""),
+        "no Manage billing before buying"
+    );
+    let csp = headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(csp.contains(&stand_in.base), "{csp}");
+    let prices = mitai_server::service::billing::public_prices(&app.state)
+        .await
+        .unwrap();
+    let monthly = prices
+        .iter()
+        .find(|p| p.kind == "subscription")
+        .unwrap()
+        .id
+        .to_string();
+    let (status, _, headers) =
+        form(&app, "/plan/checkout", &token, &[("price_id", &monthly)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let url = location(&headers);
+    assert!(
+        url.starts_with(&format!("{}/checkout/cs_", stand_in.base)),
+        "{url}"
+    );
+    let (_, html, _) = page(&app, "/plan?checkout=success", Some(&token)).await;
+    assert!(html.contains("role=\"status\""), "{html}");
+    assert!(html.contains("access follows in a moment"), "{html}");
+    let session = url.rsplit('/').next().unwrap();
+    deliver(&app, &stand_in.complete_checkout(session, now(&app))).await;
+    let (_, html, _) = page(&app, "/plan", Some(&token)).await;
+    assert!(html.contains("renews on"), "{html}");
+    assert!(html.contains("bought"), "the grant's source: {html}");
+    assert!(html.contains("action=\"/plan/billing\""));
+    // Another subscription is refused in words; Manage billing goes to the portal.
+    let (status, html, _) = form(&app, "/plan/checkout", &token, &[("price_id", &monthly)]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("A subscription runs already"), "{html}");
+    let (status, _, headers) = form(&app, "/plan/billing", &token, &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location(&headers).starts_with(&format!("{}/portal/cus_", stand_in.base)));
+    // A failed renewal reads as such, with the way out.
+    let sub = stand_in
+        .world
+        .lock()
+        .unwrap()
+        .subscriptions
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    app.advance(30 * 86_400).await;
+    deliver(&app, &stand_in.renew(&sub, false, now(&app))).await;
+    let token = app.login("pages@example.org", "password123").await;
+    let (_, html, _) = page(&app, "/plan", Some(&token)).await;
+    assert!(html.contains("payment for Premium failed"), "{html}");
+
+    // The admin sees the subscription, the events, the person's billing; syncs it.
+    let admin = app.login("admin@example.org", "adminpass1").await;
+    let (status, html, _) = page(&app, "/admin/billing", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("pages@example.org"), "{html}");
+    assert!(html.contains("invoice.paid"), "{html}");
+    let (_, html, _) = page(&app, "/admin", Some(&admin)).await;
+    assert!(html.contains("Monthly recurring revenue"), "{html}");
+    let profile = app
+        .db
+        .store
+        .credentials("pages@example.org")
+        .await
+        .unwrap()
+        .unwrap()
+        .0
+        .id;
+    let (status, html, _) = page(&app, &format!("/admin/users/{profile}"), Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("/billing/sync"), "{html}");
+    let (status, _, headers) = form(
+        &app,
+        &format!("/admin/users/{profile}/billing/sync"),
+        &admin,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location(&headers).contains("done=billing_synced"));
+    // A price off sale and on again.
+    let pass = prices
+        .iter()
+        .find(|p| p.kind == "one_time")
+        .unwrap()
+        .id
+        .to_string();
+    let (status, _, _) = form(
+        &app,
+        &format!("/admin/billing/prices/{pass}"),
+        &admin,
+        &[("active", "false")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        mitai_server::service::billing::public_prices(&app.state)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn the_pages_without_payments(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = app.admin().await;
+    let (token, _) = app.user("free@example.org").await;
+    let (_, html, headers) = page(&app, "/plan", Some(&token)).await;
+    assert!(!html.contains("/plan/checkout"));
+    assert!(!html.contains("id=\"billing\""));
+    let csp = headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("form-action 'self';"), "{csp}");
+    let (status, html, _) = page(&app, "/pricing", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Premium") && !html.contains("EUR"), "{html}");
+    let (_, html, _) = page(&app, "/admin/billing", Some(&admin)).await;
+    assert!(html.contains("MITAI_STRIPE_SECRET_KEY"), "{html}");
 }

@@ -17,7 +17,18 @@ use utoipa::ToSchema;
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn global(state: &AppState) -> Result<Stats> {
     let s = activity_log::global(state).await?;
+    let figures = crate::service::billing::figures(state).await?;
+    let amounts = |list: Vec<(String, i64)>| {
+        list.into_iter()
+            .map(|(currency, amount)| Amount { currency, amount })
+            .collect()
+    };
     Ok(Stats {
+        billing: BillingFiguresView {
+            paying_subscribers: figures.paying_subscribers,
+            monthly_recurring_revenue: amounts(figures.monthly_recurring),
+            revenue_last_30_days: amounts(figures.revenue_since),
+        },
         generated_at: s.now,
         profiles: ProfileCounts {
             total: s.profiles_total,
@@ -136,6 +147,26 @@ pub struct Stats {
     /// Coupons with at least one redemption, most redeemed first.
     pub redemptions_per_coupon: Vec<CouponRedemptionsView>,
     pub mail: MailCountsView,
+    /// Payments: paying subscribers, monthly recurring revenue and revenue of the last 30
+    /// days (zero and empty while payments are off).
+    pub billing: BillingFiguresView,
+}
+
+/// An amount in one currency, in its minor unit (cents).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Amount {
+    pub currency: String,
+    pub amount: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingFiguresView {
+    /// Subscriptions active, trialing or past due.
+    pub paying_subscribers: i64,
+    /// Per currency: what those subscriptions bring a month (a yearly price a twelfth).
+    pub monthly_recurring_revenue: Vec<Amount>,
+    /// Per currency: paid and not refunded in the last 30 days.
+    pub revenue_last_30_days: Vec<Amount>,
 }
 
 /// One profile's aggregates, kept current with every logged event.

@@ -5,6 +5,7 @@
 //! service functions as `/api/admin` (`crate::service::admin`).
 
 mod activity_log;
+mod billing;
 mod coupons;
 mod limits;
 mod mail;
@@ -72,6 +73,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/settings/{key}", post(settings::set_setting))
         .route("/admin/mail", get(mail::mail))
         .route("/admin/mail/{id}/resend", post(mail::resend))
+        .route("/admin/billing", get(billing::page))
+        .route("/admin/billing/prices", post(billing::add_price))
+        .route("/admin/billing/prices/{id}", post(billing::set_price))
+        .route("/admin/billing/events/{id}/retry", post(billing::retry))
+        .route("/admin/users/{id}/billing/sync", post(billing::sync))
         .route_layer(axum::middleware::from_extractor_with_state::<Admin, _>(
             state.clone(),
         ))
@@ -94,6 +100,7 @@ pub const PAGES: &[&str] = &[
     "/admin/activity",
     "/admin/settings",
     "/admin/mail",
+    "/admin/billing",
 ];
 
 const ADMIN_NAV: &[(&str, &str)] = &[
@@ -106,6 +113,7 @@ const ADMIN_NAV: &[(&str, &str)] = &[
     ("/admin/activity", "admin.activity"),
     ("/admin/settings", "admin.settings"),
     ("/admin/mail", "admin.mail"),
+    ("/admin/billing", "admin.billing"),
 ];
 
 impl Ctx {

@@ -37,6 +37,9 @@ struct OverviewPage {
     /// Trials ending within seven days: (id, e-mail, end), the first ten.
     trials: Vec<(String, String, String)>,
     trials_more: bool,
+    /// Payments (when they are on): paying subscribers, monthly recurring revenue, revenue
+    /// of the last 30 days.
+    billing: Option<(String, String, String)>,
 }
 
 /// Messages looked at to find the failing and the oldest waiting ones.
@@ -176,6 +179,22 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
         mail_oldest: oldest,
         trials,
         trials_more,
+        billing: crate::service::billing::enabled(&state).then(|| {
+            let sums = |list: &[crate::service::admin::stats::Amount]| {
+                if list.is_empty() {
+                    return crate::ui::billing::money(lang, 0, "eur");
+                }
+                list.iter()
+                    .map(|a| crate::ui::billing::money(lang, a.amount, &a.currency))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            (
+                n(s.billing.paying_subscribers),
+                sums(&s.billing.monthly_recurring_revenue),
+                sums(&s.billing.revenue_last_30_days),
+            )
+        }),
         by_tier,
     })
 }

@@ -281,6 +281,13 @@ struct UserPage {
     timeline: Timeline,
     stats: Vec<(&'static str, String)>,
     activity: Vec<(String, String, String)>,
+    /// Payments (when they are on): the subscription in words and the payments.
+    billing: Option<UserBilling>,
+}
+
+pub struct UserBilling {
+    pub state: Option<String>,
+    pub payments: Vec<crate::ui::billing::PaymentRow>,
 }
 
 fn user_id(id: &str) -> UiResult<Uuid> {
@@ -431,7 +438,17 @@ async fn user_page(
         },
     )
     .await?;
+    let billing = if crate::service::billing::enabled(state) {
+        let view = crate::service::billing::billing_of(state, id).await?;
+        Some(UserBilling {
+            state: crate::ui::billing::subscription_words(lang, &registry, &view).map(|(w, _)| w),
+            payments: crate::ui::billing::payment_rows(lang, &registry, &view),
+        })
+    } else {
+        None
+    };
     Ok(UserPage {
+        billing,
         ctx: admin.ctx(done),
         id,
         email: profile.email.clone(),
