@@ -34,6 +34,11 @@ struct App {
 
 impl App {
     fn start(backend: Backend) -> App {
+        App::start_with(backend, &[])
+    }
+
+    /// [`App::start`] with more configuration.
+    fn start_with(backend: Backend, extra: &[(&str, &str)]) -> App {
         let dir = fresh_dir();
         let db = match backend {
             Backend::Postgres => {
@@ -50,14 +55,15 @@ impl App {
         let mail = dir.join("mail");
         std::fs::create_dir_all(&mail).unwrap();
         create_user(&dir, Some(&url), "admin@example.org", PASSWORD, true);
-        let server = Server::start(
-            &dir,
-            &[
-                ("MITAI_DATABASE_URL", &url),
-                ("MITAI_DATA_DIR", &dir.join("data").display().to_string()),
-                ("MITAI_MAIL", &format!("file:{}", mail.display())),
-            ],
-        );
+        let data = dir.join("data").display().to_string();
+        let mail_to = format!("file:{}", mail.display());
+        let mut env = vec![
+            ("MITAI_DATABASE_URL", url.as_str()),
+            ("MITAI_DATA_DIR", data.as_str()),
+            ("MITAI_MAIL", mail_to.as_str()),
+        ];
+        env.extend_from_slice(extra);
+        let server = Server::start(&dir, &env);
         let base = format!("http://{}", server.addr);
         let admin = server.login("admin@example.org", PASSWORD);
         App {
@@ -1168,6 +1174,95 @@ fn every_admin_page_is_guarded_narrow_and_accessible(backend: Backend) {
     }
 }
 
+/// Payments with the Stripe stand-in: the buy button lands on its Checkout page; once its
+/// events arrive the plan says the subscription renews, and Manage billing opens its portal.
+/// The billing parts of /plan and /pricing pass axe on a phone.
+fn buy_a_subscription_and_manage_billing(backend: Backend) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let stand_in = rt.block_on(common::stripe::StandIn::start());
+    stand_in.add_recurring("price_premium_month", 999, "month");
+    let app = App::start_with(
+        backend,
+        &[
+            ("MITAI_STRIPE_SECRET_KEY", common::stripe::KEY),
+            (
+                "MITAI_STRIPE_WEBHOOK_SECRET",
+                common::stripe::WEBHOOK_SECRET,
+            ),
+            ("MITAI_STRIPE_API_BASE", &stand_in.base),
+        ],
+    );
+    let (status, body) = app.api(
+        "POST",
+        "/api/admin/billing/prices",
+        json!({"stripe_price_id": "price_premium_month", "tier": "premium"}),
+    );
+    assert_eq!(status, 201, "{body}");
+    app.user("buyer@example.org");
+    let driver = Driver::start();
+    let b = driver.session(SessionOptions {
+        javascript: true,
+        width: 375,
+        ..SessionOptions::default()
+    });
+    b.goto(&app.url("/pricing"));
+    assert!(b.exists("a[href='/login?next=/pricing']"));
+    let violations = axe_check(&b);
+    assert!(
+        violations.is_empty(),
+        "/pricing: {}",
+        serious_violations_report(&violations)
+    );
+    sign_in(&b, &app, "buyer@example.org");
+    b.goto(&app.url("/plan"));
+    let violations = axe_check(&b);
+    assert!(
+        violations.is_empty(),
+        "/plan: {}",
+        serious_violations_report(&violations)
+    );
+    b.find("form[action='/plan/checkout'] button[type=submit]")
+        .click();
+    b.wait_until("Stripe's Checkout", Duration::from_secs(10), |b| {
+        b.url()
+            .starts_with(&format!("{}/checkout/cs_", stand_in.base))
+    });
+    assert!(b.text_of("h1").starts_with("Checkout"));
+    // Stripe's events arrive, signed, over HTTP.
+    let session = b.url().rsplit('/').next().unwrap().to_owned();
+    for event in stand_in.complete_checkout(&session, chrono::Utc::now()) {
+        let body = event.to_string();
+        let signature = common::stripe::signature(&body, chrono::Utc::now().timestamp());
+        let request = format!(
+            "POST /api/webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nStripe-Signature: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let (status, _, answer) =
+            common::process::raw(app.server.addr, request.as_bytes()).unwrap();
+        assert_eq!(status, 200, "{answer}");
+    }
+    b.goto(&app.url("/plan?checkout=success"));
+    assert!(b.exists("main [role=status]"));
+    b.wait_until("the subscription", Duration::from_secs(10), |b| {
+        b.goto(&app.url("/plan"));
+        b.text_of("#billing").contains("renews on")
+    });
+    assert_eq!(b.text_of(".hero .big"), "Premium");
+    let violations = axe_check(&b);
+    assert!(
+        violations.is_empty(),
+        "/plan bought: {}",
+        serious_violations_report(&violations)
+    );
+    b.find("form[action='/plan/billing'] button[type=submit]")
+        .click();
+    b.wait_until("Stripe's portal", Duration::from_secs(10), |b| {
+        b.url()
+            .starts_with(&format!("{}/portal/cus_", stand_in.base))
+    });
+    drop(rt);
+}
+
 macro_rules! on_both {
     ($($name:ident => $body:expr;)*) => {
         mod sqlite {
@@ -1198,4 +1293,5 @@ on_both! {
     admin_bad_setting => super::a_bad_setting_is_refused_at_its_field;
     admin_pages => super::every_admin_page_is_guarded_narrow_and_accessible;
     admin_reads_well => super::the_admin_side_reads_well;
+    buy_and_manage_billing => super::buy_a_subscription_and_manage_billing;
 }
