@@ -28,6 +28,7 @@ on_both_backends!(
     deleting_an_account_cancels_its_subscription_at_stripe,
     the_pages_sell_and_show_billing,
     the_pages_without_payments,
+    a_burst_of_webhooks_is_applied_once,
 );
 
 /// An app with payments on, against a fresh stand-in holding three prices.
@@ -1104,4 +1105,126 @@ async fn the_pages_without_payments(backend: Backend) {
     assert!(html.contains("Premium") && !html.contains("EUR"), "{html}");
     let (_, html, _) = page(&app, "/admin/billing", Some(&admin)).await;
     assert!(html.contains("MITAI_STRIPE_SECRET_KEY"), "{html}");
+}
+
+/// A burst: 1,100 signed webhooks (1,000 invoices of 100 subscriptions, and 100 of them
+/// again) posted by 32 clients at once. Every one is answered 200; afterwards each invoice
+/// counts once and each subscription has one grant to its latest paid period. (The time
+/// each answer took is printed, not asserted: perf/webhook-burst.py measures it against
+/// the release binary.)
+async fn a_burst_of_webhooks_is_applied_once(backend: Backend) {
+    let (app, _stand_in) = app(backend).await;
+    let admin = app.admin().await;
+    sell(&app, &admin).await;
+    let start = now(&app);
+    let mut profiles = Vec::new();
+    for i in 0..100 {
+        let p = mitai_server::service::accounts::create_user(
+            &app.state,
+            &format!("burst-{i}@example.org"),
+            "password123",
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+        profiles.push(p.id);
+    }
+    let mut events = Vec::new();
+    for (i, profile) in profiles.iter().enumerate() {
+        for n in 0..10i64 {
+            let from = start + TimeDelta::days(30 * n);
+            let invoice = json!({
+                "id": format!("in_burst_{i}_{n}"), "object": "invoice", "status": "paid",
+                "amount_paid": 999, "amount_due": 999, "currency": "eur",
+                "created": from.timestamp(),
+                "parent": {"subscription_details": {"subscription": format!("sub_burst_{i}"),
+                    "metadata": {"profile_id": profile.to_string()}}},
+                "lines": {"data": [{"period": {"start": from.timestamp(),
+                    "end": (from + TimeDelta::days(30)).timestamp()},
+                    "pricing": {"price_details": {"price": "price_premium_month"}}}]},
+            });
+            events.push(
+                json!({"id": format!("evt_burst_{i}_{n}"), "object": "event",
+                "type": "invoice.paid", "created": start.timestamp(),
+                "data": {"object": invoice}}),
+            );
+        }
+    }
+    // Every tenth event once more, in between.
+    let repeats: Vec<Value> = events.iter().step_by(10).cloned().collect();
+    let mut all: Vec<Value> = events.clone();
+    for (k, e) in repeats.into_iter().enumerate() {
+        all.insert((k * 11 + 5).min(all.len()), e);
+    }
+    assert_eq!(all.len(), 1100);
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(all));
+    let t = now(&app).timestamp();
+    let mut clients = Vec::new();
+    for _ in 0..32 {
+        let (queue, router) = (queue.clone(), app.router.clone());
+        clients.push(tokio::spawn(async move {
+            let mut took = Vec::new();
+            loop {
+                let Some(event) = queue.lock().unwrap().pop() else {
+                    return took;
+                };
+                let body = event.to_string();
+                let started = std::time::Instant::now();
+                let response = {
+                    use tower::ServiceExt;
+                    router
+                        .clone()
+                        .oneshot(webhook(&body, &signature(&body, t)))
+                        .await
+                        .unwrap()
+                };
+                assert_eq!(response.status(), StatusCode::OK);
+                took.push(started.elapsed());
+            }
+        }));
+    }
+    let mut took = Vec::new();
+    for c in clients {
+        took.extend(c.await.unwrap());
+    }
+    took.sort();
+    eprintln!(
+        "{} webhooks: p50 {:?}, p99 {:?}, max {:?}",
+        took.len(),
+        took[took.len() / 2],
+        took[took.len() * 99 / 100],
+        took[took.len() - 1]
+    );
+    mitai_server::service::billing::process_due(&app.state)
+        .await
+        .unwrap();
+    let recorded = app.db.store.billing_events(None, 5000).await.unwrap();
+    assert_eq!(recorded.len(), 1000, "each event recorded once");
+    assert!(
+        recorded
+            .iter()
+            .all(|e| e.status == mitai_store::billing::EventStatus::Processed),
+        "all applied"
+    );
+    for (i, profile) in profiles.iter().enumerate() {
+        assert_eq!(
+            app.db.store.payments_of(*profile, 100).await.unwrap().len(),
+            10
+        );
+        let grants = app.db.store.grants(*profile).await.unwrap();
+        assert_eq!(grants.len(), 1, "profile {i}");
+        let sub = app
+            .db
+            .store
+            .subscription(&format!("sub_burst_{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(sub.paid_until, Some(start + TimeDelta::days(300)));
+    }
+    let figures = mitai_server::service::billing::figures(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(figures.revenue_since, vec![("eur".to_owned(), 999 * 1000)]);
 }

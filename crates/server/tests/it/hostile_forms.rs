@@ -87,10 +87,12 @@ fn hostile(field: &Field) -> Vec<(&'static str, Vec<u8>)> {
 }
 
 async fn every_form_refuses_hostile_values_and_stores_nothing(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    // Payments on (against the Stripe stand-in), a price on sale: their forms are crawled too.
+    let (app, _stand_in) = crate::billing::app(backend).await;
     let admin = app.admin().await;
     let (user, user_id) = app.user("someone@example.org").await;
     let fixtures = Fixtures::make(&app, &admin, &user_id).await;
+    crate::billing::put_on_sale(&app, &admin).await;
     // The user types in pounds and inches: the forms' imperial fields are crawled too.
     let (status, _) = app
         .patch("/api/me", Some(&user), json!({"units": "imperial"}))
@@ -100,6 +102,7 @@ async fn every_form_refuses_hostile_values_and_stores_nothing(backend: Backend) 
     let user_cookie = Session::of(&user);
 
     let mut pages: Vec<(Option<&Session>, String)> = vec![
+        (None, "/pricing".into()),
         (None, "/login".into()),
         (None, "/register".into()),
         (None, "/forgot-password".into()),
@@ -116,6 +119,7 @@ async fn every_form_refuses_hostile_values_and_stores_nothing(backend: Backend) 
         "/photos",
         "/insights",
         "/plan",
+        "/pricing",
         "/account",
     ] {
         pages.push((Some(&user_cookie), path.into()));
@@ -135,6 +139,7 @@ async fn every_form_refuses_hostile_values_and_stores_nothing(backend: Backend) 
         "/admin/activity".into(),
         "/admin/settings".into(),
         "/admin/mail".into(),
+        "/admin/billing".into(),
     ] {
         pages.push((Some(&admin_cookie), path));
     }
