@@ -133,6 +133,78 @@ impl Grant {
     }
 }
 
+/// Operations on the timeline that payments (DESIGN §13) and partners' memberships need
+/// beyond pause, resume and revoke: a fixed grant's end moved later, cut at an instant, and
+/// a tier switched from an instant on. Each answers the grant(s) afterwards; a duration
+/// grant is not changed by them (its time is its own).
+pub mod ops {
+    use super::*;
+
+    /// The grant's end moved to `until` when that is later (never earlier: see [`cut`]).
+    pub fn extended(grant: &Grant, until: DateTime<Utc>) -> Grant {
+        let mut g = grant.clone();
+        if let GrantKind::Fixed { starts_at, ends_at } = g.kind {
+            g.kind = GrantKind::Fixed {
+                starts_at,
+                ends_at: ends_at.max(until),
+            };
+        }
+        g
+    }
+
+    /// The grant cut at `at` (a past or present instant, or a future one): it gives nothing
+    /// from `at` on. Never before its start; never later than it ended already.
+    pub fn cut(grant: &Grant, at: DateTime<Utc>) -> Grant {
+        let mut g = grant.clone();
+        if let GrantKind::Fixed { starts_at, ends_at } = g.kind {
+            g.kind = GrantKind::Fixed {
+                starts_at,
+                ends_at: ends_at.min(at).max(starts_at),
+            };
+        }
+        g
+    }
+
+    /// The grant's tier switched to `tier` from `at` on: the grant cut at `at`, and a new
+    /// grant `id` of `tier` from `at` to the old end (`None` when nothing is left of it).
+    pub fn switched(
+        grant: &Grant,
+        at: DateTime<Utc>,
+        tier: &str,
+        id: Uuid,
+    ) -> (Grant, Option<Grant>) {
+        let before = cut(grant, at);
+        let after = match grant.kind {
+            GrantKind::Fixed { starts_at, ends_at } if at.max(starts_at) < ends_at => Some(Grant {
+                id,
+                tier_id: tier.to_owned(),
+                kind: GrantKind::Fixed {
+                    starts_at: at.max(starts_at),
+                    ends_at,
+                },
+                created_at: grant.created_at.max(at),
+                revoked_at: grant.revoked_at,
+                pauses: Vec::new(),
+            }),
+            _ => None,
+        };
+        (before, after)
+    }
+
+    /// Until when a subscription gives access: the end of its latest paid period plus the
+    /// grace, cut at its end when it ended (no grace after a chosen end), never before the
+    /// first paid period's start.
+    pub fn paid_access_end(
+        paid_from: DateTime<Utc>,
+        paid_until: DateTime<Utc>,
+        grace: TimeDelta,
+        ended_at: Option<DateTime<Utc>>,
+    ) -> DateTime<Utc> {
+        let end = paid_until + grace;
+        ended_at.map_or(end, |ended| end.min(ended)).max(paid_from)
+    }
+}
+
 /// The status of a grant at `now`, as shown to people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -564,6 +636,96 @@ mod tests {
         assert_eq!(st.status, GrantStatus::Running);
         assert_eq!(st.ends_at, None);
         assert!(st.remaining_seconds.unwrap() > 0);
+    }
+
+    fn fixed(n: u128, tier: &str, from: i64, to: i64) -> Grant {
+        grant(
+            n,
+            tier,
+            GrantKind::Fixed {
+                starts_at: at(from),
+                ends_at: at(to),
+            },
+            from,
+        )
+    }
+
+    #[test]
+    fn an_extended_grant_runs_longer_and_never_shorter() {
+        let reg = sample_registry(Settings::default());
+        let g = ops::extended(&fixed(1, "premium", 0, 30), at(60));
+        let tl = timeline(&reg, "free", None, std::slice::from_ref(&g), at(45));
+        assert_eq!(tl.state(0).status, GrantStatus::Running);
+        assert_eq!(tl.state(0).ends_at, Some(at(60)));
+        assert_eq!(
+            ops::extended(&g, at(40)),
+            g,
+            "an earlier end changes nothing"
+        );
+        let d = grant(2, "premium", GrantKind::Duration { seconds: 60 }, 0);
+        assert_eq!(ops::extended(&d, at(90)), d);
+    }
+
+    #[test]
+    fn a_cut_grant_gives_nothing_from_the_cut_on() {
+        let reg = sample_registry(Settings::default());
+        // Cut at a past instant: the timeline ends there, now is after it.
+        let g = ops::cut(&fixed(1, "premium", 0, 30), at(10));
+        let tl = timeline(&reg, "free", None, std::slice::from_ref(&g), at(20));
+        assert_eq!(tl.state(0).status, GrantStatus::Expired);
+        assert_eq!(
+            tl.runs(0),
+            &[Span {
+                start: at(0),
+                end: at(10)
+            }]
+        );
+        // Never before its start, never later than its end.
+        assert_eq!(
+            ops::cut(&g, at(-5)).kind,
+            GrantKind::Fixed {
+                starts_at: at(0),
+                ends_at: at(0)
+            }
+        );
+        assert_eq!(ops::cut(&g, at(50)), g);
+    }
+
+    #[test]
+    fn a_switched_grant_changes_tier_at_the_instant() {
+        let reg = sample_registry(Settings::default());
+        let g = fixed(1, "basic", 0, 30);
+        let (before, after) = ops::switched(&g, at(10), "premium", Uuid::from_u128(2));
+        let after = after.unwrap();
+        let grants = [before, after];
+        let tl = timeline(&reg, "free", None, &grants, at(20));
+        assert_eq!(tl.running_tiers_at(at(5)), vec!["basic"]);
+        assert_eq!(tl.running_tiers_at(at(15)), vec!["premium"]);
+        assert_eq!(tl.state(1).ends_at, Some(at(30)));
+        // Switched after its end: nothing goes on.
+        assert!(
+            ops::switched(&g, at(40), "premium", Uuid::from_u128(3))
+                .1
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn paid_access_runs_to_the_paid_end_plus_grace_unless_it_ended() {
+        let grace = TimeDelta::days(3);
+        assert_eq!(ops::paid_access_end(at(0), at(30), grace, None), at(33));
+        assert_eq!(
+            ops::paid_access_end(at(0), at(30), grace, Some(at(30))),
+            at(30)
+        );
+        assert_eq!(
+            ops::paid_access_end(at(0), at(30), grace, Some(at(10))),
+            at(10)
+        );
+        assert_eq!(
+            ops::paid_access_end(at(5), at(30), grace, Some(at(1))),
+            at(5)
+        );
     }
 
     #[test]

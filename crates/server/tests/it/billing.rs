@@ -29,6 +29,7 @@ on_both_backends!(
     the_pages_sell_and_show_billing,
     the_pages_without_payments,
     a_burst_of_webhooks_is_applied_once,
+    the_daily_reconciliation_repairs_missed_events,
 );
 
 /// An app with payments on, against a fresh stand-in holding three prices.
@@ -428,6 +429,17 @@ async fn events_out_of_order_and_repeated_apply_once(backend: Backend) {
         events.len(),
         "each once"
     );
+    // A type Mitai does not act on is recorded and ignored.
+    let unknown = stand_in.event(
+        "customer.created",
+        &json!({"id": "cus_x", "object": "customer"}),
+        now(&app),
+    );
+    deliver(&app, &[unknown]).await;
+    let (_, ignored) = app
+        .get("/api/admin/billing/events?status=ignored", Some(&admin))
+        .await;
+    assert_eq!(ignored["items"][0]["type"], "customer.created", "{ignored}");
     // An older state after a newer one changes nothing: the end, then a stale update.
     let sub = sub_of(&events);
     let stale = stand_in.event(
@@ -1227,4 +1239,44 @@ async fn a_burst_of_webhooks_is_applied_once(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(figures.revenue_since, vec![("eur".to_owned(), 999 * 1000)]);
+}
+
+/// Events that never arrived (a cancel in the portal, a renewal) are repaired by the daily
+/// job, which re-reads each running subscription and its latest invoice from Stripe — once a
+/// day.
+async fn the_daily_reconciliation_repairs_missed_events(backend: Backend) {
+    let (app, stand_in) = app(backend).await;
+    let admin = app.admin().await;
+    let (month, _, _) = sell(&app, &admin).await;
+    let (token, _) = app.user("missed@example.org").await;
+    let events = buy(&app, &stand_in, &token, &month).await;
+    deliver(&app, &events).await;
+    let sub = sub_of(&events);
+    app.advance(29 * 86_400).await;
+    // Stripe renews and the person cancels at the period's end; no event reaches Mitai.
+    let _lost = stand_in.renew(&sub, true, now(&app));
+    let _lost = stand_in.cancel_at_period_end(&sub, now(&app));
+    let before = billing_of(&app, "missed@example.org").await;
+    assert_eq!(before["subscription"]["cancel_at_period_end"], false);
+    assert_eq!(before["payments"].as_array().unwrap().len(), 1);
+    let report = mitai_server::service::jobs::run_due(&app.state).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.subscriptions_reconciled, 1);
+    let after = billing_of(&app, "missed@example.org").await;
+    assert_eq!(
+        after["subscription"]["cancel_at_period_end"], true,
+        "{after}"
+    );
+    assert_eq!(after["payments"].as_array().unwrap().len(), 2, "{after}");
+    // Once a day.
+    let again = mitai_server::service::jobs::run_due(&app.state).await;
+    assert_eq!(again.subscriptions_reconciled, 0);
+    app.advance(10 * 86_400).await;
+    assert_eq!(
+        tier(&app, "missed@example.org").await,
+        "premium",
+        "the renewal's period"
+    );
+    let next_day = mitai_server::service::jobs::run_due(&app.state).await;
+    assert_eq!(next_day.subscriptions_reconciled, 1);
 }

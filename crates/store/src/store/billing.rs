@@ -283,11 +283,8 @@ impl SqlStore {
         ) else {
             return Ok(());
         };
-        let mut ends = paid_until + grace;
-        if let Some(ended) = row.get::<Option<DateTime<Utc>>>("ended_at")? {
-            ends = ends.min(ended);
-        }
-        let ends = ends.max(paid_from);
+        let ended: Option<DateTime<Utc>> = row.get("ended_at")?;
+        let ends = mitai_access::grants::ops::paid_access_end(paid_from, paid_until, grace, ended);
         let grant: Option<Uuid> = row.get("grant_id")?;
         let grant_tier: Option<String> = row.get("grant_tier")?;
         match (grant, grant_tier) {
@@ -299,8 +296,9 @@ impl SqlStore {
                     .await?;
             }
             (grant, _) => {
-                // No grant yet, or the tier changed: the old grant ends now (or where it
-                // ends already), a new one goes on from now with the new tier.
+                // No grant yet, or the tier changed: the old grant is cut now (as
+                // `mitai_access::grants::ops::cut`: never before its start, never later than
+                // its end), a new one goes on from now with the new tier (`ops::switched`).
                 let mut starts = paid_from;
                 if let Some(grant) = grant {
                     let old_starts: Option<DateTime<Utc>> = row.get("grant_starts")?;
