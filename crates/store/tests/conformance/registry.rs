@@ -441,5 +441,5 @@ async fn set_setting_is_stored_and_visible(db: &TestDb) {
     assert_eq!(stored.value, nested);
     let snap = snapshot(s).await;
     assert_eq!(find_setting(&snap, "experimental"), &stored);
-    assert_eq!(snap.settings.len(), 13);
+    assert_eq!(snap.settings.len(), 14);
 }
