@@ -228,8 +228,9 @@ pub enum ChargeChange {
 pub enum ChargeApplied {
     /// No payment of that payment intent is recorded (yet).
     Unknown,
-    /// Recorded; the pass's grant (if a pass) was revoked, paused or resumed.
-    Applied(Box<Payment>),
+    /// Recorded; the pass's grant (if a pass) was revoked, paused or resumed. `true`: this
+    /// change changed the payment (a repeat does not).
+    Applied(Box<Payment>, bool),
 }
 
 /// Where a webhook event is.
@@ -237,6 +238,8 @@ pub enum ChargeApplied {
 pub enum EventStatus {
     /// Recorded, not yet applied.
     Pending,
+    /// An instance is applying it now.
+    Processing,
     Processed,
     /// A type Mitai does not act on.
     Ignored,
@@ -248,6 +251,7 @@ impl EventStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             EventStatus::Pending => "pending",
+            EventStatus::Processing => "processing",
             EventStatus::Processed => "processed",
             EventStatus::Ignored => "ignored",
             EventStatus::Failed => "failed",
@@ -257,6 +261,7 @@ impl EventStatus {
     pub fn parse(s: &str) -> Option<EventStatus> {
         Some(match s {
             "pending" => EventStatus::Pending,
+            "processing" => EventStatus::Processing,
             "processed" => EventStatus::Processed,
             "ignored" => EventStatus::Ignored,
             "failed" => EventStatus::Failed,
@@ -325,8 +330,22 @@ pub trait BillingStore: Send + Sync {
         status: Option<EventStatus>,
         limit: i64,
     ) -> Result<Vec<BillingEvent>>;
-    /// Events to apply: pending, or failed fewer than `max_attempts` times; oldest first.
-    async fn billing_events_due(&self, max_attempts: i64, limit: i64) -> Result<Vec<BillingEvent>>;
+    /// Events to apply: pending, failed fewer than `max_attempts` times, or taken by an
+    /// instance before `stale` and never finished; oldest first.
+    async fn billing_events_due(
+        &self,
+        max_attempts: i64,
+        stale: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<BillingEvent>>;
+    /// Takes an event to apply it: `None` when another instance has it (since `stale`) or it
+    /// is done. One instance applies an event at a time.
+    async fn claim_billing_event(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        stale: DateTime<Utc>,
+    ) -> Result<Option<BillingEvent>>;
     /// Marks an event applied (`Processed`, `Ignored`) or failed (with why, one more
     /// attempt counted).
     async fn finish_billing_event(

@@ -26,6 +26,7 @@ pub mod data;
 pub mod mail;
 pub mod media;
 mod model;
+pub mod notifications;
 mod postgres;
 mod spend;
 mod sql;
@@ -54,6 +55,7 @@ pub use media::{
     AiKind, AiResult, CreatedPhoto, GatedCreate, MediaStore, Photo, PhotoType, Release,
 };
 pub use model::*;
+pub use notifications::NotificationStore;
 
 /// What can go wrong in the store. Database failures stay database failures: they are
 /// never turned into "not found".
@@ -311,6 +313,7 @@ pub trait Store:
     + MailStore
     + ActivityStore
     + BillingStore
+    + NotificationStore
     + DataStore
     + MediaStore
     + Send
@@ -643,7 +646,7 @@ pub trait UsageStore: Send + Sync {
 pub mod prelude {
     pub use crate::{
         AccountStore, ActivityStore, BillingStore, CouponStore, DataStore, MailStore, MediaStore,
-        RegistryStore, Store, UsageStore,
+        NotificationStore, RegistryStore, Store, UsageStore,
     };
 }
 

@@ -213,8 +213,22 @@ pub async fn register(
         mail,
         activity: Some(activity),
     };
+    let how = if registration.invitation.is_some() {
+        "invitation"
+    } else {
+        "open"
+    };
     match state.store.register(&registration).await? {
-        RegisterOutcome::Registered(profile) => Ok(*profile),
+        RegisterOutcome::Registered(profile) => {
+            crate::service::notifications::raise(
+                state,
+                "user_registered",
+                profile.id.to_string(),
+                json!({"email": profile.email, "name": profile.name, "how": how}),
+                format!("/admin/users/{}", profile.id),
+            );
+            Ok(*profile)
+        }
         RegisterOutcome::EmailTaken => Err(email_taken()),
         RegisterOutcome::InvalidInvitation => Err(invalid_token()),
     }

@@ -493,12 +493,37 @@ pub async fn receive_webhook(state: &AppState, signature: Option<&str>, body: &[
     Ok(())
 }
 
-/// Applies a recorded event and records how that went.
+/// How long an instance may take to apply an event before another may take it over.
+const CLAIM_FOR: TimeDelta = TimeDelta::minutes(5);
+
+/// Applies a recorded event (unless another instance is applying it) and records how that
+/// went.
 pub async fn process(state: &AppState, event: BillingEvent) -> EventStatus {
+    let now = state.now();
+    let event = match state
+        .store
+        .claim_billing_event(&event.id, now, now - CLAIM_FOR)
+        .await
+    {
+        Ok(Some(event)) => event,
+        Ok(None) => return EventStatus::Processing,
+        Err(e) => {
+            tracing::warn!(event = %event.id, error = %e, "a Stripe event could not be taken");
+            return EventStatus::Failed;
+        }
+    };
     let (status, error) = match apply(state, &event).await {
         Ok(status) => (status, None),
         Err(why) => {
             tracing::warn!(event = %event.id, kind = %event.kind, error = %why, "a Stripe event failed");
+            super::notifications::raise_now(
+                state,
+                "webhook_failed",
+                event.kind.clone(),
+                json!({"type": event.kind, "event": event.id, "error": why}),
+                "/admin/billing?status=failed#events".into(),
+            )
+            .await;
             (EventStatus::Failed, Some(why))
         }
     };
@@ -516,9 +541,15 @@ pub async fn process(state: &AppState, event: BillingEvent) -> EventStatus {
 /// yet given up): the job. Answers (applied, failed).
 pub async fn process_due(state: &AppState) -> mitai_store::Result<(u64, u64)> {
     let mut done = (0, 0);
-    for event in state.store.billing_events_due(MAX_ATTEMPTS, 200).await? {
+    let stale = state.now() - CLAIM_FOR;
+    for event in state
+        .store
+        .billing_events_due(MAX_ATTEMPTS, stale, 200)
+        .await?
+    {
         match process(state, event).await {
             EventStatus::Failed => done.1 += 1,
+            EventStatus::Processing => {}
             _ => done.0 += 1,
         }
     }
@@ -587,12 +618,31 @@ async fn apply(state: &AppState, event: &BillingEvent) -> std::result::Result<Ev
                 return Ok(EventStatus::Ignored);
             };
             let mail = payment_mail(state, &invoice, "payment_received", now).await;
+            let first = state
+                .store
+                .subscription(&invoice.subscription_id)
+                .await
+                .map_err(store_error)?
+                .is_none_or(|s| s.paid_from.is_none());
             let newly = state
                 .store
                 .apply_invoice_paid(&invoice, grace(state), mail.as_ref(), now)
                 .await
                 .map_err(store_error)?;
             tracing::info!(invoice = %invoice.id, newly, "a paid invoice");
+            if newly && first {
+                notify(
+                    state,
+                    "subscription_started",
+                    &invoice.subscription_id,
+                    invoice.profile_id,
+                    json!({
+                        "price": price_label(state, invoice.stripe_price_id.as_deref()).await,
+                        "period_end": invoice.period_end.date_naive().to_string(),
+                    }),
+                )
+                .await;
+            }
             Ok(EventStatus::Processed)
         }
         "invoice.payment_failed" => {
@@ -600,11 +650,23 @@ async fn apply(state: &AppState, event: &BillingEvent) -> std::result::Result<Ev
                 return Ok(EventStatus::Ignored);
             };
             let mail = payment_mail(state, &invoice, "payment_failed", now).await;
-            state
+            let new = state
                 .store
                 .apply_invoice_failed(&invoice, mail.as_ref(), now)
                 .await
                 .map_err(store_error)?;
+            if new {
+                notify(
+                    state,
+                    "payment_failed",
+                    &invoice.subscription_id,
+                    invoice.profile_id,
+                    json!({
+                        "amount": money(invoice.amount, &invoice.currency),
+                    }),
+                )
+                .await;
+            }
             Ok(EventStatus::Processed)
         }
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
@@ -672,11 +734,31 @@ async fn apply(state: &AppState, event: &BillingEvent) -> std::result::Result<Ev
                 sub.ended_at = Some(event.created_at);
             }
             let mail = ending_mail(state, &sub, now).await;
-            state
+            let was_ending = state
+                .store
+                .subscription(&sub.id)
+                .await
+                .map_err(store_error)?
+                .is_some_and(|s| s.cancel_at_period_end || s.ended_at.is_some());
+            let after = state
                 .store
                 .apply_subscription(&sub, grace(state), mail.as_ref(), now)
                 .await
                 .map_err(store_error)?;
+            if !was_ending && (after.cancel_at_period_end || after.ended_at.is_some()) {
+                let ends = after.ended_at.or(after.current_period_end).unwrap_or(now);
+                notify(
+                    state,
+                    "subscription_canceled",
+                    &after.id,
+                    after.profile_id,
+                    json!({
+                        "price": price_label(state, after.stripe_price_id.as_deref()).await,
+                        "period_end": ends.date_naive().to_string(),
+                    }),
+                )
+                .await;
+            }
             Ok(EventStatus::Processed)
         }
         "charge.refunded" => {
@@ -721,7 +803,30 @@ async fn charge_change(
     {
         // The payment's own event may still come: tried again later.
         ChargeApplied::Unknown => Err(format!("no payment {payment_intent} is known yet")),
-        ChargeApplied::Applied(_) => Ok(EventStatus::Processed),
+        ChargeApplied::Applied(payment, changed) => {
+            let event = match change {
+                ChargeChange::Refunded => Some("payment_refunded"),
+                ChargeChange::DisputeOpened => Some("dispute_opened"),
+                _ => None,
+            };
+            if changed && let Some(event) = event {
+                let subject = payment
+                    .subscription_id
+                    .clone()
+                    .unwrap_or_else(|| payment.id.clone());
+                notify(
+                    state,
+                    event,
+                    &subject,
+                    payment.profile_id,
+                    json!({
+                        "amount": money(payment.amount, &payment.currency),
+                    }),
+                )
+                .await;
+            }
+            Ok(EventStatus::Processed)
+        }
     }
 }
 
@@ -805,6 +910,45 @@ async fn subscription_state(
         ended_at: instant(&sub["ended_at"]),
         at,
     })
+}
+
+/// Raises a payment notification about `subject`, naming the person by e-mail.
+async fn notify(
+    state: &AppState,
+    event: &'static str,
+    subject: &str,
+    profile: Option<Uuid>,
+    mut data: Value,
+) {
+    let email = match profile {
+        Some(id) => state
+            .store
+            .profile(id)
+            .await
+            .ok()
+            .flatten()
+            .map(|p| p.email),
+        None => None,
+    };
+    if let Some(fields) = data.as_object_mut() {
+        fields.insert("email".into(), json!(email.unwrap_or_else(|| "–".into())));
+    }
+    let link = profile.map_or_else(
+        || "/admin/billing".to_owned(),
+        |p| format!("/admin/users/{p}#billing"),
+    );
+    super::notifications::raise_now(state, event, subject.to_owned(), data, link).await;
+}
+
+/// A price's label and amount, for words; its Stripe id when Mitai does not sell it.
+async fn price_label(state: &AppState, stripe_price: Option<&str>) -> String {
+    let Some(stripe_price) = stripe_price else {
+        return "–".into();
+    };
+    match state.store.price_by_stripe_id(stripe_price).await {
+        Ok(Some(p)) => format!("{} ({})", p.label, money(p.amount, &p.currency)),
+        _ => stripe_price.to_owned(),
+    }
 }
 
 /// `9.99 EUR`.
@@ -1055,7 +1199,10 @@ pub async fn events(state: &AppState, status: Option<&str>) -> Result<Vec<EventV
     let status = match status.map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(EventStatus::parse(s).ok_or_else(|| {
-            Error::field("status", "must be pending, processed, ignored or failed")
+            Error::field(
+                "status",
+                "must be pending, processing, processed, ignored or failed",
+            )
         })?),
     };
     Ok(state

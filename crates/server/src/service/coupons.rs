@@ -357,6 +357,22 @@ pub async fn redeem(
     }
     match outcome {
         RedeemOutcome::Redeemed(grant) => {
+            if let Some(cap) = coupon.max_redemptions
+                && let Ok(Some(now_counted)) = state.store.coupon(coupon.id).await
+                && now_counted.redeemed_count >= cap
+            {
+                crate::service::notifications::raise(
+                    state,
+                    "coupon_exhausted",
+                    coupon.id.to_string(),
+                    serde_json::json!({
+                        "code": coupon.display_code,
+                        "campaign": coupon.campaign.clone().unwrap_or_else(|| "–".into()),
+                        "cap": cap,
+                    }),
+                    format!("/admin/coupons/{}", coupon.id),
+                );
+            }
             let view = grants::grant_view(state, grant.id).await?;
             let tier = grants::effective_tier_id(state, profile).await?;
             Ok((view, tier))

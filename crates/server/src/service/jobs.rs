@@ -133,6 +133,18 @@ pub async fn run_due(state: &AppState) -> JobReport {
         Ok(n) => report.mail_purged = n,
         Err(e) => report.failed("purge_mail", &e),
     }
+    // Each failing job: the admins hear of it (one notification per job an hour).
+    for error in &report.errors {
+        let job = error.split(':').next().unwrap_or("job").to_owned();
+        crate::service::notifications::raise_now(
+            state,
+            "job_failed",
+            job.clone(),
+            serde_json::json!({"job": job, "error": error}),
+            "/admin".into(),
+        )
+        .await;
+    }
     // Released before the report is returned, so a round started right after this one
     // finds the lock free.
     if let Err(e) = lock.release().await {

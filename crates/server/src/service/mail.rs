@@ -29,13 +29,16 @@ const BATCH: i64 = 10;
 const PER_RUN: usize = 500;
 
 /// What one run of the send job did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MailReport {
     pub sent: u64,
     /// Failed attempts that will be retried.
     pub retrying: u64,
     /// Messages given up.
     pub failed: u64,
+    /// Why the last failed attempt failed (for the notification; not reported).
+    #[serde(skip)]
+    pub last_error: Option<String>,
 }
 
 /// When to try again after attempt number `attempts` failed; `None`: give up.
@@ -69,6 +72,28 @@ pub async fn enqueue(
 /// lease runs out); failures of single messages are recorded on them.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn send_due(state: &AppState) -> mitai_store::Result<MailReport> {
+    let report = send_round(state).await?;
+    // Mail that could not be sent: the admins hear of it (one notification an hour).
+    if report.failed + report.retrying > 0 {
+        let counts = state.store.mail_counts().await?;
+        let error = report.last_error.clone().unwrap_or_default();
+        crate::service::notifications::raise_now(
+            state,
+            "mail_failing",
+            "mail".into(),
+            serde_json::json!({
+                "failed": counts.failed,
+                "waiting": counts.pending + counts.sending,
+                "error": error,
+            }),
+            "/admin/mail?status=failed".into(),
+        )
+        .await;
+    }
+    Ok(report)
+}
+
+async fn send_round(state: &AppState) -> mitai_store::Result<MailReport> {
     let mut report = MailReport::default();
     let mut handled = 0;
     while handled < PER_RUN {
@@ -110,6 +135,7 @@ async fn send_one(
                 SendError::Permanent(why) => (why, None),
             };
             let why: String = why.chars().take(1000).collect();
+            report.last_error = Some(why.chars().take(200).collect());
             state
                 .store
                 .mark_mail_failed(mail.id, mail.attempts, &why, retry)

@@ -21,6 +21,7 @@ pub mod health;
 pub mod invitations;
 pub mod jobs;
 pub mod mail;
+pub mod notifications;
 pub mod paging;
 pub mod passwords;
 pub mod patch;

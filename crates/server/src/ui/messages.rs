@@ -59,6 +59,107 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
 
 /// Every message: its key, the English text, the German text.
 pub const MESSAGES: &[(&str, &str, &str)] = &[
+    // notifications
+    ("admin.notifications", "Notifications", "Benachrichtigungen"),
+    (
+        "admin.notifications_unread",
+        "Notifications: {0} unread",
+        "Benachrichtigungen: {0} ungelesen",
+    ),
+    (
+        "admin.bell_unread",
+        "Unread notifications:",
+        "Ungelesene Benachrichtigungen:",
+    ),
+    (
+        "admin.mark_all_read",
+        "Mark all read",
+        "Alle als gelesen markieren",
+    ),
+    ("admin.mark_read", "Mark read", "Als gelesen markieren"),
+    ("admin.unread", "unread", "ungelesen"),
+    (
+        "admin.no_notifications",
+        "Nothing has happened that needs you.",
+        "Es ist nichts passiert, das dich braucht.",
+    ),
+    (
+        "admin.notice_times",
+        "{0} times, {1} to {2}",
+        "{0}-mal, {1} bis {2}",
+    ),
+    (
+        "admin.notice_preferences",
+        "How you hear of each event",
+        "Wie du von jedem Ereignis erfährst",
+    ),
+    (
+        "admin.notice_preferences_help",
+        "At once by e-mail, in the daily digest, or only here. Every notification is listed here either way.",
+        "Sofort per E-Mail, in der täglichen Zusammenfassung oder nur hier. Jede Benachrichtigung steht in jedem Fall hier.",
+    ),
+    ("notice_mode.immediate", "At once", "Sofort"),
+    (
+        "notice_mode.digest",
+        "Daily digest",
+        "Tägliche Zusammenfassung",
+    ),
+    ("notice_mode.off", "Only here", "Nur hier"),
+    (
+        "notice_event.user_registered",
+        "A person signs up",
+        "Eine Person registriert sich",
+    ),
+    (
+        "notice_event.subscription_started",
+        "A subscription starts",
+        "Ein Abo beginnt",
+    ),
+    (
+        "notice_event.subscription_canceled",
+        "A subscription is set to end",
+        "Ein Abo wird beendet",
+    ),
+    (
+        "notice_event.payment_failed",
+        "A payment fails",
+        "Eine Zahlung schlägt fehl",
+    ),
+    (
+        "notice_event.payment_refunded",
+        "A payment is refunded",
+        "Eine Zahlung wird erstattet",
+    ),
+    (
+        "notice_event.dispute_opened",
+        "A payment is disputed",
+        "Eine Zahlung wird angefochten",
+    ),
+    (
+        "notice_event.coupon_exhausted",
+        "A coupon is used up",
+        "Ein Gutschein ist aufgebraucht",
+    ),
+    (
+        "notice_event.mail_failing",
+        "Mail cannot be sent",
+        "E-Mails können nicht gesendet werden",
+    ),
+    (
+        "notice_event.job_failed",
+        "A job fails",
+        "Ein Job schlägt fehl",
+    ),
+    (
+        "notice_event.webhook_failed",
+        "A Stripe event cannot be applied",
+        "Ein Stripe-Ereignis kann nicht angewendet werden",
+    ),
+    (
+        "notice_event.partner_joined",
+        "A partner gains a member",
+        "Ein Partner gewinnt ein Mitglied",
+    ),
     // payments
     ("admin.billing", "Billing", "Abrechnung"),
     (

@@ -128,6 +128,8 @@ pub struct Ctx {
     pub section: &'static str,
     /// A confirmation to show (`role="status"`), from `?done=` after a redirect.
     pub done: Option<&'static str>,
+    /// Admin pages: the admin's unread notifications (the bell).
+    pub unread: i64,
 }
 
 /// A link of the navigation.
@@ -334,6 +336,7 @@ impl Visitor {
             done: done
                 .and_then(messages::done_message)
                 .map(|key| self.lang.t(key)),
+            unread: 0,
         }
     }
 }

@@ -96,9 +96,37 @@ pub(crate) async fn deliver(app: &TestApp, events: &[Value]) {
         );
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
-    mitai_server::service::billing::process_due(&app.state)
-        .await
-        .unwrap();
+    settle(app).await;
+}
+
+/// Applies what is still due, as the job would, and waits until no event is being applied
+/// (the webhook applies each in a task of its own).
+pub(crate) async fn settle(app: &TestApp) {
+    use mitai_store::billing::EventStatus;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        mitai_server::service::billing::process_due(&app.state)
+            .await
+            .unwrap();
+        let mut busy = 0;
+        for status in [EventStatus::Pending, EventStatus::Processing] {
+            busy += app
+                .db
+                .store
+                .billing_events(Some(status), 10)
+                .await
+                .unwrap()
+                .len();
+        }
+        if busy == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "events still being applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 fn webhook(body: &str, signature: &str) -> Request<Body> {
@@ -762,6 +790,8 @@ async fn a_refund_before_its_payment_is_applied_by_the_job(backend: Backend) {
     assert_eq!(report.billing_events_failed, 1);
     // The payment's events come; the job's next round applies the refund after them.
     deliver(&app, &events).await;
+    let report = mitai_server::service::jobs::run_due(&app.state).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(tier(&app, "early-refund@example.org").await, "free");
     let (_, failed) = app
         .get("/api/admin/billing/events?status=failed", Some(&admin))
@@ -852,6 +882,7 @@ async fn two_instances_apply_each_event_once() {
     );
     a.unwrap();
     b.unwrap();
+    settle(&app).await;
     assert_eq!(tier(&app, "twice@example.org").await, "premium");
     let billing = billing_of(&app, "twice@example.org").await;
     assert_eq!(billing["payments"].as_array().unwrap().len(), 1);
@@ -1208,9 +1239,7 @@ async fn a_burst_of_webhooks_is_applied_once(backend: Backend) {
         took[took.len() * 99 / 100],
         took[took.len() - 1]
     );
-    mitai_server::service::billing::process_due(&app.state)
-        .await
-        .unwrap();
+    settle(&app).await;
     let recorded = app.db.store.billing_events(None, 5000).await.unwrap();
     assert_eq!(recorded.len(), 1000, "each event recorded once");
     assert!(

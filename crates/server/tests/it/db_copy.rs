@@ -95,6 +95,35 @@ async fn populate(backend: Backend) -> Source {
         tokens.push(token);
         ids.push(id);
     }
+    // Notifications (the registrations raised some), read by the admin, and a preference.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, list) = app.get("/api/admin/notifications", Some(&admin)).await;
+        if list["unread"].as_i64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no notification raised"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    ok(
+        &app,
+        Method::POST,
+        "/api/admin/notifications/read-all",
+        &admin,
+        json!({}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::PUT,
+        "/api/admin/notification-preferences",
+        &admin,
+        json!({"job_failed": "digest"}),
+    )
+    .await;
     // A subscription bought and paid (prices, customer, subscription, payment, events).
     let (month, _, _) = crate::billing::put_on_sale(&app, &admin).await;
     let events = crate::billing::buy(&app, &stand_in, &tokens[0], &month).await;

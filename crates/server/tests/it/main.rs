@@ -29,6 +29,7 @@ mod hostile_forms;
 mod jobs;
 mod malformed_input;
 mod multi_instance;
+mod notifications;
 mod outage;
 mod photos_ai;
 mod rate_limits;

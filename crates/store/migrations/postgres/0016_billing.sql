@@ -76,11 +76,13 @@ CREATE TABLE billing_events (
     id           TEXT PRIMARY KEY,
     type         TEXT NOT NULL,
     payload      JSONB NOT NULL,
-    status       TEXT NOT NULL CHECK (status IN ('pending', 'processed', 'ignored', 'failed')),
+    status       TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'processed', 'ignored', 'failed')),
     error        TEXT,
     attempts     INTEGER NOT NULL DEFAULT 0,
     created_at   TIMESTAMPTZ NOT NULL,
     received_at  TIMESTAMPTZ NOT NULL,
+    -- When an instance took it to apply it (status 'processing').
+    claimed_at   TIMESTAMPTZ,
     processed_at TIMESTAMPTZ
 );
 CREATE INDEX billing_events_status_idx ON billing_events (status, received_at);

@@ -167,7 +167,14 @@ const EVENTS_DUE: &str = concatcp!(
     "SELECT ",
     EVENT_COLUMNS,
     " FROM billing_events WHERE status = 'pending' OR (status = 'failed' AND attempts < $1) \
-     ORDER BY received_at, id LIMIT $2"
+        OR (status = 'processing' AND claimed_at < $2) \
+     ORDER BY received_at, id LIMIT $3"
+);
+const CLAIM_EVENT: &str = concatcp!(
+    "UPDATE billing_events SET status = 'processing', claimed_at = $2 \
+     WHERE id = $1 AND (status IN ('pending', 'failed') \
+        OR (status = 'processing' AND claimed_at < $3)) RETURNING ",
+    EVENT_COLUMNS
 );
 const FINISH_EVENT: &str = "UPDATE billing_events SET status = $2, error = $3, \
     attempts = attempts + 1, processed_at = $4 WHERE id = $1";
@@ -490,15 +497,38 @@ impl crate::BillingStore for SqlStore {
             .collect()
     }
 
-    async fn billing_events_due(&self, max_attempts: i64, limit: i64) -> Result<Vec<BillingEvent>> {
+    async fn billing_events_due(
+        &self,
+        max_attempts: i64,
+        stale: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<BillingEvent>> {
         query(EVENTS_DUE)
             .bind(i32::try_from(max_attempts).unwrap_or(i32::MAX))
+            .bind(stale)
             .bind(limit)
             .fetch_all(self.writer())
             .await?
             .iter()
             .map(event_from)
             .collect()
+    }
+
+    async fn claim_billing_event(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        stale: DateTime<Utc>,
+    ) -> Result<Option<BillingEvent>> {
+        query(CLAIM_EVENT)
+            .bind(id)
+            .bind(now)
+            .bind(stale)
+            .fetch_optional(self.writer())
+            .await?
+            .as_ref()
+            .map(event_from)
+            .transpose()
     }
 
     async fn finish_billing_event(
@@ -784,7 +814,9 @@ impl crate::BillingStore for SqlStore {
             }
         }
         tx.commit().await?;
-        Ok(ChargeApplied::Applied(Box::new(payment_from(&row)?)))
+        let after = payment_from(&row)?;
+        let changed = after.status != payment.status || after.dispute != payment.dispute;
+        Ok(ChargeApplied::Applied(Box::new(after), changed))
     }
 
     async fn subscriptions_of(&self, profile_id: Uuid) -> Result<Vec<Subscription>> {

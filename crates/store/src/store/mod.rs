@@ -19,6 +19,7 @@ mod coupons;
 mod data;
 mod mail;
 mod media;
+mod notifications;
 mod registry;
 mod usage;
 

@@ -222,7 +222,34 @@ async fn events_are_recorded_once_and_retried_until_done(db: &TestDb) {
         s.billing_event("evt_1").await.unwrap().as_ref(),
         Some(&event)
     );
-    assert_eq!(s.billing_events_due(3, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        s.billing_events_due(3, at(1, 0), 10).await.unwrap().len(),
+        1
+    );
+    // One instance takes it; another cannot while it applies it, unless it was left stale.
+    let taken = s
+        .claim_billing_event("evt_1", at(2, 2), at(1, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.status, EventStatus::Processing);
+    assert!(
+        s.claim_billing_event("evt_1", at(2, 2), at(1, 0))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.billing_events_due(3, at(1, 0), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.billing_events_due(3, at(3, 0), 10).await.unwrap().len(),
+        1,
+        "left stale"
+    );
     s.finish_billing_event("evt_1", EventStatus::Failed, Some("boom"), at(2, 2))
         .await
         .unwrap();
@@ -230,12 +257,12 @@ async fn events_are_recorded_once_and_retried_until_done(db: &TestDb) {
     assert_eq!((failed.status, failed.attempts), (EventStatus::Failed, 1));
     assert_eq!(failed.error.as_deref(), Some("boom"));
     assert_eq!(
-        s.billing_events_due(3, 10).await.unwrap().len(),
+        s.billing_events_due(3, at(1, 0), 10).await.unwrap().len(),
         1,
         "tried again"
     );
     assert_eq!(
-        s.billing_events_due(1, 10).await.unwrap().len(),
+        s.billing_events_due(1, at(1, 0), 10).await.unwrap().len(),
         0,
         "given up"
     );
@@ -248,17 +275,29 @@ async fn events_are_recorded_once_and_retried_until_done(db: &TestDb) {
     );
     assert!(s.retry_billing_event("evt_1").await.unwrap());
     assert_eq!(
-        s.billing_events_due(1, 10).await.unwrap().len(),
+        s.billing_events_due(1, at(1, 0), 10).await.unwrap().len(),
         1,
         "an admin's retry"
     );
     s.finish_billing_event("evt_1", EventStatus::Processed, None, at(2, 3))
         .await
         .unwrap();
+    assert!(
+        s.claim_billing_event("evt_1", at(2, 4), at(2, 4))
+            .await
+            .unwrap()
+            .is_none(),
+        "done"
+    );
     let done = s.billing_event("evt_1").await.unwrap().unwrap();
     assert_eq!(done.status, EventStatus::Processed);
     assert_eq!(done.processed_at, Some(at(2, 3)));
-    assert!(s.billing_events_due(3, 10).await.unwrap().is_empty());
+    assert!(
+        s.billing_events_due(3, at(1, 0), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(!s.retry_billing_event("evt_nope").await.unwrap());
 }
 
@@ -531,14 +570,14 @@ async fn a_pass_is_granted_once_and_a_refund_revokes_it(db: &TestDb) {
         .apply_charge_change("pi_p", ChargeChange::PartlyRefunded, at(4, 0))
         .await
         .unwrap();
-    assert!(matches!(partly, ChargeApplied::Applied(ref p) if p.status == PaymentStatus::Paid));
+    assert!(matches!(partly, ChargeApplied::Applied(ref p, _) if p.status == PaymentStatus::Paid));
     assert!(s.grants(p.id).await.unwrap()[0].revoked_at.is_none());
     let refunded = s
         .apply_charge_change("pi_p", ChargeChange::Refunded, at(5, 0))
         .await
         .unwrap();
     assert!(
-        matches!(refunded, ChargeApplied::Applied(ref p) if p.status == PaymentStatus::Refunded)
+        matches!(refunded, ChargeApplied::Applied(ref p, _) if p.status == PaymentStatus::Refunded)
     );
     assert_eq!(s.grants(p.id).await.unwrap()[0].revoked_at, Some(at(5, 0)));
     // Again: nothing more.

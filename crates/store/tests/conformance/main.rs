@@ -43,6 +43,7 @@ mod hot_path;
 mod jobs;
 mod mail;
 mod media;
+mod notifications;
 mod profiles;
 mod registry;
 mod support;

@@ -14,6 +14,7 @@ mod features;
 mod grants;
 mod limits;
 mod mail;
+mod notifications;
 mod settings;
 mod stats;
 mod tiers;
@@ -53,6 +54,13 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(billing::events))
         .routes(routes!(billing::retry))
         .routes(routes!(billing::sync))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::read))
+        .routes(routes!(notifications::read_all))
+        .routes(routes!(
+            notifications::preferences,
+            notifications::set_preferences
+        ))
         .route_layer(middleware::from_extractor_with_state::<AdminUser, _>(
             state.clone(),
         ))

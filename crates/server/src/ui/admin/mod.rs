@@ -9,6 +9,7 @@ mod billing;
 mod coupons;
 mod limits;
 mod mail;
+mod notifications;
 mod overview;
 mod registry;
 mod settings;
@@ -78,6 +79,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/billing/prices/{id}", post(billing::set_price))
         .route("/admin/billing/events/{id}/retry", post(billing::retry))
         .route("/admin/users/{id}/billing/sync", post(billing::sync))
+        .route("/admin/notifications", get(notifications::page))
+        .route(
+            "/admin/notifications/read-all",
+            post(notifications::read_all),
+        )
+        .route(
+            "/admin/notifications/preferences",
+            post(notifications::save_preferences),
+        )
+        .route("/admin/notifications/{id}/read", post(notifications::read))
         .route_layer(axum::middleware::from_extractor_with_state::<Admin, _>(
             state.clone(),
         ))
@@ -101,6 +112,7 @@ pub const PAGES: &[&str] = &[
     "/admin/settings",
     "/admin/mail",
     "/admin/billing",
+    "/admin/notifications",
 ];
 
 const ADMIN_NAV: &[(&str, &str)] = &[
@@ -114,9 +126,20 @@ const ADMIN_NAV: &[(&str, &str)] = &[
     ("/admin/settings", "admin.settings"),
     ("/admin/mail", "admin.mail"),
     ("/admin/billing", "admin.billing"),
+    ("/admin/notifications", "admin.notifications"),
 ];
 
 impl Ctx {
+    /// The bell's words: how many notifications are unread.
+    pub fn bell_label(&self) -> String {
+        match self.unread {
+            0 => self.t("admin.notifications_none").to_owned(),
+            n => self
+                .lang
+                .tf("admin.notifications_unread", &[&n.to_string()]),
+        }
+    }
+
     /// The navigation of the admin pages, `current` marked.
     pub fn admin_nav(&self, current: &str) -> Vec<NavItem> {
         ADMIN_NAV
@@ -131,7 +154,7 @@ impl Ctx {
 }
 
 /// A signed-in admin; anyone else gets the 403 page (or the sign-in page).
-pub struct Admin(pub Member);
+pub struct Admin(pub Member, i64);
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = UiError;
@@ -139,7 +162,11 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, UiError> {
         let member = Member::from_request_parts(parts, state).await?;
         if member.profile().role == crate::service::records::Role::Admin {
-            Ok(Admin(member))
+            // The bell: a failure to count is no reason to refuse the page.
+            let unread = crate::service::notifications::unread(state, member.profile().id)
+                .await
+                .unwrap_or(0);
+            Ok(Admin(member, unread))
         } else {
             Err(UiError::Forbidden)
         }
@@ -148,7 +175,10 @@ impl FromRequestParts<AppState> for Admin {
 
 impl Admin {
     pub fn ctx(&self, done: Option<&str>) -> Ctx {
-        self.0.ctx("admin", done)
+        Ctx {
+            unread: self.1,
+            ..self.0.ctx("admin", done)
+        }
     }
 
     pub fn lang(&self) -> Lang {

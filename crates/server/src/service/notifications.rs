@@ -1,0 +1,351 @@
+//! Admin notifications (DESIGN §17): events raised where they happen, one notification per
+//! event and subject within an hour, read in the admin's language, with each admin's choice
+//! per event (`off`, `immediate`, `digest`).
+//!
+//! Raising never slows the request that caused it: it runs in a task of its own.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use mitai_store::Profile;
+use mitai_store::notifications::{NewNotification, Notification, NotifyMode};
+
+use super::{AppState, Error, Result};
+
+/// The same event about the same subject within this long is one notification.
+pub const WINDOW: TimeDelta = TimeDelta::hours(1);
+
+/// Every event, with its default mode: failures and disputes at once, the rest in the digest.
+pub const EVENTS: &[(&str, NotifyMode)] = &[
+    ("user_registered", NotifyMode::Digest),
+    ("subscription_started", NotifyMode::Digest),
+    ("subscription_canceled", NotifyMode::Digest),
+    ("payment_failed", NotifyMode::Immediate),
+    ("payment_refunded", NotifyMode::Digest),
+    ("dispute_opened", NotifyMode::Immediate),
+    ("coupon_exhausted", NotifyMode::Digest),
+    ("mail_failing", NotifyMode::Immediate),
+    ("job_failed", NotifyMode::Immediate),
+    ("webhook_failed", NotifyMode::Immediate),
+    ("partner_joined", NotifyMode::Digest),
+];
+
+/// The title and body of each event in English and German; `{name}` is a value of the
+/// notification's data.
+const TEXTS: &[(&str, [&str; 4])] = &[
+    (
+        "user_registered",
+        [
+            "New person: {email}",
+            "{email} signed up ({how}).",
+            "Neue Person: {email}",
+            "{email} hat sich registriert ({how}).",
+        ],
+    ),
+    (
+        "subscription_started",
+        [
+            "Subscription started: {email}",
+            "{email} subscribed to {price}; paid until {period_end}.",
+            "Abo begonnen: {email}",
+            "{email} hat {price} abonniert; bezahlt bis {period_end}.",
+        ],
+    ),
+    (
+        "subscription_canceled",
+        [
+            "Subscription ends: {email}",
+            "The subscription of {email} to {price} ends on {period_end}.",
+            "Abo endet: {email}",
+            "Das Abo von {email} für {price} endet am {period_end}.",
+        ],
+    ),
+    (
+        "payment_failed",
+        [
+            "Payment failed: {email}",
+            "A payment of {amount} by {email} failed; Stripe tries again.",
+            "Zahlung fehlgeschlagen: {email}",
+            "Eine Zahlung über {amount} von {email} ist fehlgeschlagen; Stripe versucht es erneut.",
+        ],
+    ),
+    (
+        "payment_refunded",
+        [
+            "Payment refunded: {email}",
+            "A payment of {amount} by {email} was refunded.",
+            "Zahlung erstattet: {email}",
+            "Eine Zahlung über {amount} von {email} wurde erstattet.",
+        ],
+    ),
+    (
+        "dispute_opened",
+        [
+            "Payment disputed: {email}",
+            "{email} disputed a payment of {amount}; the pass is paused until it is decided.",
+            "Zahlung angefochten: {email}",
+            "{email} hat eine Zahlung über {amount} angefochten; der Pass ruht, bis entschieden ist.",
+        ],
+    ),
+    (
+        "coupon_exhausted",
+        [
+            "Coupon used up: {code}",
+            "The coupon {code} ({campaign}) reached its cap of {cap} redemptions.",
+            "Gutschein aufgebraucht: {code}",
+            "Der Gutschein {code} ({campaign}) hat seine Grenze von {cap} Einlösungen erreicht.",
+        ],
+    ),
+    (
+        "mail_failing",
+        [
+            "Mail is failing",
+            "{failed} messages were given up, {waiting} wait; last error: {error}",
+            "E-Mail-Versand schlägt fehl",
+            "{failed} Nachrichten aufgegeben, {waiting} warten; letzter Fehler: {error}",
+        ],
+    ),
+    (
+        "job_failed",
+        [
+            "A job failed: {job}",
+            "The job {job} failed: {error}",
+            "Ein Job ist fehlgeschlagen: {job}",
+            "Der Job {job} ist fehlgeschlagen: {error}",
+        ],
+    ),
+    (
+        "webhook_failed",
+        [
+            "A Stripe event failed: {type}",
+            "The event {event} could not be applied: {error}",
+            "Ein Stripe-Ereignis ist fehlgeschlagen: {type}",
+            "Das Ereignis {event} konnte nicht angewendet werden: {error}",
+        ],
+    ),
+    (
+        "partner_joined",
+        [
+            "New partner member: {partner}",
+            "{partner} has {members} members now.",
+            "Neues Partner-Mitglied: {partner}",
+            "{partner} hat jetzt {members} Mitglieder.",
+        ],
+    ),
+];
+
+/// `text` with each `{name}` replaced by the data's value (a missing one as `–`).
+fn fill(text: &str, data: &Value) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let name = &rest[open + 1..open + close];
+        match &data[name] {
+            Value::String(s) => out.push_str(s),
+            Value::Null => out.push('–'),
+            other => out.push_str(&other.to_string()),
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The title and body of a notification in `language` (`de`, else English).
+pub fn words(event: &str, data: &Value, language: &str) -> (String, String) {
+    let Some((_, texts)) = TEXTS.iter().find(|(e, _)| *e == event) else {
+        return (event.replace('_', " "), String::new());
+    };
+    let (title, body) = if language == "de" {
+        (texts[2], texts[3])
+    } else {
+        (texts[0], texts[1])
+    };
+    (fill(title, data), fill(body, data))
+}
+
+/// Raises `event` about `subject` (in a task: the caller never waits for it).
+pub fn raise(state: &AppState, event: &'static str, subject: String, data: Value, link: String) {
+    let state = state.clone();
+    tokio::spawn(async move { raise_now(&state, event, subject, data, link).await });
+}
+
+/// Raises `event` about `subject` now; a failure is logged (a notification is never worth
+/// failing the work that raised it).
+pub async fn raise_now(
+    state: &AppState,
+    event: &'static str,
+    subject: String,
+    data: Value,
+    link: String,
+) {
+    let n = NewNotification {
+        event: event.to_owned(),
+        subject,
+        data,
+        link,
+    };
+    if let Err(e) = state
+        .store
+        .raise_notification(&n, WINDOW, state.now())
+        .await
+    {
+        tracing::warn!(event, error = %e, "a notification was not raised");
+    }
+}
+
+/// A notification as an admin reads it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NotificationView {
+    pub id: Uuid,
+    pub event: String,
+    pub title: String,
+    pub body: String,
+    /// How often it happened (the same event about the same subject within an hour).
+    pub count: i64,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+    /// When this admin read it since it last happened; `null`: unread.
+    pub read_at: Option<DateTime<Utc>>,
+    /// The page that shows it.
+    pub link: String,
+}
+
+fn view(n: Notification, language: &str) -> NotificationView {
+    let (title, body) = words(&n.event, &n.data, language);
+    NotificationView {
+        id: n.id,
+        event: n.event,
+        title,
+        body,
+        count: n.count,
+        first_at: n.first_at,
+        last_at: n.last_at,
+        read_at: n.read_at,
+        link: n.link,
+    }
+}
+
+/// The notifications as `admin` sees them (unread first; only unread ones with
+/// `unread_only`), and how many are unread.
+pub async fn list(
+    state: &AppState,
+    admin: &Profile,
+    unread_only: bool,
+) -> Result<(Vec<NotificationView>, i64)> {
+    let items = state
+        .store
+        .notifications_for(admin.id, unread_only, 200)
+        .await?
+        .into_iter()
+        .map(|n| view(n, &admin.language))
+        .collect();
+    Ok((items, unread(state, admin.id).await?))
+}
+
+/// How many notifications `admin` has not read (the bell).
+pub async fn unread(state: &AppState, admin: Uuid) -> Result<i64> {
+    Ok(state.store.unread_notifications(admin).await?)
+}
+
+pub async fn mark_read(state: &AppState, admin: &Profile, id: Uuid) -> Result<()> {
+    if state
+        .store
+        .mark_notification_read(admin.id, id, state.now())
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+pub async fn mark_all_read(state: &AppState, admin: &Profile) -> Result<u64> {
+    Ok(state
+        .store
+        .mark_all_notifications_read(admin.id, state.now())
+        .await?)
+}
+
+/// Every event with the mode `admin` hears of it in (its default unless chosen).
+pub async fn preferences(state: &AppState, admin: Uuid) -> Result<BTreeMap<String, String>> {
+    let chosen = state.store.notification_preferences(admin).await?;
+    Ok(EVENTS
+        .iter()
+        .map(|(event, default)| {
+            let mode = chosen
+                .iter()
+                .find(|(e, _)| e == event)
+                .map_or(*default, |(_, m)| *m);
+            ((*event).to_owned(), mode.as_str().to_owned())
+        })
+        .collect())
+}
+
+/// Sets the modes of the events named (422 naming an unknown event or mode); answers the
+/// whole map.
+pub async fn set_preferences(
+    state: &AppState,
+    admin: Uuid,
+    modes: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
+    let mut fields = BTreeMap::new();
+    let mut parsed = Vec::new();
+    for (event, mode) in modes {
+        if !EVENTS.iter().any(|(e, _)| e == event) {
+            fields.insert(event.clone(), "no such event".to_owned());
+            continue;
+        }
+        match NotifyMode::parse(mode) {
+            Some(m) => parsed.push((event.clone(), m)),
+            None => {
+                fields.insert(event.clone(), "must be off, immediate or digest".to_owned());
+            }
+        }
+    }
+    if !fields.is_empty() {
+        return Err(Error::Invalid {
+            message: "some preferences are not valid".into(),
+            fields,
+        });
+    }
+    state
+        .store
+        .set_notification_preferences(admin, &parsed)
+        .await?;
+    preferences(state, admin).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_has_words_in_both_languages() {
+        for (event, _) in EVENTS {
+            assert!(TEXTS.iter().any(|(e, _)| e == event), "{event}");
+        }
+        let data = serde_json::json!({"email": "a@example.org", "how": "open"});
+        assert_eq!(
+            words("user_registered", &data, "de"),
+            (
+                "Neue Person: a@example.org".to_owned(),
+                "a@example.org hat sich registriert (open).".to_owned()
+            )
+        );
+        assert_eq!(
+            words("job_failed", &serde_json::json!({}), "en").1,
+            "The job – failed: –"
+        );
+    }
+}

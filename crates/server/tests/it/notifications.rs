@@ -1,0 +1,331 @@
+//! Admin notifications (issue 27, first part): events raised where they happen — each
+//! once, one notification per subject within an hour —, read per admin, the preferences, the
+//! bell on every admin page; on both backends.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use mitai_server::config::ServeArgs;
+use mitai_store::Backend;
+use serde_json::{Value, json};
+
+use crate::billing::{app, buy, deliver, put_on_sale};
+use crate::common::TestApp;
+
+on_both_backends!(
+    a_registration_is_one_notification_read_per_admin,
+    preferences_default_merge_and_refuse_the_unknown,
+    a_burst_of_one_event_is_one_notification,
+    payment_events_are_raised_once_each,
+    failing_mail_and_a_used_up_coupon_are_raised,
+    the_bell_and_the_page,
+);
+
+/// The notifications of `event` the admin holding `token` sees, waiting up to two seconds
+/// for `n` of them (raising runs in a task of its own).
+async fn of_event(app: &TestApp, token: &str, event: &str, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let (status, list) = app.get("/api/admin/notifications", Some(token)).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let found: Vec<Value> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["event"] == event)
+            .cloned()
+            .collect();
+        if found.len() >= n || std::time::Instant::now() > deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn a_registration_is_one_notification_read_per_admin(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = app.admin().await;
+    mitai_server::service::accounts::create_user(
+        &app.state,
+        "second@example.org",
+        "adminpass2",
+        None,
+        true,
+    )
+    .await
+    .unwrap();
+    let second = app.login("second@example.org", "adminpass2").await;
+    let id = app.register_user("new@example.org").await;
+    let found = of_event(&app, &admin, "user_registered", 1).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    let n = &found[0];
+    assert_eq!(n["title"], "New person: new@example.org");
+    assert_eq!(n["count"], 1);
+    assert_eq!(n["link"], format!("/admin/users/{id}"));
+    assert_eq!(n["read_at"], Value::Null);
+    let (_, list) = app
+        .get("/api/admin/notifications?unread=true", Some(&admin))
+        .await;
+    assert_eq!(list["unread"], 1);
+    let (status, _) = app
+        .post(
+            &format!(
+                "/api/admin/notifications/{}/read",
+                n["id"].as_str().unwrap()
+            ),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = app
+        .get("/api/admin/notifications?unread=true", Some(&admin))
+        .await;
+    assert_eq!(
+        (list["unread"].clone(), list["items"].clone()),
+        (json!(0), json!([]))
+    );
+    // The other admin has not read it; in German it reads in German.
+    let (status, _) = app
+        .patch("/api/me", Some(&second), json!({"language": "de"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, theirs) = app.get("/api/admin/notifications", Some(&second)).await;
+    assert_eq!(theirs["unread"], 1);
+    assert_eq!(theirs["items"][0]["title"], "Neue Person: new@example.org");
+    let (status, _) = app
+        .post(
+            "/api/admin/notifications/read-all",
+            Some(&second),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, theirs) = app.get("/api/admin/notifications", Some(&second)).await;
+    assert_eq!(theirs["unread"], 0);
+    let (status, _) = app
+        .post(
+            &format!("/api/admin/notifications/{}/read", uuid::Uuid::now_v7()),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Not for people who are no admins.
+    let (user, _) = app.user("plain@example.org").await;
+    let (status, _) = app.get("/api/admin/notifications", Some(&user)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn preferences_default_merge_and_refuse_the_unknown(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = app.admin().await;
+    let (status, prefs) = app
+        .get("/api/admin/notification-preferences", Some(&admin))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(prefs["payment_failed"], "immediate");
+    assert_eq!(prefs["job_failed"], "immediate");
+    assert_eq!(prefs["user_registered"], "digest");
+    assert_eq!(prefs.as_object().unwrap().len(), 11);
+    let (status, after) = app
+        .put(
+            "/api/admin/notification-preferences",
+            Some(&admin),
+            json!({"user_registered": "off", "job_failed": "digest"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(after["user_registered"], "off");
+    assert_eq!(after["job_failed"], "digest");
+    assert_eq!(
+        after["payment_failed"], "immediate",
+        "the others keep theirs"
+    );
+    let (status, body) = app
+        .put(
+            "/api/admin/notification-preferences",
+            Some(&admin),
+            json!({"nonsense": "off", "job_failed": "loud"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["fields"]["nonsense"].is_string());
+    assert!(body["error"]["fields"]["job_failed"].is_string());
+    let (_, unchanged) = app
+        .get("/api/admin/notification-preferences", Some(&admin))
+        .await;
+    assert_eq!(unchanged["job_failed"], "digest", "nothing changed");
+}
+
+async fn a_burst_of_one_event_is_one_notification(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = app.admin().await;
+    let mut raises = Vec::new();
+    for i in 0..50 {
+        let state = app.state.clone();
+        raises.push(tokio::spawn(async move {
+            mitai_server::service::notifications::raise_now(
+                &state,
+                "job_failed",
+                "send_mail".into(),
+                json!({"job": "send_mail", "error": format!("attempt {i}")}),
+                "/admin".into(),
+            )
+            .await
+        }));
+    }
+    for r in raises {
+        r.await.unwrap();
+    }
+    let found = of_event(&app, &admin, "job_failed", 1).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["count"], 50);
+    // An hour later: a new one.
+    app.advance(3601).await;
+    mitai_server::service::notifications::raise_now(
+        &app.state,
+        "job_failed",
+        "send_mail".into(),
+        json!({"job": "send_mail"}),
+        "/admin".into(),
+    )
+    .await;
+    assert_eq!(of_event(&app, &admin, "job_failed", 2).await.len(), 2);
+}
+
+async fn payment_events_are_raised_once_each(backend: Backend) {
+    let (app, stand_in) = app(backend).await;
+    let admin = app.admin().await;
+    let (month, _, pass) = put_on_sale(&app, &admin).await;
+    let (token, _) = app.user("payer@example.org").await;
+    let events = buy(&app, &stand_in, &token, &month).await;
+    deliver(&app, &events).await;
+    deliver(&app, &events).await;
+    let started = of_event(&app, &admin, "subscription_started", 1).await;
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0]["count"], 1, "repeats raise nothing");
+    assert!(
+        started[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("payer@example.org")
+    );
+    let sub = events
+        .iter()
+        .find(|e| e["type"] == "customer.subscription.created")
+        .map(|e| e["data"]["object"]["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let now = app.state.now();
+    let failed = stand_in.renew(&sub, false, now);
+    deliver(&app, &failed).await;
+    deliver(&app, &failed).await;
+    let found = of_event(&app, &admin, "payment_failed", 1).await;
+    assert_eq!((found.len(), found[0]["count"].clone()), (1, json!(1)));
+    assert!(
+        found[0]["body"].as_str().unwrap().contains("9.99 EUR"),
+        "{found:?}"
+    );
+    let ending = stand_in.cancel_at_period_end(&sub, now);
+    deliver(&app, &ending).await;
+    deliver(&app, &ending).await;
+    assert_eq!(
+        of_event(&app, &admin, "subscription_canceled", 1).await[0]["count"],
+        1
+    );
+    let pass_events = buy(&app, &stand_in, &token, &pass).await;
+    deliver(&app, &pass_events).await;
+    let intent = pass_events[0]["data"]["object"]["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dispute = stand_in.dispute(&intent, "won", now);
+    deliver(&app, &dispute[..1]).await;
+    deliver(&app, &dispute[..1]).await;
+    assert_eq!(
+        of_event(&app, &admin, "dispute_opened", 1).await[0]["count"],
+        1
+    );
+    let refund = stand_in.refund(&intent, 1500, 1500, now);
+    deliver(&app, &refund).await;
+    deliver(&app, &refund).await;
+    assert_eq!(
+        of_event(&app, &admin, "payment_refunded", 1).await[0]["count"],
+        1
+    );
+    // A Stripe event that cannot be applied.
+    deliver(&app, &stand_in.refund("pi_nobody", 100, 100, now)).await;
+    let failed = of_event(&app, &admin, "webhook_failed", 1).await;
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0]["body"].as_str().unwrap().contains("pi_nobody"));
+}
+
+async fn failing_mail_and_a_used_up_coupon_are_raised(backend: Backend) {
+    let app = TestApp::with_args(
+        backend,
+        ServeArgs {
+            test_clock: "1".into(),
+            mail: "smtp://127.0.0.1:9".into(),
+            ..ServeArgs::default()
+        },
+    )
+    .await;
+    let admin = app.admin().await;
+    // The registration's verification mail cannot be sent.
+    let id = app.register_user("unsent@example.org").await;
+    let report = mitai_server::service::jobs::run_due(&app.state).await;
+    assert!(report.mail_retrying >= 1, "{report:?}");
+    let found = of_event(&app, &admin, "mail_failing", 1).await;
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0]["body"].as_str().unwrap().contains("wait"),
+        "{found:?}"
+    );
+    // A coupon with a cap of one, redeemed once.
+    let (status, body) = app
+        .post("/api/admin/coupons", Some(&admin), json!({"code": "ONLY-ONE", "kind": "single_use", "tier": "premium", "duration_days": 7, "max_redemptions": 1}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    mitai_server::service::accounts::create_user(
+        &app.state,
+        "redeemer@example.org",
+        "password123",
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    let token = app.login("redeemer@example.org", "password123").await;
+    let (status, body) = app
+        .post(
+            "/api/coupons/redeem",
+            Some(&token),
+            json!({"code": "ONLY-ONE"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let found = of_event(&app, &admin, "coupon_exhausted", 1).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["title"], "Coupon used up: ONLY-ONE");
+    let _ = id;
+}
+
+async fn the_bell_and_the_page(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = app.admin().await;
+    app.register_user("bell@example.org").await;
+    of_event(&app, &admin, "user_registered", 1).await;
+    let (status, html) = app.get_html("/admin", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Notifications: 1 unread"), "{html}");
+    assert!(html.contains("href=\"/admin/notifications\""));
+    let (status, html) = app.get_html("/admin/notifications", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("New person: bell@example.org"), "{html}");
+    assert!(
+        html.contains("name=\"user_registered\""),
+        "the preferences form"
+    );
+    let (_, list) = app.get("/api/admin/notifications", Some(&admin)).await;
+    assert_eq!(list["unread"], 1);
+}

@@ -1,0 +1,34 @@
+-- Admin notifications (DESIGN §17): one row per event about a subject within an hour (the
+-- open one is raised again: count and last_at), each admin's reading of it and preferences,
+-- the webhooks that want them, and their deliveries (mail and webhook) as an outbox.
+
+CREATE TABLE notifications (
+    id       TEXT PRIMARY KEY,
+    event    TEXT NOT NULL,
+    subject  TEXT NOT NULL,
+    -- What the title and body name, rendered in each reader's language.
+    data     TEXT NOT NULL,
+    link     TEXT NOT NULL,
+    count    INTEGER NOT NULL DEFAULT 1,
+    first_at TEXT NOT NULL,
+    last_at  TEXT NOT NULL,
+    -- The notification the same event about the same subject raises now.
+    open     INTEGER NOT NULL DEFAULT 1
+);
+CREATE UNIQUE INDEX notifications_open_key ON notifications (event, subject) WHERE open;
+CREATE INDEX notifications_last_idx ON notifications (last_at);
+
+CREATE TABLE notification_reads (
+    notification_id TEXT NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+    admin_id        TEXT NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    read_at         TEXT NOT NULL,
+    PRIMARY KEY (notification_id, admin_id)
+);
+
+CREATE TABLE notification_preferences (
+    admin_id TEXT NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    event    TEXT NOT NULL,
+    mode     TEXT NOT NULL CHECK (mode IN ('off', 'immediate', 'digest')),
+    PRIMARY KEY (admin_id, event)
+);
+

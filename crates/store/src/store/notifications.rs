@@ -1,0 +1,197 @@
+//! Admin notifications: raised with one upsert on the open notification of an event and
+//! subject (a partial unique index), read per admin, preferences per admin.
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use const_format::concatcp;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::SqlStore;
+use crate::Result;
+use crate::notifications::*;
+use crate::sql::{Row, corrupt, query};
+
+/// An open notification older than the window is closed: the next raise starts a new one.
+const CLOSE_STALE: &str = "UPDATE notifications SET open = FALSE \
+    WHERE event = $1 AND subject = $2 AND open AND first_at <= $3";
+
+const RAISE: &str = "INSERT INTO notifications (id, event, subject, data, link, count, \
+    first_at, last_at, open) VALUES ($1, $2, $3, $4, $5, 1, $6, $6, TRUE) \
+    ON CONFLICT (event, subject) WHERE open DO UPDATE SET \
+        count = notifications.count + 1, last_at = excluded.last_at, data = excluded.data, \
+        link = excluded.link \
+    RETURNING id, count";
+
+const COLUMNS: &str = "n.id, n.event, n.subject, n.data, n.link, n.count, n.first_at, \
+    n.last_at, r.read_at";
+
+/// Read since it was last raised.
+const READ: &str = "r.read_at IS NOT NULL AND r.read_at >= n.last_at";
+
+const FOR_ADMIN: &str = concatcp!(
+    "SELECT ",
+    COLUMNS,
+    " FROM notifications n \
+     LEFT JOIN notification_reads r ON r.notification_id = n.id AND r.admin_id = $1 \
+     WHERE (NOT $2 OR NOT (",
+    READ,
+    ")) ORDER BY CASE WHEN ",
+    READ,
+    " THEN 1 ELSE 0 END, n.last_at DESC, n.id DESC LIMIT $3"
+);
+
+const UNREAD: &str = concatcp!(
+    "SELECT count(*) FROM notifications n \
+     LEFT JOIN notification_reads r ON r.notification_id = n.id AND r.admin_id = $1 \
+     WHERE NOT (",
+    READ,
+    ")"
+);
+
+const MARK_READ: &str = "INSERT INTO notification_reads (notification_id, admin_id, read_at) \
+    SELECT id, $2, $3 FROM notifications WHERE id = $1 \
+    ON CONFLICT (notification_id, admin_id) DO UPDATE SET read_at = excluded.read_at";
+
+const MARK_ALL_READ: &str = concatcp!(
+    "INSERT INTO notification_reads (notification_id, admin_id, read_at) \
+     SELECT n.id, $1, $2 FROM notifications n \
+     LEFT JOIN notification_reads r ON r.notification_id = n.id AND r.admin_id = $1 \
+     WHERE NOT (",
+    READ,
+    ") ON CONFLICT (notification_id, admin_id) DO UPDATE SET read_at = excluded.read_at"
+);
+
+fn notification_from(row: &Row) -> Result<Notification> {
+    let count: i32 = row.get("count")?;
+    Ok(Notification {
+        id: row.get("id")?,
+        event: row.get("event")?,
+        subject: row.get("subject")?,
+        data: row.get("data")?,
+        link: row.get("link")?,
+        count: count.into(),
+        first_at: row.get("first_at")?,
+        last_at: row.get("last_at")?,
+        read_at: row.get("read_at")?,
+    })
+}
+
+#[async_trait]
+impl crate::NotificationStore for SqlStore {
+    async fn raise_notification(
+        &self,
+        n: &NewNotification,
+        window: TimeDelta,
+        now: DateTime<Utc>,
+    ) -> Result<Raised> {
+        let mut tx = self.begin_write().await?;
+        query(CLOSE_STALE)
+            .bind(&n.event)
+            .bind(&n.subject)
+            .bind(now - window)
+            .execute(&mut tx)
+            .await?;
+        let row = query(RAISE)
+            .bind(Uuid::now_v7())
+            .bind(&n.event)
+            .bind(&n.subject)
+            .bind(Json(&n.data))
+            .bind(&n.link)
+            .bind(now)
+            .fetch_one(&mut tx)
+            .await?;
+        tx.commit().await?;
+        let count: i32 = row.get("count")?;
+        Ok(Raised {
+            id: row.get("id")?,
+            count: count.into(),
+        })
+    }
+
+    async fn notifications_for(
+        &self,
+        admin: Uuid,
+        unread_only: bool,
+        limit: i64,
+    ) -> Result<Vec<Notification>> {
+        query(FOR_ADMIN)
+            .bind(admin)
+            .bind(unread_only)
+            .bind(limit)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(notification_from)
+            .collect()
+    }
+
+    async fn unread_notifications(&self, admin: Uuid) -> Result<i64> {
+        query(UNREAD)
+            .bind(admin)
+            .fetch_one(self.reader())
+            .await?
+            .get(0)
+    }
+
+    async fn mark_notification_read(
+        &self,
+        admin: Uuid,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        Ok(query(MARK_READ)
+            .bind(id)
+            .bind(admin)
+            .bind(now)
+            .execute(self.writer())
+            .await?
+            == 1)
+    }
+
+    async fn mark_all_notifications_read(&self, admin: Uuid, now: DateTime<Utc>) -> Result<u64> {
+        Ok(query(MARK_ALL_READ)
+            .bind(admin)
+            .bind(now)
+            .execute(self.writer())
+            .await?)
+    }
+
+    async fn notification_preferences(&self, admin: Uuid) -> Result<Vec<(String, NotifyMode)>> {
+        query("SELECT event, mode FROM notification_preferences WHERE admin_id = $1 ORDER BY event")
+            .bind(admin)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|row| {
+                let mode: String = row.get("mode")?;
+                Ok((
+                    row.get("event")?,
+                    NotifyMode::parse(&mode).ok_or_else(|| corrupt("notification mode", &mode))?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn set_notification_preferences(
+        &self,
+        admin: Uuid,
+        modes: &[(String, NotifyMode)],
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for (event, mode) in modes {
+            query(
+                "INSERT INTO notification_preferences (admin_id, event, mode) VALUES ($1, $2, $3) \
+                 ON CONFLICT (admin_id, event) DO UPDATE SET mode = excluded.mode",
+            )
+            .bind(admin)
+            .bind(event)
+            .bind(mode.as_str())
+            .execute(&mut tx)
+            .await
+            .map_err(|e| crate::sql::on_constraint(e, "admin"))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
