@@ -95,8 +95,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "admin.notice_preferences_help",
-        "At once by e-mail, in the daily digest, or only here. Every notification is listed here either way.",
-        "Sofort per E-Mail, in der täglichen Zusammenfassung oder nur hier. Jede Benachrichtigung steht in jedem Fall hier.",
+        "Every notification is listed here and counted by the bell. Your choice is kept for e-mail — at once, or in a daily digest —, which this version does not send yet.",
+        "Jede Benachrichtigung steht hier und zählt in der Glocke. Deine Wahl gilt für E-Mails — sofort oder in einer täglichen Zusammenfassung —, die diese Version noch nicht sendet.",
     ),
     ("notice_mode.immediate", "At once", "Sofort"),
     (
