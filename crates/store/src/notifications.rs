@@ -7,11 +7,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::Result;
+use crate::{NewMail, Result};
 
 /// An event to raise.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewNotification {
+    /// The id a new notification gets (mails queued with it name it).
+    pub id: Uuid,
     pub event: String,
     /// What it is about (a profile, a subscription, a job): the same event about the same
     /// subject within the window is one notification.
@@ -81,14 +83,18 @@ impl NotifyMode {
 #[async_trait]
 pub trait NotificationStore: Send + Sync {
     /// Raises `n` at `now`: the open notification of its event and subject when it is
-    /// younger than `window` (its count grows, `last_at` and `data` move), else a new one.
-    /// Exact under concurrency: N raises at once count N.
+    /// younger than `window` (its count grows, `last_at` and `data` move), else a new one
+    /// (with `n.id`), queuing `mails` with it in the same transaction. Exact under
+    /// concurrency: N raises at once count N, and the mails go out once.
     async fn raise_notification(
         &self,
         n: &NewNotification,
         window: TimeDelta,
+        mails: &[NewMail],
         now: DateTime<Utc>,
     ) -> Result<Raised>;
+    /// One notification as it is now (`read_at` unset).
+    async fn notification(&self, id: Uuid) -> Result<Option<Notification>>;
     /// The notifications as `admin` sees them: unread first, then the newest; only unread
     /// ones with `unread_only`; at most `limit`.
     async fn notifications_for(

@@ -80,6 +80,7 @@ pub mod pages {
 /// - `payment_received`: `name`, `tier`, `amount`, and `ends_at` or `days`
 /// - `payment_failed`: `name`, `tier`, `amount` (links to `/plan`, where Manage billing is)
 /// - `subscription_ending`: `name`, `tier`, `ends_at`
+/// - `notification`: `name`, `title`, `body`, `path` (the page, as `page_link`), `times`
 pub static TEMPLATES: &[Template] = &[
     template!("verify_email", Some(pages::VERIFY_EMAIL)),
     template!("invitation", Some(pages::INVITATION)),
@@ -91,6 +92,7 @@ pub static TEMPLATES: &[Template] = &[
     template!("payment_received", None),
     template!("payment_failed", None),
     template!("subscription_ending", None),
+    template!("notification", None),
 ];
 
 const BASE_DE: (&str, &str) = (
@@ -247,6 +249,11 @@ fn variables(
         vars.insert("link".into(), link);
     }
     vars.insert("plan_link".into(), format!("{base_url}/plan"));
+    if let Some(path) = data.get("path").and_then(Value::as_str)
+        && path.starts_with('/')
+    {
+        vars.insert("page_link".into(), format!("{base_url}{path}"));
+    }
     let access = match (
         vars.get("ends_at"),
         data.get("days").and_then(Value::as_i64),
@@ -384,6 +391,8 @@ mod tests {
             "subscription_ending" => {
                 json!({"name": "Anna", "tier": "Premium", "ends_at": "2025-04-14T00:00:00Z"})
             }
+            "notification" => json!({"name": "Anna", "title": "Payment failed: a@b.org",
+                "body": "A payment failed.", "path": "/admin/billing", "times": "Happened once."}),
             other => panic!("no sample for {other}"),
         }
     }

@@ -115,6 +115,25 @@ async fn send_one(
     mail: &OutboxMail,
     report: &mut MailReport,
 ) -> mitai_store::Result<()> {
+    // A notification's mail says how often it happened by the time it is sent.
+    let with_count;
+    let mail = if mail.template == "notification"
+        && let Some(id) = mail.data["notification_id"]
+            .as_str()
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+    {
+        let mut data = mail.data.clone();
+        data["times"] = serde_json::json!(
+            crate::service::notifications::times_text(state, id, &mail.language).await
+        );
+        with_count = OutboxMail {
+            data,
+            ..mail.clone()
+        };
+        &with_count
+    } else {
+        mail
+    };
     let outcome = match render(state, mail) {
         Ok(outgoing) => state.mailer.send(&outgoing).await,
         Err(e) => Err(SendError::Permanent(e.to_string())),

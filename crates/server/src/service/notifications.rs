@@ -12,8 +12,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use mitai_store::Profile;
 use mitai_store::notifications::{NewNotification, Notification, NotifyMode};
+use mitai_store::{NewMail, Profile, ProfileFilter, ProfileOrder, Role};
 
 use super::{AppState, Error, Result};
 
@@ -190,17 +190,91 @@ pub async fn raise_now(
     link: String,
 ) {
     let n = NewNotification {
+        id: Uuid::now_v7(),
         event: event.to_owned(),
         subject,
         data,
         link,
     };
+    let now = state.now();
+    let mails = match immediate_mails(state, &n, now).await {
+        Ok(mails) => mails,
+        Err(e) => {
+            tracing::warn!(event, error = %e, "the admins to mail at once were not found");
+            Vec::new()
+        }
+    };
     if let Err(e) = state
         .store
-        .raise_notification(&n, WINDOW, state.now())
+        .raise_notification(&n, WINDOW, &mails, now)
         .await
     {
         tracing::warn!(event, error = %e, "a notification was not raised");
+    }
+}
+
+/// The mail to each active admin who hears of `n`'s event at once, in their language (sent
+/// only if `n` is new; its count is read when it is sent, so a notification raised again
+/// while its mail waits is counted in it).
+async fn immediate_mails(
+    state: &AppState,
+    n: &NewNotification,
+    now: DateTime<Utc>,
+) -> mitai_store::Result<Vec<NewMail>> {
+    let filter = ProfileFilter {
+        role: Some(Role::Admin),
+        disabled: Some(false),
+        ..ProfileFilter::default()
+    };
+    let admins = state
+        .store
+        .find_profiles(&filter, ProfileOrder::default(), None, 100)
+        .await?;
+    let default = EVENTS
+        .iter()
+        .find(|(e, _)| *e == n.event)
+        .map_or(NotifyMode::Digest, |(_, m)| *m);
+    let mut mails = Vec::new();
+    for admin in admins {
+        let mode = state
+            .store
+            .notification_preferences(admin.id)
+            .await?
+            .into_iter()
+            .find(|(e, _)| *e == n.event)
+            .map_or(default, |(_, m)| m);
+        if mode != NotifyMode::Immediate {
+            continue;
+        }
+        let (title, body) = words(&n.event, &n.data, &admin.language);
+        mails.push(NewMail::new(
+            admin.email.clone(),
+            "notification",
+            admin.language.clone(),
+            serde_json::json!({
+                "notification_id": n.id,
+                "name": admin.name,
+                "title": title,
+                "body": body,
+                "path": n.link,
+            }),
+            now,
+        ));
+    }
+    Ok(mails)
+}
+
+/// What a notification mail says of how often it happened, read when it is sent.
+pub async fn times_text(state: &AppState, id: Uuid, language: &str) -> String {
+    let count = match state.store.notification(id).await {
+        Ok(Some(n)) => n.count,
+        _ => 1,
+    };
+    match (language == "de", count) {
+        (true, 1) => "Einmal passiert.".to_owned(),
+        (true, n) => format!("{n}-mal passiert innerhalb einer Stunde."),
+        (false, 1) => "Happened once.".to_owned(),
+        (false, n) => format!("Happened {n} times within an hour."),
     }
 }
 

@@ -95,8 +95,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "admin.notice_preferences_help",
-        "Every notification is listed here and counted by the bell. Your choice is kept for e-mail — at once, or in a daily digest —, which this version does not send yet.",
-        "Jede Benachrichtigung steht hier und zählt in der Glocke. Deine Wahl gilt für E-Mails — sofort oder in einer täglichen Zusammenfassung —, die diese Version noch nicht sendet.",
+        "Every notification is listed here and counted by the bell. “At once” also sends it to you by e-mail; the daily digest is not sent yet by this version (those events are listed here only).",
+        "Jede Benachrichtigung steht hier und zählt in der Glocke. „Sofort“ schickt sie dir auch per E-Mail; die tägliche Zusammenfassung sendet diese Version noch nicht (diese Ereignisse stehen nur hier).",
     ),
     ("notice_mode.immediate", "At once", "Sofort"),
     (
@@ -1791,6 +1791,26 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "E-Mail bestätigen",
     ),
     ("mail_template.invitation", "Invitation", "Einladung"),
+    (
+        "mail_template.payment_received",
+        "Payment received",
+        "Zahlung erhalten",
+    ),
+    (
+        "mail_template.payment_failed",
+        "Payment failed",
+        "Zahlung fehlgeschlagen",
+    ),
+    (
+        "mail_template.subscription_ending",
+        "Subscription ending",
+        "Abo endet",
+    ),
+    (
+        "mail_template.notification",
+        "Admin notification",
+        "Admin-Benachrichtigung",
+    ),
     (
         "mail_template.password_reset",
         "Password reset",

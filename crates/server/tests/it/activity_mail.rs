@@ -39,6 +39,16 @@ async fn setup(app: &TestApp) -> String {
     let admin = app.admin().await;
     app.set_setting(&admin, "require_email_verification", json!(false))
         .await;
+    // These tests count the messages of the outbox: the admin hears of failing mail only in
+    // the list (its own mail is tested in `notifications`).
+    let (status, _) = app
+        .put(
+            "/api/admin/notification-preferences",
+            Some(&admin),
+            json!({"mail_failing": "off", "job_failed": "off"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     admin
 }
 

@@ -19,6 +19,7 @@ on_both_backends!(
     payment_events_are_raised_once_each,
     failing_mail_and_a_used_up_coupon_are_raised,
     the_bell_and_the_page,
+    immediate_events_mail_the_admins_who_want_them_once,
 );
 
 /// The notifications of `event` the admin holding `token` sees, waiting up to two seconds
@@ -328,4 +329,82 @@ async fn the_bell_and_the_page(backend: Backend) {
     );
     let (_, list) = app.get("/api/admin/notifications", Some(&admin)).await;
     assert_eq!(list["unread"], 1);
+}
+
+async fn immediate_events_mail_the_admins_who_want_them_once(backend: Backend) {
+    let mail_dir = crate::common::process::fresh_dir();
+    let app = TestApp::with_args(
+        backend,
+        ServeArgs {
+            test_clock: "1".into(),
+            mail: format!("file:{}", mail_dir.display()),
+            ..ServeArgs::default()
+        },
+    )
+    .await;
+    let admin = app.admin().await;
+    mitai_server::service::accounts::create_user(
+        &app.state,
+        "quiet@example.org",
+        "adminpass2",
+        None,
+        true,
+    )
+    .await
+    .unwrap();
+    let quiet = app.login("quiet@example.org", "adminpass2").await;
+    let (status, _) = app
+        .put(
+            "/api/admin/notification-preferences",
+            Some(&quiet),
+            json!({"job_failed": "off"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // A job fails three times within the hour: one notification, one mail (to the admin who
+    // wants it at once), which says how often by the time it is sent.
+    for i in 0..3 {
+        mitai_server::service::notifications::raise_now(
+            &app.state,
+            "job_failed",
+            "purge".into(),
+            json!({"job": "purge", "error": format!("disk full {i}")}),
+            "/admin".into(),
+        )
+        .await;
+    }
+    let queued: Vec<_> = app
+        .db
+        .store
+        .outbox(None, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.template == "notification")
+        .collect();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].to, "admin@example.org");
+    // A digest event mails nobody at once.
+    app.register_user("someone@example.org").await;
+    of_event(&app, &admin, "user_registered", 1).await;
+    let report = mitai_server::service::jobs::run_due(&app.state).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let texts: Vec<String> = std::fs::read_dir(&mail_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    let notices: Vec<&String> = texts
+        .iter()
+        .filter(|t| t.contains("A job failed: purge"))
+        .collect();
+    assert_eq!(notices.len(), 1, "{texts:?}");
+    let text = notices[0].replace("=\r\n", "").replace("=3D", "=");
+    assert!(text.contains("Happened 3 times"), "{text}");
+    assert!(text.contains("/admin"), "{text}");
+    assert!(
+        !texts.iter().any(|t| t.contains("New person")),
+        "digest events wait"
+    );
+    std::fs::remove_dir_all(mail_dir).ok();
 }

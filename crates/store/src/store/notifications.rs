@@ -83,6 +83,7 @@ impl crate::NotificationStore for SqlStore {
         &self,
         n: &NewNotification,
         window: TimeDelta,
+        mails: &[crate::NewMail],
         now: DateTime<Utc>,
     ) -> Result<Raised> {
         let mut tx = self.begin_write().await?;
@@ -93,7 +94,7 @@ impl crate::NotificationStore for SqlStore {
             .execute(&mut tx)
             .await?;
         let row = query(RAISE)
-            .bind(Uuid::now_v7())
+            .bind(n.id)
             .bind(&n.event)
             .bind(&n.subject)
             .bind(Json(&n.data))
@@ -101,12 +102,34 @@ impl crate::NotificationStore for SqlStore {
             .bind(now)
             .fetch_one(&mut tx)
             .await?;
-        tx.commit().await?;
         let count: i32 = row.get("count")?;
-        Ok(Raised {
+        let raised = Raised {
             id: row.get("id")?,
             count: count.into(),
-        })
+        };
+        if raised.is_new() {
+            for mail in mails {
+                super::mail::enqueue_mail_in(&mut tx, mail).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(raised)
+    }
+
+    async fn notification(&self, id: Uuid) -> Result<Option<Notification>> {
+        query(concatcp!(
+            "SELECT ",
+            COLUMNS,
+            " FROM notifications n \
+             LEFT JOIN notification_reads r ON r.notification_id = n.id AND FALSE \
+             WHERE n.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?
+        .as_ref()
+        .map(notification_from)
+        .transpose()
     }
 
     async fn notifications_for(

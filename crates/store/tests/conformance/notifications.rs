@@ -31,6 +31,7 @@ fn hour() -> TimeDelta {
 
 fn event(event: &str, subject: &str) -> NewNotification {
     NewNotification {
+        id: Uuid::now_v7(),
         event: event.into(),
         subject: subject.into(),
         data: serde_json::json!({"email": format!("{subject}@example.org")}),
@@ -60,29 +61,29 @@ async fn the_same_event_within_the_window_is_one_notification(db: &TestDb) {
     let s = &*db.store;
     let a = admin(s, "a@example.org").await;
     let first = s
-        .raise_notification(&event("mail_failing", "mail"), hour(), at(0))
+        .raise_notification(&event("mail_failing", "mail"), hour(), &[], at(0))
         .await
         .unwrap();
     assert!(first.is_new());
     let again = s
-        .raise_notification(&event("mail_failing", "mail"), hour(), at(30))
+        .raise_notification(&event("mail_failing", "mail"), hour(), &[], at(30))
         .await
         .unwrap();
     assert_eq!((again.id, again.count), (first.id, 2));
     // Another subject, another event: their own.
     let other = s
-        .raise_notification(&event("mail_failing", "other"), hour(), at(31))
+        .raise_notification(&event("mail_failing", "other"), hour(), &[], at(31))
         .await
         .unwrap();
     assert!(other.is_new());
     let job = s
-        .raise_notification(&event("job_failed", "mail"), hour(), at(31))
+        .raise_notification(&event("job_failed", "mail"), hour(), &[], at(31))
         .await
         .unwrap();
     assert!(job.is_new());
     // An hour after the first: a new one.
     let later = s
-        .raise_notification(&event("mail_failing", "mail"), hour(), at(60))
+        .raise_notification(&event("mail_failing", "mail"), hour(), &[], at(60))
         .await
         .unwrap();
     assert!(later.is_new());
@@ -101,10 +102,10 @@ async fn reading_is_per_admin_and_a_raise_makes_it_unread_again(db: &TestDb) {
     let a = admin(s, "a@example.org").await;
     let b = admin(s, "b@example.org").await;
     let n = s
-        .raise_notification(&event("user_registered", "p1"), hour(), at(0))
+        .raise_notification(&event("user_registered", "p1"), hour(), &[], at(0))
         .await
         .unwrap();
-    s.raise_notification(&event("user_registered", "p2"), hour(), at(1))
+    s.raise_notification(&event("user_registered", "p2"), hour(), &[], at(1))
         .await
         .unwrap();
     assert_eq!(s.unread_notifications(a.id).await.unwrap(), 2);
@@ -126,7 +127,7 @@ async fn reading_is_per_admin_and_a_raise_makes_it_unread_again(db: &TestDb) {
     assert_eq!(all.last().unwrap().id, n.id, "read ones after the unread");
     assert_eq!(all.last().unwrap().read_at, Some(at(2)));
     // Raised again after it was read: unread again.
-    s.raise_notification(&event("user_registered", "p1"), hour(), at(3))
+    s.raise_notification(&event("user_registered", "p1"), hour(), &[], at(3))
         .await
         .unwrap();
     assert_eq!(s.unread_notifications(a.id).await.unwrap(), 2);
@@ -169,9 +170,17 @@ async fn a_burst_of_raises_counts_each_once(db: &TestDb) {
         .map(|i| {
             let s = s.clone();
             tokio::spawn(async move {
+                let mail = mitai_store::NewMail::new(
+                    "a@example.org",
+                    "notification",
+                    "en",
+                    serde_json::json!({}),
+                    at(0),
+                );
                 s.raise_notification(
                     &event("mail_failing", "mail"),
                     hour(),
+                    &[mail],
                     at(0) + TimeDelta::seconds(i),
                 )
                 .await
@@ -189,4 +198,12 @@ async fn a_burst_of_raises_counts_each_once(db: &TestDb) {
     let list = s.notifications_for(a.id, false, 10).await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].count, 50);
+    assert_eq!(
+        s.outbox(None, None, 100).await.unwrap().len(),
+        1,
+        "one mail"
+    );
+    let one = s.notification(list[0].id).await.unwrap().unwrap();
+    assert_eq!((one.count, one.read_at), (50, None));
+    assert!(s.notification(Uuid::now_v7()).await.unwrap().is_none());
 }
