@@ -33,6 +33,7 @@ pub const KEYS: &[&str] = &[
     "base_url",
     "photo_max_bytes",
     "reminder_lead_days",
+    "notification_digest_hour",
 ];
 
 /// An internal setting, never shown or set by admins: the changes of `usage_timezone`,
@@ -104,6 +105,8 @@ pub struct Settings {
     pub base_url: Option<String>,
     pub photo_max_bytes: i64,
     pub reminder_lead_days: i64,
+    /// The hour (0–23, in the usage time zone) the admins' daily digest goes out.
+    pub notification_digest_hour: i64,
 }
 
 impl Default for Settings {
@@ -123,6 +126,7 @@ impl Default for Settings {
             base_url: None,
             photo_max_bytes: 10 * 1024 * 1024,
             reminder_lead_days: 3,
+            notification_digest_hour: 8,
         }
     }
 }
@@ -144,6 +148,7 @@ pub fn default_value(key: &str) -> Option<Value> {
         "base_url" => Value::Null,
         "photo_max_bytes" => json!(d.photo_max_bytes),
         "reminder_lead_days" => json!(d.reminder_lead_days),
+        "notification_digest_hour" => json!(d.notification_digest_hour),
         _ => return None,
     })
 }
@@ -196,6 +201,7 @@ pub fn validate(
         "trial_days" => int_in(value, 0, 3650),
         "wellpass_grace_days" | "billing_grace_days" => int_in(value, 0, 31),
         "reminder_lead_days" => int_in(value, 0, 365),
+        "notification_digest_hour" => int_in(value, 0, 23),
         "photo_max_bytes" => int_in(value, 1024, 512 * 1024 * 1024),
         "usage_timezone" => match value.as_str() {
             Some(name) => name
@@ -259,6 +265,10 @@ impl Settings {
                 "trial_days" => s.trial_days = value.as_i64().unwrap_or(s.trial_days),
                 "wellpass_grace_days" => {
                     s.wellpass_grace_days = value.as_i64().unwrap_or(s.wellpass_grace_days)
+                }
+                "notification_digest_hour" => {
+                    s.notification_digest_hour =
+                        value.as_i64().unwrap_or(s.notification_digest_hour)
                 }
                 "billing_grace_days" => {
                     s.billing_grace_days = value.as_i64().unwrap_or(s.billing_grace_days)

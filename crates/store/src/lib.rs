@@ -338,6 +338,9 @@ pub trait Store:
     /// granted). `None` means another instance is running the jobs now.
     async fn try_job_lock(&self, name: &str) -> Result<Option<JobLock>>;
 
+    /// When something of `kind` was last done for `subject` ([`Store::once`]'s marks).
+    async fn last_done(&self, kind: &str, subject: Uuid) -> Result<Option<DateTime<Utc>>>;
+
     /// Does something once per (`kind`, `subject`, `due_key`): records the mark and, in the
     /// same transaction, enqueues `mail` and logs `activity`. Returns `false` (and writes
     /// nothing) when the mark exists, so retries and other instances never repeat it.

@@ -81,6 +81,7 @@ pub mod pages {
 /// - `payment_failed`: `name`, `tier`, `amount` (links to `/plan`, where Manage billing is)
 /// - `subscription_ending`: `name`, `tier`, `ends_at`
 /// - `notification`: `name`, `title`, `body`, `path` (the page, as `page_link`), `times`
+/// - `notification_digest`: `name`, `count`, `items` (a line each), `path`
 pub static TEMPLATES: &[Template] = &[
     template!("verify_email", Some(pages::VERIFY_EMAIL)),
     template!("invitation", Some(pages::INVITATION)),
@@ -93,6 +94,7 @@ pub static TEMPLATES: &[Template] = &[
     template!("payment_failed", None),
     template!("subscription_ending", None),
     template!("notification", None),
+    template!("notification_digest", None),
 ];
 
 const BASE_DE: (&str, &str) = (
@@ -393,6 +395,10 @@ mod tests {
             }
             "notification" => json!({"name": "Anna", "title": "Payment failed: a@b.org",
                 "body": "A payment failed.", "path": "/admin/billing", "times": "Happened once."}),
+            "notification_digest" => {
+                json!({"name": "Anna", "count": 2, "path": "/admin/notifications",
+                "items": "• New person: a@b.org: a@b.org signed up (open).\n• Coupon used up: X"})
+            }
             other => panic!("no sample for {other}"),
         }
     }

@@ -38,6 +38,8 @@ pub struct JobReport {
     pub billing_events_failed: u64,
     /// Subscriptions re-read from Stripe by the daily reconciliation.
     pub subscriptions_reconciled: u64,
+    /// Daily digests of notifications queued (one per admin and day, never empty).
+    pub notification_digests: u64,
     /// `true` when another round held the job lock (on this instance or another one), so
     /// this round did nothing. A failure to take the lock is an error, never `skipped`.
     pub skipped: bool,
@@ -112,6 +114,10 @@ pub async fn run_due(state: &AppState) -> JobReport {
             Ok(false) => {}
             Err(e) => report.failed("billing_reconcile", &e),
         }
+    }
+    match crate::service::notifications::send_digests(state, now).await {
+        Ok(n) => report.notification_digests = n,
+        Err(e) => report.failed("notification_digest", &e),
     }
     match state.store.purge_expired(now).await {
         Ok(purged) => {

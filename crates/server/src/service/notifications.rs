@@ -264,6 +264,95 @@ async fn immediate_mails(
     Ok(mails)
 }
 
+/// The daily digest: for each active admin, once a day from `notification_digest_hour` (in
+/// the usage time zone), one mail listing the notifications of their `digest` events since
+/// their previous digest (the last 24 hours for the first) — never an empty one, never two
+/// a day (a mark per admin and local day, across instances). Answers how many went out.
+pub async fn send_digests(state: &AppState, now: DateTime<Utc>) -> mitai_store::Result<u64> {
+    let registry = state.registry();
+    let tz = registry.settings.usage_timezone;
+    let local = now.with_timezone(&tz);
+    if i64::from(chrono::Timelike::hour(&local)) < registry.settings.notification_digest_hour {
+        return Ok(0);
+    }
+    let day = local.date_naive().to_string();
+    let filter = ProfileFilter {
+        role: Some(Role::Admin),
+        disabled: Some(false),
+        ..ProfileFilter::default()
+    };
+    let admins = state
+        .store
+        .find_profiles(&filter, ProfileOrder::default(), None, 100)
+        .await?;
+    let mut sent = 0;
+    for admin in admins {
+        let chosen = state.store.notification_preferences(admin.id).await?;
+        let mode = |event: &str| {
+            chosen
+                .iter()
+                .find(|(e, _)| e == event)
+                .map(|(_, m)| *m)
+                .or_else(|| EVENTS.iter().find(|(e, _)| *e == event).map(|(_, m)| *m))
+        };
+        let since = state
+            .store
+            .last_done("notification_digest", admin.id)
+            .await?
+            .unwrap_or(now - TimeDelta::days(1));
+        let items: Vec<Notification> = state
+            .store
+            .notifications_for(admin.id, false, 500)
+            .await?
+            .into_iter()
+            .filter(|n| n.last_at > since && mode(&n.event) == Some(NotifyMode::Digest))
+            .collect();
+        if items.is_empty() {
+            continue;
+        }
+        let german = admin.language == "de";
+        let lines: Vec<String> = items
+            .iter()
+            .map(|n| {
+                let (title, body) = words(&n.event, &n.data, &admin.language);
+                let times = match (german, n.count) {
+                    (_, 1) => String::new(),
+                    (true, c) => format!(" ({c}-mal)"),
+                    (false, c) => format!(" ({c} times)"),
+                };
+                format!("• {title}{times}: {body}")
+            })
+            .collect();
+        let mail = NewMail::new(
+            admin.email.clone(),
+            "notification_digest",
+            admin.language.clone(),
+            serde_json::json!({
+                "name": admin.name,
+                "count": items.len(),
+                "items": lines.join("\n"),
+                "path": "/admin/notifications",
+            }),
+            now,
+        );
+        if state
+            .store
+            .once(
+                "notification_digest",
+                admin.id,
+                &day,
+                now,
+                Some(&mail),
+                None,
+            )
+            .await?
+        {
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
 /// What a notification mail says of how often it happened, read when it is sent.
 pub async fn times_text(state: &AppState, id: Uuid, language: &str) -> String {
     let count = match state.store.notification(id).await {

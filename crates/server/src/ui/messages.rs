@@ -95,8 +95,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "admin.notice_preferences_help",
-        "Every notification is listed here and counted by the bell. “At once” also sends it to you by e-mail; the daily digest is not sent yet by this version (those events are listed here only).",
-        "Jede Benachrichtigung steht hier und zählt in der Glocke. „Sofort“ schickt sie dir auch per E-Mail; die tägliche Zusammenfassung sendet diese Version noch nicht (diese Ereignisse stehen nur hier).",
+        "Every notification is listed here and counted by the bell. “At once” also mails it to you when it happens; “Daily digest” mails it in one message a day (at the hour set under Settings); “Only here” mails nothing.",
+        "Jede Benachrichtigung steht hier und zählt in der Glocke. „Sofort“ schickt sie dir auch per E-Mail, sobald sie passiert; „Tägliche Zusammenfassung“ in einer Nachricht am Tag (zur Stunde aus den Einstellungen); „Nur hier“ schickt nichts.",
     ),
     ("notice_mode.immediate", "At once", "Sofort"),
     (
@@ -1807,6 +1807,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Abo endet",
     ),
     (
+        "mail_template.notification_digest",
+        "Notifications digest",
+        "Zusammenfassung der Benachrichtigungen",
+    ),
+    (
         "mail_template.notification",
         "Admin notification",
         "Admin-Benachrichtigung",
@@ -1919,6 +1924,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "setting_help.billing_grace_days",
         "Days a subscription keeps giving access after its latest paid period, while Stripe retries a failed renewal.",
         "Tage, die ein Abo nach seinem zuletzt bezahlten Zeitraum noch Zugang gibt, während Stripe eine fehlgeschlagene Verlängerung erneut versucht.",
+    ),
+    (
+        "setting_help.notification_digest_hour",
+        "The hour (0–23, in the time zone of periods) the admins' daily digest of notifications goes out.",
+        "Die Stunde (0–23, in der Zeitzone der Zeiträume), zu der die tägliche Zusammenfassung der Benachrichtigungen an die Admins geht.",
     ),
     (
         "setting_help.reminder_lead_days",
@@ -2237,6 +2247,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "setting.wellpass_grace_days",
         "Wellpass grace days",
         "Wellpass-Kulanztage",
+    ),
+    (
+        "setting.notification_digest_hour",
+        "Hour of the notifications digest",
+        "Stunde der Benachrichtigungs-Zusammenfassung",
     ),
     (
         "setting.billing_grace_days",

@@ -1090,6 +1090,7 @@ fn setting_values() -> Vec<(&'static str, Value, Value)> {
         ),
         ("photo_max_bytes", json!(2_097_152), json!(10)),
         ("reminder_lead_days", json!(7), json!(1000)),
+        ("notification_digest_hour", json!(6), json!(24)),
     ]
 }
 

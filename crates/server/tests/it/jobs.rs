@@ -35,6 +35,15 @@ async fn reminders_and_expiries_happen_once(backend: Backend) {
     app.clock_to("2027-01-10T12:00:00Z").await;
     let admin = app.admin().await;
     app.set_setting(&admin, "trial_days", json!(2)).await;
+    // The mails counted here are the person's; the admin's digest of the sign-up is not.
+    let (status, _) = app
+        .put(
+            "/api/admin/notification-preferences",
+            Some(&admin),
+            json!({"user_registered": "off"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let (_, id) = app.user("remind@example.org").await;
     let (status, body) = app
         .post(

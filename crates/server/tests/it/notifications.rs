@@ -20,6 +20,7 @@ on_both_backends!(
     failing_mail_and_a_used_up_coupon_are_raised,
     the_bell_and_the_page,
     immediate_events_mail_the_admins_who_want_them_once,
+    the_daily_digest_goes_out_once_a_day_and_never_empty,
 );
 
 /// The notifications of `event` the admin holding `token` sees, waiting up to two seconds
@@ -407,4 +408,87 @@ async fn immediate_events_mail_the_admins_who_want_them_once(backend: Backend) {
         "digest events wait"
     );
     std::fs::remove_dir_all(mail_dir).ok();
+}
+
+async fn the_daily_digest_goes_out_once_a_day_and_never_empty(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    app.clock_to("2030-03-04T05:00:00Z").await;
+    let admin = app.admin().await;
+    // Digest events (sign-ups) before the digest hour (8:00 UTC by default).
+    app.register_user("first@example.org").await;
+    app.register_user("second@example.org").await;
+    of_event(&app, &admin, "user_registered", 2).await;
+    let digests = |app: &TestApp| {
+        let store = app.db.store.clone();
+        async move {
+            store
+                .outbox(None, None, 1000)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|m| m.template == "notification_digest")
+                .collect::<Vec<_>>()
+        }
+    };
+    let report = mitai_server::service::jobs::run_due(&app.state).await;
+    assert_eq!(report.notification_digests, 0, "not before the hour");
+    app.clock_to("2030-03-04T08:00:01Z").await;
+    // (The job runs the digest, then the mail job sends it; here the digest alone, so that
+    // the queued message can be read before it is sent and emptied.)
+    let digest = || mitai_server::service::notifications::send_digests(&app.state, app.state.now());
+    assert_eq!(digest().await.unwrap(), 1);
+    let sent = digests(&app).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "admin@example.org");
+    assert_eq!(sent[0].data["count"], 2);
+    // Never twice a day.
+    app.advance(600).await;
+    app.register_user("third@example.org").await;
+    of_event(&app, &admin, "user_registered", 3).await;
+    assert_eq!(digest().await.unwrap(), 0);
+    // The next day: only what came since the previous digest.
+    app.clock_to("2030-03-05T09:00:00Z").await;
+    assert_eq!(digest().await.unwrap(), 1);
+    let sent = digests(&app).await;
+    assert_eq!(sent.len(), 2);
+    let newest = sent.iter().max_by_key(|m| m.created_at).unwrap();
+    assert_eq!(newest.data["count"], 1, "{:?}", newest.data);
+    assert!(
+        newest.data["items"]
+            .as_str()
+            .unwrap()
+            .contains("third@example.org")
+    );
+    // A day with nothing: no digest.
+    app.clock_to("2030-03-06T09:00:00Z").await;
+    assert_eq!(digest().await.unwrap(), 0, "never an empty one");
+    // An admin who turned an event off gets no digest of it.
+    let (status, _) = app
+        .put(
+            "/api/admin/notification-preferences",
+            Some(&admin),
+            json!({"user_registered": "off"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.register_user("fourth@example.org").await;
+    of_event(&app, &admin, "user_registered", 4).await;
+    app.clock_to("2030-03-07T09:00:00Z").await;
+    assert_eq!(digest().await.unwrap(), 0);
+    // Through the job, the digest is queued and sent in the same round.
+    let (status, _) = app
+        .put(
+            "/api/admin/notification-preferences",
+            Some(&admin),
+            json!({"user_registered": "digest"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.register_user("fifth@example.org").await;
+    of_event(&app, &admin, "user_registered", 5).await;
+    app.clock_to("2030-03-08T09:00:00Z").await;
+    let report = mitai_server::service::jobs::run_due(&app.state).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.notification_digests, 1);
+    assert!(report.mail_sent >= 1);
 }

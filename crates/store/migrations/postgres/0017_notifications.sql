@@ -32,3 +32,5 @@ CREATE TABLE notification_preferences (
     PRIMARY KEY (admin_id, event)
 );
 
+
+INSERT INTO app_settings (key, value) VALUES ('notification_digest_hour', '8') ON CONFLICT DO NOTHING;

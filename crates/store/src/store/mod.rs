@@ -230,6 +230,15 @@ impl crate::Store for SqlStore {
         }
     }
 
+    async fn last_done(&self, kind: &str, subject: Uuid) -> Result<Option<DateTime<Utc>>> {
+        query("SELECT max(done_at) FROM job_marks WHERE kind = $1 AND subject_id = $2")
+            .bind(kind)
+            .bind(subject)
+            .fetch_one(self.reader())
+            .await?
+            .get(0)
+    }
+
     async fn once(
         &self,
         kind: &str,
