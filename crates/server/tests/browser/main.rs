@@ -1263,6 +1263,61 @@ fn buy_a_subscription_and_manage_billing(backend: Backend) {
     drop(rt);
 }
 
+/// The bell counts what is unread on every admin page; the list reads it in words; a
+/// preference is chosen and kept; marking all read empties the bell.
+fn the_bell_and_the_preferences(backend: Backend) {
+    let app = App::start(backend);
+    app.user("newcomer@example.org");
+    // A sign-up made through the API raises a notification (the CLI's users do not).
+    let (status, body) = app.api(
+        "POST",
+        "/api/auth/register",
+        json!({"email": "signed-up@example.org", "password": "browser-pass-9", "name": "New"}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let driver = Driver::start();
+    let b = session(&driver, true);
+    sign_in_admin(&b, &app);
+    b.wait_until("the bell", Duration::from_secs(10), |b| {
+        b.goto(&app.url("/admin"));
+        b.text_of(".bell .count") == "1"
+    });
+    assert!(b.find(".bell").attr("title").unwrap().contains("1 unread"));
+    b.find(".bell").click();
+    b.wait_until("the list", Duration::from_secs(10), |b| {
+        b.url().ends_with("/admin/notifications")
+    });
+    assert!(
+        b.text_of(".notices")
+            .contains("New person: signed-up@example.org")
+    );
+    b.find("#pref-user_registered option[value=immediate]")
+        .click();
+    b.find("form[action='/admin/notifications/preferences'] button[type=submit]")
+        .click();
+    b.wait_until("saved", Duration::from_secs(10), |b| {
+        b.exists_now("main [role=status]")
+    });
+    assert_eq!(
+        b.execute(
+            "return document.querySelector('#pref-user_registered').value",
+            vec![]
+        ),
+        json!("immediate")
+    );
+    let violations = axe_check(&b);
+    assert!(
+        violations.is_empty(),
+        "{}",
+        serious_violations_report(&violations)
+    );
+    b.find("form[action='/admin/notifications/read-all'] button[type=submit]")
+        .click();
+    b.wait_until("all read", Duration::from_secs(10), |b| {
+        b.text_of(".bell .count") == "0"
+    });
+}
+
 macro_rules! on_both {
     ($($name:ident => $body:expr;)*) => {
         mod sqlite {
@@ -1294,4 +1349,5 @@ on_both! {
     admin_pages => super::every_admin_page_is_guarded_narrow_and_accessible;
     admin_reads_well => super::the_admin_side_reads_well;
     buy_and_manage_billing => super::buy_a_subscription_and_manage_billing;
+    bell_and_preferences => super::the_bell_and_the_preferences;
 }
