@@ -84,13 +84,15 @@ impl NotifyMode {
 pub trait NotificationStore: Send + Sync {
     /// Raises `n` at `now`: the open notification of its event and subject when it is
     /// younger than `window` (its count grows, `last_at` and `data` move), else a new one
-    /// (with `n.id`), queuing `mails` with it in the same transaction. Exact under
+    /// (with `n.id`), queuing `mails` and a delivery to each of `webhooks` with it in the
+    /// same transaction. Exact under
     /// concurrency: N raises at once count N, and the mails go out once.
     async fn raise_notification(
         &self,
         n: &NewNotification,
         window: TimeDelta,
         mails: &[NewMail],
+        webhooks: &[Uuid],
         now: DateTime<Utc>,
     ) -> Result<Raised>;
     /// One notification as it is now (`read_at` unset).
@@ -122,4 +124,62 @@ pub trait NotificationStore: Send + Sync {
         admin: Uuid,
         modes: &[(String, NotifyMode)],
     ) -> Result<()>;
+
+    async fn create_webhook(&self, hook: &Webhook) -> Result<()>;
+    /// Every webhook, oldest first.
+    async fn webhooks(&self) -> Result<Vec<Webhook>>;
+    async fn webhook(&self, id: Uuid) -> Result<Option<Webhook>>;
+    /// `false` when there is no such webhook. Its waiting deliveries go with it.
+    async fn delete_webhook(&self, id: Uuid) -> Result<bool>;
+    /// Takes due deliveries (pending, or sending past their lease) for one attempt each:
+    /// their attempts counted, leased until `lease_until`. One instance gets each.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>>;
+    /// The attempt `attempts` of a delivery went through.
+    async fn delivery_sent(&self, id: Uuid, attempts: i64, now: DateTime<Utc>) -> Result<()>;
+    /// The attempt `attempts` failed: tried again at `retry_at`, or given up (`None`).
+    async fn delivery_failed(
+        &self,
+        id: Uuid,
+        attempts: i64,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    /// The deliveries of a notification (for admins and tests).
+    async fn deliveries_of(&self, notification: Uuid) -> Result<Vec<Delivery>>;
+}
+
+/// A webhook that wants admin notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub url: String,
+    pub events: Vec<String>,
+    /// `json`, `slack` or `ntfy`.
+    pub format: String,
+    /// The key of its `Mitai-Signature`.
+    pub secret: String,
+    /// The language of its titles and bodies.
+    pub language: String,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One notification on its way to one webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub notification_id: Uuid,
+    pub webhook_id: Uuid,
+    /// `pending`, `sending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
 }

@@ -40,6 +40,10 @@ pub struct JobReport {
     pub subscriptions_reconciled: u64,
     /// Daily digests of notifications queued (one per admin and day, never empty).
     pub notification_digests: u64,
+    /// Notifications delivered to webhooks.
+    pub webhooks_delivered: u64,
+    /// Webhook calls that failed (retried with backoff for a day).
+    pub webhooks_failed: u64,
     /// `true` when another round held the job lock (on this instance or another one), so
     /// this round did nothing. A failure to take the lock is an error, never `skipped`.
     pub skipped: bool,
@@ -114,6 +118,13 @@ pub async fn run_due(state: &AppState) -> JobReport {
             Ok(false) => {}
             Err(e) => report.failed("billing_reconcile", &e),
         }
+    }
+    match crate::service::notifications::deliver_due(state).await {
+        Ok((sent, failed)) => {
+            report.webhooks_delivered = sent;
+            report.webhooks_failed = failed;
+        }
+        Err(e) => report.failed("webhooks", &e),
     }
     match crate::service::notifications::send_digests(state, now).await {
         Ok(n) => report.notification_digests = n,

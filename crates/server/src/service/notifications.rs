@@ -197,6 +197,17 @@ pub async fn raise_now(
         link,
     };
     let now = state.now();
+    let webhooks: Vec<Uuid> = match state.store.webhooks().await {
+        Ok(hooks) => hooks
+            .into_iter()
+            .filter(|h| h.events.iter().any(|e| e == event))
+            .map(|h| h.id)
+            .collect(),
+        Err(e) => {
+            tracing::warn!(event, error = %e, "the webhooks to tell were not found");
+            Vec::new()
+        }
+    };
     let mails = match immediate_mails(state, &n, now).await {
         Ok(mails) => mails,
         Err(e) => {
@@ -206,7 +217,7 @@ pub async fn raise_now(
     };
     if let Err(e) = state
         .store
-        .raise_notification(&n, WINDOW, &mails, now)
+        .raise_notification(&n, WINDOW, &mails, &webhooks, now)
         .await
     {
         tracing::warn!(event, error = %e, "a notification was not raised");
@@ -511,4 +522,294 @@ mod tests {
             "The job – failed: –"
         );
     }
+}
+
+// --- webhooks -----------------------------------------------------------------------------
+
+pub use mitai_store::notifications::Webhook;
+
+/// How long one webhook call may take.
+const WEBHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A delivery is retried for this long after its notification was raised.
+const DELIVERY_FOR: TimeDelta = TimeDelta::hours(25);
+
+/// When to try a delivery again after attempt `attempts` failed: after 1, 5, 15 and 30
+/// minutes (four attempts within the first hour), then every hour for a day; `None`: give
+/// up.
+pub fn retry_at(
+    attempts: i64,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let wait = match attempts {
+        1 => TimeDelta::minutes(1),
+        2 => TimeDelta::minutes(5),
+        3 => TimeDelta::minutes(15),
+        4 => TimeDelta::minutes(30),
+        _ => TimeDelta::hours(1),
+    };
+    let next = now + wait;
+    (next <= created_at + DELIVERY_FOR).then_some(next)
+}
+
+/// A webhook as admins see it (never its secret).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookView {
+    pub id: Uuid,
+    pub url: String,
+    pub events: Vec<String>,
+    /// `json`, `slack` or `ntfy`.
+    pub format: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Webhook> for WebhookView {
+    fn from(h: &Webhook) -> Self {
+        WebhookView {
+            id: h.id,
+            url: h.url.clone(),
+            events: h.events.clone(),
+            format: h.format.clone(),
+            created_at: h.created_at,
+        }
+    }
+}
+
+/// A new webhook's id and secret (shown this once).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NewWebhookView {
+    pub id: Uuid,
+    /// The key of the `Mitai-Signature` header: shown only now.
+    pub secret: String,
+}
+
+pub async fn webhooks(state: &AppState) -> Result<Vec<WebhookView>> {
+    Ok(state
+        .store
+        .webhooks()
+        .await?
+        .iter()
+        .map(WebhookView::from)
+        .collect())
+}
+
+/// Adds a webhook: any `http`/`https` URL (loopback too, for a local ntfy), the events it
+/// wants (at least one), its format. 422 names what is wrong.
+pub async fn create_webhook(
+    state: &AppState,
+    admin: &Profile,
+    url: &str,
+    events: &[String],
+    format: &str,
+) -> Result<NewWebhookView> {
+    let url = url.trim();
+    let mut fields = BTreeMap::new();
+    let valid_url = (url.starts_with("http://") || url.starts_with("https://"))
+        && url.len() <= 2000
+        && url.len() > "https://".len()
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+        && reqwest::Url::parse(url).is_ok();
+    if !valid_url {
+        fields.insert(
+            "url".to_owned(),
+            "must be an http:// or https:// URL".to_owned(),
+        );
+    }
+    if events.is_empty() || events.iter().any(|e| !EVENTS.iter().any(|(k, _)| k == e)) {
+        fields.insert(
+            "events".to_owned(),
+            "must name at least one event, each of the list of events".to_owned(),
+        );
+    }
+    if !["json", "slack", "ntfy"].contains(&format) {
+        fields.insert(
+            "format".to_owned(),
+            "must be json, slack or ntfy".to_owned(),
+        );
+    }
+    if !fields.is_empty() {
+        return Err(Error::Invalid {
+            message: "the webhook is not valid".into(),
+            fields,
+        });
+    }
+    let mut wanted: Vec<String> = events.to_vec();
+    wanted.sort();
+    wanted.dedup();
+    let hook = Webhook {
+        id: Uuid::now_v7(),
+        url: url.to_owned(),
+        events: wanted,
+        format: format.to_owned(),
+        secret: format!("mitai_{}", super::credentials::new_token()),
+        language: admin.language.clone(),
+        created_by: Some(admin.id),
+        created_at: state.now(),
+    };
+    state.store.create_webhook(&hook).await?;
+    Ok(NewWebhookView {
+        id: hook.id,
+        secret: hook.secret,
+    })
+}
+
+pub async fn delete_webhook(state: &AppState, id: Uuid) -> Result<()> {
+    if state.store.delete_webhook(id).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
+/// What one webhook call did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookTest {
+    /// The receiver answered 2xx.
+    pub delivered: bool,
+    /// Its status, when it answered.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+fn http() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(WEBHOOK_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+/// The body and headers of a notification in the webhook's format, signed with its secret.
+fn request(state: &AppState, hook: &Webhook, n: &Notification) -> reqwest::RequestBuilder {
+    let (title, body) = words(&n.event, &n.data, &hook.language);
+    let base = state
+        .registry()
+        .settings
+        .base_url
+        .clone()
+        .unwrap_or_else(|| state.config.base_url.clone());
+    let link = format!("{}{}", base.trim_end_matches('/'), n.link);
+    let (payload, content_type, extra): (Vec<u8>, &str, Vec<(&str, String)>) =
+        match hook.format.as_str() {
+            "slack" => (
+                serde_json::json!({"text": format!("*{title}*\n{body}\n<{link}|Open in Mitai>")})
+                    .to_string()
+                    .into_bytes(),
+                "application/json",
+                Vec::new(),
+            ),
+            "ntfy" => (
+                body.clone().into_bytes(),
+                "text/plain; charset=utf-8",
+                vec![
+                    // ntfy reads headers as ASCII: a title beyond it is left out.
+                    ("Title", title.chars().filter(char::is_ascii).collect()),
+                    ("Click", link.clone()),
+                    ("Tags", "bell".to_owned()),
+                ],
+            ),
+            _ => (
+                serde_json::json!({
+                    "id": n.id, "event": n.event, "title": title, "body": body,
+                    "count": n.count, "first_at": n.first_at, "last_at": n.last_at,
+                    "link": link,
+                })
+                .to_string()
+                .into_bytes(),
+                "application/json",
+                Vec::new(),
+            ),
+        };
+    let signature = crate::stripe::sign(&payload, &hook.secret, state.now().timestamp());
+    let mut request = http()
+        .post(&hook.url)
+        .header("Content-Type", content_type)
+        .header("Mitai-Signature", signature)
+        .header("Mitai-Event", n.event.clone());
+    for (name, value) in extra {
+        request = request.header(name, value);
+    }
+    request.body(payload)
+}
+
+async fn call(request: reqwest::RequestBuilder) -> WebhookTest {
+    match request.send().await {
+        Ok(response) if response.status().is_success() => WebhookTest {
+            delivered: true,
+            status: Some(response.status().as_u16()),
+            error: None,
+        },
+        Ok(response) => WebhookTest {
+            delivered: false,
+            status: Some(response.status().as_u16()),
+            error: Some(format!("answered {}", response.status())),
+        },
+        Err(e) => WebhookTest {
+            delivered: false,
+            status: None,
+            error: Some(e.without_url().to_string()),
+        },
+    }
+}
+
+/// Sends a sample notification to a webhook now (the test button).
+pub async fn test_webhook(state: &AppState, id: Uuid) -> Result<WebhookTest> {
+    let hook = state.store.webhook(id).await?.ok_or(Error::NotFound)?;
+    let now = state.now();
+    let sample = Notification {
+        id: Uuid::now_v7(),
+        event: "job_failed".into(),
+        subject: "test".into(),
+        data: serde_json::json!({"job": "test", "error": "a test of this webhook: nothing failed"}),
+        link: "/admin/notifications".into(),
+        count: 1,
+        first_at: now,
+        last_at: now,
+        read_at: None,
+    };
+    Ok(call(request(state, &hook, &sample)).await)
+}
+
+/// Delivers the due webhook calls (the job): each claimed by one instance for one attempt,
+/// rendered from the notification as it is now (a count raised while it waited is in it).
+/// Answers (sent, failed attempts).
+pub async fn deliver_due(state: &AppState) -> mitai_store::Result<(u64, u64)> {
+    let now = state.now();
+    let lease = now + WEBHOOK_TIMEOUT * 3;
+    let mut done = (0, 0);
+    for delivery in state.store.claim_deliveries(now, lease, 100).await? {
+        let notification = state.store.notification(delivery.notification_id).await?;
+        let hook = state.store.webhook(delivery.webhook_id).await?;
+        let (Some(notification), Some(hook)) = (notification, hook) else {
+            // Its notification or webhook is gone: nothing to send.
+            state
+                .store
+                .delivery_sent(delivery.id, delivery.attempts, now)
+                .await?;
+            continue;
+        };
+        let outcome = call(request(state, &hook, &notification)).await;
+        if outcome.delivered {
+            state
+                .store
+                .delivery_sent(delivery.id, delivery.attempts, state.now())
+                .await?;
+            done.0 += 1;
+        } else {
+            let error = outcome.error.unwrap_or_default();
+            let retry = retry_at(delivery.attempts, delivery.created_at, state.now());
+            tracing::warn!(url = %hook.url, attempt = delivery.attempts, error = %error,
+                retry = ?retry, "a webhook delivery failed");
+            state
+                .store
+                .delivery_failed(delivery.id, delivery.attempts, &error, retry)
+                .await?;
+            done.1 += 1;
+        }
+    }
+    Ok(done)
 }

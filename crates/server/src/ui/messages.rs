@@ -60,6 +60,33 @@ pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
 /// Every message: its key, the English text, the German text.
 pub const MESSAGES: &[(&str, &str, &str)] = &[
     // notifications
+    ("admin.webhooks", "Webhooks", "Webhooks"),
+    (
+        "admin.webhooks_help",
+        "Notifications of the events a webhook wants are posted to its URL (JSON, Slack or ntfy), signed with its secret in the Mitai-Signature header, retried for a day when the receiver is down.",
+        "Benachrichtigungen der Ereignisse, die ein Webhook möchte, gehen an seine URL (JSON, Slack oder ntfy), signiert mit seinem Geheimnis im Header Mitai-Signature, und werden einen Tag lang erneut versucht, wenn der Empfänger nicht erreichbar ist.",
+    ),
+    (
+        "admin.webhook_secret",
+        "The webhook's secret — shown only now: keep it where its receiver checks the Mitai-Signature.",
+        "Das Geheimnis des Webhooks — nur jetzt sichtbar: bewahre es dort auf, wo sein Empfänger die Mitai-Signature prüft.",
+    ),
+    ("admin.webhook_url", "URL", "URL"),
+    ("admin.webhook_format", "Format", "Format"),
+    ("admin.hook_events", "Events", "Ereignisse"),
+    ("admin.webhook_test", "Send a test", "Test senden"),
+    ("admin.webhook_delete", "Remove", "Entfernen"),
+    ("admin.webhook_add", "Add a webhook", "Webhook hinzufügen"),
+    (
+        "admin.webhook_test_ok",
+        "The test arrived.",
+        "Der Test ist angekommen.",
+    ),
+    (
+        "admin.webhook_test_failed",
+        "The test did not arrive: {0}",
+        "Der Test ist nicht angekommen: {0}",
+    ),
     ("admin.notifications", "Notifications", "Benachrichtigungen"),
     (
         "admin.notifications_unread",
@@ -95,8 +122,8 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "admin.notice_preferences_help",
-        "Every notification is listed here and counted by the bell. “At once” also mails it to you when it happens; “Daily digest” mails it in one message a day (at the hour set under Settings); “Only here” mails nothing.",
-        "Jede Benachrichtigung steht hier und zählt in der Glocke. „Sofort“ schickt sie dir auch per E-Mail, sobald sie passiert; „Tägliche Zusammenfassung“ in einer Nachricht am Tag (zur Stunde aus den Einstellungen); „Nur hier“ schickt nichts.",
+        "Every notification is listed here and counted by the bell. “At once” also mails it to you when it happens; “Daily digest” mails it in one message a day (at the hour set under Settings); “Only here” mails nothing. Webhooks (below) get the events they want either way.",
+        "Jede Benachrichtigung steht hier und zählt in der Glocke. „Sofort“ schickt sie dir auch per E-Mail, sobald sie passiert; „Tägliche Zusammenfassung“ in einer Nachricht am Tag (zur Stunde aus den Einstellungen); „Nur hier“ schickt nichts. Webhooks (unten) bekommen ihre Ereignisse in jedem Fall.",
     ),
     ("notice_mode.immediate", "At once", "Sofort"),
     (

@@ -87,6 +87,15 @@ async fn populate(backend: Backend) -> Source {
     app.set_setting(&admin, "users_can_invite", json!(true))
         .await;
     app.set_setting(&admin, "trial_days", json!(10)).await;
+    // A webhook that wants the sign-ups below (their deliveries wait: nobody listens there).
+    ok(
+        &app,
+        Method::POST,
+        "/api/admin/notification-webhooks",
+        &admin,
+        json!({"url": "http://127.0.0.1:9/hook", "events": ["user_registered"], "format": "json"}),
+    )
+    .await;
 
     let mut tokens = Vec::new();
     let mut ids = Vec::new();

@@ -140,6 +140,7 @@ async fn every_form_refuses_hostile_values_and_stores_nothing(backend: Backend) 
         "/admin/settings".into(),
         "/admin/mail".into(),
         "/admin/billing".into(),
+        "/admin/notifications".into(),
     ] {
         pages.push((Some(&admin_cookie), path));
     }

@@ -21,6 +21,8 @@ on_both_backends!(
     the_bell_and_the_page,
     immediate_events_mail_the_admins_who_want_them_once,
     the_daily_digest_goes_out_once_a_day_and_never_empty,
+    webhooks_are_signed_retried_and_delivered_once,
+    webhooks_speak_slack_and_ntfy_and_refuse_bad_input,
 );
 
 /// The notifications of `event` the admin holding `token` sees, waiting up to two seconds
@@ -330,6 +332,62 @@ async fn the_bell_and_the_page(backend: Backend) {
     );
     let (_, list) = app.get("/api/admin/notifications", Some(&admin)).await;
     assert_eq!(list["unread"], 1);
+    // A webhook added on the page: its secret shown once; a test; removed.
+    let (receiver, url) = Receiver::start().await;
+    let csrf =
+        mitai_server::ui::csrf_token(&mitai_server::service::credentials::token_hash(&admin));
+    let post = |path: String, body: String| {
+        axum::http::Request::post(path)
+            .header("cookie", format!("mitai_session={admin}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(format!("_csrf={csrf}&{body}")))
+            .unwrap()
+    };
+    let encoded = url.replace(':', "%3A").replace('/', "%2F");
+    let (status, _, html) = app
+        .send(post(
+            "/admin/notifications/webhooks".into(),
+            format!("url={encoded}&format=json&event_job_failed=1"),
+        ))
+        .await;
+    let html = String::from_utf8_lossy(&html).into_owned();
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("shown only now") && html.contains("mitai_"),
+        "{html}"
+    );
+    let (_, hooks) = app
+        .get("/api/admin/notification-webhooks", Some(&admin))
+        .await;
+    assert_eq!(hooks["items"][0]["events"], json!(["job_failed"]));
+    let id = hooks["items"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _, html) = app
+        .send(post(
+            format!("/admin/notifications/webhooks/{id}/test"),
+            String::new(),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&html).contains("The test arrived."));
+    assert_eq!(receiver.got().len(), 1);
+    let (status, _, _) = app
+        .send(post(
+            "/admin/notifications/webhooks".into(),
+            "url=ftp%3A%2F%2Fx&format=json".into(),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _, _) = app
+        .send(post(
+            format!("/admin/notifications/webhooks/{id}/delete"),
+            String::new(),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, hooks) = app
+        .get("/api/admin/notification-webhooks", Some(&admin))
+        .await;
+    assert_eq!(hooks["items"], json!([]));
 }
 
 async fn immediate_events_mail_the_admins_who_want_them_once(backend: Backend) {
@@ -491,4 +549,290 @@ async fn the_daily_digest_goes_out_once_a_day_and_never_empty(backend: Backend) 
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.notification_digests, 1);
     assert!(report.mail_sent >= 1);
+}
+
+/// A webhook receiver for the tests: keeps what it gets; answers 500 while `failing`.
+#[derive(Clone, Default)]
+struct Receiver {
+    got: std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Receiver {
+    async fn start() -> (Receiver, String) {
+        use std::sync::atomic::Ordering;
+        let receiver = Receiver::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let r = receiver.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let r = r.clone();
+                async move {
+                    if r.failing.load(Ordering::SeqCst) {
+                        return StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    r.got.lock().unwrap().push((headers, body));
+                    StatusCode::OK
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (receiver, url)
+    }
+
+    fn got(&self) -> Vec<(axum::http::HeaderMap, String)> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+/// Checks `Mitai-Signature: t=…,v1=…` over `t.body` with `secret`.
+fn signed(headers: &axum::http::HeaderMap, body: &str, secret: &str) -> bool {
+    let header = headers
+        .get("mitai-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let t = header
+        .split(',')
+        .find_map(|p| p.strip_prefix("t="))
+        .and_then(|t| t.parse::<i64>().ok())
+        .unwrap_or(0);
+    mitai_server::stripe::sign(body.as_bytes(), secret, t) == header
+}
+
+async fn webhooks_are_signed_retried_and_delivered_once(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = app.admin().await;
+    let (receiver, url) = Receiver::start().await;
+    let (status, made) = app
+        .post(
+            "/api/admin/notification-webhooks",
+            Some(&admin),
+            json!({"url": url, "events": ["job_failed", "mail_failing"], "format": "json"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let secret = made["secret"].as_str().unwrap().to_owned();
+    let (_, list) = app
+        .get("/api/admin/notification-webhooks", Some(&admin))
+        .await;
+    assert_eq!(list["items"][0]["url"], url.as_str());
+    assert!(
+        list["items"][0].get("secret").is_none(),
+        "the secret is shown once"
+    );
+    // The test button.
+    let id = made["id"].as_str().unwrap();
+    let (status, tested) = app
+        .post(
+            &format!("/api/admin/notification-webhooks/{id}/test"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(tested["delivered"], true, "{tested}");
+    assert_eq!(receiver.got().len(), 1);
+    // The receiver is down for an hour while a job fails three times, then another event.
+    receiver
+        .failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..3 {
+        mitai_server::service::notifications::raise_now(
+            &app.state,
+            "job_failed",
+            "purge".into(),
+            json!({"job": "purge", "error": "disk full"}),
+            "/admin".into(),
+        )
+        .await;
+    }
+    mitai_server::service::notifications::raise_now(
+        &app.state,
+        "user_registered",
+        "x".into(),
+        json!({"email": "x@example.org"}),
+        "/admin/users".into(),
+    )
+    .await;
+    let mut attempts = 0;
+    for _ in 0..7 {
+        let (_, failed) = mitai_server::service::notifications::deliver_due(&app.state)
+            .await
+            .unwrap();
+        attempts += failed;
+        app.advance(10 * 60).await;
+    }
+    assert!(
+        attempts >= 4,
+        "at least four attempts within the hour: {attempts}"
+    );
+    receiver
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    app.advance(3600).await;
+    let (sent, _) = mitai_server::service::notifications::deliver_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(sent, 1);
+    // Delivered once, counted, signed; the event it does not want never came.
+    let (sent, failed) = mitai_server::service::notifications::deliver_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!((sent, failed), (0, 0));
+    let got = receiver.got();
+    assert_eq!(got.len(), 2, "the test and the notification");
+    let (headers, body) = &got[1];
+    assert!(signed(headers, body, &secret), "{headers:?}");
+    let n: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(n["event"], "job_failed");
+    assert_eq!(n["count"], 3);
+    assert_eq!(n["title"], "A job failed: purge");
+    assert!(n["link"].as_str().unwrap().ends_with("/admin"));
+    for key in ["id", "body", "first_at", "last_at"] {
+        assert!(!n[key].is_null(), "{key}: {n}");
+    }
+    assert!(!signed(headers, body, "another secret"));
+    // Deleted: nothing more.
+    let (status, _) = app
+        .delete(
+            &format!("/api/admin/notification-webhooks/{id}"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app
+        .delete(
+            &format!("/api/admin/notification-webhooks/{id}"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn webhooks_speak_slack_and_ntfy_and_refuse_bad_input(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = app.admin().await;
+    let (receiver, url) = Receiver::start().await;
+    for format in ["slack", "ntfy"] {
+        let (status, made) = app
+            .post(
+                "/api/admin/notification-webhooks",
+                Some(&admin),
+                json!({"url": url, "events": ["coupon_exhausted"], "format": format}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+    }
+    mitai_server::service::notifications::raise_now(
+        &app.state,
+        "coupon_exhausted",
+        "c1".into(),
+        json!({"code": "SPRING", "campaign": "spring", "cap": 10}),
+        "/admin/coupons".into(),
+    )
+    .await;
+    let (sent, _) = mitai_server::service::notifications::deliver_due(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(sent, 2);
+    let got = receiver.got();
+    let slack = got.iter().find(|(_, b)| b.starts_with('{')).unwrap();
+    let text: Value = serde_json::from_str(&slack.1).unwrap();
+    assert!(
+        text["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("*Coupon used up: SPRING*"),
+        "{text}"
+    );
+    let ntfy = got.iter().find(|(_, b)| !b.starts_with('{')).unwrap();
+    assert_eq!(ntfy.0.get("title").unwrap(), "Coupon used up: SPRING");
+    assert!(
+        ntfy.0
+            .get("click")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .ends_with("/admin/coupons")
+    );
+    assert!(ntfy.1.contains("reached its cap of 10"));
+    for (body, field) in [
+        (
+            json!({"url": "ftp://x", "events": ["job_failed"], "format": "json"}),
+            "url",
+        ),
+        (
+            json!({"url": url, "events": [], "format": "json"}),
+            "events",
+        ),
+        (
+            json!({"url": url, "events": ["nonsense"], "format": "json"}),
+            "events",
+        ),
+        (
+            json!({"url": url, "events": ["job_failed"], "format": "xml"}),
+            "format",
+        ),
+    ] {
+        let (status, answer) = app
+            .post("/api/admin/notification-webhooks", Some(&admin), body)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert!(answer["error"]["fields"][field].is_string(), "{answer}");
+    }
+}
+
+/// Two instances on one PostgreSQL deliver each notification to a webhook once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_deliver_each_notification_once() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let admin = app.admin().await;
+    let (receiver, url) = Receiver::start().await;
+    let (status, _) = app
+        .post(
+            "/api/admin/notification-webhooks",
+            Some(&admin),
+            json!({"url": url, "events": ["job_failed"], "format": "json"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for i in 0..20 {
+        mitai_server::service::notifications::raise_now(
+            &app.state,
+            "job_failed",
+            format!("job-{i}"),
+            json!({"job": format!("job-{i}"), "error": "x"}),
+            "/admin".into(),
+        )
+        .await;
+    }
+    let other = mitai_server::AppState::new(
+        mitai_store::connect(&app.db.url).await.unwrap(),
+        mitai_server::config::Config::from_args(&ServeArgs {
+            test_clock: "1".into(),
+            database_url: app.db.url.clone(),
+            ..ServeArgs::default()
+        })
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let (a, b) = tokio::join!(
+        mitai_server::service::notifications::deliver_due(&app.state),
+        mitai_server::service::notifications::deliver_due(&other)
+    );
+    assert_eq!(a.unwrap().0 + b.unwrap().0, 20);
+    let got = receiver.got();
+    let ids: std::collections::BTreeSet<String> = got
+        .iter()
+        .map(|(_, body)| {
+            serde_json::from_str::<Value>(body).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!((got.len(), ids.len()), (20, 20), "each once");
 }

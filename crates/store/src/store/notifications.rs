@@ -7,10 +7,10 @@ use const_format::concatcp;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::SqlStore;
-use crate::Result;
+use super::{PerBackend, SqlStore};
 use crate::notifications::*;
 use crate::sql::{Row, corrupt, query};
+use crate::{Result, postgres, sqlite};
 
 /// An open notification older than the window is closed: the next raise starts a new one.
 const CLOSE_STALE: &str = "UPDATE notifications SET open = FALSE \
@@ -62,6 +62,57 @@ const MARK_ALL_READ: &str = concatcp!(
     ") ON CONFLICT (notification_id, admin_id) DO UPDATE SET read_at = excluded.read_at"
 );
 
+const WEBHOOK_COLUMNS: &str = "id, url, events, format, secret, language, created_by, created_at";
+const DELIVERY_COLUMNS: &str = "id, notification_id, webhook_id, status, attempts, \
+    next_attempt_at, last_error, created_at, sent_at";
+
+/// Chooses the due deliveries and leases them, in one statement: `$1` now, `$2` the
+/// lease's end, `$3` how many.
+const CLAIM: PerBackend = PerBackend {
+    postgres: concatcp!(CLAIM_HEAD, postgres::SKIP_LOCKED, CLAIM_TAIL),
+    sqlite: concatcp!(CLAIM_HEAD, sqlite::SKIP_LOCKED, CLAIM_TAIL),
+};
+const CLAIM_HEAD: &str = "UPDATE notification_deliveries SET status = 'sending', \
+        attempts = attempts + 1, next_attempt_at = $2 \
+     WHERE id IN (SELECT id FROM notification_deliveries \
+        WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 \
+        ORDER BY next_attempt_at, id LIMIT $3 ";
+const CLAIM_TAIL: &str = concatcp!(") RETURNING ", DELIVERY_COLUMNS);
+
+fn webhook_from(row: &Row) -> Result<Webhook> {
+    let events: serde_json::Value = row.get("events")?;
+    Ok(Webhook {
+        id: row.get("id")?,
+        url: row.get("url")?,
+        events: events
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str().map(str::to_owned))
+            .collect(),
+        format: row.get("format")?,
+        secret: row.get("secret")?,
+        language: row.get("language")?,
+        created_by: row.get("created_by")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+fn delivery_from(row: &Row) -> Result<Delivery> {
+    let attempts: i32 = row.get("attempts")?;
+    Ok(Delivery {
+        id: row.get("id")?,
+        notification_id: row.get("notification_id")?,
+        webhook_id: row.get("webhook_id")?,
+        status: row.get("status")?,
+        attempts: attempts.into(),
+        next_attempt_at: row.get("next_attempt_at")?,
+        last_error: row.get("last_error")?,
+        created_at: row.get("created_at")?,
+        sent_at: row.get("sent_at")?,
+    })
+}
+
 fn notification_from(row: &Row) -> Result<Notification> {
     let count: i32 = row.get("count")?;
     Ok(Notification {
@@ -84,6 +135,7 @@ impl crate::NotificationStore for SqlStore {
         n: &NewNotification,
         window: TimeDelta,
         mails: &[crate::NewMail],
+        webhooks: &[Uuid],
         now: DateTime<Utc>,
     ) -> Result<Raised> {
         let mut tx = self.begin_write().await?;
@@ -110,6 +162,20 @@ impl crate::NotificationStore for SqlStore {
         if raised.is_new() {
             for mail in mails {
                 super::mail::enqueue_mail_in(&mut tx, mail).await?;
+            }
+            for hook in webhooks {
+                query(
+                    "INSERT INTO notification_deliveries (id, notification_id, webhook_id, \
+                     status, attempts, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(raised.id)
+                .bind(*hook)
+                .bind(now)
+                .execute(&mut tx)
+                .await
+                .map_err(|e| crate::sql::on_constraint(e, "webhook"))?;
             }
         }
         tx.commit().await?;
@@ -216,5 +282,127 @@ impl crate::NotificationStore for SqlStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn create_webhook(&self, h: &Webhook) -> Result<()> {
+        query(concatcp!(
+            "INSERT INTO notification_webhooks (",
+            WEBHOOK_COLUMNS,
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(h.id)
+        .bind(&h.url)
+        .bind(Json(&serde_json::json!(h.events)))
+        .bind(&h.format)
+        .bind(&h.secret)
+        .bind(&h.language)
+        .bind(h.created_by)
+        .bind(h.created_at)
+        .execute(self.writer())
+        .await
+        .map_err(|e| crate::sql::on_constraint(e, "admin"))?;
+        Ok(())
+    }
+
+    async fn webhooks(&self) -> Result<Vec<Webhook>> {
+        query(concatcp!(
+            "SELECT ",
+            WEBHOOK_COLUMNS,
+            " FROM notification_webhooks ORDER BY created_at, id"
+        ))
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(webhook_from)
+        .collect()
+    }
+
+    async fn webhook(&self, id: Uuid) -> Result<Option<Webhook>> {
+        query(concatcp!(
+            "SELECT ",
+            WEBHOOK_COLUMNS,
+            " FROM notification_webhooks WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?
+        .as_ref()
+        .map(webhook_from)
+        .transpose()
+    }
+
+    async fn delete_webhook(&self, id: Uuid) -> Result<bool> {
+        Ok(query("DELETE FROM notification_webhooks WHERE id = $1")
+            .bind(id)
+            .execute(self.writer())
+            .await?
+            == 1)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>> {
+        query(self.sql(CLAIM))
+            .bind(now)
+            .bind(lease_until)
+            .bind(limit)
+            .fetch_all(self.writer())
+            .await?
+            .iter()
+            .map(delivery_from)
+            .collect()
+    }
+
+    async fn delivery_sent(&self, id: Uuid, attempts: i64, now: DateTime<Utc>) -> Result<()> {
+        query(
+            "UPDATE notification_deliveries SET status = 'sent', sent_at = $3, last_error = NULL \
+             WHERE id = $1 AND attempts = $2 AND status = 'sending'",
+        )
+        .bind(id)
+        .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+        .bind(now)
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    async fn delivery_failed(
+        &self,
+        id: Uuid,
+        attempts: i64,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        query(
+            "UPDATE notification_deliveries SET \
+                status = CASE WHEN $4 THEN 'pending' ELSE 'failed' END, \
+                next_attempt_at = COALESCE($5, next_attempt_at), last_error = $3 \
+             WHERE id = $1 AND attempts = $2 AND status = 'sending'",
+        )
+        .bind(id)
+        .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+        .bind(error)
+        .bind(retry_at.is_some())
+        .bind(retry_at)
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    async fn deliveries_of(&self, notification: Uuid) -> Result<Vec<Delivery>> {
+        query(concatcp!(
+            "SELECT ",
+            DELIVERY_COLUMNS,
+            " FROM notification_deliveries WHERE notification_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(notification)
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(delivery_from)
+        .collect()
     }
 }

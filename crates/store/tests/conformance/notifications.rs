@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use mitai_store::notifications::{NewNotification, NotifyMode};
+use mitai_store::notifications::{NewNotification, NotifyMode, Webhook};
 use mitai_store::testing::TestDb;
 use mitai_store::{Backend, NewProfile, Profile, Role, Store};
 use uuid::Uuid;
@@ -15,9 +15,11 @@ conformance! {
         the_same_event_within_the_window_is_one_notification,
         reading_is_per_admin_and_a_raise_makes_it_unread_again,
         preferences_merge_per_admin,
+        webhooks_get_one_delivery_per_new_notification_retried_until_sent,
     ],
     concurrent: [
         a_burst_of_raises_counts_each_once,
+        a_delivery_is_claimed_by_one_instance,
     ],
 }
 
@@ -61,29 +63,29 @@ async fn the_same_event_within_the_window_is_one_notification(db: &TestDb) {
     let s = &*db.store;
     let a = admin(s, "a@example.org").await;
     let first = s
-        .raise_notification(&event("mail_failing", "mail"), hour(), &[], at(0))
+        .raise_notification(&event("mail_failing", "mail"), hour(), &[], &[], at(0))
         .await
         .unwrap();
     assert!(first.is_new());
     let again = s
-        .raise_notification(&event("mail_failing", "mail"), hour(), &[], at(30))
+        .raise_notification(&event("mail_failing", "mail"), hour(), &[], &[], at(30))
         .await
         .unwrap();
     assert_eq!((again.id, again.count), (first.id, 2));
     // Another subject, another event: their own.
     let other = s
-        .raise_notification(&event("mail_failing", "other"), hour(), &[], at(31))
+        .raise_notification(&event("mail_failing", "other"), hour(), &[], &[], at(31))
         .await
         .unwrap();
     assert!(other.is_new());
     let job = s
-        .raise_notification(&event("job_failed", "mail"), hour(), &[], at(31))
+        .raise_notification(&event("job_failed", "mail"), hour(), &[], &[], at(31))
         .await
         .unwrap();
     assert!(job.is_new());
     // An hour after the first: a new one.
     let later = s
-        .raise_notification(&event("mail_failing", "mail"), hour(), &[], at(60))
+        .raise_notification(&event("mail_failing", "mail"), hour(), &[], &[], at(60))
         .await
         .unwrap();
     assert!(later.is_new());
@@ -102,10 +104,10 @@ async fn reading_is_per_admin_and_a_raise_makes_it_unread_again(db: &TestDb) {
     let a = admin(s, "a@example.org").await;
     let b = admin(s, "b@example.org").await;
     let n = s
-        .raise_notification(&event("user_registered", "p1"), hour(), &[], at(0))
+        .raise_notification(&event("user_registered", "p1"), hour(), &[], &[], at(0))
         .await
         .unwrap();
-    s.raise_notification(&event("user_registered", "p2"), hour(), &[], at(1))
+    s.raise_notification(&event("user_registered", "p2"), hour(), &[], &[], at(1))
         .await
         .unwrap();
     assert_eq!(s.unread_notifications(a.id).await.unwrap(), 2);
@@ -127,7 +129,7 @@ async fn reading_is_per_admin_and_a_raise_makes_it_unread_again(db: &TestDb) {
     assert_eq!(all.last().unwrap().id, n.id, "read ones after the unread");
     assert_eq!(all.last().unwrap().read_at, Some(at(2)));
     // Raised again after it was read: unread again.
-    s.raise_notification(&event("user_registered", "p1"), hour(), &[], at(3))
+    s.raise_notification(&event("user_registered", "p1"), hour(), &[], &[], at(3))
         .await
         .unwrap();
     assert_eq!(s.unread_notifications(a.id).await.unwrap(), 2);
@@ -181,6 +183,7 @@ async fn a_burst_of_raises_counts_each_once(db: &TestDb) {
                     &event("mail_failing", "mail"),
                     hour(),
                     &[mail],
+                    &[],
                     at(0) + TimeDelta::seconds(i),
                 )
                 .await
@@ -206,4 +209,107 @@ async fn a_burst_of_raises_counts_each_once(db: &TestDb) {
     let one = s.notification(list[0].id).await.unwrap().unwrap();
     assert_eq!((one.count, one.read_at), (50, None));
     assert!(s.notification(Uuid::now_v7()).await.unwrap().is_none());
+}
+
+fn hook(url: &str) -> Webhook {
+    Webhook {
+        id: Uuid::now_v7(),
+        url: url.into(),
+        events: vec!["job_failed".into()],
+        format: "json".into(),
+        secret: "mitai_secret".into(),
+        language: "en".into(),
+        created_by: None,
+        created_at: at(0),
+    }
+}
+
+async fn webhooks_get_one_delivery_per_new_notification_retried_until_sent(db: &TestDb) {
+    let s = &*db.store;
+    let h = hook("http://127.0.0.1:9/hook");
+    s.create_webhook(&h).await.unwrap();
+    assert_eq!(s.webhooks().await.unwrap(), vec![h.clone()]);
+    assert_eq!(s.webhook(h.id).await.unwrap().as_ref(), Some(&h));
+    let first = s
+        .raise_notification(&event("job_failed", "purge"), hour(), &[], &[h.id], at(0))
+        .await
+        .unwrap();
+    // Raised again while it waits: no second delivery.
+    s.raise_notification(&event("job_failed", "purge"), hour(), &[], &[h.id], at(1))
+        .await
+        .unwrap();
+    let waiting = s.deliveries_of(first.id).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].status, "pending");
+    // Claimed, failed, due again later; not before.
+    let claimed = s.claim_deliveries(at(2), at(3), 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].attempts, 1);
+    s.delivery_failed(claimed[0].id, 1, "refused", Some(at(10)))
+        .await
+        .unwrap();
+    assert!(
+        s.claim_deliveries(at(5), at(6), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = s.claim_deliveries(at(10), at(11), 10).await.unwrap();
+    assert_eq!(again[0].attempts, 2);
+    s.delivery_sent(again[0].id, 2, at(10)).await.unwrap();
+    let done = s.deliveries_of(first.id).await.unwrap();
+    assert_eq!(
+        (done[0].status.as_str(), done[0].sent_at),
+        ("sent", Some(at(10)))
+    );
+    assert!(
+        s.claim_deliveries(at(100), at(101), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Given up.
+    let other = s
+        .raise_notification(&event("job_failed", "other"), hour(), &[], &[h.id], at(0))
+        .await
+        .unwrap();
+    let claimed = s.claim_deliveries(at(20), at(21), 10).await.unwrap();
+    s.delivery_failed(claimed[0].id, 1, "gone", None)
+        .await
+        .unwrap();
+    assert_eq!(s.deliveries_of(other.id).await.unwrap()[0].status, "failed");
+    // A deleted webhook takes its deliveries with it.
+    assert!(s.delete_webhook(h.id).await.unwrap());
+    assert!(!s.delete_webhook(h.id).await.unwrap());
+    assert!(s.deliveries_of(first.id).await.unwrap().is_empty());
+}
+
+async fn a_delivery_is_claimed_by_one_instance(db: &TestDb) {
+    let s: Arc<dyn Store> = db.store.clone();
+    let h = hook("http://127.0.0.1:9/hook");
+    s.create_webhook(&h).await.unwrap();
+    for i in 0..20 {
+        s.raise_notification(
+            &event("job_failed", &format!("job-{i}")),
+            hour(),
+            &[],
+            &[h.id],
+            at(0),
+        )
+        .await
+        .unwrap();
+    }
+    let claims: Vec<_> = (0..4)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.claim_deliveries(at(1), at(2), 20).await.unwrap() })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for c in claims {
+        ids.extend(c.await.unwrap().into_iter().map(|d| d.id));
+    }
+    let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(ids.len(), 20, "each claimed");
+    assert_eq!(unique.len(), 20, "by one instance each");
 }

@@ -61,6 +61,12 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
             notifications::preferences,
             notifications::set_preferences
         ))
+        .routes(routes!(
+            notifications::webhooks,
+            notifications::create_webhook
+        ))
+        .routes(routes!(notifications::delete_webhook))
+        .routes(routes!(notifications::test_webhook))
         .route_layer(middleware::from_extractor_with_state::<AdminUser, _>(
             state.clone(),
         ))

@@ -95,3 +95,73 @@ pub async fn set_preferences(
         notifications::set_preferences(&state, admin.profile.id, &body).await?,
     ))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookList {
+    pub items: Vec<notifications::WebhookView>,
+}
+
+/// The webhooks that want notifications (without their secrets).
+#[utoipa::path(get, path = "/notification-webhooks", tag = "admin",
+    responses((status = 200, body = WebhookList)),
+    security(("bearer" = [])))]
+pub async fn webhooks(State(state): State<AppState>) -> Result<Json<WebhookList>> {
+    Ok(Json(WebhookList {
+        items: notifications::webhooks(&state).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhookBody {
+    /// Any `http` or `https` URL (loopback too).
+    pub url: String,
+    /// The events it wants.
+    pub events: Vec<String>,
+    /// `json`, `slack` or `ntfy`.
+    pub format: String,
+}
+
+/// Add a webhook; its secret (the key of `Mitai-Signature`) is shown this once.
+#[utoipa::path(post, path = "/notification-webhooks", tag = "admin", request_body = NewWebhookBody,
+    responses((status = 201, body = notifications::NewWebhookView),
+              (status = 422, description = "invalid_input", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_webhook(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Json(body): Json<NewWebhookBody>,
+) -> Result<(StatusCode, Json<notifications::NewWebhookView>)> {
+    let made = notifications::create_webhook(
+        &state,
+        &admin.profile,
+        &body.url,
+        &body.events,
+        &body.format,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+/// Remove a webhook (its waiting deliveries with it).
+#[utoipa::path(delete, path = "/notification-webhooks/{id}", tag = "admin", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_webhook(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode> {
+    notifications::delete_webhook(&state, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send a sample notification to a webhook now.
+#[utoipa::path(post, path = "/notification-webhooks/{id}/test", tag = "admin", params(("id" = Uuid, Path)),
+    responses((status = 200, body = notifications::WebhookTest), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn test_webhook(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<notifications::WebhookTest>> {
+    Ok(Json(notifications::test_webhook(&state, id).await?))
+}

@@ -89,6 +89,18 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(notifications::save_preferences),
         )
         .route("/admin/notifications/{id}/read", post(notifications::read))
+        .route(
+            "/admin/notifications/webhooks",
+            post(notifications::add_webhook),
+        )
+        .route(
+            "/admin/notifications/webhooks/{id}/delete",
+            post(notifications::delete_webhook),
+        )
+        .route(
+            "/admin/notifications/webhooks/{id}/test",
+            post(notifications::test_webhook),
+        )
         .route_layer(axum::middleware::from_extractor_with_state::<Admin, _>(
             state.clone(),
         ))
