@@ -34,6 +34,7 @@ pub const KEYS: &[&str] = &[
     "photo_max_bytes",
     "reminder_lead_days",
     "notification_digest_hour",
+    "activity_retention_days",
 ];
 
 /// An internal setting, never shown or set by admins: the changes of `usage_timezone`,
@@ -107,6 +108,8 @@ pub struct Settings {
     pub reminder_lead_days: i64,
     /// The hour (0–23, in the usage time zone) the admins' daily digest goes out.
     pub notification_digest_hour: i64,
+    /// Days a `feature_used` entry is kept before it is folded into daily counts.
+    pub activity_retention_days: i64,
 }
 
 impl Default for Settings {
@@ -127,6 +130,7 @@ impl Default for Settings {
             photo_max_bytes: 10 * 1024 * 1024,
             reminder_lead_days: 3,
             notification_digest_hour: 8,
+            activity_retention_days: 90,
         }
     }
 }
@@ -149,6 +153,7 @@ pub fn default_value(key: &str) -> Option<Value> {
         "photo_max_bytes" => json!(d.photo_max_bytes),
         "reminder_lead_days" => json!(d.reminder_lead_days),
         "notification_digest_hour" => json!(d.notification_digest_hour),
+        "activity_retention_days" => json!(d.activity_retention_days),
         _ => return None,
     })
 }
@@ -202,6 +207,7 @@ pub fn validate(
         "wellpass_grace_days" | "billing_grace_days" => int_in(value, 0, 31),
         "reminder_lead_days" => int_in(value, 0, 365),
         "notification_digest_hour" => int_in(value, 0, 23),
+        "activity_retention_days" => int_in(value, 7, 3650),
         "photo_max_bytes" => int_in(value, 1024, 512 * 1024 * 1024),
         "usage_timezone" => match value.as_str() {
             Some(name) => name
@@ -265,6 +271,9 @@ impl Settings {
                 "trial_days" => s.trial_days = value.as_i64().unwrap_or(s.trial_days),
                 "wellpass_grace_days" => {
                     s.wellpass_grace_days = value.as_i64().unwrap_or(s.wellpass_grace_days)
+                }
+                "activity_retention_days" => {
+                    s.activity_retention_days = value.as_i64().unwrap_or(s.activity_retention_days)
                 }
                 "notification_digest_hour" => {
                     s.notification_digest_hour =

@@ -244,6 +244,11 @@ pub trait ActivityStore: Send + Sync {
     /// Per UTC day and feature since `since`: uses, units and limit_reached refusals,
     /// ordered by day, then feature.
     async fn feature_days(&self, since: DateTime<Utc>) -> Result<Vec<FeatureDay>>;
+    /// Retention: folds up to `batch` of the oldest `feature_used` entries older than
+    /// `before` into daily counts per profile and feature and removes them, in one
+    /// transaction (a bounded one: call again until it answers 0). Statistics read both, so
+    /// they show the same before and after. Answers how many entries were folded.
+    async fn fold_activity(&self, before: DateTime<Utc>, batch: i64) -> Result<u64>;
 
     /// Profiles that have at least one access grant (the others' effective tier needs no
     /// grant look-up), ordered by id.

@@ -561,6 +561,20 @@ pub const TABLES: &[Table] = {
             self_ref: None,
         },
         Table {
+            name: "activity_daily",
+            columns: &[
+                ("id", Text),
+                ("day", Text),
+                ("profile_id", Uuid),
+                ("feature_id", Text),
+                ("uses", Int),
+                ("amount", Int),
+            ],
+            key: &["id"],
+            seeded: false,
+            self_ref: None,
+        },
+        Table {
             name: "notification_webhooks",
             columns: &[
                 ("id", Uuid),

@@ -44,6 +44,8 @@ pub struct JobReport {
     pub webhooks_delivered: u64,
     /// Webhook calls that failed (retried with backoff for a day).
     pub webhooks_failed: u64,
+    /// `feature_used` entries older than `activity_retention_days` folded into daily counts.
+    pub activity_folded: u64,
     /// `true` when another round held the job lock (on this instance or another one), so
     /// this round did nothing. A failure to take the lock is an error, never `skipped`.
     pub skipped: bool,
@@ -57,6 +59,10 @@ impl JobReport {
         self.errors.push(format!("{job}: {error}"));
     }
 }
+
+/// Entries folded in one transaction, and transactions per round of jobs.
+const FOLD_BATCH: i64 = 2_000;
+const FOLD_BATCHES: usize = 50;
 
 /// How long sent and given-up mail stays in the outbox.
 const MAIL_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(30);
@@ -129,6 +135,19 @@ pub async fn run_due(state: &AppState) -> JobReport {
     match crate::service::notifications::send_digests(state, now).await {
         Ok(n) => report.notification_digests = n,
         Err(e) => report.failed("notification_digest", &e),
+    }
+    // Retention, in bounded batches (each its own short transaction), at most a few per
+    // round: the hot path never waits long behind it.
+    let retention = chrono::TimeDelta::days(state.registry().settings.activity_retention_days);
+    for _ in 0..FOLD_BATCHES {
+        match state.store.fold_activity(now - retention, FOLD_BATCH).await {
+            Ok(0) => break,
+            Ok(n) => report.activity_folded += n,
+            Err(e) => {
+                report.failed("activity_retention", &e);
+                break;
+            }
+        }
     }
     match state.store.purge_expired(now).await {
         Ok(purged) => {

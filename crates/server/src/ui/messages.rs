@@ -1953,6 +1953,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Tage, die ein Abo nach seinem zuletzt bezahlten Zeitraum noch Zugang gibt, während Stripe eine fehlgeschlagene Verlängerung erneut versucht.",
     ),
     (
+        "setting_help.activity_retention_days",
+        "Days each use of a feature stays in the activity log; older ones are folded into daily counts, so statistics stay the same and the database stays a bounded size.",
+        "Tage, die jede Nutzung einer Funktion im Aktivitätsprotokoll bleibt; ältere werden zu Tageszahlen zusammengefasst, die Statistik bleibt gleich und die Datenbank begrenzt groß.",
+    ),
+    (
         "setting_help.notification_digest_hour",
         "The hour (0–23, in the time zone of periods) the admins' daily digest of notifications goes out.",
         "Die Stunde (0–23, in der Zeitzone der Zeiträume), zu der die tägliche Zusammenfassung der Benachrichtigungen an die Admins geht.",
@@ -2274,6 +2279,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "setting.wellpass_grace_days",
         "Wellpass grace days",
         "Wellpass-Kulanztage",
+    ),
+    (
+        "setting.activity_retention_days",
+        "Days feature uses are kept",
+        "Tage, die Nutzungen aufbewahrt werden",
     ),
     (
         "setting.notification_digest_hour",

@@ -1091,6 +1091,7 @@ fn setting_values() -> Vec<(&'static str, Value, Value)> {
         ("photo_max_bytes", json!(2_097_152), json!(10)),
         ("reminder_lead_days", json!(7), json!(1000)),
         ("notification_digest_hour", json!(6), json!(24)),
+        ("activity_retention_days", json!(30), json!(3)),
     ]
 }
 

@@ -324,6 +324,14 @@ async fn populate(backend: Backend) -> Source {
         .unwrap();
     assert_eq!(app.send(request).await.0, StatusCode::CREATED);
 
+    // Some uses folded into daily counts (retention), the rest kept as entries.
+    let folded = app
+        .db
+        .store
+        .fold_activity(app.state.now() + chrono::TimeDelta::seconds(1), 3)
+        .await
+        .unwrap();
+    assert!(folded > 0);
     let status = copy::check(&app.db.url).await.unwrap();
     let empty: Vec<&str> = status
         .counts

@@ -207,7 +207,8 @@ async fn weigh_in_reminders_come_on_their_days_and_time(backend: Backend) {
 on_both_backends!(
     weigh_in_reminders_come_on_their_days_and_time,
     reminders_and_expiries_happen_once,
-    back_to_back_rounds_are_never_skipped
+    back_to_back_rounds_are_never_skipped,
+    retention_folds_old_uses_and_the_statistics_stay
 );
 
 // --- two processes on one PostgreSQL database ------------------------------------------------
@@ -284,4 +285,62 @@ async fn two_instances_send_a_due_reminder_once() {
         assert!(server.terminate().success());
     }
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// Retention through the jobs: uses older than `activity_retention_days` are folded into
+/// daily counts; the global per-day figures and a person's totals are the same afterwards.
+async fn retention_folds_old_uses_and_the_statistics_stay(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let admin = app.admin().await;
+    let (token, id) = app.user("counted@example.org").await;
+    for _ in 0..3 {
+        let (status, body) = app
+            .post(
+                "/api/me/access/weight/consume",
+                Some(&token),
+                json!({"amount": 1}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    app.advance(86_400).await;
+    let (status, _) = app
+        .post(
+            "/api/me/access/weight/consume",
+            Some(&token),
+            json!({"amount": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.set_setting(&admin, "activity_retention_days", json!(7))
+        .await;
+    // A week and two hours after the first day's uses, six days after the second day's.
+    app.advance(6 * 86_400 + 7200).await;
+    let (_, global_before) = app.get("/api/admin/stats", Some(&admin)).await;
+    let (_, user_before) = app
+        .get(&format!("/api/admin/users/{id}/stats"), Some(&admin))
+        .await;
+    let report = run_jobs(&app).await;
+    assert_eq!(
+        report["activity_folded"], 3,
+        "the first day's uses: {report}"
+    );
+    let (_, global_after) = app.get("/api/admin/stats", Some(&admin)).await;
+    let (_, user_after) = app
+        .get(&format!("/api/admin/users/{id}/stats"), Some(&admin))
+        .await;
+    assert_eq!(
+        global_after["feature_usage_per_day"],
+        global_before["feature_usage_per_day"]
+    );
+    assert_eq!(user_after["feature_totals"], user_before["feature_totals"]);
+    assert_eq!(user_after["feature_totals"]["weight"], 5);
+    let (_, uses) = app
+        .get("/api/admin/activity?action=feature_used", Some(&admin))
+        .await;
+    assert_eq!(
+        uses["items"].as_array().unwrap().len(),
+        1,
+        "the newer use stays"
+    );
 }

@@ -26,28 +26,58 @@ const USER_STATS: &str = "SELECT profile_id, logins, last_login_at, last_active_
     feature_totals, redemptions, updated_at FROM user_stats WHERE profile_id = $1";
 
 /// Units used, ever, per feature: the sum of the profile's `feature_used` entries (a spend
-/// and its entry commit together).
-const FEATURE_TOTALS: &str = "SELECT details ->> 'feature' AS feature, \
-        CAST(SUM(CAST(details ->> 'amount' AS BIGINT)) AS BIGINT) AS amount \
-    FROM user_activity_log WHERE profile_id = $1 AND action = 'feature_used' \
-    GROUP BY 1 ORDER BY 1";
+/// and its entry commit together) and of the daily counts older ones were folded into.
+const FEATURE_TOTALS: &str = "SELECT feature, CAST(SUM(amount) AS BIGINT) AS amount FROM ( \
+        SELECT details ->> 'feature' AS feature, CAST(details ->> 'amount' AS BIGINT) AS amount \
+        FROM user_activity_log WHERE profile_id = $1 AND action = 'feature_used' \
+        UNION ALL \
+        SELECT feature_id AS feature, amount FROM activity_daily WHERE profile_id = $1 \
+    ) t GROUP BY 1 ORDER BY 1";
 
 const ACTIVE_SINCE: &str = "SELECT COUNT(*) FROM user_stats WHERE last_active_at >= $1";
 
-/// Uses, units and refusals per UTC day and feature since `$1`.
+/// Uses, units and refusals per UTC day and feature since `$1` (its day `$2` for the daily
+/// counts folded from older entries).
 const FEATURE_DAYS: PerBackend = PerBackend {
-    postgres: concatcp!("SELECT ", postgres::CREATED_DAY, FEATURE_DAYS_TAIL),
-    sqlite: concatcp!("SELECT ", sqlite::CREATED_DAY, FEATURE_DAYS_TAIL),
+    postgres: concatcp!(FEATURE_DAYS_HEAD, postgres::CREATED_DAY, FEATURE_DAYS_TAIL),
+    sqlite: concatcp!(FEATURE_DAYS_HEAD, sqlite::CREATED_DAY, FEATURE_DAYS_TAIL),
 };
+const FEATURE_DAYS_HEAD: &str = "SELECT day, feature, CAST(SUM(uses) AS BIGINT) AS uses, \
+        CAST(SUM(amount) AS BIGINT) AS amount, \
+        CAST(SUM(limit_reached) AS BIGINT) AS limit_reached FROM (SELECT ";
 const FEATURE_DAYS_TAIL: &str = " AS day, details ->> 'feature' AS feature, \
-        CAST(SUM(CASE WHEN action = 'feature_used' THEN 1 ELSE 0 END) AS BIGINT) AS uses, \
-        CAST(SUM(CASE WHEN action = 'feature_used' \
-            THEN CAST(details ->> 'amount' AS BIGINT) ELSE 0 END) AS BIGINT) AS amount, \
-        CAST(SUM(CASE WHEN action = 'limit_reached' THEN 1 ELSE 0 END) AS BIGINT) \
-            AS limit_reached \
+        CASE WHEN action = 'feature_used' THEN 1 ELSE 0 END AS uses, \
+        CASE WHEN action = 'feature_used' \
+            THEN CAST(details ->> 'amount' AS BIGINT) ELSE 0 END AS amount, \
+        CASE WHEN action = 'limit_reached' THEN 1 ELSE 0 END AS limit_reached \
      FROM user_activity_log \
      WHERE action IN ('feature_used', 'limit_reached') AND created_at >= $1 \
-     GROUP BY 1, 2 ORDER BY 1, 2";
+     UNION ALL \
+     SELECT day, feature_id, uses, amount, 0 FROM activity_daily WHERE day >= $2 \
+    ) t GROUP BY 1, 2 ORDER BY 1, 2";
+
+/// The newest of the oldest `$2` entries to fold (older than `$1`): the batch is every
+/// entry up to it.
+const FOLD_BOUND: &str = "SELECT id FROM (SELECT id FROM user_activity_log \
+    WHERE action = 'feature_used' AND created_at < $1 ORDER BY id LIMIT $2) t \
+    ORDER BY id DESC LIMIT 1";
+
+const FOLD_INTO_DAYS: PerBackend = PerBackend {
+    postgres: concatcp!(FOLD_HEAD, postgres::CREATED_DAY, FOLD_TAIL),
+    sqlite: concatcp!(FOLD_HEAD, sqlite::CREATED_DAY, FOLD_TAIL),
+};
+const FOLD_HEAD: &str = "INSERT INTO activity_daily (id, day, profile_id, feature_id, uses, amount) \
+    SELECT CAST($2 AS TEXT) || ' ' || day || ' ' || COALESCE(CAST(profile_id AS TEXT), '-') \
+        || ' ' || feature, day, profile_id, feature, uses, amount \
+    FROM (SELECT ";
+const FOLD_TAIL: &str = " AS day, profile_id, COALESCE(details ->> 'feature', '') AS feature, \
+        COUNT(*) AS uses, CAST(SUM(CAST(details ->> 'amount' AS BIGINT)) AS BIGINT) AS amount \
+    FROM user_activity_log \
+    WHERE action = 'feature_used' AND created_at < $1 AND id <= $2 \
+    GROUP BY 1, 2, 3) t";
+
+const FOLD_REMOVE: &str = "DELETE FROM user_activity_log \
+    WHERE action = 'feature_used' AND created_at < $1 AND id <= $2";
 
 const PROFILES_WITH_GRANTS: &str =
     "SELECT DISTINCT profile_id FROM access_grants ORDER BY profile_id";
@@ -218,11 +248,39 @@ impl crate::ActivityStore for SqlStore {
     async fn feature_days(&self, since: DateTime<Utc>) -> Result<Vec<FeatureDay>> {
         query(self.sql(FEATURE_DAYS))
             .bind(since)
+            .bind(since.date_naive().format("%Y-%m-%d").to_string())
             .fetch_all(self.reader())
             .await?
             .iter()
             .map(feature_day_from)
             .collect()
+    }
+
+    async fn fold_activity(&self, before: DateTime<Utc>, batch: i64) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let bound: Option<Uuid> = query(FOLD_BOUND)
+            .bind(before)
+            .bind(batch)
+            .fetch_optional(&mut tx)
+            .await?
+            .map(|row| row.get(0))
+            .transpose()?;
+        let Some(bound) = bound else {
+            tx.rollback().await?;
+            return Ok(0);
+        };
+        query(self.sql(FOLD_INTO_DAYS))
+            .bind(before)
+            .bind(bound)
+            .execute(&mut tx)
+            .await?;
+        let removed = query(FOLD_REMOVE)
+            .bind(before)
+            .bind(bound)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(removed)
     }
 
     async fn profiles_with_grants(&self) -> Result<Vec<Uuid>> {

@@ -24,6 +24,7 @@ conformance! {
         active_profiles_and_feature_days,
         coupon_redemption_counts_per_coupon,
         profiles_with_grants_are_listed_once,
+        folding_old_uses_keeps_the_statistics,
     ],
     concurrent: [
         activity_stats_lose_no_update_under_concurrency,
@@ -550,4 +551,84 @@ async fn profiles_with_grants_are_listed_once(db: &TestDb) {
     let mut expected = vec![a, b];
     expected.sort();
     assert_eq!(s.profiles_with_grants().await.unwrap(), expected);
+}
+
+/// Retention: uses older than the cut-off are folded into daily counts in bounded batches;
+/// the statistics (per-day uses and units, a profile's totals) are the same before and after,
+/// other entries stay.
+async fn folding_old_uses_keeps_the_statistics(db: &TestDb) {
+    let s = store(db);
+    let anna = user(s, "anna@example.org", "Anna").await;
+    let ben = user(s, "ben@example.org", "Ben").await;
+    let used = |p: Uuid, feature: &str, amount: i64, when: DateTime<Utc>| {
+        NewActivity::new(actions::FEATURE_USED, when)
+            .by_self(p)
+            .details(json!({"feature": feature, "amount": amount}))
+    };
+    let day = |d: u32, h: u32| at(2025, 1, d, h, 0, 0);
+    for (p, f, n, when) in [
+        (anna.id, "weight", 1, day(1, 8)),
+        (anna.id, "weight", 2, day(1, 9)),
+        (anna.id, "photos", 1, day(1, 10)),
+        (ben.id, "weight", 1, day(1, 11)),
+        (anna.id, "weight", 1, day(2, 8)),
+        (ben.id, "photos", 3, day(3, 8)),
+        (anna.id, "weight", 5, day(20, 8)),
+    ] {
+        s.log_activity(&used(p, f, n, when)).await.unwrap();
+    }
+    s.log_activity(&NewActivity::new(actions::LOGIN, day(1, 7)).by_self(anna.id))
+        .await
+        .unwrap();
+    let days_before = s.feature_days(day(1, 0)).await.unwrap();
+    let anna_before = s.user_stats(anna.id).await.unwrap().unwrap().feature_totals;
+    let ben_before = s.user_stats(ben.id).await.unwrap().unwrap().feature_totals;
+    // Fold everything before the 10th, two entries at a time.
+    let mut folded = Vec::new();
+    loop {
+        let n = s.fold_activity(day(10, 0), 2).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        folded.push(n);
+    }
+    assert_eq!(folded, vec![2, 2, 2], "six entries in bounded batches");
+    assert_eq!(s.feature_days(day(1, 0)).await.unwrap(), days_before);
+    assert_eq!(
+        s.user_stats(anna.id).await.unwrap().unwrap().feature_totals,
+        anna_before
+    );
+    assert_eq!(
+        s.user_stats(ben.id).await.unwrap().unwrap().feature_totals,
+        ben_before
+    );
+    assert_eq!(anna_before["weight"], 9);
+    // The raw uses before the cut-off are gone; the newer one and the login stay.
+    let uses = s
+        .activity(
+            &ActivityFilter {
+                action: Some(actions::FEATURE_USED.into()),
+                ..ActivityFilter::default()
+            },
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(uses.len(), 1);
+    let logins = s
+        .activity(
+            &ActivityFilter {
+                action: Some(actions::LOGIN.into()),
+                ..ActivityFilter::default()
+            },
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(logins.len(), 1);
+    // A later window reads only its days.
+    let later = s.feature_days(day(2, 0)).await.unwrap();
+    assert_eq!(later.iter().map(|d| d.uses).sum::<i64>(), 3);
 }

@@ -181,8 +181,8 @@ async fn seed_data_after_migration(db: &TestDb) {
     }
 
     // Settings: the twelve keys with their defaults.
-    assert_eq!(mitai_access::settings::KEYS.len(), 14);
-    assert_eq!(snap.settings.len(), 14);
+    assert_eq!(mitai_access::settings::KEYS.len(), 15);
+    assert_eq!(snap.settings.len(), 15);
     for key in mitai_access::settings::KEYS {
         let setting = find_setting(&snap, key);
         let default = mitai_access::settings::default_value(key).expect("a default");
@@ -207,7 +207,7 @@ async fn reopening_runs_migrations_once_and_keeps_data(db: &TestDb) {
     assert_eq!(snap.tiers.len(), 4);
     assert_eq!(snap.features.len(), 11);
     assert_eq!(snap.limits.len(), 44);
-    assert_eq!(snap.settings.len(), 14);
+    assert_eq!(snap.settings.len(), 15);
     assert_eq!(find_setting(&snap, "trial_days").value, json!(30));
     assert_eq!(cells(&snap, "free", "weight")[0].limit, Some(7));
     assert_eq!(again.profile(p.id).await.unwrap(), Some(p));
@@ -406,7 +406,7 @@ async fn set_setting_is_stored_and_visible(db: &TestDb) {
     );
     let snap = snapshot(s).await;
     assert_eq!(find_setting(&snap, "trial_days"), &stored);
-    assert_eq!(snap.settings.len(), 14);
+    assert_eq!(snap.settings.len(), 15);
     // The others keep their defaults.
     for key in mitai_access::settings::KEYS
         .iter()
@@ -441,5 +441,5 @@ async fn set_setting_is_stored_and_visible(db: &TestDb) {
     assert_eq!(stored.value, nested);
     let snap = snapshot(s).await;
     assert_eq!(find_setting(&snap, "experimental"), &stored);
-    assert_eq!(snap.settings.len(), 15);
+    assert_eq!(snap.settings.len(), 16);
 }
