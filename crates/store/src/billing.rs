@@ -60,6 +60,18 @@ pub struct Price {
     pub created_at: DateTime<Utc>,
 }
 
+/// What a recurring price of `amount` every `count` `interval`s brings a month (a year is 12
+/// months, a week 12/52 of one, a day 12/365), in the same minor unit.
+pub fn monthly_amount(amount: i64, interval: Option<&str>, count: i64) -> i64 {
+    let count = count.max(1);
+    match interval {
+        Some("year") => amount / (12 * count),
+        Some("week") => amount * 52 / (12 * count),
+        Some("day") => amount * 365 / (12 * count),
+        _ => amount / count,
+    }
+}
+
 /// A change of a price: `None` keeps a field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PricePatch {

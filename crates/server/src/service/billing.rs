@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub use mitai_store::billing::PricePatch;
 use mitai_store::billing::{
     BillingEvent, ChargeApplied, ChargeChange, EventStatus, InvoiceState, PassPaid, Price,
     PriceKind, Subscription, SubscriptionState,
 };
+pub use mitai_store::billing::{PricePatch, monthly_amount};
 use mitai_store::{NewMail, Profile, StoreError};
 
 use super::{AppState, Error, ErrorCode, Result};

@@ -34,6 +34,19 @@ pub fn money(lang: Lang, amount: i64, currency: &str) -> String {
     )
 }
 
+/// Amounts in several currencies, `9.99 EUR, 5.00 USD` (none: `0.00 EUR`).
+pub fn amounts<'a>(lang: Lang, list: impl IntoIterator<Item = (&'a str, i64)>) -> String {
+    let shown: Vec<String> = list
+        .into_iter()
+        .map(|(currency, n)| money(lang, n, currency))
+        .collect();
+    if shown.is_empty() {
+        money(lang, 0, "eur")
+    } else {
+        shown.join(", ")
+    }
+}
+
 pub fn price_rows(lang: Lang, registry: &Registry, prices: &[PriceView]) -> Vec<PriceRow> {
     prices
         .iter()

@@ -13,7 +13,7 @@ use super::mail::enqueue_mail_in;
 use super::{PerBackend, SqlStore};
 use crate::billing::*;
 use crate::coupons::{GrantSpan, NewGrant};
-use crate::sql::{Row, Tx, corrupt, on_constraint, query};
+use crate::sql::{Query, Row, Tx, corrupt, on_constraint, query};
 use crate::{NewMail, Result, postgres, sqlite};
 
 const PRICE_COLUMNS: &str = "id, stripe_price_id, tier_id, kind, interval, interval_count, \
@@ -183,6 +183,21 @@ const RETRY_EVENT: &str = "UPDATE billing_events SET status = 'pending', attempt
 
 /// The statuses in which a subscription pays.
 const PAYING: &str = "('active', 'trialing', 'past_due')";
+
+/// [`INVOICE_PAID`] or [`INVOICE_FAILED`] with the invoice's values.
+fn invoice_query<'q>(sql: &'q str, i: &'q InvoiceState, now: DateTime<Utc>) -> Query<'q> {
+    query(sql)
+        .bind(&i.id)
+        .bind(i.profile_id)
+        .bind(&i.subscription_id)
+        .bind(i.stripe_price_id.as_deref())
+        .bind(i.payment_intent.as_deref())
+        .bind(i.amount)
+        .bind(&i.currency)
+        .bind(i.period_start)
+        .bind(i.period_end)
+        .bind(now)
+}
 
 fn price_from(row: &Row) -> Result<Price> {
     let kind: String = row.get("kind")?;
@@ -618,17 +633,7 @@ impl crate::BillingStore for SqlStore {
             .execute(&mut tx)
             .await
             .map_err(|e| on_constraint(e, "profile"))?;
-        let newly = query(INVOICE_PAID)
-            .bind(&i.id)
-            .bind(i.profile_id)
-            .bind(&i.subscription_id)
-            .bind(i.stripe_price_id.as_deref())
-            .bind(i.payment_intent.as_deref())
-            .bind(i.amount)
-            .bind(&i.currency)
-            .bind(i.period_start)
-            .bind(i.period_end)
-            .bind(now)
+        let newly = invoice_query(INVOICE_PAID, i, now)
             .fetch_optional(&mut tx)
             .await?
             .is_some();
@@ -658,17 +663,7 @@ impl crate::BillingStore for SqlStore {
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let new = query(INVOICE_FAILED)
-            .bind(&i.id)
-            .bind(i.profile_id)
-            .bind(&i.subscription_id)
-            .bind(i.stripe_price_id.as_deref())
-            .bind(i.payment_intent.as_deref())
-            .bind(i.amount)
-            .bind(&i.currency)
-            .bind(i.period_start)
-            .bind(i.period_end)
-            .bind(now)
+        let new = invoice_query(INVOICE_FAILED, i, now)
             .execute(&mut tx)
             .await
             .map_err(|e| on_constraint(e, "profile"))?
@@ -892,18 +887,8 @@ impl crate::BillingStore for SqlStore {
             let currency: String = row.get("currency")?;
             let amount: i64 = row.get("amount")?;
             let interval: Option<String> = row.get("interval")?;
-            let count = i64::from(
-                row.get::<Option<i32>>("interval_count")?
-                    .unwrap_or(1)
-                    .max(1),
-            );
-            // Per month: a year is 12 months, a week 12/52 of one, a day 12/365.
-            let per_month = match interval.as_deref() {
-                Some("year") => amount / (12 * count),
-                Some("week") => amount * 52 / (12 * count),
-                Some("day") => amount * 365 / (12 * count),
-                _ => amount / count,
-            };
+            let count = i64::from(row.get::<Option<i32>>("interval_count")?.unwrap_or(1));
+            let per_month = monthly_amount(amount, interval.as_deref(), count);
             match monthly.iter_mut().find(|(c, _)| *c == currency) {
                 Some((_, sum)) => *sum += per_month,
                 None => monthly.push((currency, per_month)),

@@ -9,7 +9,7 @@ use super::{Admin, FormState};
 use crate::http::client_ip::ClientIp;
 use crate::service::AppState;
 use crate::service::billing::{self, NewPrice, PricePatch};
-use crate::ui::billing::{PriceRow, money, price_rows};
+use crate::ui::billing::{PriceRow, amounts, money, price_rows};
 use crate::ui::forms::{FormData, Params};
 use crate::ui::plan::tier_name;
 use crate::ui::{Ctx, UiError, UiResult, render, render_status, see_other};
@@ -66,15 +66,7 @@ async fn page_of(
     let registry = state.registry();
     let tz = registry.settings.usage_timezone;
     let figures = billing::figures(state).await?;
-    let sums = |list: &[(String, i64)]| {
-        if list.is_empty() {
-            return money(lang, 0, "eur");
-        }
-        list.iter()
-            .map(|(c, n)| money(lang, *n, c))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let sums = |list: &[(String, i64)]| amounts(lang, list.iter().map(|(c, n)| (c.as_str(), *n)));
     let all = billing::all_prices(state).await?;
     let rows = price_rows(lang, &registry, &all);
     let prices = rows.into_iter().zip(all.iter().map(|p| p.active)).collect();
@@ -82,13 +74,11 @@ async fn page_of(
         all.iter()
             .find(|p| Some(p.stripe_price_id.as_str()) == stripe_price)
             .map(|p| {
-                let count = p.interval_count.unwrap_or(1).max(1);
-                let per_month = match p.interval.as_deref() {
-                    Some("year") => p.amount / (12 * count),
-                    Some("week") => p.amount * 52 / (12 * count),
-                    Some("day") => p.amount * 365 / (12 * count),
-                    _ => p.amount / count,
-                };
+                let per_month = billing::monthly_amount(
+                    p.amount,
+                    p.interval.as_deref(),
+                    p.interval_count.unwrap_or(1),
+                );
                 money(lang, per_month, &p.currency)
             })
             .unwrap_or_default()

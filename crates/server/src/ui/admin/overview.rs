@@ -181,13 +181,10 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
         trials_more,
         billing: crate::service::billing::enabled(&state).then(|| {
             let sums = |list: &[crate::service::admin::stats::Amount]| {
-                if list.is_empty() {
-                    return crate::ui::billing::money(lang, 0, "eur");
-                }
-                list.iter()
-                    .map(|a| crate::ui::billing::money(lang, a.amount, &a.currency))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::ui::billing::amounts(
+                    lang,
+                    list.iter().map(|a| (a.currency.as_str(), a.amount)),
+                )
             };
             (
                 n(s.billing.paying_subscribers),
