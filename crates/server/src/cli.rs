@@ -323,11 +323,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn run_jobs_periodically(state: AppState) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
-        tick.tick().await;
         let report = jobs::run_due(&state).await;
         tracing::debug!(?report, "jobs ran");
+        // A backlog (a year's log under a new retention setting) is worked off round after
+        // round, each paced; otherwise a round a minute.
+        let pause = if report.backlog { 1 } else { 60 };
+        tokio::time::sleep(std::time::Duration::from_secs(pause)).await;
     }
 }
 

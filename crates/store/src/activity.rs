@@ -207,6 +207,35 @@ pub struct FeatureDay {
     pub limit_reached: i64,
 }
 
+/// The smallest time-ordered id (UUID v7) of the millisecond of `t`: every entry logged at
+/// or after `t` has a greater one (the log's ids are UUID v7).
+pub fn time_ordered_floor(t: DateTime<Utc>) -> Uuid {
+    let millis = u64::try_from(t.timestamp_millis()).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(millis, &[0; 10]).into_uuid()
+}
+
+/// Enabled profiles without grants, of one base tier, with or without a running trial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierGroup {
+    pub tier: String,
+    /// Whether their trial runs (ends after the instant asked about).
+    pub trial: bool,
+    pub profiles: i64,
+    /// The earliest end of a running trial among them.
+    pub next_trial_end: Option<DateTime<Utc>>,
+}
+
+/// What counting the profiles by effective tier reads ([`ActivityStore::tier_facts`]).
+#[derive(Debug, Clone, Default)]
+pub struct TierFacts {
+    /// Enabled profiles without grants, by base tier and running trial.
+    pub groups: Vec<TierGroup>,
+    /// Enabled profiles with at least one grant, by id.
+    pub with_grants: Vec<crate::Profile>,
+    /// Their grants (every status, pauses attached), by profile, then oldest first.
+    pub grants: Vec<crate::coupons::Grant>,
+}
+
 /// Redemptions of one coupon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CouponRedemptionCount {
@@ -242,13 +271,38 @@ pub trait ActivityStore: Send + Sync {
     async fn active_profiles(&self, since: &[DateTime<Utc>]) -> Result<Vec<i64>>;
 
     /// Per UTC day and feature since `since`: uses, units and limit_reached refusals,
-    /// ordered by day, then feature.
+    /// ordered by day, then feature — as rolled up by [`roll_up_usage`](Self::roll_up_usage)
+    /// (the log itself is not read: its cost does not grow with the log).
     async fn feature_days(&self, since: DateTime<Utc>) -> Result<Vec<FeatureDay>>;
+
+    /// Rolls up to `batch` entries of the log logged before `through` (by their
+    /// time-ordered ids) and after the roll-up's mark — the last entry it read — into the
+    /// daily counts [`feature_days`](Self::feature_days) reads, in one transaction (a
+    /// bounded one: call again until it answers 0). The first call starts at `from` and
+    /// counts the folded daily counts of the days from there on (retention may have removed
+    /// their entries). Answers how many entries it read. `through` must be far enough behind
+    /// the clock that no entry before it can still commit.
+    async fn roll_up_usage(
+        &self,
+        from: DateTime<Utc>,
+        through: DateTime<Utc>,
+        batch: i64,
+    ) -> Result<u64>;
+
+    /// Up to when the log is counted in the daily counts; `None` before the first roll-up.
+    async fn usage_rolled_through(&self) -> Result<Option<DateTime<Utc>>>;
     /// Retention: folds up to `batch` of the oldest `feature_used` entries older than
     /// `before` into daily counts per profile and feature and removes them, in one
     /// transaction (a bounded one: call again until it answers 0). Statistics read both, so
     /// they show the same before and after. Answers how many entries were folded.
     async fn fold_activity(&self, before: DateTime<Utc>, batch: i64) -> Result<u64>;
+
+    /// How many profiles there are, and how many of them are disabled.
+    async fn profile_counts(&self) -> Result<(i64, i64)>;
+
+    /// What the profiles' effective tiers at `now` depend on, read in three statements
+    /// whatever the number of profiles: see [`TierFacts`].
+    async fn tier_facts(&self, now: DateTime<Utc>) -> Result<TierFacts>;
 
     /// Profiles that have at least one access grant (the others' effective tier needs no
     /// grant look-up), ordered by id.

@@ -42,7 +42,7 @@ pub use accounts::{
 };
 pub use activity::{
     Activity, ActivityFilter, ActivityStore, CouponRedemptionCount, FeatureDay, NewActivity,
-    StatsDelta, UserStats, actions,
+    StatsDelta, TierFacts, TierGroup, UserStats, actions, time_ordered_floor,
 };
 pub use billing::BillingStore;
 pub use coupons::CouponStore;
@@ -322,6 +322,11 @@ pub trait Store:
 {
     fn backend(&self) -> Backend;
 
+    /// A number that changes whenever a cached access fact (a profile, a grant, a pause, a
+    /// restriction, a session) changes, here or (PostgreSQL) on another instance: what is
+    /// derived from them stays valid while it does not change.
+    fn access_generation(&self) -> u64;
+
     /// Answers when the database answers.
     async fn ping(&self) -> Result<()>;
 
@@ -340,6 +345,10 @@ pub trait Store:
 
     /// When something of `kind` was last done for `subject` ([`Store::once`]'s marks).
     async fn last_done(&self, kind: &str, subject: Uuid) -> Result<Option<DateTime<Utc>>>;
+
+    /// Every subject something of `kind` was done for ([`Store::once`]'s marks), in one
+    /// read: a job can skip them instead of asking once per subject.
+    async fn done_for(&self, kind: &str) -> Result<Vec<Uuid>>;
 
     /// Does something once per (`kind`, `subject`, `due_key`): records the mark and, in the
     /// same transaction, enqueues `mail` and logs `activity`. Returns `false` (and writes

@@ -103,6 +103,9 @@ pub struct GlobalStats {
     /// Profiles active in the last 1, 7 and 30 days.
     pub active: [i64; 3],
     pub feature_days: Vec<mitai_store::FeatureDay>,
+    /// Up to when the log is counted in `feature_days` (the jobs roll it up, a minute
+    /// behind the clock); `None` before the first roll-up.
+    pub feature_days_through: Option<DateTime<Utc>>,
     pub coupons: Vec<mitai_store::CouponRedemptionCount>,
     pub mail: mitai_store::MailCounts,
 }
@@ -111,62 +114,143 @@ pub struct GlobalStats {
 pub const FEATURE_DAYS: i32 = 30;
 /// How many coupons the stats list at most.
 const COUPONS_SHOWN: i64 = 500;
+/// How long the profiles' count by effective tier is kept at most without a change being
+/// announced: a change made where no notification reaches (a `mitai user` command on a
+/// served SQLite file) shows within a minute. Computing it reads every profile with grants.
+const TIERS_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// The start of the first day the stats show: the UTC day `FEATURE_DAYS - 1` days before
+/// `now`'s (30 whole days including today).
+pub fn first_stats_day(now: DateTime<Utc>) -> DateTime<Utc> {
+    (now - TimeDelta::days(i64::from(FEATURE_DAYS - 1)))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(now, |t| t.and_utc())
+}
+
+/// What the global figures keep between requests.
+#[derive(Default)]
+pub struct StatsCache {
+    /// One computation of the figures at a time, and the last one with the moment it
+    /// began: a request is answered by a computation that began after it arrived, so
+    /// requests that arrive together share one and none sees figures older than itself.
+    global: tokio::sync::Mutex<Option<(std::time::Instant, GlobalStats)>>,
+    tiers: std::sync::Mutex<Option<TierCounts>>,
+}
+
+/// Profiles by effective tier, valid while nothing they were computed from changes: the
+/// access facts (the store's generation), the number of profiles, the clock before the
+/// next start or end of a trial or grant.
+#[derive(Clone)]
+struct TierCounts {
+    generation: u64,
+    profiles: i64,
+    until: DateTime<Utc>,
+    computed: std::time::Instant,
+    counts: BTreeMap<String, i64>,
+}
+
+/// The global figures (DESIGN §8). Their cost does not grow with the log (the usage per
+/// day is read from the daily counts the jobs roll up) and barely with the profiles (the
+/// count by effective tier is kept until a change; the rest are a few aggregates).
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn global(state: &AppState) -> Result<GlobalStats> {
-    let now = state.now();
-    let registry = state.registry();
-    let mut by_effective_tier: BTreeMap<String, i64> =
-        registry.tiers().iter().map(|t| (t.id.clone(), 0)).collect();
-    let with_grants: std::collections::HashSet<Uuid> = state
-        .store
-        .profiles_with_grants()
-        .await?
-        .into_iter()
-        .collect();
-    let (mut total, mut disabled) = (0, 0);
-    let mut after = None;
-    loop {
-        let page = state.store.list_profiles(None, after, 500).await?;
-        for profile in &page {
-            total += 1;
-            if profile.disabled {
-                disabled += 1;
-                continue;
-            }
-            let tier = if with_grants.contains(&profile.id) {
-                crate::service::grants::effective_tier_id(state, profile).await?
-            } else {
-                let idx = crate::service::grants::effective_tier(&registry, profile, &[], now);
-                registry.tier(idx).id.clone()
-            };
-            *by_effective_tier.entry(tier).or_default() += 1;
-        }
-        match page.last() {
-            Some(last) if page.len() == 500 => after = Some(last.id),
-            _ => break,
-        }
+    let asked = std::time::Instant::now();
+    let mut last = state.stats.global.lock().await;
+    if let Some((began, stats)) = last.as_ref()
+        && *began >= asked
+    {
+        return Ok(stats.clone());
     }
+    let began = std::time::Instant::now();
+    let stats = compute_global(state).await?;
+    *last = Some((began, stats.clone()));
+    Ok(stats)
+}
+
+async fn compute_global(state: &AppState) -> Result<GlobalStats> {
+    let now = state.now();
+    let (total, disabled) = state.store.profile_counts().await?;
+    let by_effective_tier = tier_counts(state, now, total).await?;
     let day = TimeDelta::days(1);
     let active = state
         .store
         .active_profiles(&[now - day, now - day * 7, now - day * 30])
         .await?;
-    // From the start of the UTC day 29 days ago: 30 whole days including today.
-    let first_day = (now - day * (FEATURE_DAYS - 1))
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .map_or(now, |t| t.and_utc());
+    let through = state.store.usage_rolled_through().await?;
     Ok(GlobalStats {
         now,
         profiles_total: total,
         profiles_disabled: disabled,
         by_effective_tier,
         active: [active[0], active[1], active[2]],
-        feature_days: state.store.feature_days(first_day).await?,
+        feature_days: state.store.feature_days(first_stats_day(now)).await?,
+        feature_days_through: through,
         coupons: state.store.coupon_redemption_counts(COUPONS_SHOWN).await?,
         mail: state.store.mail_counts().await?,
     })
+}
+
+/// Enabled profiles by effective tier at `now` (every tier listed), from the kept counts
+/// while they are valid.
+async fn tier_counts(
+    state: &AppState,
+    now: DateTime<Utc>,
+    profiles: i64,
+) -> Result<BTreeMap<String, i64>> {
+    // Read before the facts: a change committed while they are read makes them stale.
+    let generation = state.store.access_generation();
+    let kept = state
+        .stats
+        .tiers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Some(kept) = kept
+        && kept.generation == generation
+        && kept.profiles == profiles
+        && now < kept.until
+        && kept.computed.elapsed() < TIERS_KEPT
+    {
+        return Ok(kept.counts);
+    }
+    let computed = std::time::Instant::now();
+    let facts = state.store.tier_facts(now).await?;
+    let registry = state.registry();
+    let mut counts: BTreeMap<String, i64> =
+        registry.tiers().iter().map(|t| (t.id.clone(), 0)).collect();
+    let mut until = now + TimeDelta::days(1);
+    for group in &facts.groups {
+        let trial_end = group.next_trial_end.filter(|_| group.trial);
+        let trial = trial_end.map(|ends| (registry.settings.trial_tier.as_str(), ends));
+        let tier = registry.effective_tier(&group.tier, trial, [], now);
+        *counts.entry(registry.tier(tier).id.clone()).or_default() += group.profiles;
+        if let Some(ends) = trial_end {
+            until = until.min(ends);
+        }
+    }
+    let mut grants: std::collections::HashMap<Uuid, Vec<mitai_store::coupons::Grant>> =
+        std::collections::HashMap::new();
+    for grant in facts.grants {
+        grants.entry(grant.profile_id).or_default().push(grant);
+    }
+    for profile in &facts.with_grants {
+        let theirs = grants.get(&profile.id).map_or(&[][..], Vec::as_slice);
+        let (tier, next) =
+            crate::service::grants::effective_tier_until(&registry, profile, theirs, now);
+        *counts.entry(registry.tier(tier).id.clone()).or_default() += 1;
+        if let Some(next) = next {
+            until = until.min(next);
+        }
+    }
+    *state.stats.tiers.lock().unwrap_or_else(|p| p.into_inner()) = Some(TierCounts {
+        generation,
+        profiles,
+        until,
+        computed,
+        counts: counts.clone(),
+    });
+    Ok(counts)
 }
 
 /// A profile's statistics; zeros before its first counted event.

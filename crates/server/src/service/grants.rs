@@ -66,6 +66,26 @@ pub fn effective_tier(
     registry.effective_tier(&profile.tier, trial, timeline.running_tiers_at_now(), now)
 }
 
+/// The effective tier of a profile at `now`, and the first instant within a day after it
+/// at which it may change (a trial's or a grant's start or end).
+pub fn effective_tier_until(
+    registry: &Registry,
+    profile: &Profile,
+    grants: &[Grant],
+    now: DateTime<Utc>,
+) -> (TierIdx, Option<DateTime<Utc>>) {
+    let trial = profile
+        .trial_ends_at
+        .map(|ends| (registry.settings.trial_tier.as_str(), ends));
+    let timeline = profile_timeline(registry, profile, grants, now);
+    let next = timeline
+        .changes_within(now, now + chrono::TimeDelta::days(1))
+        .first()
+        .copied();
+    let tier = registry.effective_tier(&profile.tier, trial, timeline.running_tiers_at_now(), now);
+    (tier, next)
+}
+
 /// The profile's grants as stored (every status), oldest first.
 pub async fn of_profile(state: &AppState, profile_id: Uuid) -> Result<Vec<Grant>> {
     Ok(state.store.grants(profile_id).await?)

@@ -46,6 +46,11 @@ pub struct JobReport {
     pub webhooks_failed: u64,
     /// `feature_used` entries older than `activity_retention_days` folded into daily counts.
     pub activity_folded: u64,
+    /// Entries of the log read into the statistics' daily counts.
+    pub usage_rolled_up: u64,
+    /// A batched job stopped at its time limit with more to do: the next round follows at
+    /// once instead of a minute later.
+    pub backlog: bool,
     /// `true` when another round held the job lock (on this instance or another one), so
     /// this round did nothing. A failure to take the lock is an error, never `skipped`.
     pub skipped: bool,
@@ -60,9 +65,70 @@ impl JobReport {
     }
 }
 
-/// Entries folded in one transaction, and transactions per round of jobs.
-const FOLD_BATCH: i64 = 2_000;
-const FOLD_BATCHES: usize = 50;
+/// The batched jobs (the statistics' roll-up, retention's fold): the size of a first batch
+/// and of the largest, and the time one batch — one write transaction — should take: on
+/// SQLite the hot path waits behind it.
+const FOLD_BATCH: (i64, i64) = (1_000, 20_000);
+const ROLLUP_BATCH: (i64, i64) = (5_000, 50_000);
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(10);
+const SMALLEST_BATCH: i64 = 100;
+/// How far behind the clock the roll-up reads: an entry's id is taken before its
+/// transaction commits, and one that commits late must not be passed by.
+const ROLLUP_LAG: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+/// How long a round of jobs spends at most on each batched job; a job with more to do says
+/// so ([`JobReport::backlog`]) and the next round follows at once.
+const PACED_ROUND: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Rolls the activity log up into the statistics' daily counts, a minute behind the clock,
+/// in paced batches; answers the entries read and whether it is done.
+pub async fn roll_up_usage(state: &AppState) -> mitai_store::Result<(u64, bool)> {
+    // Entries are named by the real clock (time-ordered ids); the test clock may run ahead
+    // of it, and its requests come one at a time (nothing commits late). In service both
+    // clocks are the same.
+    let (now, real) = (state.now(), chrono::Utc::now());
+    let lag = if state.config.test_clock {
+        chrono::TimeDelta::zero()
+    } else {
+        ROLLUP_LAG
+    };
+    let from = crate::service::activity_log::first_stats_day(now.min(real));
+    let through = now.max(real) - lag;
+    paced(ROLLUP_BATCH, |batch| {
+        state.store.roll_up_usage(from, through, batch)
+    })
+    .await
+}
+
+/// Runs `batch` until it answers 0 (done) or for at most [`PACED_ROUND`], pausing after
+/// each batch as long as it took (the hot path has the writer at least half the time) and
+/// sizing the batches so that each takes about [`BATCH_TIME`]. Answers the sum of the
+/// batches' answers and whether it is done.
+async fn paced<F, Fut>(
+    (first, largest): (i64, i64),
+    mut batch: F,
+) -> mitai_store::Result<(u64, bool)>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = mitai_store::Result<u64>>,
+{
+    let started = std::time::Instant::now();
+    let (mut size, mut total) = (first, 0);
+    while started.elapsed() < PACED_ROUND {
+        let one = std::time::Instant::now();
+        match batch(size).await? {
+            0 => return Ok((total, true)),
+            n => total += n,
+        }
+        let took = one.elapsed();
+        if took > BATCH_TIME {
+            size = (size / 2).max(SMALLEST_BATCH);
+        } else if took < BATCH_TIME / 2 {
+            size = (size + size / 2).min(largest);
+        }
+        tokio::time::sleep(took).await;
+    }
+    Ok((total, false))
+}
 
 /// How long sent and given-up mail stays in the outbox.
 const MAIL_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(30);
@@ -136,19 +202,6 @@ pub async fn run_due(state: &AppState) -> JobReport {
         Ok(n) => report.notification_digests = n,
         Err(e) => report.failed("notification_digest", &e),
     }
-    // Retention, in bounded batches (each its own short transaction), at most a few per
-    // round: the hot path never waits long behind it.
-    let retention = chrono::TimeDelta::days(state.registry().settings.activity_retention_days);
-    for _ in 0..FOLD_BATCHES {
-        match state.store.fold_activity(now - retention, FOLD_BATCH).await {
-            Ok(0) => break,
-            Ok(n) => report.activity_folded += n,
-            Err(e) => {
-                report.failed("activity_retention", &e);
-                break;
-            }
-        }
-    }
     match state.store.purge_expired(now).await {
         Ok(purged) => {
             report.sessions_purged = purged.sessions;
@@ -168,6 +221,27 @@ pub async fn run_due(state: &AppState) -> JobReport {
     match state.store.purge_mail(now - MAIL_KEPT).await {
         Ok(n) => report.mail_purged = n,
         Err(e) => report.failed("purge_mail", &e),
+    }
+    // The statistics' daily counts, then retention: last, so that a backlog (a year's log
+    // under a new setting) delays nothing else; paced (see `paced`).
+    match roll_up_usage(state).await {
+        Ok((n, done)) => {
+            report.usage_rolled_up = n;
+            report.backlog |= !done;
+        }
+        Err(e) => report.failed("usage_rollup", &e),
+    }
+    let retention = chrono::TimeDelta::days(state.registry().settings.activity_retention_days);
+    match paced(FOLD_BATCH, |batch| {
+        state.store.fold_activity(now - retention, batch)
+    })
+    .await
+    {
+        Ok((n, done)) => {
+            report.activity_folded = n;
+            report.backlog |= !done;
+        }
+        Err(e) => report.failed("activity_retention", &e),
     }
     // Each failing job: the admins hear of it (one notification per job an hour).
     for error in &report.errors {

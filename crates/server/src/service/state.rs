@@ -103,6 +103,8 @@ pub struct Inner {
     pub ai: Option<crate::ai::AiClient>,
     /// Stripe (`MITAI_STRIPE_*`); `None` when payments are off.
     pub stripe: Option<crate::stripe::Stripe>,
+    /// What the global figures keep between requests.
+    pub stats: crate::service::activity_log::StatsCache,
 }
 
 /// Cheap to clone; every handler gets one.
@@ -152,6 +154,7 @@ impl AppState {
             mailer,
             ai,
             stripe,
+            stats: Default::default(),
         })))
     }
 

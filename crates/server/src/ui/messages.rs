@@ -1511,6 +1511,16 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Use per day, last 30 days",
         "Nutzung pro Tag, letzte 30 Tage",
     ),
+    (
+        "admin.usage_through",
+        "Counted up to {0}; the jobs add the log every minute, a minute behind.",
+        "Gezählt bis {0}; die Jobs zählen das Protokoll jede Minute nach, eine Minute zurück.",
+    ),
+    (
+        "admin.usage_not_counted",
+        "Not counted yet: the jobs add the log every minute, a minute behind.",
+        "Noch nicht gezählt: Die Jobs zählen das Protokoll jede Minute nach, eine Minute zurück.",
+    ),
     ("admin.uses", "Uses", "Nutzungen"),
     (
         "admin.refusals",

@@ -61,6 +61,11 @@ impl TestApp {
         if args.trusted_proxies.is_empty() {
             args.trusted_proxies = "127.0.0.1".into();
         }
+        // Photos and thumbnails go to a directory of the test's own, not into the checkout.
+        if args.data_dir == std::path::Path::new("data") {
+            args.data_dir =
+                std::env::temp_dir().join(format!("mitai-test-data-{}", uuid::Uuid::now_v7()));
+        }
         let db = TestDb::new(backend).await;
         args.database_url = db.url.clone();
         let config = Config::from_args(&args).expect("test config");

@@ -447,7 +447,16 @@ async fn stats_count_profiles_activity_and_use(backend: Backend) {
     app.advance(3 * 86_400).await;
     assert_eq!(consume(&app, &bob, "nutrition", 1).await.0, StatusCode::OK);
 
+    // Uses per day are counted by the jobs' roll-up of the log: nothing before it runs.
+    let (_, stats) = app.get("/api/admin/stats", Some(&admin)).await;
+    assert_eq!(stats["feature_usage_per_day"], json!([]));
+    assert_eq!(stats["feature_usage_through"], Value::Null);
+    let (_, done) = mitai_server::service::jobs::roll_up_usage(&app.state)
+        .await
+        .unwrap();
+    assert!(done);
     let (status, stats) = app.get("/api/admin/stats", Some(&admin)).await;
+    assert!(stats["feature_usage_through"].is_string(), "{stats}");
     assert_eq!(status, StatusCode::OK, "{stats}");
     assert_eq!(stats["generated_at"], "2031-03-17T10:00:00Z");
     assert_eq!(stats["profiles"]["total"], 4);

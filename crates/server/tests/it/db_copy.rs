@@ -332,6 +332,12 @@ async fn populate(backend: Backend) -> Source {
         .await
         .unwrap();
     assert!(folded > 0);
+    // The statistics' daily counts, rolled up from the log.
+    let rolled = mitai_server::service::jobs::roll_up_usage(&app.state)
+        .await
+        .unwrap()
+        .0;
+    assert!(rolled > 0);
     let status = copy::check(&app.db.url).await.unwrap();
     let empty: Vec<&str> = status
         .counts

@@ -316,7 +316,15 @@ async fn retention_folds_old_uses_and_the_statistics_stay(backend: Backend) {
         .await;
     // A week and two hours after the first day's uses, six days after the second day's.
     app.advance(6 * 86_400 + 7200).await;
+    let (_, done) = mitai_server::service::jobs::roll_up_usage(&app.state)
+        .await
+        .unwrap();
+    assert!(done);
     let (_, global_before) = app.get("/api/admin/stats", Some(&admin)).await;
+    assert_eq!(
+        global_before["feature_usage_per_day"][0]["uses"], 3,
+        "{global_before}"
+    );
     let (_, user_before) = app
         .get(&format!("/api/admin/users/{id}/stats"), Some(&admin))
         .await;

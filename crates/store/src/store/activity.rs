@@ -11,8 +11,8 @@ use super::{PerBackend, SqlStore};
 use crate::spend::log_activity_in;
 use crate::sql::{Row, corrupt, query};
 use crate::{
-    Activity, ActivityFilter, CouponRedemptionCount, FeatureDay, NewActivity, Result, UserStats,
-    postgres, sqlite,
+    Activity, ActivityFilter, CouponRedemptionCount, FeatureDay, NewActivity, Result, TierFacts,
+    TierGroup, UserStats, postgres, sqlite,
 };
 
 const ACTIVITY_COLUMNS: &str = "id, profile_id, actor_id, action, details, ip, created_at";
@@ -34,50 +34,107 @@ const FEATURE_TOTALS: &str = "SELECT feature, CAST(SUM(amount) AS BIGINT) AS amo
         SELECT feature_id AS feature, amount FROM activity_daily WHERE profile_id = $1 \
     ) t GROUP BY 1 ORDER BY 1";
 
-const ACTIVE_SINCE: &str = "SELECT COUNT(*) FROM user_stats WHERE last_active_at >= $1";
+/// Uses, units and refusals per UTC day and feature from the day `$1` on, as rolled up.
+const FEATURE_DAYS: &str = "SELECT day, feature_id AS feature, uses, amount, limit_reached \
+    FROM usage_days WHERE day >= $1 ORDER BY day, feature_id";
 
-/// Uses, units and refusals per UTC day and feature since `$1` (its day `$2` for the daily
-/// counts folded from older entries).
-const FEATURE_DAYS: PerBackend = PerBackend {
-    postgres: concatcp!(FEATURE_DAYS_HEAD, postgres::CREATED_DAY, FEATURE_DAYS_TAIL),
-    sqlite: concatcp!(FEATURE_DAYS_HEAD, sqlite::CREATED_DAY, FEATURE_DAYS_TAIL),
-};
-const FEATURE_DAYS_HEAD: &str = "SELECT day, feature, CAST(SUM(uses) AS BIGINT) AS uses, \
-        CAST(SUM(amount) AS BIGINT) AS amount, \
-        CAST(SUM(limit_reached) AS BIGINT) AS limit_reached FROM (SELECT ";
-const FEATURE_DAYS_TAIL: &str = " AS day, details ->> 'feature' AS feature, \
-        CASE WHEN action = 'feature_used' THEN 1 ELSE 0 END AS uses, \
-        CASE WHEN action = 'feature_used' \
-            THEN CAST(details ->> 'amount' AS BIGINT) ELSE 0 END AS amount, \
-        CASE WHEN action = 'limit_reached' THEN 1 ELSE 0 END AS limit_reached \
-     FROM user_activity_log \
-     WHERE action IN ('feature_used', 'limit_reached') AND created_at >= $1 \
-     UNION ALL \
-     SELECT day, feature_id, uses, amount, 0 FROM activity_daily WHERE day >= $2 \
-    ) t GROUP BY 1, 2 ORDER BY 1, 2";
-
-/// The newest of the oldest `$2` entries to fold (older than `$1`): the batch is every
-/// entry up to it.
-const FOLD_BOUND: &str = "SELECT id FROM (SELECT id FROM user_activity_log \
-    WHERE action = 'feature_used' AND created_at < $1 ORDER BY id LIMIT $2) t \
+/// The roll-up of the usage per day (see `roll_up_usage`).
+const USAGE_DAYS: &str = "usage_days";
+const ROLLUP_MARK: &str = "SELECT through_id, updated_at FROM rollup_marks WHERE name = $1";
+const SET_ROLLUP_MARK: &str = "INSERT INTO rollup_marks (name, through_id, updated_at) \
+    VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE \
+    SET through_id = excluded.through_id, updated_at = excluded.updated_at";
+/// The first roll-up: the days folded by retention from the day `$1` on.
+const ROLLUP_FOLDED: &str = "INSERT INTO usage_days (day, feature_id, uses, amount, limit_reached) \
+    SELECT * FROM (SELECT day, feature_id, CAST(SUM(uses) AS BIGINT) AS uses, \
+        CAST(SUM(amount) AS BIGINT) AS amount, 0 AS limit_reached \
+        FROM activity_daily WHERE day >= $1 GROUP BY day, feature_id) t WHERE true \
+    ON CONFLICT (day, feature_id) DO UPDATE SET uses = usage_days.uses + excluded.uses, \
+        amount = usage_days.amount + excluded.amount";
+/// The last of the next `$3` entries after the mark `$1` and before `$2`, and how many
+/// they are.
+const ROLLUP_BOUND: &str = "SELECT id, COUNT(*) OVER () AS n FROM (SELECT id \
+    FROM user_activity_log WHERE id > $1 AND id < $2 ORDER BY id LIMIT $3) t \
     ORDER BY id DESC LIMIT 1";
+const ROLLUP: PerBackend = PerBackend {
+    postgres: concatcp!(ROLLUP_HEAD, postgres::CREATED_DAY, ROLLUP_TAIL),
+    sqlite: concatcp!(ROLLUP_HEAD, sqlite::CREATED_DAY, ROLLUP_TAIL),
+};
+const ROLLUP_HEAD: &str = "INSERT INTO usage_days (day, feature_id, uses, amount, limit_reached) \
+    SELECT * FROM (SELECT ";
+const ROLLUP_TAIL: &str = " AS day, COALESCE(details ->> 'feature', '') AS feature, \
+        CAST(SUM(CASE WHEN action = 'feature_used' THEN 1 ELSE 0 END) AS BIGINT) AS uses, \
+        CAST(SUM(CASE WHEN action = 'feature_used' \
+            THEN CAST(details ->> 'amount' AS BIGINT) ELSE 0 END) AS BIGINT) AS amount, \
+        CAST(SUM(CASE WHEN action = 'limit_reached' THEN 1 ELSE 0 END) AS BIGINT) \
+            AS limit_reached \
+        FROM user_activity_log \
+        WHERE id > $1 AND id <= $2 AND action IN ('feature_used', 'limit_reached') \
+        GROUP BY 1, 2) t WHERE true \
+    ON CONFLICT (day, feature_id) DO UPDATE SET uses = usage_days.uses + excluded.uses, \
+        amount = usage_days.amount + excluded.amount, \
+        limit_reached = usage_days.limit_reached + excluded.limit_reached";
+
+/// The fold's mark: the last entry it folded. Entries are folded in id order (time-ordered),
+/// so each batch starts where the last one ended instead of walking again over what the
+/// log keeps (logins, admin changes) or what was removed.
+const FOLD: &str = "activity_fold";
+
+/// The newest of the next `$4` entries to fold after the mark `$2` and before the id `$3`
+/// (older than `$1`): the batch is every such entry up to it.
+const FOLD_BOUND: &str = "SELECT id FROM (SELECT id FROM user_activity_log \
+    WHERE id > $2 AND id < $3 AND action = 'feature_used' AND created_at < $1 \
+    ORDER BY id LIMIT $4) t ORDER BY id DESC LIMIT 1";
 
 const FOLD_INTO_DAYS: PerBackend = PerBackend {
     postgres: concatcp!(FOLD_HEAD, postgres::CREATED_DAY, FOLD_TAIL),
     sqlite: concatcp!(FOLD_HEAD, sqlite::CREATED_DAY, FOLD_TAIL),
 };
-const FOLD_HEAD: &str = "INSERT INTO activity_daily (id, day, profile_id, feature_id, uses, amount) \
-    SELECT CAST($2 AS TEXT) || ' ' || day || ' ' || COALESCE(CAST(profile_id AS TEXT), '-') \
-        || ' ' || feature, day, profile_id, feature, uses, amount \
-    FROM (SELECT ";
-const FOLD_TAIL: &str = " AS day, profile_id, COALESCE(details ->> 'feature', '') AS feature, \
+const FOLD_HEAD: &str = "INSERT INTO activity_daily (profile_id, day, feature_id, uses, amount) \
+    SELECT * FROM (SELECT profile_id, ";
+const FOLD_TAIL: &str = " AS day, COALESCE(details ->> 'feature', '') AS feature, \
         COUNT(*) AS uses, CAST(SUM(CAST(details ->> 'amount' AS BIGINT)) AS BIGINT) AS amount \
     FROM user_activity_log \
-    WHERE action = 'feature_used' AND created_at < $1 AND id <= $2 \
-    GROUP BY 1, 2, 3) t";
+    WHERE id > $2 AND id <= $3 AND action = 'feature_used' AND created_at < $1 \
+        AND profile_id IS NOT NULL \
+    GROUP BY 1, 2, 3) t WHERE true \
+    ON CONFLICT (profile_id, day, feature_id) DO UPDATE \
+    SET uses = activity_daily.uses + excluded.uses, \
+        amount = activity_daily.amount + excluded.amount";
 
+/// The batch's entries: a range of the primary key from the mark to the bound (both
+/// backends walk it, not the index on the time, whose range holds every old entry).
 const FOLD_REMOVE: &str = "DELETE FROM user_activity_log \
-    WHERE action = 'feature_used' AND created_at < $1 AND id <= $2";
+    WHERE id > $2 AND id <= $3 AND action = 'feature_used' AND created_at < $1";
+
+const PROFILE_COUNTS: &str = "SELECT COUNT(*) AS total, \
+    CAST(COALESCE(SUM(CASE WHEN disabled THEN 1 ELSE 0 END), 0) AS BIGINT) AS disabled \
+    FROM profiles";
+
+/// Enabled profiles without grants by base tier and running trial (`$1`: now).
+const TIER_GROUPS: &str = "SELECT tier, \
+        CAST(CASE WHEN trial_ends_at > $1 THEN 1 ELSE 0 END AS BIGINT) AS trial, COUNT(*) AS n, MIN(CASE WHEN trial_ends_at > $1 THEN trial_ends_at END) AS next_end \
+    FROM profiles p WHERE NOT p.disabled \
+        AND NOT EXISTS (SELECT 1 FROM access_grants g WHERE g.profile_id = p.id) \
+    GROUP BY 1, 2 ORDER BY 1, 2";
+const WITH_GRANTS: &str = concatcp!(
+    "SELECT ",
+    super::accounts::PROFILE_COLUMNS_OF_P,
+    " FROM profiles p WHERE NOT p.disabled \
+     AND EXISTS (SELECT 1 FROM access_grants g WHERE g.profile_id = p.id) ORDER BY p.id"
+);
+const GRANTS_OF_ENABLED: &str = concatcp!(
+    super::coupons::GRANT_SELECT,
+    " JOIN profiles pr ON pr.id = g.profile_id WHERE NOT pr.disabled \
+     ORDER BY g.profile_id, g.created_at, g.id"
+);
+const PAUSES_OF_ENABLED: &str = concatcp!(
+    "SELECT ",
+    super::coupons::PAUSE_COLUMNS,
+    " FROM grant_pauses p JOIN access_grants g ON g.id = p.grant_id \
+     JOIN profiles pr ON pr.id = g.profile_id WHERE NOT pr.disabled \
+     ORDER BY p.paused_at, p.id"
+);
 
 const PROFILES_WITH_GRANTS: &str =
     "SELECT DISTINCT profile_id FROM access_grants ORDER BY profile_id";
@@ -234,20 +291,26 @@ impl crate::ActivityStore for SqlStore {
     }
 
     async fn active_profiles(&self, since: &[DateTime<Utc>]) -> Result<Vec<i64>> {
-        let mut counts = Vec::with_capacity(since.len());
-        for t in since {
-            let row = query(ACTIVE_SINCE)
-                .bind(*t)
-                .fetch_one(self.reader())
-                .await?;
-            counts.push(row.get(0)?);
+        if since.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(counts)
+        // One pass over the statistics, however many instants.
+        let sums: Vec<String> = (1..=since.len())
+            .map(|i| {
+                format!("CAST(COALESCE(SUM(CASE WHEN last_active_at >= ${i} THEN 1 ELSE 0 END), 0) AS BIGINT)")
+            })
+            .collect();
+        let sql = format!("SELECT {} FROM user_stats", sums.join(", "));
+        let mut statement = query(&sql);
+        for t in since {
+            statement = statement.bind(*t);
+        }
+        let row = statement.fetch_one(self.reader()).await?;
+        (0..since.len()).map(|i| row.get(i)).collect()
     }
 
     async fn feature_days(&self, since: DateTime<Utc>) -> Result<Vec<FeatureDay>> {
-        query(self.sql(FEATURE_DAYS))
-            .bind(since)
+        query(FEATURE_DAYS)
             .bind(since.date_naive().format("%Y-%m-%d").to_string())
             .fetch_all(self.reader())
             .await?
@@ -256,10 +319,92 @@ impl crate::ActivityStore for SqlStore {
             .collect()
     }
 
+    async fn roll_up_usage(
+        &self,
+        from: DateTime<Utc>,
+        through: DateTime<Utc>,
+        batch: i64,
+    ) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let mark = query(ROLLUP_MARK)
+            .bind(USAGE_DAYS)
+            .fetch_optional(&mut tx)
+            .await?;
+        let (mark, counted) = match mark {
+            Some(row) => (row.get::<Uuid>(0)?, Some(row.get::<DateTime<Utc>>(1)?)),
+            None => {
+                query(ROLLUP_FOLDED)
+                    .bind(from.format("%Y-%m-%d").to_string())
+                    .execute(&mut tx)
+                    .await?;
+                (crate::time_ordered_floor(from), None)
+            }
+        };
+        let bound = query(ROLLUP_BOUND)
+            .bind(mark)
+            .bind(crate::time_ordered_floor(through))
+            .bind(batch)
+            .fetch_optional(&mut tx)
+            .await?;
+        let (read, mark, counted_to) = match bound {
+            Some(row) => {
+                let bound: Uuid = row.get(0)?;
+                query(self.sql(ROLLUP))
+                    .bind(mark)
+                    .bind(bound)
+                    .execute(&mut tx)
+                    .await?;
+                // Counted up to the last entry read (more may follow before `through`).
+                let at = bound
+                    .get_timestamp()
+                    .and_then(|t| {
+                        let (secs, nanos) = t.to_unix();
+                        DateTime::from_timestamp(i64::try_from(secs).ok()?, nanos)
+                    })
+                    .unwrap_or(through)
+                    .min(through);
+                (row.get::<i64>(1)?, bound, at)
+            }
+            // Everything before `through` is counted. The mark stays on the last entry
+            // read, so that no entry after it can be passed by.
+            None if counted.is_none_or(|c| c < through) => (0, mark, through),
+            None => {
+                tx.rollback().await?;
+                return Ok(0);
+            }
+        };
+        query(SET_ROLLUP_MARK)
+            .bind(USAGE_DAYS)
+            .bind(mark)
+            .bind(counted_to)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(u64::try_from(read).unwrap_or(0))
+    }
+
+    async fn usage_rolled_through(&self) -> Result<Option<DateTime<Utc>>> {
+        query(ROLLUP_MARK)
+            .bind(USAGE_DAYS)
+            .fetch_optional(self.reader())
+            .await?
+            .map(|row| row.get(1))
+            .transpose()
+    }
+
     async fn fold_activity(&self, before: DateTime<Utc>, batch: i64) -> Result<u64> {
         let mut tx = self.begin_write().await?;
+        let mark: Uuid = query(ROLLUP_MARK)
+            .bind(FOLD)
+            .fetch_optional(&mut tx)
+            .await?
+            .map(|row| row.get(0))
+            .transpose()?
+            .unwrap_or_else(Uuid::nil);
         let bound: Option<Uuid> = query(FOLD_BOUND)
             .bind(before)
+            .bind(mark)
+            .bind(crate::time_ordered_floor(before))
             .bind(batch)
             .fetch_optional(&mut tx)
             .await?
@@ -271,16 +416,69 @@ impl crate::ActivityStore for SqlStore {
         };
         query(self.sql(FOLD_INTO_DAYS))
             .bind(before)
+            .bind(mark)
             .bind(bound)
             .execute(&mut tx)
             .await?;
         let removed = query(FOLD_REMOVE)
             .bind(before)
+            .bind(mark)
             .bind(bound)
+            .execute(&mut tx)
+            .await?;
+        query(SET_ROLLUP_MARK)
+            .bind(FOLD)
+            .bind(bound)
+            .bind(before)
             .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(removed)
+    }
+
+    async fn profile_counts(&self) -> Result<(i64, i64)> {
+        let row = query(PROFILE_COUNTS).fetch_one(self.reader()).await?;
+        Ok((row.get("total")?, row.get("disabled")?))
+    }
+
+    async fn tier_facts(&self, now: DateTime<Utc>) -> Result<TierFacts> {
+        let groups = query(TIER_GROUPS)
+            .bind(now)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(TierGroup {
+                    tier: row.get("tier")?,
+                    trial: row.get::<i64>("trial")? == 1,
+                    profiles: row.get("n")?,
+                    next_trial_end: row.get("next_end")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let with_grants = query(WITH_GRANTS)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(super::accounts::profile_from)
+            .collect::<Result<Vec<_>>>()?;
+        let grants = query(GRANTS_OF_ENABLED)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(super::coupons::grant_from)
+            .collect::<Result<Vec<_>>>()?;
+        let pauses = query(PAUSES_OF_ENABLED)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(super::coupons::pause_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TierFacts {
+            groups,
+            with_grants,
+            grants: super::coupons::with_pauses(grants, pauses),
+        })
     }
 
     async fn profiles_with_grants(&self) -> Result<Vec<Uuid>> {

@@ -21,12 +21,12 @@ const COUPON_COLUMNS: &str = "id, code, display_code, kind, tier_id, duration_da
     valid_from, valid_until, period_ends_at, max_redemptions, redeemed_count, active, \
     campaign, note, created_by, created_at";
 
-const GRANT_SELECT: &str = "SELECT g.id, g.profile_id, g.tier_id, g.source, g.coupon_id, \
+pub(super) const GRANT_SELECT: &str = "SELECT g.id, g.profile_id, g.tier_id, g.source, g.coupon_id, \
     c.display_code AS coupon_code, g.kind, g.starts_at, g.ends_at, g.duration_seconds, \
     g.created_by, g.created_at, g.revoked_at, g.revoked_by \
     FROM access_grants g LEFT JOIN coupons c ON c.id = g.coupon_id";
 
-const PAUSE_COLUMNS: &str =
+pub(super) const PAUSE_COLUMNS: &str =
     "p.id, p.grant_id, p.paused_at, p.paused_by, p.reason, p.resumed_at, p.resumed_by";
 
 const INSERT_COUPON: &str = concatcp!(
@@ -164,7 +164,7 @@ fn coupon_from(row: &Row) -> Result<Coupon> {
     })
 }
 
-fn grant_from(row: &Row) -> Result<Grant> {
+pub(super) fn grant_from(row: &Row) -> Result<Grant> {
     let kind: String = row.get("kind")?;
     let span = match kind.as_str() {
         "fixed" => GrantSpan::Fixed {
@@ -199,7 +199,7 @@ fn grant_from(row: &Row) -> Result<Grant> {
 }
 
 /// A pause and the grant it belongs to.
-fn pause_from(row: &Row) -> Result<(Uuid, GrantPause)> {
+pub(super) fn pause_from(row: &Row) -> Result<(Uuid, GrantPause)> {
     Ok((
         row.get("grant_id")?,
         GrantPause {
@@ -226,7 +226,7 @@ fn redemption_from(row: &Row) -> Result<Redemption> {
 }
 
 /// Attaches pauses to their grants.
-fn with_pauses(mut grants: Vec<Grant>, pauses: Vec<(Uuid, GrantPause)>) -> Vec<Grant> {
+pub(super) fn with_pauses(mut grants: Vec<Grant>, pauses: Vec<(Uuid, GrantPause)>) -> Vec<Grant> {
     let index: HashMap<Uuid, usize> = grants.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
     for (grant_id, pause) in pauses {
         if let Some(&i) = index.get(&grant_id) {

@@ -205,6 +205,10 @@ impl crate::Store for SqlStore {
         SqlStore::backend(self)
     }
 
+    fn access_generation(&self) -> u64 {
+        self.cache.generation()
+    }
+
     async fn ping(&self) -> Result<()> {
         query("SELECT 1").execute(self.reader()).await?;
         Ok(())
@@ -237,6 +241,16 @@ impl crate::Store for SqlStore {
             .fetch_one(self.reader())
             .await?
             .get(0)
+    }
+
+    async fn done_for(&self, kind: &str) -> Result<Vec<Uuid>> {
+        query("SELECT DISTINCT subject_id FROM job_marks WHERE kind = $1")
+            .bind(kind)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
     }
 
     async fn once(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use mitai_store::testing::TestDb;
-use mitai_store::{ActivityFilter, Backend, NewActivity, StoreError, actions};
+use mitai_store::{ActivityFilter, Backend, NewActivity, ProfilePatch, Store, StoreError, actions};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -25,10 +25,34 @@ conformance! {
         coupon_redemption_counts_per_coupon,
         profiles_with_grants_are_listed_once,
         folding_old_uses_keeps_the_statistics,
+        the_first_roll_up_counts_folded_days_in_bounded_batches,
+        tier_facts_group_the_profiles_without_grants,
     ],
     concurrent: [
         activity_stats_lose_no_update_under_concurrency,
     ],
+}
+
+/// The bound of a roll-up of everything logged so far: the entries' ids are of the real
+/// clock (their times of the test's); a millisecond passes on either side, so that every
+/// entry logged before is under it and every entry logged after above.
+async fn through_now() -> DateTime<Utc> {
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    let through = Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    through
+}
+
+/// Rolls the whole log up from the day `from` on; answers the entries read.
+async fn roll_up(s: &dyn Store, from: DateTime<Utc>) -> u64 {
+    let through = through_now().await;
+    let mut read = 0;
+    loop {
+        match s.roll_up_usage(from, through, 1000).await.unwrap() {
+            0 => return read,
+            n => read += n,
+        }
+    }
 }
 
 fn event(action: &str, created_at: DateTime<Utc>) -> NewActivity {
@@ -346,6 +370,12 @@ async fn active_profiles_and_feature_days(db: &TestDb) {
     assert_eq!(counts, [1, 2, 3]);
     assert!(s.active_profiles(&[]).await.unwrap().is_empty());
 
+    // The daily counts hold nothing until the log is rolled up, then all of it.
+    assert!(s.feature_days(now - day * 30).await.unwrap().is_empty());
+    assert_eq!(s.usage_rolled_through().await.unwrap(), None);
+    assert_eq!(roll_up(s, now - day * 60).await, 8);
+    assert!(s.usage_rolled_through().await.unwrap().is_some());
+    assert_eq!(roll_up(s, now - day * 60).await, 0, "each entry once");
     let days = s.feature_days(now - day * 30).await.unwrap();
     let got: Vec<(String, &str, i64, i64, i64)> = days
         .iter()
@@ -369,7 +399,7 @@ async fn active_profiles_and_feature_days(db: &TestDb) {
         ]
     );
     assert!(
-        s.feature_days(now + chrono::TimeDelta::seconds(1))
+        s.feature_days(now + chrono::TimeDelta::days(1))
             .await
             .unwrap()
             .is_empty()
@@ -565,7 +595,9 @@ async fn folding_old_uses_keeps_the_statistics(db: &TestDb) {
             .by_self(p)
             .details(json!({"feature": feature, "amount": amount}))
     };
-    let day = |d: u32, h: u32| at(2025, 1, d, h, 0, 0);
+    // After the real clock: the log's ids are of the real clock, and an entry is folded when
+    // both its id and its time are older than the cut-off.
+    let day = |d: u32, h: u32| at(2031, 1, d, h, 0, 0);
     for (p, f, n, when) in [
         (anna.id, "weight", 1, day(1, 8)),
         (anna.id, "weight", 2, day(1, 9)),
@@ -580,6 +612,7 @@ async fn folding_old_uses_keeps_the_statistics(db: &TestDb) {
     s.log_activity(&NewActivity::new(actions::LOGIN, day(1, 7)).by_self(anna.id))
         .await
         .unwrap();
+    roll_up(s, at(2020, 1, 1, 0, 0, 0)).await;
     let days_before = s.feature_days(day(1, 0)).await.unwrap();
     let anna_before = s.user_stats(anna.id).await.unwrap().unwrap().feature_totals;
     let ben_before = s.user_stats(ben.id).await.unwrap().unwrap().feature_totals;
@@ -631,4 +664,162 @@ async fn folding_old_uses_keeps_the_statistics(db: &TestDb) {
     // A later window reads only its days.
     let later = s.feature_days(day(2, 0)).await.unwrap();
     assert_eq!(later.iter().map(|d| d.uses).sum::<i64>(), 3);
+}
+
+/// A database that folded entries before its first roll-up (one upgraded with a short
+/// retention): the first roll-up counts the folded days, then the entries left, in batches
+/// of the size asked, and the figures are those of the log.
+async fn the_first_roll_up_counts_folded_days_in_bounded_batches(db: &TestDb) {
+    let s = store(db);
+    let anna = user(s, "anna@example.org", "Anna").await;
+    let day = |d: u32, h: u32| at(2031, 1, d, h, 0, 0);
+    for (f, n, when) in [
+        ("weight", 1, day(1, 8)),
+        ("weight", 2, day(1, 9)),
+        ("photos", 1, day(2, 10)),
+        ("weight", 3, day(20, 8)),
+        ("weight", 4, day(20, 9)),
+    ] {
+        s.log_activity(
+            &event(actions::FEATURE_USED, when)
+                .by_self(anna.id)
+                .details(json!({"feature": f, "amount": n})),
+        )
+        .await
+        .unwrap();
+    }
+    s.log_activity(
+        &event(actions::LIMIT_REACHED, day(20, 10))
+            .by_self(anna.id)
+            .details(json!({"feature": "weight"})),
+    )
+    .await
+    .unwrap();
+    s.log_activity(&event(actions::LOGIN, day(20, 11)).by_self(anna.id))
+        .await
+        .unwrap();
+    while s.fold_activity(day(10, 0), 100).await.unwrap() > 0 {}
+    let through = through_now().await;
+    let mut batches = Vec::new();
+    loop {
+        match s
+            .roll_up_usage(at(2020, 1, 1, 0, 0, 0), through, 2)
+            .await
+            .unwrap()
+        {
+            0 => break,
+            n => batches.push(n),
+        }
+    }
+    assert_eq!(batches, vec![2, 2], "the four entries left, two at a time");
+    let got: Vec<(String, String, i64, i64, i64)> = s
+        .feature_days(day(1, 0))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| {
+            (
+                d.day.to_string(),
+                d.feature,
+                d.uses,
+                d.amount,
+                d.limit_reached,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("2031-01-01".to_owned(), "weight".to_owned(), 2, 3, 0),
+            ("2031-01-02".to_owned(), "photos".to_owned(), 1, 1, 0),
+            ("2031-01-20".to_owned(), "weight".to_owned(), 2, 7, 1),
+        ]
+    );
+    // Later entries are added to their day.
+    s.log_activity(
+        &event(actions::FEATURE_USED, day(20, 12))
+            .by_self(anna.id)
+            .details(json!({"feature": "weight", "amount": 5})),
+    )
+    .await
+    .unwrap();
+    let through = through_now().await;
+    assert_eq!(
+        s.roll_up_usage(at(2020, 1, 1, 0, 0, 0), through, 2)
+            .await
+            .unwrap(),
+        1
+    );
+    let weight = s.feature_days(day(20, 0)).await.unwrap();
+    assert_eq!((weight[0].uses, weight[0].amount), (3, 12));
+}
+
+/// The facts of the count by effective tier: profiles without grants grouped by base tier
+/// and running trial (with the earliest end), the enabled ones with grants whole, with all
+/// their grants; disabled profiles only in the count of disabled ones.
+async fn tier_facts_group_the_profiles_without_grants(db: &TestDb) {
+    let s = store(db);
+    let now = t0();
+    let plain = user(s, "plain@example.org", "Plain").await;
+    let mut trial = mitai_store::NewProfile {
+        trial_ends_at: Some(now + chrono::TimeDelta::days(3)),
+        ..crate::support::new_profile("trial@example.org", "Trial")
+    };
+    s.create_profile(&trial).await.unwrap();
+    trial.id = Uuid::now_v7();
+    trial.email = "trial2@example.org".into();
+    trial.trial_ends_at = Some(now + chrono::TimeDelta::days(1));
+    s.create_profile(&trial).await.unwrap();
+    let ended = mitai_store::NewProfile {
+        trial_ends_at: Some(now - chrono::TimeDelta::days(1)),
+        ..crate::support::new_profile("ended@example.org", "Ended")
+    };
+    s.create_profile(&ended).await.unwrap();
+    let granted = user(s, "granted@example.org", "Granted").await;
+    let off = user(s, "off@example.org", "Off").await;
+    for profile in [granted.id, off.id] {
+        s.create_grant(&mitai_store::coupons::NewGrant {
+            id: Uuid::now_v7(),
+            profile_id: profile,
+            tier_id: "premium".into(),
+            source: "admin".into(),
+            coupon_id: None,
+            span: mitai_store::coupons::GrantSpan::Duration { seconds: 86_400 },
+            created_by: None,
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    }
+    let disable = ProfilePatch {
+        disabled: Some(true),
+        ..ProfilePatch::default()
+    };
+    s.update_profile(off.id, &disable, now).await.unwrap();
+    assert_eq!(s.profile_counts().await.unwrap(), (6, 1));
+    let facts = s.tier_facts(now).await.unwrap();
+    let groups: Vec<(String, bool, i64, Option<DateTime<Utc>>)> = facts
+        .groups
+        .iter()
+        .map(|g| (g.tier.clone(), g.trial, g.profiles, g.next_trial_end))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("free".to_owned(), false, 2, None),
+            (
+                "free".to_owned(),
+                true,
+                2,
+                Some(now + chrono::TimeDelta::days(1))
+            ),
+        ],
+        "{plain:?}"
+    );
+    assert_eq!(
+        facts.with_grants.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [granted.id]
+    );
+    assert_eq!(facts.grants.len(), 1);
+    assert_eq!(facts.grants[0].profile_id, granted.id);
 }

@@ -20,6 +20,7 @@ conformance! {
     plain: [
         purge_expired_removes_only_what_expired,
         job_lock_is_exclusive_and_free_again_at_once_after_release,
+        done_for_lists_each_subject_of_a_kind_once,
     ],
     concurrent: [
         job_lock_is_held_by_one_of_many_at_once,
@@ -153,4 +154,38 @@ async fn job_lock_is_held_by_one_of_many_at_once(db: &TestDb) {
     }
     assert_eq!(max_seen.load(Ordering::SeqCst), 1, "two holders at once");
     assert!(took > 0, "nobody ever took the lock");
+}
+
+/// `done_for` answers every subject `once` marked for a kind (each once, whatever its due
+/// keys), and nothing of another kind.
+async fn done_for_lists_each_subject_of_a_kind_once(db: &TestDb) {
+    let s = store(db);
+    let now = at(2025, 3, 20, 12, 0, 0);
+    assert!(s.done_for("grant_expired").await.unwrap().is_empty());
+    let (a, b, c) = (
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+    );
+    for (kind, subject, key) in [
+        ("grant_expired", a, ""),
+        ("grant_expired", b, ""),
+        ("trial_ending", b, "2025-03-21"),
+        ("trial_ending", b, "2025-04-21"),
+        ("grant_expiring", c, ""),
+    ] {
+        assert!(s.once(kind, subject, key, now, None, None).await.unwrap());
+    }
+    assert!(
+        !s.once("grant_expired", a, "", now, None, None)
+            .await
+            .unwrap()
+    );
+    let mut expired = s.done_for("grant_expired").await.unwrap();
+    expired.sort();
+    let mut want = vec![a, b];
+    want.sort();
+    assert_eq!(expired, want);
+    assert_eq!(s.done_for("trial_ending").await.unwrap(), vec![b]);
+    assert_eq!(s.done_for("grant_expiring").await.unwrap(), vec![c]);
 }

@@ -51,6 +51,7 @@ pub async fn global(state: &AppState) -> Result<Stats> {
                 limit_reached: d.limit_reached,
             })
             .collect(),
+        feature_usage_through: s.feature_days_through,
         redemptions_per_coupon: s
             .coupons
             .into_iter()
@@ -144,6 +145,10 @@ pub struct Stats {
     pub active_profiles: ActiveCounts,
     /// Days with any use or refusal, oldest first: the last 30 UTC days, today included.
     pub feature_usage_per_day: Vec<FeatureDayView>,
+    /// Up to when uses and refusals are counted in `feature_usage_per_day`: the jobs roll
+    /// the activity log up every minute, a minute behind the clock. `null` before the
+    /// first roll-up.
+    pub feature_usage_through: Option<DateTime<Utc>>,
     /// Coupons with at least one redemption, most redeemed first.
     pub redemptions_per_coupon: Vec<CouponRedemptionsView>,
     pub mail: MailCountsView,

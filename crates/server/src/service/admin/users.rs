@@ -67,6 +67,38 @@ pub struct UserQuery {
 /// is known only after reading grants); the page may then be short, and its cursor goes on.
 const PLAN_SCAN: usize = 5_000;
 
+/// A profile whose trial ends soon, as the overview lists it.
+pub struct TrialEnding {
+    pub id: Uuid,
+    pub email: String,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// Enabled profiles whose trial ends within a week, soonest first: at most `limit`, and
+/// whether there are more. Read through the index on the trial's end, so its cost does not
+/// grow with the profiles.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn trials_ending(state: &AppState, limit: usize) -> Result<(Vec<TrialEnding>, bool)> {
+    let now = state.now();
+    let mut ending: Vec<TrialEnding> = state
+        .store
+        .profiles_with_trial_ending(now, now + chrono::TimeDelta::days(7))
+        .await?
+        .into_iter()
+        .filter_map(|p| {
+            Some(TrialEnding {
+                ends_at: p.trial_ends_at?,
+                id: p.id,
+                email: p.email,
+            })
+        })
+        .collect();
+    ending.sort_by_key(|t| (t.ends_at, t.id));
+    let more = ending.len() > limit;
+    ending.truncate(limit);
+    Ok((ending, more))
+}
+
 /// A page of profiles matching `q` (`limit` of them after the cursor `after`) and the next
 /// cursor. Refuses a query over 200 characters.
 #[tracing::instrument(level = "debug", skip_all)]

@@ -25,6 +25,8 @@ struct OverviewPage {
     by_tier: Vec<(String, String)>,
     active_chart: BarChart,
     active: Vec<(&'static str, String)>,
+    /// Up to when the uses are counted, in words.
+    usage_through: String,
     uses_chart: BarChart,
     refused_chart: BarChart,
     per_feature: Vec<(String, String, String)>,
@@ -50,23 +52,10 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
     let registry = state.registry();
     let tz = registry.settings.usage_timezone;
     let s = stats::global(&state).await?;
-    let ending = crate::service::admin::users::UserQuery {
-        trial_ending: true,
-        disabled: Some(false),
-        ..Default::default()
-    };
-    let (trials, trials_next) =
-        crate::service::admin::users::find(&state, &ending, 10, None).await?;
-    let trials_more = trials_next.is_some();
+    let (trials, trials_more) = crate::service::admin::users::trials_ending(&state, 10).await?;
     let trials = trials
         .into_iter()
-        .map(|p| {
-            let ends = p
-                .trial_ends_at
-                .map(|t| lang.datetime(t, tz))
-                .unwrap_or_default();
-            (p.id.to_string(), p.email, ends)
-        })
+        .map(|t| (t.id.to_string(), t.email, lang.datetime(t.ends_at, tz)))
         .collect();
     let n = |v: i64| lang.number(v as f64, 0);
     // Each plan's name and its enabled profiles now: the chart and the table beside it.
@@ -145,6 +134,10 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
         tiers_chart,
         active_chart,
         active: active.iter().map(|(l, v)| (*l, n(*v))).collect(),
+        usage_through: match s.feature_usage_through {
+            Some(t) => lang.tf("admin.usage_through", &[&lang.datetime(t, tz)]),
+            None => lang.t("admin.usage_not_counted").to_owned(),
+        },
         uses_chart: day_bars(|v| v.0),
         refused_chart: day_bars(|v| v.1),
         per_feature: by_feature
