@@ -27,6 +27,7 @@ ap.add_argument("--conns", type=int, default=32)
 ap.add_argument("--users", type=int, default=100)
 ap.add_argument("--scale", type=float, default=1.0, help="fraction of the year's rows (0.01 to try)")
 ap.add_argument("--keep", action="store_true", help="keep the databases (prints where)")
+ap.add_argument("--no-fold", action="store_true", help="stop after measuring the year (no retention)")
 A = ap.parse_args()
 PG = A.url.startswith("postgres")
 WORK = tempfile.mkdtemp(prefix="mitai-year-")
@@ -413,6 +414,9 @@ def main():
     results["year"]["size"] = year_size
     show("year", results["year"])
 
+    if A.no_fold:
+        server.stop()
+        return
     log("the fold: retention at 90 days, consume running ...")
     server.setting("activity_retention_days", 90)
     server.stop()

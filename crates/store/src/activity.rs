@@ -225,13 +225,22 @@ pub struct TierGroup {
     pub next_trial_end: Option<DateTime<Utc>>,
 }
 
+/// What a profile's effective tier depends on besides its grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileTier {
+    pub id: Uuid,
+    pub tier: String,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+}
+
 /// What counting the profiles by effective tier reads ([`ActivityStore::tier_facts`]).
 #[derive(Debug, Clone, Default)]
 pub struct TierFacts {
     /// Enabled profiles without grants, by base tier and running trial.
     pub groups: Vec<TierGroup>,
-    /// Enabled profiles with at least one grant, by id.
-    pub with_grants: Vec<crate::Profile>,
+    /// Enabled profiles with at least one grant, by id (only what their tier depends on:
+    /// a year's operator has tens of thousands).
+    pub with_grants: Vec<ProfileTier>,
     /// Their grants (every status, pauses attached), by profile, then oldest first.
     pub grants: Vec<crate::coupons::Grant>,
 }

@@ -42,7 +42,7 @@ pub use accounts::{
 };
 pub use activity::{
     Activity, ActivityFilter, ActivityStore, CouponRedemptionCount, FeatureDay, NewActivity,
-    StatsDelta, TierFacts, TierGroup, UserStats, actions, time_ordered_floor,
+    ProfileTier, StatsDelta, TierFacts, TierGroup, UserStats, actions, time_ordered_floor,
 };
 pub use billing::BillingStore;
 pub use coupons::CouponStore;

@@ -236,8 +236,13 @@ async fn tier_counts(
     }
     for profile in &facts.with_grants {
         let theirs = grants.get(&profile.id).map_or(&[][..], Vec::as_slice);
-        let (tier, next) =
-            crate::service::grants::effective_tier_until(&registry, profile, theirs, now);
+        let (tier, next) = crate::service::grants::effective_tier_until(
+            &registry,
+            &profile.tier,
+            profile.trial_ends_at,
+            theirs,
+            now,
+        );
         *counts.entry(registry.tier(tier).id.clone()).or_default() += 1;
         if let Some(next) = next {
             until = until.min(next);

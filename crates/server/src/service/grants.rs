@@ -42,11 +42,20 @@ pub fn profile_timeline(
     grants: &[Grant],
     now: DateTime<Utc>,
 ) -> Timeline {
-    let trial = profile
-        .trial_ends_at
-        .map(|ends| (registry.settings.trial_tier.as_str(), ends));
+    timeline_of(registry, &profile.tier, profile.trial_ends_at, grants, now)
+}
+
+/// The timeline of a profile of base tier `tier` whose trial (if any) ends at `trial_ends_at`.
+pub fn timeline_of(
+    registry: &Registry,
+    tier: &str,
+    trial_ends_at: Option<DateTime<Utc>>,
+    grants: &[Grant],
+    now: DateTime<Utc>,
+) -> Timeline {
+    let trial = trial_ends_at.map(|ends| (registry.settings.trial_tier.as_str(), ends));
     let domain: Vec<grants::Grant> = grants.iter().map(to_access).collect();
-    grants::timeline(registry, &profile.tier, trial, &domain, now)
+    grants::timeline(registry, tier, trial, &domain, now)
 }
 
 /// The effective tier of a profile at `now`: base tier, trial, running grants.
@@ -66,23 +75,23 @@ pub fn effective_tier(
     registry.effective_tier(&profile.tier, trial, timeline.running_tiers_at_now(), now)
 }
 
-/// The effective tier of a profile at `now`, and the first instant within a day after it
-/// at which it may change (a trial's or a grant's start or end).
+/// The effective tier of a profile (base tier `tier`, a trial ending at `trial_ends_at`) at
+/// `now`, and the first instant within a day after it at which it may change (a trial's or
+/// a grant's start or end).
 pub fn effective_tier_until(
     registry: &Registry,
-    profile: &Profile,
+    tier: &str,
+    trial_ends_at: Option<DateTime<Utc>>,
     grants: &[Grant],
     now: DateTime<Utc>,
 ) -> (TierIdx, Option<DateTime<Utc>>) {
-    let trial = profile
-        .trial_ends_at
-        .map(|ends| (registry.settings.trial_tier.as_str(), ends));
-    let timeline = profile_timeline(registry, profile, grants, now);
+    let trial = trial_ends_at.map(|ends| (registry.settings.trial_tier.as_str(), ends));
+    let timeline = timeline_of(registry, tier, trial_ends_at, grants, now);
     let next = timeline
         .changes_within(now, now + chrono::TimeDelta::days(1))
         .first()
         .copied();
-    let tier = registry.effective_tier(&profile.tier, trial, timeline.running_tiers_at_now(), now);
+    let tier = registry.effective_tier(tier, trial, timeline.running_tiers_at_now(), now);
     (tier, next)
 }
 

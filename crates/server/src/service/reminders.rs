@@ -15,7 +15,7 @@ use mitai_store::{EntryOrder, EntryQuery, NewActivity, NewMail, actions};
 use uuid::Uuid;
 
 use crate::service::AppState;
-use crate::service::grants::profile_timeline;
+use crate::service::grants::timeline_of;
 
 /// What one round did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -93,7 +93,7 @@ pub async fn run(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Reminde
         let Some(grants) = grants.get(&profile.id) else {
             continue;
         };
-        let timeline = profile_timeline(&registry, profile, grants, now);
+        let timeline = timeline_of(&registry, &profile.tier, profile.trial_ends_at, grants, now);
         for (grant, grant_state) in grants.iter().zip(timeline.states()) {
             match grant_state.status {
                 GrantStatus::Expired if !expired.contains(&grant.id) => {
@@ -118,6 +118,10 @@ pub async fn run(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Reminde
                     let Some(ends_at) =
                         grant_state.ends_at.filter(|e| *e > now && *e <= now + lead)
                     else {
+                        continue;
+                    };
+                    // The whole profile only for those who get mail.
+                    let Some(profile) = state.store.profile(profile.id).await? else {
                         continue;
                     };
                     let mail = NewMail::new(

@@ -22,7 +22,7 @@ const PROFILE_COLUMNS: &str = "id, email, name, role, tier, trial_ends_at, \
     protein_target_g, carbs_target_g, fat_target_g, reminder_days, reminder_time";
 
 /// [`PROFILE_COLUMNS`] of the profile joined as `p`.
-pub(super) const PROFILE_COLUMNS_OF_P: &str = "p.id, p.email, p.name, p.role, p.tier, \
+const PROFILE_COLUMNS_OF_P: &str = "p.id, p.email, p.name, p.role, p.tier, \
     p.trial_ends_at, p.email_verified, p.invited_by, p.language, p.disabled, p.created_at, \
     p.updated_at, p.height_cm, p.birth_date, p.sex, p.timezone, p.units, p.goal_weight_kg, \
     p.show_rewards, p.kcal_target, p.protein_target_g, p.carbs_target_g, p.fat_target_g, \
@@ -201,7 +201,7 @@ const LIVE_INVITATION: &str = concatcp!(
      WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2"
 );
 
-pub(super) fn profile_from(row: &Row) -> Result<Profile> {
+fn profile_from(row: &Row) -> Result<Profile> {
     let role: String = row.get("role")?;
     Ok(Profile {
         id: row.get("id")?,
