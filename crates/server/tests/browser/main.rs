@@ -886,7 +886,7 @@ fn admin_changes_a_cell_and_the_plan_follows(backend: Backend) {
         "{}",
         admin.text_of("#pending")
     );
-    admin.find("#pending button[type=submit]").click();
+    admin.click_on("#pending button[type=submit]");
     wait_for_text(&admin, "Saved.");
     assert_eq!(
         admin

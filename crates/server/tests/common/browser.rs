@@ -323,6 +323,22 @@ impl Browser {
         as_string(self.conn.cmd("source", "GET", "/source", None))
     }
 
+    /// Clicks the first element matching `css`, found again when a swap (htmx) replaced it
+    /// between finding and clicking: a busy machine can make that window long.
+    pub fn click_on(&self, css: &str) {
+        for _ in 0..20 {
+            let element = self.find(css);
+            match self.conn.try_cmd("POST", &element.path("/click"), None) {
+                Ok(_) => return,
+                Err(e) if e.error.contains("stale element") => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("WebDriver click {css:?}: {}: {}", e.error, e.message),
+            }
+        }
+        panic!("click {css:?}: the element was replaced twenty times");
+    }
+
     /// The first element matching `css` (waiting up to ~2 s); panics with a page excerpt if none.
     pub fn find(&self, css: &str) -> Element {
         match self.conn.find("", "css selector", css) {
