@@ -3,6 +3,7 @@
 //! records; days of the log are grouped by each backend's own expression.
 
 use async_trait::async_trait;
+use futures::TryStreamExt;
 use chrono::{DateTime, NaiveDate, Utc};
 use const_format::concatcp;
 use uuid::Uuid;
@@ -458,24 +459,24 @@ impl crate::ActivityStore for SqlStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let with_grants = query(WITH_GRANTS)
-            .fetch_all(self.reader())
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(ProfileTier {
-                    id: row.get("id")?,
-                    tier: row.get("tier")?,
-                    trial_ends_at: row.get("trial_ends_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let grants = query(GRANTS_OF_ENABLED)
-            .fetch_all(self.reader())
-            .await?
-            .iter()
-            .map(super::coupons::grant_from)
-            .collect::<Result<Vec<_>>>()?;
+        // Streamed: tens of thousands of rows, each decoded as it arrives (not all held as
+        // rows and as values at once).
+        let mut with_grants = Vec::new();
+        let mut rows = query(WITH_GRANTS).fetch(self.reader());
+        while let Some(row) = rows.try_next().await? {
+            with_grants.push(ProfileTier {
+                id: row.get("id")?,
+                tier: row.get("tier")?,
+                trial_ends_at: row.get("trial_ends_at")?,
+            });
+        }
+        drop(rows);
+        let mut grants = Vec::new();
+        let mut rows = query(GRANTS_OF_ENABLED).fetch(self.reader());
+        while let Some(row) = rows.try_next().await? {
+            grants.push(super::coupons::grant_from(&row)?);
+        }
+        drop(rows);
         let pauses = query(PAUSES_OF_ENABLED)
             .fetch_all(self.reader())
             .await?
