@@ -136,6 +136,8 @@ pub struct StatsCache {
     /// requests that arrive together share one and none sees figures older than itself.
     global: tokio::sync::Mutex<Option<(std::time::Instant, GlobalStats)>>,
     tiers: std::sync::Mutex<Option<TierCounts>>,
+    /// A refresh of `tiers` runs in the background.
+    refreshing: std::sync::atomic::AtomicBool,
 }
 
 /// Profiles by effective tier, valid while nothing they were computed from changes: the
@@ -210,10 +212,39 @@ async fn tier_counts(
         && kept.generation == generation
         && kept.profiles == profiles
         && now < kept.until
-        && kept.computed.elapsed() < TIERS_KEPT
     {
+        // Nothing it depends on changed. Only old: answer it, and refresh it in the
+        // background (one refresh at a time) for changes no notification reached.
+        if kept.computed.elapsed() >= TIERS_KEPT
+            && !state
+                .stats
+                .refreshing
+                .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let now = state.now();
+                if let Err(e) = compute_tier_counts(&state, now, profiles, generation).await {
+                    tracing::warn!(error = %e, "refreshing the count by effective tier");
+                }
+                state
+                    .stats
+                    .refreshing
+                    .store(false, std::sync::atomic::Ordering::Release);
+            });
+        }
         return Ok(kept.counts);
     }
+    compute_tier_counts(state, now, profiles, generation).await
+}
+
+/// Computes the count by effective tier and keeps it.
+async fn compute_tier_counts(
+    state: &AppState,
+    now: DateTime<Utc>,
+    profiles: i64,
+    generation: u64,
+) -> Result<BTreeMap<String, i64>> {
     let computed = std::time::Instant::now();
     let facts = state.store.tier_facts(now).await?;
     let registry = state.registry();

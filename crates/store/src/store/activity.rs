@@ -3,9 +3,9 @@
 //! records; days of the log are grouped by each backend's own expression.
 
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use chrono::{DateTime, NaiveDate, Utc};
 use const_format::concatcp;
+use futures::TryStreamExt;
 use uuid::Uuid;
 
 use super::{PerBackend, SqlStore};

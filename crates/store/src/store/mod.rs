@@ -286,12 +286,23 @@ impl crate::Store for SqlStore {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<Purged> {
-        let _changed = self.cache.on_change();
         let day_ago = now - TimeDelta::days(1);
-        let sessions = query("DELETE FROM sessions WHERE expires_at <= $1")
+        // Removing sessions is a change every cache hears of (each instance drops what it
+        // cached); a round with none expired removes nothing and tells nobody.
+        let expired = query("SELECT 1 FROM sessions WHERE expires_at <= $1 LIMIT 1")
             .bind(now)
-            .execute(self.writer())
-            .await?;
+            .fetch_optional(self.reader())
+            .await?
+            .is_some();
+        let sessions = if expired {
+            let _changed = self.cache.on_change();
+            query("DELETE FROM sessions WHERE expires_at <= $1")
+                .bind(now)
+                .execute(self.writer())
+                .await?
+        } else {
+            0
+        };
         let idempotency_keys = query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(day_ago)
             .execute(self.writer())
