@@ -401,6 +401,8 @@ async fn immediate_events_mail_the_admins_who_want_them_once(backend: Backend) {
         },
     )
     .await;
+    // Before the digest hour, so that the jobs round below sends no digest.
+    app.clock_to("2030-03-04T05:00:00Z").await;
     let admin = app.admin().await;
     mitai_server::service::accounts::create_user(
         &app.state,
