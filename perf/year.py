@@ -416,6 +416,7 @@ def main():
 
     if A.no_fold:
         server.stop()
+        table(results, notes)
         return
     log("the fold: retention at 90 days, consume running ...")
     server.setting("activity_retention_days", 90)
@@ -453,7 +454,10 @@ def main():
         backup = os.path.join(WORK, "backup.db")
         _, secs = timed(sh, BIN, "db", "backup", backup, "--database-url", year)
         note(notes, f"mitai db backup after retention: {secs:,.0f} s ({mib(os.path.getsize(backup))})")
+    table(results, notes)
 
+
+def table(results, notes):
     cols = list(results)
     rows = ["consume", "check", "admin overview", "admin user list", "admin user page"]
     log(f"\n{'':<18}" + "".join(f"{c:>26}" for c in cols))
@@ -469,8 +473,10 @@ def main():
     log(f"{'database size':<18}" + "".join(f"{mib(results[c]['size']) if 'size' in results[c] else '':>26}"
                                            for c in cols))
     for r in ("consume", "check"):
-        log(f"{r}: year / fresh {results['year'][r][0] / results['fresh'][r][0]:.2f}, "
-            f"after retention / fresh {results['after retention'][r][0] / results['fresh'][r][0]:.2f}")
+        line = f"{r}: year / fresh {results['year'][r][0] / results['fresh'][r][0]:.2f}"
+        if "after retention" in results:
+            line += f", after retention / fresh {results['after retention'][r][0] / results['fresh'][r][0]:.2f}"
+        log(line)
     for n in notes:
         log(n)
 

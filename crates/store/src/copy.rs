@@ -1601,6 +1601,14 @@ pub async fn copy(
 
     progress.note("checking the foreign keys");
     target.restore_foreign_keys(&suspended).await?;
+    if target.backend() == Backend::Postgres {
+        // Loaded tables have no statistics until autovacuum gets to them (never, where it
+        // is off): until then the planner guesses a few hundred rows for every table and
+        // picks plans that read a year's log to find a thousand of its rows. As after
+        // `pg_restore`, gather them now.
+        progress.note("gathering the planner's statistics (ANALYZE)");
+        target.execute("ANALYZE").await?;
+    }
     progress.note("verifying row counts and checksums");
     let mut differ = Vec::new();
     for (table, done) in TABLES.iter().zip(copied.iter_mut()) {

@@ -170,26 +170,40 @@ pub async fn global(state: &AppState) -> Result<GlobalStats> {
     Ok(stats)
 }
 
+/// The figures are independent reads, made at once on connections of their own: the two
+/// that read every profile (the counts, the active ones) take the time of the slower, not
+/// of both.
 async fn compute_global(state: &AppState) -> Result<GlobalStats> {
     let now = state.now();
-    let (total, disabled) = state.store.profile_counts().await?;
-    let by_effective_tier = tier_counts(state, now, total).await?;
     let day = TimeDelta::days(1);
-    let active = state
-        .store
-        .active_profiles(&[now - day, now - day * 7, now - day * 30])
-        .await?;
-    let through = state.store.usage_rolled_through().await?;
+    let store = &state.store;
+    let profiles = async {
+        let (total, disabled) = store.profile_counts().await?;
+        let by_tier = tier_counts(state, now, total).await?;
+        Ok::<_, crate::service::Error>((total, disabled, by_tier))
+    };
+    let active_since = [now - day, now - day * 7, now - day * 30];
+    let first_day = first_stats_day(now);
+    let ((total, disabled, by_effective_tier), active, through, feature_days, coupons, mail) = tokio::try_join!(
+        profiles,
+        async { Ok::<_, crate::service::Error>(store.active_profiles(&active_since).await?) },
+        async { Ok::<_, crate::service::Error>(store.usage_rolled_through().await?) },
+        async { Ok::<_, crate::service::Error>(store.feature_days(first_day).await?) },
+        async {
+            Ok::<_, crate::service::Error>(store.coupon_redemption_counts(COUPONS_SHOWN).await?)
+        },
+        async { Ok::<_, crate::service::Error>(store.mail_counts().await?) },
+    )?;
     Ok(GlobalStats {
         now,
         profiles_total: total,
         profiles_disabled: disabled,
         by_effective_tier,
         active: [active[0], active[1], active[2]],
-        feature_days: state.store.feature_days(first_stats_day(now)).await?,
+        feature_days,
         feature_days_through: through,
-        coupons: state.store.coupon_redemption_counts(COUPONS_SHOWN).await?,
-        mail: state.store.mail_counts().await?,
+        coupons,
+        mail,
     })
 }
 

@@ -16,8 +16,10 @@ use utoipa::ToSchema;
 /// per feature and day, redemptions per coupon, the mail outbox.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn global(state: &AppState) -> Result<Stats> {
-    let s = activity_log::global(state).await?;
-    let figures = crate::service::billing::figures(state).await?;
+    let (s, figures) = tokio::try_join!(
+        activity_log::global(state),
+        crate::service::billing::figures(state)
+    )?;
     let amounts = |list: Vec<(String, i64)>| {
         list.into_iter()
             .map(|(currency, amount)| Amount { currency, amount })

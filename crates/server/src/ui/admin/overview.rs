@@ -51,8 +51,11 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
     let lang = admin.lang();
     let registry = state.registry();
     let tz = registry.settings.usage_timezone;
-    let s = stats::global(&state).await?;
-    let (trials, trials_more) = crate::service::admin::users::trials_ending(&state, 10).await?;
+    let (s, (trials, trials_more), waiting) = tokio::try_join!(
+        stats::global(&state),
+        crate::service::admin::users::trials_ending(&state, 10),
+        crate::service::admin::mail::waiting(&state, MAIL_LOOKED_AT),
+    )?;
     let trials = trials
         .into_iter()
         .map(|t| (t.id.to_string(), t.email, lang.datetime(t.ends_at, tz)))
@@ -120,7 +123,6 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
             &|v, d| lang.number(v, d),
         )
     };
-    let waiting = crate::service::admin::mail::waiting(&state, MAIL_LOOKED_AT).await?;
     let failing = waiting.iter().filter(|m| m.attempts > 0).count() as i64;
     let oldest = waiting
         .iter()
