@@ -184,16 +184,17 @@ async fn compute_global(state: &AppState) -> Result<GlobalStats> {
     };
     let active_since = [now - day, now - day * 7, now - day * 30];
     let first_day = first_stats_day(now);
-    let ((total, disabled, by_effective_tier), active, through, feature_days, coupons, mail) = tokio::try_join!(
-        profiles,
-        async { Ok::<_, crate::service::Error>(store.active_profiles(&active_since).await?) },
-        async { Ok::<_, crate::service::Error>(store.usage_rolled_through().await?) },
-        async { Ok::<_, crate::service::Error>(store.feature_days(first_day).await?) },
-        async {
-            Ok::<_, crate::service::Error>(store.coupon_redemption_counts(COUPONS_SHOWN).await?)
-        },
-        async { Ok::<_, crate::service::Error>(store.mail_counts().await?) },
-    )?;
+    let reads = async {
+        Ok::<_, crate::service::Error>(tokio::try_join!(
+            store.active_profiles(&active_since),
+            store.usage_rolled_through(),
+            store.feature_days(first_day),
+            store.coupon_redemption_counts(COUPONS_SHOWN),
+            store.mail_counts(),
+        )?)
+    };
+    let ((total, disabled, by_effective_tier), (active, through, feature_days, coupons, mail)) =
+        tokio::try_join!(profiles, reads)?;
     Ok(GlobalStats {
         now,
         profiles_total: total,
