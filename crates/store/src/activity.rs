@@ -276,8 +276,17 @@ pub trait ActivityStore: Send + Sync {
     /// The profile's aggregates; `None` before its first counted event.
     async fn user_stats(&self, profile_id: Uuid) -> Result<Option<UserStats>>;
 
-    /// For each instant, how many profiles were active at or after it.
+    /// For each instant, how many profiles were active at or after it (one pass over the
+    /// profiles' statistics, however many instants).
     async fn active_profiles(&self, since: &[DateTime<Utc>]) -> Result<Vec<i64>>;
+
+    /// The counts of active profiles last kept by
+    /// [`keep_active_profiles`](Self::keep_active_profiles): when they were made, and the
+    /// profiles active in the last 1, 7 and 30 days before then. `None` before the first.
+    async fn kept_active_profiles(&self) -> Result<Option<(DateTime<Utc>, [i64; 3])>>;
+
+    /// Keeps counts of active profiles made at `at` (1, 7 and 30 days), replacing the last.
+    async fn keep_active_profiles(&self, at: DateTime<Utc>, counts: [i64; 3]) -> Result<()>;
 
     /// Per UTC day and feature since `since`: uses, units and limit_reached refusals,
     /// ordered by day, then feature — as rolled up by [`roll_up_usage`](Self::roll_up_usage)
@@ -306,7 +315,8 @@ pub trait ActivityStore: Send + Sync {
     /// they show the same before and after. Answers how many entries were folded.
     async fn fold_activity(&self, before: DateTime<Utc>, batch: i64) -> Result<u64>;
 
-    /// How many profiles there are, and how many of them are disabled.
+    /// How many profiles there are, and how many of them are disabled (kept by the
+    /// database's triggers in every change's transaction: one row read).
     async fn profile_counts(&self) -> Result<(i64, i64)>;
 
     /// What the profiles' effective tiers at `now` depend on, read in three statements

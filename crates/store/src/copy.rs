@@ -158,6 +158,14 @@ pub const TABLES: &[Table] = {
             seeded: false,
             self_ref: Some("invited_by"),
         },
+        // Kept by triggers as the profiles arrive, then replaced by the source's (the same).
+        Table {
+            name: "profile_totals",
+            columns: &[("id", Int), ("total", Int), ("disabled", Int)],
+            key: &["id"],
+            seeded: true,
+            self_ref: None,
+        },
         Table {
             name: "sessions",
             columns: &[
@@ -590,6 +598,19 @@ pub const TABLES: &[Table] = {
             name: "rollup_marks",
             columns: &[("name", Text), ("through_id", Uuid), ("updated_at", Ts)],
             key: &["name"],
+            seeded: false,
+            self_ref: None,
+        },
+        Table {
+            name: "active_counts",
+            columns: &[
+                ("id", Int),
+                ("counted_at", Ts),
+                ("last_1_day", Int),
+                ("last_7_days", Int),
+                ("last_30_days", Int),
+            ],
+            key: &["id"],
             seeded: false,
             self_ref: None,
         },

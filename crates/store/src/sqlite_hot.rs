@@ -74,6 +74,10 @@ const CATCH_UP_ROUNDS: usize = 4;
 /// starts over").
 const WAL_LIMIT: i64 = 128 * 1024 * 1024;
 
+/// The steps in which checkpoints grow the database file: its size changes once a step,
+/// not with nearly every checkpoint (`mitai_walvfs::set_chunk_size`).
+const CHUNK_SIZE: i32 = 16 << 20;
+
 /// A consume waiting for the writer, owning its request.
 #[derive(Debug)]
 struct Spend {
@@ -142,6 +146,10 @@ impl Hot {
         // told at once instead, and waits on the runtime (`group_commit`).
         writer.busy_timeout(Duration::ZERO)?;
         let checkpointer = open(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        // The two connections that checkpoint (and so extend and truncate the file).
+        for conn in [&writer, &checkpointer] {
+            mitai_walvfs::set_chunk_size(conn, CHUNK_SIZE)?;
+        }
         let (spends, queue) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
         let (checkpoints, stop) = std::sync::mpsc::channel();
         let usage = Arc::new(UsageCache::default());
@@ -277,17 +285,26 @@ fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>, due: &Res
             Err(std::sync::mpsc::RecvTimeoutError::Timeout)
         );
         match passive() {
-            Ok((mut frames, _)) if frames >= RESTART_FRAMES => {
+            Ok((frames, copied)) if frames >= RESTART_FRAMES => {
                 // The restart holds the writer while it copies what is left and syncs: first
                 // copy here, round after round, what the writer appended meanwhile (each
-                // round shorter than the one before), so little is left for it.
+                // round shorter than the one before), and hand it over only when little is
+                // left. A reader still in an old snapshot (a long statement) keeps frames
+                // from being copied: then the restart waits for a later round — the WAL
+                // grows meanwhile, but the writer never copies a long tail itself.
+                let mut left = frames - copied;
                 for _ in 0..CATCH_UP_ROUNDS {
+                    if left <= RESTART_TAIL {
+                        break;
+                    }
                     match passive() {
-                        Ok((now, _)) if now - frames > RESTART_TAIL => frames = now,
-                        _ => break,
+                        Ok((frames, copied)) => left = frames - copied,
+                        Err(_) => break,
                     }
                 }
-                due.store(true, std::sync::atomic::Ordering::Release);
+                if left <= RESTART_TAIL {
+                    due.store(true, std::sync::atomic::Ordering::Release);
+                }
                 failing = false;
             }
             Ok(_) if failing => {

@@ -592,3 +592,34 @@ unsafe extern "C" fn x_current_time_int64(vfs: *mut ffi::sqlite3_vfs, out: *mut 
         None => ffi::SQLITE_ERROR,
     }
 }
+
+/// Makes SQLite grow the database file of `conn` in steps of `bytes`, and truncate it only
+/// to a multiple of them (`SQLITE_FCNTL_CHUNK_SIZE`; any connection, on any VFS).
+///
+/// A checkpoint that copies pages past the end of the file extends it, and one that copies
+/// the whole WAL truncates the file to its exact size; either way the sync that follows
+/// must also write the file's new size, which on a journaling file system commits its
+/// journal: 10–20 ms under a steady stream of writes, where a sync of data alone takes one
+/// or two. In steps, the size changes once a step.
+pub fn set_chunk_size(conn: &Connection, bytes: c_int) -> rusqlite::Result<()> {
+    let mut size = bytes;
+    // SAFETY: the handle is the borrowed connection's own, valid while it is borrowed and
+    // used by this thread alone meanwhile; `SQLITE_FCNTL_CHUNK_SIZE` reads one int through
+    // the pointer, during the call.
+    let rc = unsafe {
+        ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_CHUNK_SIZE,
+            (&raw mut size).cast::<c_void>(),
+        )
+    };
+    if rc == ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(rusqlite::Error::SqliteFailure(
+            ffi::Error::new(rc),
+            Some("setting the database file's chunk size".into()),
+        ))
+    }
+}

@@ -100,8 +100,11 @@ pub struct GlobalStats {
     pub profiles_disabled: i64,
     /// Enabled profiles by effective tier; every tier appears, with 0 if none.
     pub by_effective_tier: BTreeMap<String, i64>,
-    /// Profiles active in the last 1, 7 and 30 days.
+    /// Profiles active in the last 1, 7 and 30 days before `active_at`.
     pub active: [i64; 3],
+    /// When the active profiles were counted: by the jobs' last round (at most
+    /// [`ACTIVE_KEPT`] before `now`), else now.
+    pub active_at: DateTime<Utc>,
     pub feature_days: Vec<mitai_store::FeatureDay>,
     /// Up to when the log is counted in `feature_days` (the jobs roll it up, a minute
     /// behind the clock); `None` before the first roll-up.
@@ -118,6 +121,11 @@ const COUPONS_SHOWN: i64 = 500;
 /// announced: a change made where no notification reaches (a `mitai user` command on a
 /// served SQLite file) shows within a minute. Computing it reads every profile with grants.
 const TIERS_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How old the jobs' counts of active profiles may be when the figures use them (the jobs
+/// count them each round, a minute apart); older ones — the jobs stopped, or a test's clock
+/// moved on — are counted again, by a pass over every profile's statistics.
+pub const ACTIVE_KEPT: TimeDelta = TimeDelta::minutes(2);
 
 /// The start of the first day the stats show: the UTC day `FEATURE_DAYS - 1` days before
 /// `now`'s (30 whole days including today).
@@ -170,42 +178,76 @@ pub async fn global(state: &AppState) -> Result<GlobalStats> {
     Ok(stats)
 }
 
-/// The figures are independent reads, made at once on connections of their own: the two
-/// that read every profile (the counts, the active ones) take the time of the slower, not
-/// of both.
+/// The figures are independent reads, made at once on connections of their own; none
+/// reads every profile while the kept counts serve (the profile counts kept by the
+/// database, the count by tier by this instance, the active profiles by the jobs).
 async fn compute_global(state: &AppState) -> Result<GlobalStats> {
     let now = state.now();
-    let day = TimeDelta::days(1);
     let store = &state.store;
     let profiles = async {
         let (total, disabled) = store.profile_counts().await?;
         let by_tier = tier_counts(state, now, total).await?;
         Ok::<_, crate::service::Error>((total, disabled, by_tier))
     };
-    let active_since = [now - day, now - day * 7, now - day * 30];
     let first_day = first_stats_day(now);
     let reads = async {
         Ok::<_, crate::service::Error>(tokio::try_join!(
-            store.active_profiles(&active_since),
+            active_profiles(state, now),
             store.usage_rolled_through(),
             store.feature_days(first_day),
             store.coupon_redemption_counts(COUPONS_SHOWN),
             store.mail_counts(),
         )?)
     };
-    let ((total, disabled, by_effective_tier), (active, through, feature_days, coupons, mail)) =
-        tokio::try_join!(profiles, reads)?;
+    let (
+        (total, disabled, by_effective_tier),
+        ((active_at, active), through, feature_days, coupons, mail),
+    ) = tokio::try_join!(profiles, reads)?;
     Ok(GlobalStats {
         now,
         profiles_total: total,
         profiles_disabled: disabled,
         by_effective_tier,
-        active: [active[0], active[1], active[2]],
+        active,
+        active_at,
         feature_days,
         feature_days_through: through,
         coupons,
         mail,
     })
+}
+
+/// Profiles active in the last 1, 7 and 30 days: the jobs' last counts while they are at
+/// most [`ACTIVE_KEPT`] old, else counted now.
+async fn active_profiles(
+    state: &AppState,
+    now: DateTime<Utc>,
+) -> mitai_store::Result<(DateTime<Utc>, [i64; 3])> {
+    if let Some((at, counts)) = state.store.kept_active_profiles().await?
+        && at <= now
+        && now - at <= ACTIVE_KEPT
+    {
+        return Ok((at, counts));
+    }
+    Ok((now, count_active(state, now).await?))
+}
+
+/// Counts the profiles active in the last 1, 7 and 30 days before `now` (one pass over
+/// every profile's statistics).
+async fn count_active(state: &AppState, now: DateTime<Utc>) -> mitai_store::Result<[i64; 3]> {
+    let day = TimeDelta::days(1);
+    let counts = state
+        .store
+        .active_profiles(&[now - day, now - day * 7, now - day * 30])
+        .await?;
+    Ok([counts[0], counts[1], counts[2]])
+}
+
+/// The jobs' count of active profiles, kept for the global figures (a job of each round).
+pub async fn keep_active_profiles(state: &AppState) -> mitai_store::Result<()> {
+    let now = state.now();
+    let counts = count_active(state, now).await?;
+    state.store.keep_active_profiles(now, counts).await
 }
 
 /// Enabled profiles by effective tier at `now` (every tier listed), from the kept counts

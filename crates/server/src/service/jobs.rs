@@ -150,6 +150,11 @@ pub async fn run_due(state: &AppState) -> JobReport {
             return report;
         }
     };
+    // The active profiles the global figures show (a pass over every profile's statistics
+    // here, once a round, instead of in every computation of the figures).
+    if let Err(e) = crate::service::activity_log::keep_active_profiles(state).await {
+        report.failed("active_profiles", &e);
+    }
     // Reminders first, so that the send job below delivers them in the same round.
     match crate::service::reminders::run(state, now).await {
         Ok(done) => {

@@ -1512,6 +1512,11 @@ pub const MESSAGES: &[(&str, &str, &str)] = &[
         "Nutzung pro Tag, letzte 30 Tage",
     ),
     (
+        "admin.active_at",
+        "Counted at {0}; the jobs count them every minute.",
+        "Gezählt um {0}; die Jobs zählen sie jede Minute.",
+    ),
+    (
         "admin.usage_through",
         "Counted up to {0}; the jobs add the log every minute, a minute behind.",
         "Gezählt bis {0}; die Jobs zählen das Protokoll jede Minute nach, eine Minute zurück.",

@@ -470,6 +470,34 @@ async fn stats_count_profiles_activity_and_use(backend: Backend) {
         stats["active_profiles"],
         json!({"last_1_day": 1, "last_7_days": 4, "last_30_days": 4})
     );
+    assert_eq!(stats["active_profiles_at"], "2031-03-17T10:00:00Z");
+    // The jobs count the active profiles each round; the figures show that count while it
+    // is at most two minutes old, and count again when it is older.
+    mitai_server::service::activity_log::keep_active_profiles(&app.state)
+        .await
+        .unwrap();
+    app.advance(60).await;
+    // The admin signs in again: active today too.
+    let admin = app.login("admin@example.org", "adminpass1").await;
+    let (_, stats) = app.get("/api/admin/stats", Some(&admin)).await;
+    assert_eq!(
+        (
+            &stats["active_profiles"]["last_1_day"],
+            &stats["active_profiles_at"]
+        ),
+        (&json!(1), &json!("2031-03-17T10:00:00Z")),
+        "the jobs' count of a minute ago"
+    );
+    app.advance(120).await;
+    let (_, stats) = app.get("/api/admin/stats", Some(&admin)).await;
+    assert_eq!(
+        (
+            &stats["active_profiles"]["last_1_day"],
+            &stats["active_profiles_at"]
+        ),
+        (&json!(2), &json!("2031-03-17T10:03:00Z")),
+        "counted again: the jobs' count is three minutes old"
+    );
     assert_eq!(
         stats["feature_usage_per_day"],
         json!([
@@ -485,8 +513,9 @@ async fn stats_count_profiles_activity_and_use(backend: Backend) {
         "the verification mails of the three registrations, not sent yet"
     );
 
-    // A month later the first day has left the window, and nobody was active.
-    app.advance(30 * 86_400).await;
+    // A month after Bob's last visit the first day has left the window, and nobody was
+    // active.
+    app.advance(30 * 86_400 - 180).await;
     // The admin's 30-day session has expired by now: sign in again.
     let admin = app.login("admin@example.org", "adminpass1").await;
     let (status, stats) = app.get("/api/admin/stats", Some(&admin)).await;

@@ -113,9 +113,15 @@ const FOLD_TAIL: &str = " AS day, COALESCE(details ->> 'feature', '') AS feature
 const FOLD_REMOVE: &str = "DELETE FROM user_activity_log \
     WHERE id > $2 AND id <= $3 AND action = 'feature_used' AND created_at < $1";
 
-const PROFILE_COUNTS: &str = "SELECT COUNT(*) AS total, \
-    CAST(COALESCE(SUM(CASE WHEN disabled THEN 1 ELSE 0 END), 0) AS BIGINT) AS disabled \
-    FROM profiles";
+/// Kept by triggers on `profiles` (migration 0022): one row, not a pass over the profiles.
+const PROFILE_COUNTS: &str = "SELECT total, disabled FROM profile_totals WHERE id = 1";
+const KEPT_ACTIVE: &str = "SELECT counted_at, last_1_day, last_7_days, last_30_days \
+    FROM active_counts WHERE id = 1";
+const KEEP_ACTIVE: &str = "INSERT INTO active_counts \
+    (id, counted_at, last_1_day, last_7_days, last_30_days) VALUES (1, $1, $2, $3, $4) \
+    ON CONFLICT (id) DO UPDATE SET counted_at = excluded.counted_at, \
+        last_1_day = excluded.last_1_day, last_7_days = excluded.last_7_days, \
+        last_30_days = excluded.last_30_days";
 
 /// Enabled profiles without grants by base tier and running trial (`$1`: now).
 const TIER_GROUPS: &str = "SELECT tier, \
@@ -310,6 +316,25 @@ impl crate::ActivityStore for SqlStore {
         }
         let row = statement.fetch_one(self.reader()).await?;
         (0..since.len()).map(|i| row.get(i)).collect()
+    }
+
+    async fn kept_active_profiles(&self) -> Result<Option<(DateTime<Utc>, [i64; 3])>> {
+        query(KEPT_ACTIVE)
+            .fetch_optional(self.reader())
+            .await?
+            .map(|row| Ok((row.get(0)?, [row.get(1)?, row.get(2)?, row.get(3)?])))
+            .transpose()
+    }
+
+    async fn keep_active_profiles(&self, at: DateTime<Utc>, counts: [i64; 3]) -> Result<()> {
+        query(KEEP_ACTIVE)
+            .bind(at)
+            .bind(counts[0])
+            .bind(counts[1])
+            .bind(counts[2])
+            .execute(self.writer())
+            .await?;
+        Ok(())
     }
 
     async fn feature_days(&self, since: DateTime<Utc>) -> Result<Vec<FeatureDay>> {

@@ -22,6 +22,7 @@ conformance! {
         activity_keeps_user_stats_current,
         activity_of_unknown_profile_is_refused,
         active_profiles_and_feature_days,
+        profile_counts_follow_every_change,
         coupon_redemption_counts_per_coupon,
         profiles_with_grants_are_listed_once,
         folding_old_uses_keeps_the_statistics,
@@ -30,6 +31,7 @@ conformance! {
     ],
     concurrent: [
         activity_stats_lose_no_update_under_concurrency,
+        profile_counts_lose_no_change_under_concurrency,
     ],
 }
 
@@ -370,6 +372,15 @@ async fn active_profiles_and_feature_days(db: &TestDb) {
     assert_eq!(counts, [1, 2, 3]);
     assert!(s.active_profiles(&[]).await.unwrap().is_empty());
 
+    // The jobs keep a count for the figures; the last one kept is what is read.
+    assert_eq!(s.kept_active_profiles().await.unwrap(), None);
+    s.keep_active_profiles(now - day, [4, 5, 6]).await.unwrap();
+    s.keep_active_profiles(now, [1, 2, 3]).await.unwrap();
+    assert_eq!(
+        s.kept_active_profiles().await.unwrap(),
+        Some((now, [1, 2, 3]))
+    );
+
     // The daily counts hold nothing until the log is rolled up, then all of it.
     assert!(s.feature_days(now - day * 30).await.unwrap().is_empty());
     assert_eq!(s.usage_rolled_through().await.unwrap(), None);
@@ -497,6 +508,35 @@ async fn coupon_redemption_counts_per_coupon(db: &TestDb) {
     assert_eq!(counts[1].coupon_id, solo);
     assert_eq!(counts[1].redemptions, 1);
     assert_eq!(s.coupon_redemption_counts(1).await.unwrap().len(), 1);
+}
+
+/// Profiles created and disabled at once are each counted: the counts are added to in the
+/// database, not read and written back.
+async fn profile_counts_lose_no_change_under_concurrency(db: &TestDb) {
+    let results = race(40, |i| {
+        let s = Arc::clone(&db.store);
+        async move {
+            let p = s
+                .create_profile(&crate::support::new_profile(
+                    &format!("p{i}@example.org"),
+                    "P",
+                ))
+                .await?;
+            if i % 4 == 0 {
+                let disable = ProfilePatch {
+                    disabled: Some(true),
+                    ..ProfilePatch::default()
+                };
+                s.update_profile(p.id, &disable, t0()).await?;
+            }
+            Ok::<_, mitai_store::StoreError>(())
+        }
+    })
+    .await;
+    for r in results {
+        r.expect("create");
+    }
+    assert_eq!(store(db).profile_counts().await.unwrap(), (40, 10));
 }
 
 async fn activity_stats_lose_no_update_under_concurrency(db: &TestDb) {
@@ -822,4 +862,34 @@ async fn tier_facts_group_the_profiles_without_grants(db: &TestDb) {
     );
     assert_eq!(facts.grants.len(), 1);
     assert_eq!(facts.grants[0].profile_id, granted.id);
+}
+
+/// The profile counts are kept by the database in each change's transaction: a change that
+/// leaves `disabled` as it was counts nothing, a deletion counts out what it removes.
+async fn profile_counts_follow_every_change(db: &TestDb) {
+    let s = store(db);
+    let now = at(2025, 3, 31, 12, 0, 0);
+    assert_eq!(s.profile_counts().await.unwrap(), (0, 0));
+    let a = user(s, "a@example.org", "A").await;
+    let b = user(s, "b@example.org", "B").await;
+    assert_eq!(s.profile_counts().await.unwrap(), (2, 0));
+    let set = |disabled: bool| ProfilePatch {
+        disabled: Some(disabled),
+        ..ProfilePatch::default()
+    };
+    s.update_profile(a.id, &set(true), now).await.unwrap();
+    s.update_profile(a.id, &set(true), now).await.unwrap();
+    let renamed = ProfilePatch {
+        name: Some("Anna".into()),
+        ..ProfilePatch::default()
+    };
+    s.update_profile(a.id, &renamed, now).await.unwrap();
+    assert_eq!(s.profile_counts().await.unwrap(), (2, 1));
+    s.update_profile(b.id, &set(true), now).await.unwrap();
+    s.update_profile(a.id, &set(false), now).await.unwrap();
+    assert_eq!(s.profile_counts().await.unwrap(), (2, 1));
+    s.delete_profile(b.id).await.unwrap();
+    assert_eq!(s.profile_counts().await.unwrap(), (1, 0));
+    s.delete_profile(a.id).await.unwrap();
+    assert_eq!(s.profile_counts().await.unwrap(), (0, 0));
 }

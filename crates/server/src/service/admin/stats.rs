@@ -42,6 +42,7 @@ pub async fn global(state: &AppState) -> Result<Stats> {
             last_7_days: s.active[1],
             last_30_days: s.active[2],
         },
+        active_profiles_at: s.active_at,
         feature_usage_per_day: s
             .feature_days
             .into_iter()
@@ -145,6 +146,9 @@ pub struct Stats {
     pub generated_at: DateTime<Utc>,
     pub profiles: ProfileCounts,
     pub active_profiles: ActiveCounts,
+    /// When the active profiles were counted: the jobs count them each round, and figures
+    /// at most two minutes old are shown as they are (else they are counted at once).
+    pub active_profiles_at: DateTime<Utc>,
     /// Days with any use or refusal, oldest first: the last 30 UTC days, today included.
     pub feature_usage_per_day: Vec<FeatureDayView>,
     /// Up to when uses and refusals are counted in `feature_usage_per_day`: the jobs roll

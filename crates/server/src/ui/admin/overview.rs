@@ -25,6 +25,8 @@ struct OverviewPage {
     by_tier: Vec<(String, String)>,
     active_chart: BarChart,
     active: Vec<(&'static str, String)>,
+    /// When the active profiles were counted, in words.
+    active_at: String,
     /// Up to when the uses are counted, in words.
     usage_through: String,
     uses_chart: BarChart,
@@ -136,6 +138,10 @@ pub async fn page(State(state): State<AppState>, admin: Admin) -> UiResult {
         tiers_chart,
         active_chart,
         active: active.iter().map(|(l, v)| (*l, n(*v))).collect(),
+        active_at: lang.tf(
+            "admin.active_at",
+            &[&lang.datetime(s.active_profiles_at, tz)],
+        ),
         usage_through: match s.feature_usage_through {
             Some(t) => lang.tf("admin.usage_through", &[&lang.datetime(t, tz)]),
             None => lang.t("admin.usage_not_counted").to_owned(),
