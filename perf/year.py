@@ -228,7 +228,7 @@ class Server:
         self.base = f"http://127.0.0.1:{p}"
         data = tempfile.mkdtemp(dir=WORK)
         env = {**os.environ, "MITAI_DATABASE_URL": url, "MITAI_LISTEN": f"127.0.0.1:{p}",
-               "MITAI_DATA_DIR": data, "MITAI_MAIL": "log", "RUST_LOG": "warn",
+               "MITAI_DATA_DIR": data, "MITAI_MAIL": "log", "RUST_LOG": os.environ.get("RUST_LOG", "warn"),
                "MITAI_ADMIN_EMAIL": ADMIN[0], "MITAI_ADMIN_PASSWORD": ADMIN[1]}
         self.err = open(os.path.join(data, "err"), "w")
         self.proc = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=self.err,
