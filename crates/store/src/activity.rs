@@ -225,23 +225,14 @@ pub struct TierGroup {
     pub next_trial_end: Option<DateTime<Utc>>,
 }
 
-/// What a profile's effective tier depends on besides its grants.
+/// An enabled profile with at least one grant, with what its effective tier depends on
+/// ([`ActivityStore::granted_profiles`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileTier {
+pub struct GrantedProfile {
     pub id: Uuid,
     pub tier: String,
     pub trial_ends_at: Option<DateTime<Utc>>,
-}
-
-/// What counting the profiles by effective tier reads ([`ActivityStore::tier_facts`]).
-#[derive(Debug, Clone, Default)]
-pub struct TierFacts {
-    /// Enabled profiles without grants, by base tier and running trial.
-    pub groups: Vec<TierGroup>,
-    /// Enabled profiles with at least one grant, by id (only what their tier depends on:
-    /// a year's operator has tens of thousands).
-    pub with_grants: Vec<ProfileTier>,
-    /// Their grants (every status, pauses attached), by profile, then oldest first.
+    /// Every grant (every status, pauses attached), oldest first.
     pub grants: Vec<crate::coupons::Grant>,
 }
 
@@ -319,9 +310,19 @@ pub trait ActivityStore: Send + Sync {
     /// database's triggers in every change's transaction: one row read).
     async fn profile_counts(&self) -> Result<(i64, i64)>;
 
-    /// What the profiles' effective tiers at `now` depend on, read in three statements
-    /// whatever the number of profiles: see [`TierFacts`].
-    async fn tier_facts(&self, now: DateTime<Utc>) -> Result<TierFacts>;
+    /// Enabled profiles without grants by base tier and running trial at `now` (one
+    /// statement, however many profiles).
+    async fn tier_groups(&self, now: DateTime<Utc>) -> Result<Vec<TierGroup>>;
+
+    /// A page of the enabled profiles with grants: up to `limit` of them with ids after
+    /// `after` (from the first without), ordered by id, each with its grants. Three
+    /// statements a page, and only a page held: a year's operator has tens of thousands,
+    /// and the reads hold no snapshot between pages.
+    async fn granted_profiles(
+        &self,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<GrantedProfile>>;
 
     /// Profiles that have at least one access grant (the others' effective tier needs no
     /// grant look-up), ordered by id.

@@ -41,8 +41,8 @@ pub use accounts::{
     Session, TokenKind,
 };
 pub use activity::{
-    Activity, ActivityFilter, ActivityStore, CouponRedemptionCount, FeatureDay, NewActivity,
-    ProfileTier, StatsDelta, TierFacts, TierGroup, UserStats, actions, time_ordered_floor,
+    Activity, ActivityFilter, ActivityStore, CouponRedemptionCount, FeatureDay, GrantedProfile,
+    NewActivity, StatsDelta, TierGroup, UserStats, actions, time_ordered_floor,
 };
 pub use billing::BillingStore;
 pub use coupons::CouponStore;

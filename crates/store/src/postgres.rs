@@ -34,7 +34,8 @@ const ACCESS_CHANNEL: &str = "mitai_access";
 
 /// A consume with its activity entry and statistics in one statement: the conditional
 /// upsert of [`CONSUME_SQL`](crate::spend::CONSUME_SQL), and only for the row it
-/// returns, the `feature_used` entry and the profile's `last_active_at`. `$7` is the entry's
+/// returns, the `feature_used` entry and the profile's `last_active_at` (moved only by a
+/// step of [`ACTIVE_STEP`](crate::spend::ACTIVE_STEP): `TOUCH_SQL`). `$7` is the entry's
 /// id, `$8` its ip. No row back: refused, nothing written.
 const SPEND_LOGGED_SQL: &str = "WITH spent AS ( \
         INSERT INTO user_feature_usage (profile_id, feature_id, period_start, used, updated_at) \
@@ -53,8 +54,9 @@ const SPEND_LOGGED_SQL: &str = "WITH spent AS ( \
             feature_totals, redemptions, updated_at) \
         SELECT $1, 0, NULL, $5, '{}', 0, $5 FROM spent \
         ON CONFLICT (profile_id) DO UPDATE SET \
-            last_active_at = GREATEST(user_stats.last_active_at, excluded.last_active_at), \
-            updated_at = excluded.updated_at) \
+            last_active_at = excluded.last_active_at, updated_at = excluded.updated_at \
+        WHERE user_stats.last_active_at IS NULL \
+            OR user_stats.last_active_at <= $5 - interval '1 minute') \
     SELECT used FROM spent";
 
 /// A stable 64-bit key for an advisory lock name (FNV-1a).

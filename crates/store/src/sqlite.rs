@@ -18,7 +18,7 @@ use sqlx::sqlite::{
 };
 use uuid::Uuid;
 
-use crate::sqlite_hot::Hot;
+use crate::sqlite_hot::{Hot, HotFirst};
 use crate::usage_cache::{Bucket, SqlxWrite};
 use crate::{JobLock, Result, StoreError};
 
@@ -82,6 +82,9 @@ impl SqliteEngine {
             .pragma("wal_autocheckpoint", if memory { "1000" } else { "0" });
         // No ping before each use: a file connection does not break the way a socket does,
         // and a statement on a broken one fails and is answered as unavailable.
+        // The hot path goes first (`sqlite_hot::HotFirst`).
+        let turn = Arc::new(HotFirst::default());
+        let (first, told) = (Arc::clone(&turn), Arc::clone(&turn));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
@@ -89,8 +92,16 @@ impl SqliteEngine {
             // transaction back by itself; the driver's own rollback then fails, and the
             // connection would think it is still in a transaction and refuse every later
             // `BEGIN`. Such a connection is replaced instead of handed out (an atomic read).
-            .before_acquire(|conn, _| {
-                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+            .before_acquire(move |conn, _| {
+                let turn = Arc::clone(&first);
+                Box::pin(async move {
+                    turn.after_waiting_batch().await;
+                    Ok(!sqlx::Connection::is_in_transaction(conn))
+                })
+            })
+            .after_release(move |_, _| {
+                told.sqlx_released();
+                Box::pin(async { Ok(true) })
             })
             .connect_with(options.clone())
             .await?;
@@ -109,7 +120,7 @@ impl SqliteEngine {
         let hot = if memory {
             None
         } else {
-            Some(Hot::start(options.get_filename())?)
+            Some(Hot::start(options.get_filename(), turn)?)
         };
         let engine = SqliteEngine {
             jobs: Default::default(),

@@ -5,7 +5,8 @@
 //! - **Group commit.** One writer task owns a connection. It waits for a spend, takes
 //!   every other one waiting (up to [`MAX_BATCH`]), and decides them in queue order in one
 //!   `BEGIN IMMEDIATE` transaction, each exactly as alone: the conditional upsert, then its
-//!   `feature_used` entry, or the refusal's usage; each profile's `last_active_at` last. One commit makes them all
+//!   `feature_used` entry, or the refusal's usage; each profile's `last_active_at` last
+//!   (when it moves by a minute at least: `crate::spend::TOUCH_SQL`). One commit makes them all
 //!   durable together, and only then is anyone answered. When a spend fails, the batch is
 //!   rolled back and decided again with each spend in its own savepoint, so the failure is
 //!   that spend's alone. The task runs each batch on a thread of the runtime, as one
@@ -33,7 +34,11 @@
 //!
 //! The SQL is the shared text of `crate::spend` (`$N` parameters are bound by position, in
 //! the order they first appear). Other writes stay on sqlx's one
-//! writer connection; SQLite serialises the two writers (busy timeout).
+//! writer connection; SQLite serialises the two writers, and the hot path goes first
+//! ([`HotFirst`]): while a batch waits for the write lock, sqlx's writer takes no new
+//! statement, so a burst of other writes (a job marking thousands of expired grants, one
+//! transaction each) hands the lock back after each of them instead of keeping it for
+//! seconds while the batch polls.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -44,7 +49,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use uuid::Uuid;
 
-use crate::spend::{INSERT_ACTIVITY_SQL, SPEND_SQL, UPSERT_STATS_SQL, USED_SQL};
+use crate::spend::{ACTIVE_STEP, INSERT_ACTIVITY_SQL, SPEND_SQL, TOUCH_SQL, USED_SQL};
 use crate::sql::ts;
 use crate::usage_cache::{Bucket, SqlxWrite, UsageCache};
 use crate::{ConsumeRequest, Consumed, Result, StoreError};
@@ -89,6 +94,7 @@ struct Spend {
     amount: i64,
     cap: Option<i64>,
     now: String,
+    at: DateTime<Utc>,
     /// The `feature_used` entry: its id and the client's IP.
     log: Option<(String, Option<String>)>,
     decided: tokio::sync::oneshot::Sender<Result<Consumed>>,
@@ -103,6 +109,61 @@ pub(crate) struct Hot {
     usage: Arc<UsageCache>,
     /// Dropped with the store: the checkpointer's signal to stop.
     _checkpoints: std::sync::mpsc::Sender<()>,
+}
+
+/// The hot path's turn at the write lock: claimed by a batch that found the lock held by
+/// another connection, released when it commits. sqlx's writer connection is handed out
+/// only while no batch waits (`SqliteEngine::open`: its pool's `before_acquire`), and its
+/// return to the pool wakes a waiting batch at once (`after_release`), instead of at the
+/// batch's next poll.
+#[derive(Debug, Default)]
+pub(crate) struct HotFirst {
+    waiting: std::sync::atomic::AtomicBool,
+    /// A waiting batch committed (or gave up).
+    committed: tokio::sync::Notify,
+    /// sqlx's writer connection went back to its pool.
+    released: tokio::sync::Notify,
+}
+
+/// How long sqlx's writer waits at most for a waiting batch: the lock it waits for may be
+/// another process's (`mitai db backup`, a `sqlite3` shell), which the writer would wait
+/// for anyway.
+const HOT_FIRST_WAIT: Duration = Duration::from_secs(1);
+
+impl HotFirst {
+    fn claim(&self) {
+        self.waiting
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    fn release(&self) {
+        if self
+            .waiting
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            self.committed.notify_waiters();
+        }
+    }
+
+    /// Returns once no batch waits for the write lock (or after [`HOT_FIRST_WAIT`]).
+    pub(crate) async fn after_waiting_batch(&self) {
+        let deadline = tokio::time::Instant::now() + HOT_FIRST_WAIT;
+        loop {
+            // Made before the look: a release in between still wakes it.
+            let committed = self.committed.notified();
+            if !self.waiting.load(std::sync::atomic::Ordering::Acquire) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, committed).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Told when sqlx's writer connection goes back to its pool (the lock is free).
+    pub(crate) fn sqlx_released(&self) {
+        self.released.notify_waiters();
+    }
 }
 
 /// Set by the checkpointer when the WAL should start over; done by the writer.
@@ -129,7 +190,7 @@ fn configure(conn: Connection) -> rusqlite::Result<Connection> {
 impl Hot {
     /// Starts the writer task (on the current runtime) and the checkpointer thread on the
     /// (migrated, WAL) database at `path`.
-    pub(crate) fn start(path: &Path) -> Result<Hot> {
+    pub(crate) fn start(path: &Path, turn: Arc<HotFirst>) -> Result<Hot> {
         // Its commits reach the WAL in one write each (`mitai_walvfs`).
         let writer = configure(mitai_walvfs::open(
             path,
@@ -157,7 +218,7 @@ impl Hot {
         let cache = Arc::clone(&usage);
         let due = RestartDue::default();
         let restart = Arc::clone(&due);
-        tokio::spawn(async move { group_commit(writer, queue, &cache, &restart).await });
+        tokio::spawn(async move { group_commit(writer, queue, &cache, &restart, &turn).await });
         thread("mitai-sqlite-checkpoint")
             .spawn(move || checkpoint(&checkpointer, &stop, &due))
             .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
@@ -182,6 +243,7 @@ impl Hot {
             amount: r.amount,
             cap: r.cap,
             now: ts(r.now),
+            at: r.now,
             log: r.log.map(|l| {
                 (
                     l.activity_id.hyphenated().to_string(),
@@ -330,6 +392,7 @@ async fn group_commit(
     mut queue: tokio::sync::mpsc::Receiver<Spend>,
     usage: &UsageCache,
     restart: &RestartDue,
+    turn: &HotFirst,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Since when the write lock has been someone else's, and how long to wait next.
@@ -345,7 +408,10 @@ async fn group_commit(
             return;
         }
         match commit_batch(&mut conn, &mut batch, usage, restart) {
-            Ok(()) => busy = None,
+            Ok(()) => {
+                busy = None;
+                turn.release();
+            }
             Err(locked) => {
                 let (since, wait) = *busy.get_or_insert((std::time::Instant::now(), BUSY_FIRST));
                 if since.elapsed() >= BUSY_TIMEOUT {
@@ -353,8 +419,12 @@ async fn group_commit(
                         let _ = spend.decided.send(Err(locked.duplicate()));
                     }
                     busy = None;
+                    turn.release();
                 } else {
-                    tokio::time::sleep(wait).await;
+                    // Made before the claim: a release after it wakes this batch.
+                    let released = turn.released.notified();
+                    turn.claim();
+                    let _ = tokio::time::timeout(wait, released).await;
                     busy = Some((since, (wait * 2).min(BUSY_LAST)));
                 }
             }
@@ -476,8 +546,8 @@ fn decide(conn: &mut Connection, batch: &[Spend], isolated: bool) -> Result<Vec<
             let outcome = decide_one(spend, &mut Statements::prepare(&savepoint)?);
             let outcome = outcome.and_then(|decided| {
                 if let (Consumed::Spent { .. }, Some(_)) = (decided, &spend.log) {
-                    let mut upsert = savepoint.prepare_cached(UPSERT_STATS_SQL)?;
-                    touch(&mut upsert, &spend.profile_id, &spend.now)?;
+                    let mut upsert = savepoint.prepare_cached(TOUCH_SQL)?;
+                    touch(&mut upsert, &spend.profile_id, (&spend.now, spend.at))?;
                 }
                 Ok(decided)
             });
@@ -489,13 +559,17 @@ fn decide(conn: &mut Connection, batch: &[Spend], isolated: bool) -> Result<Vec<
         }
     } else {
         let mut statements = Statements::prepare(&tx)?;
-        let mut active: std::collections::BTreeMap<&str, &str> = Default::default();
+        let mut active: std::collections::BTreeMap<&str, (&str, DateTime<Utc>)> =
+            Default::default();
         for spend in batch {
             let decided = decide_one(spend, &mut statements)?;
             if let (Consumed::Spent { .. }, Some(_)) = (decided, &spend.log) {
-                let at = active.entry(&spend.profile_id).or_insert(&spend.now);
-                // Fixed-width RFC 3339: text order is time order.
-                *at = (*at).max(&spend.now);
+                let at = active
+                    .entry(&spend.profile_id)
+                    .or_insert((&spend.now, spend.at));
+                if spend.at > at.1 {
+                    *at = (&spend.now, spend.at);
+                }
             }
             outcomes.push(Ok(decided));
         }
@@ -522,16 +596,21 @@ impl<'c> Statements<'c> {
             spend: conn.prepare_cached(SPEND_SQL)?,
             used: conn.prepare_cached(USED_SQL)?,
             log: conn.prepare_cached(INSERT_ACTIVITY_SQL)?,
-            touch: conn.prepare_cached(UPSERT_STATS_SQL)?,
+            touch: conn.prepare_cached(TOUCH_SQL)?,
         })
     }
 }
 
-/// A spend by the profile itself: it was active at `now` (`upsert` is
-/// `UPSERT_STATS_SQL`).
-fn touch(upsert: &mut rusqlite::Statement<'_>, profile_id: &str, now: &str) -> Result<()> {
+/// A spend by the profile itself: it was active at `now` (as text and as an instant), a
+/// step ([`ACTIVE_STEP`]) after the `last_active_at` it finds or not at all (`upsert` is
+/// `TOUCH_SQL`).
+fn touch(
+    upsert: &mut rusqlite::Statement<'_>,
+    profile_id: &str,
+    (now, at): (&str, DateTime<Utc>),
+) -> Result<()> {
     upsert
-        .execute(params![profile_id, 0_i64, None::<String>, now, 0_i64, now])
+        .execute(params![profile_id, now, ts(at - ACTIVE_STEP)])
         .map_err(|e| on_constraint(e, "profile"))?;
     Ok(())
 }
@@ -606,6 +685,33 @@ fn on_constraint(e: rusqlite::Error, missing: &'static str) -> StoreError {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::HotFirst;
+
+    /// sqlx's writer waits while a batch claims the lock, and goes on when it commits; with
+    /// no claim, at once.
+    #[tokio::test]
+    async fn sqlx_writes_wait_for_a_waiting_batch() {
+        let turn = Arc::new(HotFirst::default());
+        tokio::time::timeout(Duration::from_secs(5), turn.after_waiting_batch())
+            .await
+            .expect("no batch waits");
+        turn.claim();
+        let waiting = tokio::spawn({
+            let turn = Arc::clone(&turn);
+            async move { turn.after_waiting_batch().await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "a batch waits for the lock");
+        turn.release();
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the batch committed")
+            .unwrap();
+    }
+
     /// The entry's details are the text `json!` wrote, escapes included.
     #[test]
     fn spend_details_as_json_writes_them() {

@@ -303,12 +303,11 @@ async fn compute_tier_counts(
     generation: u64,
 ) -> Result<BTreeMap<String, i64>> {
     let computed = std::time::Instant::now();
-    let facts = state.store.tier_facts(now).await?;
     let registry = state.registry();
     let mut counts: BTreeMap<String, i64> =
         registry.tiers().iter().map(|t| (t.id.clone(), 0)).collect();
     let mut until = now + TimeDelta::days(1);
-    for group in &facts.groups {
+    for group in state.store.tier_groups(now).await? {
         let trial_end = group.next_trial_end.filter(|_| group.trial);
         let trial = trial_end.map(|ends| (registry.settings.trial_tier.as_str(), ends));
         let tier = registry.effective_tier(&group.tier, trial, [], now);
@@ -317,23 +316,20 @@ async fn compute_tier_counts(
             until = until.min(ends);
         }
     }
-    let mut grants: std::collections::HashMap<Uuid, Vec<mitai_store::coupons::Grant>> =
-        std::collections::HashMap::new();
-    for grant in facts.grants {
-        grants.entry(grant.profile_id).or_default().push(grant);
-    }
-    for profile in &facts.with_grants {
-        let theirs = grants.get(&profile.id).map_or(&[][..], Vec::as_slice);
-        let (tier, next) = crate::service::grants::effective_tier_until(
-            &registry,
-            &profile.tier,
-            profile.trial_ends_at,
-            theirs,
-            now,
-        );
-        *counts.entry(registry.tier(tier).id.clone()).or_default() += 1;
-        if let Some(next) = next {
-            until = until.min(next);
+    let mut pages = crate::service::grants::GrantedPages::default();
+    while let Some(page) = pages.next(state).await? {
+        for profile in &page {
+            let (tier, next) = crate::service::grants::effective_tier_until(
+                &registry,
+                &profile.tier,
+                profile.trial_ends_at,
+                &profile.grants,
+                now,
+            );
+            *counts.entry(registry.tier(tier).id.clone()).or_default() += 1;
+            if let Some(next) = next {
+                until = until.min(next);
+            }
         }
     }
     *state.stats.tiers.lock().unwrap_or_else(|p| p.into_inner()) = Some(TierCounts {

@@ -95,6 +95,37 @@ pub fn effective_tier_until(
     (tier, next)
 }
 
+/// Profiles with grants read per page by the jobs and the count by effective tier: a
+/// page's grants are what either holds at once (a year's operator has tens of thousands).
+const GRANTED_PAGE: i64 = 1_000;
+
+/// The enabled profiles with grants, each with its grants, a page at a time
+/// ([`mitai_store::ActivityStore::granted_profiles`]).
+#[derive(Debug, Default)]
+pub struct GrantedPages {
+    after: Option<Uuid>,
+    done: bool,
+}
+
+impl GrantedPages {
+    /// The next page; `None` after the last.
+    pub async fn next(
+        &mut self,
+        state: &AppState,
+    ) -> mitai_store::Result<Option<Vec<mitai_store::GrantedProfile>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = state
+            .store
+            .granted_profiles(self.after, GRANTED_PAGE)
+            .await?;
+        self.after = page.last().map(|p| p.id);
+        self.done = page.len() < usize::try_from(GRANTED_PAGE).unwrap_or(usize::MAX);
+        Ok(Some(page).filter(|p| !p.is_empty()))
+    }
+}
+
 /// The profile's grants as stored (every status), oldest first.
 pub async fn of_profile(state: &AppState, profile_id: Uuid) -> Result<Vec<Grant>> {
     Ok(state.store.grants(profile_id).await?)

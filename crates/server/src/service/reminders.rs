@@ -5,12 +5,11 @@
 //! the same transaction as the mail or entry, so retries and other instances never repeat
 //! it. Nothing here decides access: the timeline does that on every request.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, Utc};
 use mitai_access::EntryKind;
 use mitai_access::grants::GrantStatus;
-use mitai_store::coupons::Grant;
 use mitai_store::{EntryOrder, EntryQuery, NewActivity, NewMail, actions};
 use uuid::Uuid;
 
@@ -69,10 +68,9 @@ pub async fn run(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Reminde
         }
     }
 
-    // Every enabled profile with grants and its grants in three statements, and what was
-    // done already in two: a round costs the same few reads however many grants there are,
-    // and writes only what is new.
-    let facts = state.store.tier_facts(now).await?;
+    // Every enabled profile with grants and its grants, a page at a time (three statements
+    // a page), and what was done already in two: a round costs a few reads a thousand
+    // profiles, holds one page, and writes only what is new.
     let expired: HashSet<Uuid> = state
         .store
         .done_for("grant_expired")
@@ -85,65 +83,63 @@ pub async fn run(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Reminde
         .await?
         .into_iter()
         .collect();
-    let mut grants: HashMap<Uuid, Vec<Grant>> = HashMap::new();
-    for grant in facts.grants {
-        grants.entry(grant.profile_id).or_default().push(grant);
-    }
-    for profile in &facts.with_grants {
-        let Some(grants) = grants.get(&profile.id) else {
-            continue;
-        };
-        let timeline = timeline_of(&registry, &profile.tier, profile.trial_ends_at, grants, now);
-        for (grant, grant_state) in grants.iter().zip(timeline.states()) {
-            match grant_state.status {
-                GrantStatus::Expired if !expired.contains(&grant.id) => {
-                    let entry = NewActivity::new(actions::GRANT_EXPIRED, now)
-                        .profile(Some(profile.id))
-                        .details(serde_json::json!({
-                            "grant_id": grant.id,
-                            "tier": grant.tier_id,
-                            "ended_at": grant_state.ends_at,
-                        }));
-                    if state
-                        .store
-                        .once("grant_expired", grant.id, "", now, None, Some(&entry))
-                        .await?
-                    {
-                        done.grants_expired += 1;
+    let mut pages = crate::service::grants::GrantedPages::default();
+    while let Some(page) = pages.next(state).await? {
+        for profile in &page {
+            let grants = &profile.grants;
+            let timeline =
+                timeline_of(&registry, &profile.tier, profile.trial_ends_at, grants, now);
+            for (grant, grant_state) in grants.iter().zip(timeline.states()) {
+                match grant_state.status {
+                    GrantStatus::Expired if !expired.contains(&grant.id) => {
+                        let entry = NewActivity::new(actions::GRANT_EXPIRED, now)
+                            .profile(Some(profile.id))
+                            .details(serde_json::json!({
+                                "grant_id": grant.id,
+                                "tier": grant.tier_id,
+                                "ended_at": grant_state.ends_at,
+                            }));
+                        if state
+                            .store
+                            .once("grant_expired", grant.id, "", now, None, Some(&entry))
+                            .await?
+                        {
+                            done.grants_expired += 1;
+                        }
                     }
-                }
-                GrantStatus::Running | GrantStatus::Waiting | GrantStatus::PausedStacking
-                    if !expiring.contains(&grant.id) =>
-                {
-                    let Some(ends_at) =
-                        grant_state.ends_at.filter(|e| *e > now && *e <= now + lead)
-                    else {
-                        continue;
-                    };
-                    // The whole profile only for those who get mail.
-                    let Some(profile) = state.store.profile(profile.id).await? else {
-                        continue;
-                    };
-                    let mail = NewMail::new(
-                        profile.email.clone(),
-                        "grant_expiring",
-                        profile.language.clone(),
-                        serde_json::json!({
-                            "name": profile.name,
-                            "tier": tier_name(state, &grant.tier_id),
-                            "ends_at": ends_at,
-                        }),
-                        now,
-                    );
-                    if state
-                        .store
-                        .once("grant_expiring", grant.id, "", now, Some(&mail), None)
-                        .await?
+                    GrantStatus::Running | GrantStatus::Waiting | GrantStatus::PausedStacking
+                        if !expiring.contains(&grant.id) =>
                     {
-                        done.grant_reminders += 1;
+                        let Some(ends_at) =
+                            grant_state.ends_at.filter(|e| *e > now && *e <= now + lead)
+                        else {
+                            continue;
+                        };
+                        // The whole profile only for those who get mail.
+                        let Some(profile) = state.store.profile(profile.id).await? else {
+                            continue;
+                        };
+                        let mail = NewMail::new(
+                            profile.email.clone(),
+                            "grant_expiring",
+                            profile.language.clone(),
+                            serde_json::json!({
+                                "name": profile.name,
+                                "tier": tier_name(state, &grant.tier_id),
+                                "ends_at": ends_at,
+                            }),
+                            now,
+                        );
+                        if state
+                            .store
+                            .once("grant_expiring", grant.id, "", now, Some(&mail), None)
+                            .await?
+                        {
+                            done.grant_reminders += 1;
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
         }
     }

@@ -5,15 +5,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use const_format::concatcp;
-use futures::TryStreamExt;
 use uuid::Uuid;
 
 use super::{PerBackend, SqlStore};
 use crate::spend::log_activity_in;
 use crate::sql::{Row, corrupt, query};
 use crate::{
-    Activity, ActivityFilter, CouponRedemptionCount, FeatureDay, NewActivity, ProfileTier, Result,
-    TierFacts, TierGroup, UserStats, postgres, sqlite,
+    Activity, ActivityFilter, CouponRedemptionCount, FeatureDay, GrantedProfile, NewActivity,
+    Result, TierGroup, UserStats, postgres, sqlite,
 };
 
 const ACTIVITY_COLUMNS: &str = "id, profile_id, actor_id, action, details, ip, created_at";
@@ -129,19 +128,25 @@ const TIER_GROUPS: &str = "SELECT tier, \
     FROM profiles p WHERE NOT p.disabled \
         AND NOT EXISTS (SELECT 1 FROM access_grants g WHERE g.profile_id = p.id) \
     GROUP BY 1, 2 ORDER BY 1, 2";
+/// A page of the enabled profiles with grants (`$1`: after this id, `$2`: at most).
 const WITH_GRANTS: &str = "SELECT p.id, p.tier, p.trial_ends_at FROM profiles p \
-    WHERE NOT p.disabled AND EXISTS (SELECT 1 FROM access_grants g WHERE g.profile_id = p.id) \
-    ORDER BY p.id";
+    WHERE p.id > $1 AND NOT p.disabled \
+        AND EXISTS (SELECT 1 FROM access_grants g WHERE g.profile_id = p.id) \
+    ORDER BY p.id LIMIT $2";
+/// The grants and pauses of a page's profiles: those of enabled profiles in its range of ids
+/// (`$1` < id <= `$2`).
 const GRANTS_OF_ENABLED: &str = concatcp!(
     super::coupons::GRANT_SELECT,
-    " JOIN profiles pr ON pr.id = g.profile_id WHERE NOT pr.disabled \
+    " JOIN profiles pr ON pr.id = g.profile_id \
+     WHERE g.profile_id > $1 AND g.profile_id <= $2 AND NOT pr.disabled \
      ORDER BY g.profile_id, g.created_at, g.id"
 );
 const PAUSES_OF_ENABLED: &str = concatcp!(
     "SELECT ",
     super::coupons::PAUSE_COLUMNS,
     " FROM grant_pauses p JOIN access_grants g ON g.id = p.grant_id \
-     JOIN profiles pr ON pr.id = g.profile_id WHERE NOT pr.disabled \
+     JOIN profiles pr ON pr.id = g.profile_id \
+     WHERE g.profile_id > $1 AND g.profile_id <= $2 AND NOT pr.disabled \
      ORDER BY p.paused_at, p.id"
 );
 
@@ -469,8 +474,8 @@ impl crate::ActivityStore for SqlStore {
         Ok((row.get("total")?, row.get("disabled")?))
     }
 
-    async fn tier_facts(&self, now: DateTime<Utc>) -> Result<TierFacts> {
-        let groups = query(TIER_GROUPS)
+    async fn tier_groups(&self, now: DateTime<Utc>) -> Result<Vec<TierGroup>> {
+        query(TIER_GROUPS)
             .bind(now)
             .fetch_all(self.reader())
             .await?
@@ -483,36 +488,58 @@ impl crate::ActivityStore for SqlStore {
                     next_trial_end: row.get("next_end")?,
                 })
             })
+            .collect()
+    }
+
+    async fn granted_profiles(
+        &self,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<GrantedProfile>> {
+        let after = after.unwrap_or(Uuid::nil());
+        let mut page = query(WITH_GRANTS)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(GrantedProfile {
+                    id: row.get("id")?,
+                    tier: row.get("tier")?,
+                    trial_ends_at: row.get("trial_ends_at")?,
+                    grants: Vec::new(),
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
-        // Streamed: tens of thousands of rows, each decoded as it arrives (not all held as
-        // rows and as values at once).
-        let mut with_grants = Vec::new();
-        let mut rows = query(WITH_GRANTS).fetch(self.reader());
-        while let Some(row) = rows.try_next().await? {
-            with_grants.push(ProfileTier {
-                id: row.get("id")?,
-                tier: row.get("tier")?,
-                trial_ends_at: row.get("trial_ends_at")?,
-            });
-        }
-        drop(rows);
-        let mut grants = Vec::new();
-        let mut rows = query(GRANTS_OF_ENABLED).fetch(self.reader());
-        while let Some(row) = rows.try_next().await? {
-            grants.push(super::coupons::grant_from(&row)?);
-        }
-        drop(rows);
+        let Some(last) = page.last().map(|p| p.id) else {
+            return Ok(page);
+        };
+        let grants = query(GRANTS_OF_ENABLED)
+            .bind(after)
+            .bind(last)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(super::coupons::grant_from)
+            .collect::<Result<Vec<_>>>()?;
         let pauses = query(PAUSES_OF_ENABLED)
+            .bind(after)
+            .bind(last)
             .fetch_all(self.reader())
             .await?
             .iter()
             .map(super::coupons::pause_from)
             .collect::<Result<Vec<_>>>()?;
-        Ok(TierFacts {
-            groups,
-            with_grants,
-            grants: super::coupons::with_pauses(grants, pauses),
-        })
+        let index: std::collections::HashMap<Uuid, usize> =
+            page.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+        for grant in super::coupons::with_pauses(grants, pauses) {
+            // (A profile enabled between the statements waits for the next count.)
+            if let Some(&i) = index.get(&grant.profile_id) {
+                page[i].grants.push(grant);
+            }
+        }
+        Ok(page)
     }
 
     async fn profiles_with_grants(&self) -> Result<Vec<Uuid>> {

@@ -27,7 +27,8 @@ conformance! {
         profiles_with_grants_are_listed_once,
         folding_old_uses_keeps_the_statistics,
         the_first_roll_up_counts_folded_days_in_bounded_batches,
-        tier_facts_group_the_profiles_without_grants,
+        tier_groups_count_the_profiles_without_grants,
+        granted_profiles_come_in_pages_with_their_grants,
     ],
     concurrent: [
         activity_stats_lose_no_update_under_concurrency,
@@ -797,7 +798,7 @@ async fn the_first_roll_up_counts_folded_days_in_bounded_batches(db: &TestDb) {
 /// The facts of the count by effective tier: profiles without grants grouped by base tier
 /// and running trial (with the earliest end), the enabled ones with grants whole, with all
 /// their grants; disabled profiles only in the count of disabled ones.
-async fn tier_facts_group_the_profiles_without_grants(db: &TestDb) {
+async fn tier_groups_count_the_profiles_without_grants(db: &TestDb) {
     let s = store(db);
     let now = t0();
     let plain = user(s, "plain@example.org", "Plain").await;
@@ -837,9 +838,10 @@ async fn tier_facts_group_the_profiles_without_grants(db: &TestDb) {
     };
     s.update_profile(off.id, &disable, now).await.unwrap();
     assert_eq!(s.profile_counts().await.unwrap(), (6, 1));
-    let facts = s.tier_facts(now).await.unwrap();
-    let groups: Vec<(String, bool, i64, Option<DateTime<Utc>>)> = facts
-        .groups
+    let groups: Vec<(String, bool, i64, Option<DateTime<Utc>>)> = s
+        .tier_groups(now)
+        .await
+        .unwrap()
         .iter()
         .map(|g| (g.tier.clone(), g.trial, g.profiles, g.next_trial_end))
         .collect();
@@ -856,12 +858,83 @@ async fn tier_facts_group_the_profiles_without_grants(db: &TestDb) {
         ],
         "{plain:?}"
     );
+    let granted_profiles = s.granted_profiles(None, 10).await.unwrap();
     assert_eq!(
-        facts.with_grants.iter().map(|p| p.id).collect::<Vec<_>>(),
+        granted_profiles.iter().map(|p| p.id).collect::<Vec<_>>(),
         [granted.id]
     );
-    assert_eq!(facts.grants.len(), 1);
-    assert_eq!(facts.grants[0].profile_id, granted.id);
+    assert_eq!(granted_profiles[0].grants.len(), 1);
+    assert_eq!(granted_profiles[0].grants[0].profile_id, granted.id);
+}
+
+/// The enabled profiles with grants come a page at a time, by id, each with all its grants
+/// (oldest first, pauses attached) and none of another's; a disabled one not at all.
+async fn granted_profiles_come_in_pages_with_their_grants(db: &TestDb) {
+    let s = store(db);
+    let now = t0();
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        let p = user(s, &format!("g{i}@example.org"), "G").await;
+        let mut grants = Vec::new();
+        for k in 0..=i % 3 {
+            let id = Uuid::now_v7();
+            s.create_grant(&mitai_store::coupons::NewGrant {
+                id,
+                profile_id: p.id,
+                tier_id: "premium".into(),
+                source: "admin".into(),
+                coupon_id: None,
+                span: mitai_store::coupons::GrantSpan::Duration { seconds: 86_400 },
+                created_by: None,
+                created_at: now + chrono::TimeDelta::minutes(k),
+            })
+            .await
+            .unwrap();
+            grants.push(id);
+        }
+        expected.push((p.id, grants));
+    }
+    let paused = expected[4].1[1];
+    s.pause_grant(paused, None, "check", now + chrono::TimeDelta::hours(1))
+        .await
+        .unwrap();
+    let off = user(s, "off@example.org", "Off").await;
+    s.create_grant(&mitai_store::coupons::NewGrant {
+        id: Uuid::now_v7(),
+        profile_id: off.id,
+        tier_id: "premium".into(),
+        source: "admin".into(),
+        coupon_id: None,
+        span: mitai_store::coupons::GrantSpan::Duration { seconds: 86_400 },
+        created_by: None,
+        created_at: now,
+    })
+    .await
+    .unwrap();
+    let disable = ProfilePatch {
+        disabled: Some(true),
+        ..ProfilePatch::default()
+    };
+    s.update_profile(off.id, &disable, now).await.unwrap();
+    expected.sort();
+
+    let (mut seen, mut after, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = s.granted_profiles(after, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        pages += 1;
+        for p in page {
+            assert!(p.grants.iter().all(|g| g.profile_id == p.id));
+            if let Some(g) = p.grants.iter().find(|g| g.id == paused) {
+                assert_eq!(g.pauses.len(), 1, "{g:?}");
+            }
+            seen.push((p.id, p.grants.iter().map(|g| g.id).collect::<Vec<_>>()));
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, expected);
 }
 
 /// The profile counts are kept by the database in each change's transaction: a change that

@@ -25,6 +25,7 @@ use crate::support::{answer, consume_request, march, race, store, t0, used, user
 conformance! {
     plain: [
         logged_consume_writes_its_entry_with_the_spend,
+        spends_move_last_active_by_a_minute_at_least,
         cached_reads_follow_every_change_at_once,
         usage_reads_follow_every_usage_write_at_once,
     ],
@@ -100,6 +101,37 @@ async fn logged_consume_writes_its_entry_with_the_spend(db: &TestDb) {
     let stats = s.user_stats(p.id).await.unwrap().expect("stats");
     assert_eq!(stats.last_active_at, Some(t0()));
     assert_eq!(stats.feature_totals, json!({"ai_calls": 2, "weight": 1}));
+}
+
+/// A spend within a minute of the `last_active_at` it finds leaves it (and its row) as it
+/// is; one a minute or more later moves it; a late one never moves it back.
+async fn spends_move_last_active_by_a_minute_at_least(db: &TestDb) {
+    let s = store(db);
+    let p = user(s, "active@example.org", "Active").await;
+    let at = |seconds: i64| t0() + chrono::TimeDelta::seconds(seconds);
+    for (spent_at, active) in [
+        (0, 0),
+        (30, 0),
+        (59, 0),
+        (60, 60),
+        (61, 60),
+        (200, 200),
+        (100, 200),
+    ] {
+        let spend = ConsumeRequest {
+            now: at(spent_at),
+            ..logged(consume_request(p.id, "weight", march(), 1, None))
+        };
+        s.consume(&spend, &answer).await.expect("consume");
+        let stats = s.user_stats(p.id).await.unwrap().expect("stats");
+        assert_eq!(
+            stats.last_active_at,
+            Some(at(active)),
+            "after a spend at {spent_at} s"
+        );
+    }
+    // Every spend has its entry all the same.
+    assert_eq!(feature_used_entries(s, p.id).await.len(), 7);
 }
 
 async fn logged_consume_is_exact_under_concurrency(db: &TestDb) {
