@@ -186,6 +186,8 @@ pub struct UserStatsView {
     pub profile_id: Uuid,
     pub logins: i64,
     pub last_login_at: Option<DateTime<Utc>>,
+    /// The last event the profile did itself (a spend moves it only when a minute or more
+    /// later).
     pub last_active_at: Option<DateTime<Utc>>,
     /// Units used per feature, ever: `{"weight": 12, …}`.
     #[schema(value_type = Object)]
