@@ -80,11 +80,11 @@ impl SqliteEngine {
             .busy_timeout(Duration::from_secs(10))
             // A file's WAL is checkpointed by the hot path's checkpointer (`sqlite_hot`).
             .pragma("wal_autocheckpoint", if memory { "1000" } else { "0" });
-        // No ping before each use: a file connection does not break the way a socket does,
-        // and a statement on a broken one fails and is answered as unavailable.
         // The hot path goes first (`sqlite_hot::HotFirst`).
         let turn = Arc::new(HotFirst::default());
         let (first, told) = (Arc::clone(&turn), Arc::clone(&turn));
+        // No ping before each use: a file connection does not break the way a socket does,
+        // and a statement on a broken one fails and is answered as unavailable.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)

@@ -819,18 +819,7 @@ async fn tier_groups_count_the_profiles_without_grants(db: &TestDb) {
     let granted = user(s, "granted@example.org", "Granted").await;
     let off = user(s, "off@example.org", "Off").await;
     for profile in [granted.id, off.id] {
-        s.create_grant(&mitai_store::coupons::NewGrant {
-            id: Uuid::now_v7(),
-            profile_id: profile,
-            tier_id: "premium".into(),
-            source: "admin".into(),
-            coupon_id: None,
-            span: mitai_store::coupons::GrantSpan::Duration { seconds: 86_400 },
-            created_by: None,
-            created_at: now,
-        })
-        .await
-        .unwrap();
+        day_grant(s, profile, now).await;
     }
     let disable = ProfilePatch {
         disabled: Some(true),
@@ -867,6 +856,24 @@ async fn tier_groups_count_the_profiles_without_grants(db: &TestDb) {
     assert_eq!(granted_profiles[0].grants[0].profile_id, granted.id);
 }
 
+/// Gives `profile` a day of premium made by an admin at `at`; its id.
+async fn day_grant(s: &dyn mitai_store::Store, profile: Uuid, at: DateTime<Utc>) -> Uuid {
+    let id = Uuid::now_v7();
+    s.create_grant(&mitai_store::coupons::NewGrant {
+        id,
+        profile_id: profile,
+        tier_id: "premium".into(),
+        source: "admin".into(),
+        coupon_id: None,
+        span: mitai_store::coupons::GrantSpan::Duration { seconds: 86_400 },
+        created_by: None,
+        created_at: at,
+    })
+    .await
+    .unwrap();
+    id
+}
+
 /// The enabled profiles with grants come a page at a time, by id, each with all its grants
 /// (oldest first, pauses attached) and none of another's; a disabled one not at all.
 async fn granted_profiles_come_in_pages_with_their_grants(db: &TestDb) {
@@ -877,20 +884,7 @@ async fn granted_profiles_come_in_pages_with_their_grants(db: &TestDb) {
         let p = user(s, &format!("g{i}@example.org"), "G").await;
         let mut grants = Vec::new();
         for k in 0..=i % 3 {
-            let id = Uuid::now_v7();
-            s.create_grant(&mitai_store::coupons::NewGrant {
-                id,
-                profile_id: p.id,
-                tier_id: "premium".into(),
-                source: "admin".into(),
-                coupon_id: None,
-                span: mitai_store::coupons::GrantSpan::Duration { seconds: 86_400 },
-                created_by: None,
-                created_at: now + chrono::TimeDelta::minutes(k),
-            })
-            .await
-            .unwrap();
-            grants.push(id);
+            grants.push(day_grant(s, p.id, now + chrono::TimeDelta::minutes(k)).await);
         }
         expected.push((p.id, grants));
     }
@@ -899,18 +893,7 @@ async fn granted_profiles_come_in_pages_with_their_grants(db: &TestDb) {
         .await
         .unwrap();
     let off = user(s, "off@example.org", "Off").await;
-    s.create_grant(&mitai_store::coupons::NewGrant {
-        id: Uuid::now_v7(),
-        profile_id: off.id,
-        tier_id: "premium".into(),
-        source: "admin".into(),
-        coupon_id: None,
-        span: mitai_store::coupons::GrantSpan::Duration { seconds: 86_400 },
-        created_by: None,
-        created_at: now,
-    })
-    .await
-    .unwrap();
+    day_grant(s, off.id, now).await;
     let disable = ProfilePatch {
         disabled: Some(true),
         ..ProfilePatch::default()
