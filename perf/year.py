@@ -315,11 +315,14 @@ def prepare(server, emails, register):
     return tokens
 
 
+def hot(server, tokens):
+    """Consume, then check, as bench.py runs them."""
+    return {"consume": wrk_hot(server.base + "/api/me/access/bench/consume", tokens, "POST"),
+            "check": wrk_hot(server.base + "/api/me/access/bench", tokens, "GET")}
+
+
 def measure(server, tokens, user_id):
-    out = {
-        "consume": wrk_hot(server.base + "/api/me/access/bench/consume", tokens, "POST"),
-        "check": wrk_hot(server.base + "/api/me/access/bench", tokens, "GET"),
-    }
+    out = hot(server, tokens)
     for name, path in (("admin overview", "/admin"), ("admin user list", "/admin/users"),
                        ("admin user page", f"/admin/users/{user_id}")):
         with urllib.request.urlopen(urllib.request.Request(
@@ -381,10 +384,10 @@ def main():
     log(f"fresh database ({'PostgreSQL' if PG else 'SQLite'}) ...")
     fresh = newdb("fresh")
     server = Server(fresh)
-    tokens = fresh_tokens = prepare(server, emails_fresh, True)
+    fresh_tokens = prepare(server, emails_fresh, True)
     page_user = "page-user@example.com"
     prepare(server, [page_user], True)
-    results["fresh"] = measure(server, tokens, user_id(server, page_user))
+    results["fresh"] = measure(server, fresh_tokens, user_id(server, page_user))
     server.stop()
     results["fresh"]["size"] = size(fresh)
     show("fresh", results["fresh"])
@@ -432,10 +435,7 @@ def main():
     # the year, for a second ratio.
     log("fresh database, again ...")
     server = Server(fresh)
-    results["fresh, again"] = {
-        "consume": wrk_hot(server.base + "/api/me/access/bench/consume", fresh_tokens, "POST"),
-        "check": wrk_hot(server.base + "/api/me/access/bench", fresh_tokens, "GET"),
-        "peak RSS": server.rss()}
+    results["fresh, again"] = {**hot(server, fresh_tokens), "peak RSS": server.rss()}
     server.stop()
     show("fresh, again", results["fresh, again"])
     if A.no_fold:
@@ -444,8 +444,7 @@ def main():
     log("the fold: retention at 90 days, consume running ...")
     t = time.time()
     server = Server(year)  # the jobs run at start
-    fold = {"consume": wrk_hot(server.base + "/api/me/access/bench/consume", tokens, "POST"),
-            "check": wrk_hot(server.base + "/api/me/access/bench", tokens, "GET")}
+    fold = hot(server, tokens)
     show("during the fold", fold)
     while old_entries(year, 90):
         time.sleep(5)
