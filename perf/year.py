@@ -454,7 +454,7 @@ def main():
     show("during the fold", fold)
     folded = entries * 49 // 50 * 275 // 365
     note(notes, f"the fold of ~{folded:,} entries took {fold_secs:,.0f} s from the server's start "
-                 f"(~{folded / fold_secs:,.0f} entries/s, paced: half of the time to the hot path)")
+                 f"(~{folded / fold_secs:,.0f} entries/s, paced: two thirds of the time to the hot path)")
     if PG:
         _, secs = timed(psql, year, "VACUUM ANALYZE")
         note(notes, f"VACUUM ANALYZE after the fold: {secs:,.0f} s")

@@ -25,8 +25,10 @@
 //!   left itself: with no commit in between, that copies the whole WAL, and the next commit
 //!   writes the WAL from its start again (if a reader is still in the WAL, a later one
 //!   does). The writer never waits for readers (as a `RESTART` checkpoint would) and syncs
-//!   only the last few milliseconds of the WAL; `journal_size_limit` truncates a WAL that
-//!   grew beyond [`WAL_LIMIT`].
+//!   only the last few milliseconds of the WAL and of the database file: the checkpointer
+//!   syncs the file after each of its rounds. A writer without spends (while only other
+//!   writers append) leaves the restart to the checkpointer. `journal_size_limit` truncates
+//!   a WAL that grew beyond [`WAL_LIMIT`].
 //! - **Usage reads** are answered from memory when they can be ([`UsageCache`]: the writer
 //!   leaves there what each spend committed), else on a small pool of read-only
 //!   connections, inline: a primary-key lookup takes microseconds, less than a hand-off to
@@ -42,6 +44,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -132,15 +135,11 @@ const HOT_FIRST_WAIT: Duration = Duration::from_secs(1);
 
 impl HotFirst {
     fn claim(&self) {
-        self.waiting
-            .store(true, std::sync::atomic::Ordering::Release);
+        self.waiting.store(true, Ordering::Release);
     }
 
     fn release(&self) {
-        if self
-            .waiting
-            .swap(false, std::sync::atomic::Ordering::AcqRel)
-        {
+        if self.waiting.swap(false, Ordering::AcqRel) {
             self.committed.notify_waiters();
         }
     }
@@ -151,7 +150,7 @@ impl HotFirst {
         loop {
             // Made before the look: a release in between still wakes it.
             let committed = self.committed.notified();
-            if !self.waiting.load(std::sync::atomic::Ordering::Acquire) {
+            if !self.waiting.load(Ordering::Acquire) {
                 return;
             }
             if tokio::time::timeout_at(deadline, committed).await.is_err() {
@@ -170,7 +169,7 @@ impl HotFirst {
 type RestartDue = Arc<std::sync::atomic::AtomicBool>;
 
 fn take(due: &RestartDue) -> bool {
-    due.swap(false, std::sync::atomic::Ordering::AcqRel)
+    due.swap(false, Ordering::AcqRel)
 }
 
 fn open(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
@@ -207,6 +206,8 @@ impl Hot {
         // told at once instead, and waits on the runtime (`group_commit`).
         writer.busy_timeout(Duration::ZERO)?;
         let checkpointer = open(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        // Its passive rounds never wait anyway; its restarts must not (`restart`).
+        checkpointer.busy_timeout(Duration::ZERO)?;
         // The two connections that checkpoint (and so extend and truncate the file).
         for conn in [&writer, &checkpointer] {
             mitai_walvfs::set_chunk_size(conn, CHUNK_SIZE)?;
@@ -330,11 +331,25 @@ impl Hot {
 /// one when the store is dropped. A WAL longer than [`RESTART_FRAMES`] is the writer's to
 /// restart (`due`).
 fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>, due: &RestartDue) {
-    // (frames in the WAL, frames copied)
-    let passive = || {
+    // Frames copied as of the last sync of the database file.
+    let mut synced = 0;
+    // (frames in the WAL, frames copied); the pages copied are on disk when it returns.
+    let mut passive = || {
         let began = std::time::Instant::now();
         let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
             Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+        });
+        // A round that leaves frames uncopied does not sync the file, and the writer's
+        // restart (which copies the rest) would sync everything copied since the last
+        // restart, holding every spend meanwhile: with the writes scattered over a large
+        // file (retention's fold over a year) up to 135 ms. Synced here, after each round
+        // that copied something, it finds a round's worth at most.
+        let frames = frames.and_then(|(frames, copied)| {
+            if copied != synced {
+                mitai_walvfs::sync_database(conn)?;
+                synced = copied;
+            }
+            Ok((frames, copied))
         });
         tracing::debug!(took = ?began.elapsed(), ?frames, "SQLite checkpoint");
         frames
@@ -347,6 +362,15 @@ fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>, due: &Res
             Err(std::sync::mpsc::RecvTimeoutError::Timeout)
         );
         match passive() {
+            Ok((frames, _)) if frames >= RESTART_FRAMES && due.load(Ordering::Acquire) => {
+                // Handed over a round ago and not taken: the writer restarts between its
+                // batches and has had none (no consumes), while the other writer (the
+                // jobs: retention's fold) kept appending — the WAL grew to 650 MiB in a
+                // minute of checks only, and the first commit after the restart truncated
+                // it for 200 ms.
+                restart(conn, due);
+                failing = false;
+            }
             Ok((frames, copied)) if frames >= RESTART_FRAMES => {
                 // The restart holds the writer while it copies what is left and syncs: first
                 // copy here, round after round, what the writer appended meanwhile (each
@@ -365,7 +389,7 @@ fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>, due: &Res
                     }
                 }
                 if left <= RESTART_TAIL {
-                    due.store(true, std::sync::atomic::Ordering::Release);
+                    due.store(true, Ordering::Release);
                 }
                 failing = false;
             }
@@ -383,6 +407,26 @@ fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>, due: &Res
         if stopping {
             return;
         }
+    }
+}
+
+/// The restart by the checkpointer, waiting for nobody (its busy timeout is zero): a
+/// `RESTART` checkpoint takes the write lock if it is free, copies what is left and starts
+/// the WAL over if no reader is in it; otherwise it copies what it can, as a passive one
+/// does, and the restart stays due (the writer's, or this thread's next round). Only for a
+/// writer without spends: under a stream of them, the writer's restart (between two of its
+/// batches) holds the spends for less.
+fn restart(conn: &Connection, due: &RestartDue) {
+    let began = std::time::Instant::now();
+    match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
+        row.get::<_, i64>(0)
+    }) {
+        Ok(0) => {
+            take(due);
+            tracing::debug!(took = ?began.elapsed(), "SQLite WAL restarted by the checkpointer");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::debug!(error = %e, "SQLite WAL restart by the checkpointer failed"),
     }
 }
 
@@ -522,7 +566,7 @@ fn commit_batch(
                     if f.code == rusqlite::ErrorCode::DatabaseBusy =>
                 {
                     // The checkpointer is at it: after the next batch.
-                    restart.store(true, std::sync::atomic::Ordering::Release);
+                    restart.store(true, Ordering::Release);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "SQLite WAL restart failed; trying again later")

@@ -623,3 +623,43 @@ pub fn set_chunk_size(conn: &Connection, bytes: c_int) -> rusqlite::Result<()> {
         ))
     }
 }
+
+/// Flushes the database file of `conn` to disk (its VFS's `xSync`, as a checkpoint that
+/// copied the whole WAL does), outside any checkpoint: any connection, on any VFS.
+///
+/// A passive checkpoint that leaves part of the WAL uncopied (under a steady stream of
+/// commits, nearly every one) writes its pages into the file without syncing it; the first
+/// checkpoint to copy the whole WAL then syncs all of them at once. A connection that syncs
+/// after its own rounds leaves that one little to write.
+pub fn sync_database(conn: &Connection) -> rusqlite::Result<()> {
+    let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+    // SAFETY: the handle is the borrowed connection's own, valid while it is borrowed and
+    // used by this thread alone meanwhile; `SQLITE_FCNTL_FILE_POINTER` writes the main
+    // database's file object (owned by the connection's pager) through the pointer. That
+    // object and its methods stay valid while the connection is open and unused by others,
+    // and `xSync` takes no lock: it flushes the file's written pages.
+    let rc = unsafe {
+        let rc = ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            ffi::SQLITE_FCNTL_FILE_POINTER,
+            (&raw mut file).cast::<c_void>(),
+        );
+        if rc != ffi::SQLITE_OK || file.is_null() || (*file).pMethods.is_null() {
+            rc
+        } else {
+            match (*(*file).pMethods).xSync {
+                Some(sync) => sync(file, ffi::SQLITE_SYNC_NORMAL),
+                None => ffi::SQLITE_OK,
+            }
+        }
+    };
+    if rc == ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(rusqlite::Error::SqliteFailure(
+            ffi::Error::new(rc),
+            Some("syncing the database file".into()),
+        ))
+    }
+}

@@ -238,3 +238,30 @@ fn files_other_than_the_wal_pass_through() {
     assert_eq!(sorted, [1, 2, 3]);
     assert!(Path::new(&db.path()).exists());
 }
+
+/// `sync_database` flushes the database file of any connection, on either VFS, between
+/// passive checkpoints that copied part of the WAL; what they copied stays readable, and a
+/// connection without a file (in memory) has nothing to flush.
+#[test]
+fn the_database_file_syncs_outside_checkpoints() {
+    let db = Db::new();
+    let mut writer = db.batching();
+    writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    let other = db.plain();
+    let mut next = 1;
+    for _ in 0..4 {
+        commit(&mut writer, next, 50, 2000);
+        next += 50;
+        let (frames, copied): (i64, i64) = other
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                Ok((row.get(1)?, row.get(2)?))
+            })
+            .unwrap();
+        assert!(copied > 0 && copied <= frames, "{copied} of {frames}");
+        mitai_walvfs::sync_database(&other).unwrap();
+        mitai_walvfs::sync_database(&writer).unwrap();
+    }
+    assert_eq!(summary(&other), expected(next - 1));
+    intact(&other);
+    mitai_walvfs::sync_database(&Connection::open_in_memory().unwrap()).unwrap();
+}

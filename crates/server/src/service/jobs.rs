@@ -67,11 +67,17 @@ impl JobReport {
 
 /// The batched jobs (the statistics' roll-up, retention's fold): the size of a first batch
 /// and of the largest, and the time one batch — one write transaction — should take: on
-/// SQLite the hot path waits behind it.
+/// SQLite the hot path waits behind it. The fold writes a page of its own for nearly every
+/// entry (the daily counts and the log's index by profile are ordered by profile, the
+/// entries by time): at 10 ms a batch and half of the time, consume's p99 on SQLite was
+/// 31–51 ms while it ran, at 4 ms, down to 25 entries and a third of the time 8–17 ms
+/// (docs/architecture.md, "Retention's fold on SQLite").
 const FOLD_BATCH: (i64, i64) = (1_000, 20_000);
 const ROLLUP_BATCH: (i64, i64) = (5_000, 50_000);
-const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(10);
-const SMALLEST_BATCH: i64 = 100;
+const BATCH_TIME: std::time::Duration = std::time::Duration::from_millis(4);
+const SMALLEST_BATCH: i64 = 25;
+/// After each batch the job pauses this many times as long as the batch took.
+const PAUSE_FACTOR: u32 = 2;
 /// How far behind the clock the roll-up reads: an entry's id is taken before its
 /// transaction commits, and one that commits late must not be passed by.
 const ROLLUP_LAG: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
@@ -100,7 +106,8 @@ pub async fn roll_up_usage(state: &AppState) -> mitai_store::Result<(u64, bool)>
 }
 
 /// Runs `batch` until it answers 0 (done) or for at most [`PACED_ROUND`], pausing after
-/// each batch as long as it took (the hot path has the writer at least half the time) and
+/// each batch [`PAUSE_FACTOR`] times as long as it took (the hot path has the writer at
+/// least two thirds of the time) and
 /// sizing the batches so that each takes about [`BATCH_TIME`]. Answers the sum of the
 /// batches' answers and whether it is done.
 async fn paced<F, Fut>(
@@ -125,7 +132,7 @@ where
         } else if took < BATCH_TIME / 2 {
             size = (size + size / 2).min(largest);
         }
-        tokio::time::sleep(took).await;
+        tokio::time::sleep(took * PAUSE_FACTOR).await;
     }
     Ok((total, false))
 }

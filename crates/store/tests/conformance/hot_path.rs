@@ -692,3 +692,71 @@ async fn sqlite_wal_starts_over_under_steady_spends() {
     }
     assert_eq!(total, spent);
 }
+
+/// With no spends the writer never restarts the WAL (it does so between its batches); while
+/// other writes (the jobs') keep appending and reads keep coming, the checkpointer does,
+/// instead of letting the WAL grow without end.
+#[tokio::test]
+async fn sqlite_wal_starts_over_without_spends() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let wal = std::path::PathBuf::from(format!("{}-wal", db.url.trim_start_matches("sqlite://")));
+    let header = || {
+        std::fs::read(&wal)
+            .ok()
+            .filter(|h| h.len() >= 32)
+            .map(|h| h[12..24].to_vec())
+    };
+    let anna = user(store(&db), "anna@example.org", "Anna").await.id;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // About a page an entry: the WAL passes the restart's threshold (8,192 frames) within
+    // a few thousand of them.
+    let filler = "x".repeat(3000);
+    let writer = tokio::spawn({
+        let (s, stop) = (Arc::clone(&db.store), Arc::clone(&stop));
+        async move {
+            let mut logged = 0_u64;
+            while !stop.load(Ordering::Relaxed) {
+                let entry = NewActivity::new(actions::SETTING_CHANGED, t0())
+                    .by_self(anna)
+                    .details(json!({"filler": filler}));
+                s.log_activity(&entry).await.expect("logged");
+                logged += 1;
+            }
+            logged
+        }
+    });
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (s, stop) = (Arc::clone(&db.store), Arc::clone(&stop));
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    assert!(s.profile(anna).await.expect("read").is_some());
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = header().expect("a WAL with a header");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while header().as_ref() == Some(&started) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let restarted = header().as_ref() != Some(&started);
+    stop.store(true, Ordering::Relaxed);
+    let logged = writer.await.unwrap();
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    assert!(
+        restarted,
+        "the WAL never started over ({logged} entries logged)"
+    );
+    let kept = store(&db)
+        .activity(&ActivityFilter::default(), None, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|a| a.action == actions::SETTING_CHANGED)
+        .count();
+    assert_eq!(kept as u64, logged, "every entry is in the log");
+}
