@@ -70,7 +70,7 @@ impl JobReport {
 /// SQLite the hot path waits behind it. The fold writes a page of its own for nearly every
 /// entry (the daily counts and the log's index by profile are ordered by profile, the
 /// entries by time): at 10 ms a batch and half of the time, consume's p99 on SQLite was
-/// 31–51 ms while it ran, at 4 ms, down to 25 entries and a third of the time 8–17 ms
+/// 31–45 ms while it ran; at 4 ms, down to 25 entries and a third of the time, 8–17 ms
 /// (docs/architecture.md, "Retention's fold on SQLite").
 const FOLD_BATCH: (i64, i64) = (1_000, 20_000);
 const ROLLUP_BATCH: (i64, i64) = (5_000, 50_000);
