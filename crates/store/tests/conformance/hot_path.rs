@@ -636,14 +636,6 @@ async fn usage_reads_see_every_acknowledged_spend_under_concurrency(db: &TestDb)
 #[tokio::test]
 async fn sqlite_wal_starts_over_under_steady_spends() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let wal = std::path::PathBuf::from(format!("{}-wal", db.url.trim_start_matches("sqlite://")));
-    // Bytes 12..24 of the WAL header: checkpoint sequence number, salt-1, salt-2.
-    let header = || {
-        std::fs::read(&wal)
-            .ok()
-            .filter(|h| h.len() >= 32)
-            .map(|h| h[12..24].to_vec())
-    };
     let mut profiles = Vec::new();
     for i in 0..16 {
         let email = format!("wal-{i}@example.org");
@@ -673,13 +665,7 @@ async fn sqlite_wal_starts_over_under_steady_spends() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let started = header().expect("a WAL with a header");
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while header().as_ref() == Some(&started) && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let restarted = header().as_ref() != Some(&started);
+    let restarted = wal_starts_over(&db).await;
     stop.store(true, Ordering::Relaxed);
     let mut spent = 0;
     for spender in spenders {
@@ -699,13 +685,6 @@ async fn sqlite_wal_starts_over_under_steady_spends() {
 #[tokio::test]
 async fn sqlite_wal_starts_over_without_spends() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let wal = std::path::PathBuf::from(format!("{}-wal", db.url.trim_start_matches("sqlite://")));
-    let header = || {
-        std::fs::read(&wal)
-            .ok()
-            .filter(|h| h.len() >= 32)
-            .map(|h| h[12..24].to_vec())
-    };
     let anna = user(store(&db), "anna@example.org", "Anna").await.id;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // About a page an entry: the WAL passes the restart's threshold (8,192 frames) within
@@ -735,13 +714,7 @@ async fn sqlite_wal_starts_over_without_spends() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let started = header().expect("a WAL with a header");
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while header().as_ref() == Some(&started) && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let restarted = header().as_ref() != Some(&started);
+    let restarted = wal_starts_over(&db).await;
     stop.store(true, Ordering::Relaxed);
     let logged = writer.await.unwrap();
     for reader in readers {
@@ -759,4 +732,23 @@ async fn sqlite_wal_starts_over_without_spends() {
         .filter(|a| a.action == actions::SETTING_CHANGED)
         .count();
     assert_eq!(kept as u64, logged, "every entry is in the log");
+}
+
+/// Whether the WAL of `db` starts over (bytes 12..24 of its header — the checkpoint
+/// sequence number and the salts — change) within two minutes from now.
+async fn wal_starts_over(db: &TestDb) -> bool {
+    let wal = std::path::PathBuf::from(format!("{}-wal", db.url.trim_start_matches("sqlite://")));
+    let header = || {
+        std::fs::read(&wal)
+            .ok()
+            .filter(|h| h.len() >= 32)
+            .map(|h| h[12..24].to_vec())
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = header().expect("a WAL with a header");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while header().as_ref() == Some(&started) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    header().as_ref() != Some(&started)
 }
